@@ -143,6 +143,9 @@ int resync_bitmap_new(resync_bitmap **out, uint64_t device_size, uint32_t granul
  * for a bad granularity, flags or reserved field, -EPROTO for an unknown
  * version, -EFBIG/-ENODATA when the length does not match the header. */
 int resync_bitmap_load(resync_bitmap **out, const char *path);
+/* Why the calling thread's last resync_bitmap_load() failed, in words
+ * ("bad magic", "checksum mismatch", ...); "" after a success. */
+const char *resync_bitmap_load_error(void);
 /* Writes atomically and durably (temp file, fsync, rename, fsync directory). */
 int resync_bitmap_save(const resync_bitmap *b, const char *path);
 void resync_bitmap_free(resync_bitmap *b);
@@ -152,7 +155,7 @@ void resync_bitmap_free(resync_bitmap *b);
 int resync_bitmap_mark(resync_bitmap *b, uint64_t offset, uint64_t length);
 int resync_bitmap_clear(resync_bitmap *b, uint64_t offset, uint64_t length);
 /* The first run of set blocks at or after *offset, as a byte range clipped to
- * device_size: 1 and *offset/*length set, or 0 when none remains. */
+ * device_size: 1 with offset and length set, or 0 when none remains. */
 int resync_bitmap_next(const resync_bitmap *b, uint64_t *offset, uint64_t *length);
 
 uint64_t resync_bitmap_device_size(const resync_bitmap *b);

@@ -1,0 +1,502 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include "checkpoint.h"
+#include "copy.h"
+#include "internal.h"
+#include "ratelimit.h"
+
+/* How long the loop sleeps at most, so pause, cancel and progress are seen. */
+#define RS_TICK_NS (50ull * 1000000)
+
+struct rs_buffers {
+	char *mem;
+	uint32_t size;
+	unsigned n;
+	bool registered;
+};
+
+int rs_buffers_new(struct resync *r, struct rs_ring *rg, unsigned slots, uint32_t request,
+		   bool two_per_slot, struct rs_buffers **out)
+{
+	struct rs_buffers *b = calloc(1, sizeof *b);
+	if (!b)
+		return rs_fail(r, -ENOMEM, UINT64_MAX, "out of memory for buffers");
+	b->n = slots * (two_per_slot ? 2 : 1);
+	b->size = request;
+	if (posix_memalign((void **)&b->mem, 4096, (size_t)b->n * request)) {
+		free(b);
+		return rs_fail(r, -ENOMEM, UINT64_MAX, "out of memory for %u buffers of %u bytes",
+			       slots, request);
+	}
+	struct iovec *iov = calloc(b->n, sizeof *iov);
+	if (iov) {
+		for (unsigned i = 0; i < b->n; i++)
+			iov[i] = (struct iovec){ b->mem + (size_t)i * request, request };
+		/* Registration can fail under a small RLIMIT_MEMLOCK: unregistered
+		 * buffers cost a page-pinning per request, nothing else. */
+		b->registered = rs_ring_register_buffers(rg, iov, b->n) == 0;
+		free(iov);
+	}
+	*out = b;
+	return 0;
+}
+
+void rs_buffers_free(struct rs_buffers *b)
+{
+	if (!b)
+		return;
+	free(b->mem);
+	free(b);
+}
+
+enum block_kind { BLK_SKIP, BLK_ZERO, BLK_WRITE };
+
+struct copy;
+
+struct slot {
+	struct copy *cp;
+	struct rs_io rd_src;
+	struct rs_io rd_tgt;
+	struct rs_io *ops;     /* up to one per block */
+	char *sbuf, *tbuf;
+	int sidx, tidx;
+	uint64_t off, len;     /* bytes [off, off + len) */
+	uint64_t first, nblk;  /* blocks [first, first + nblk) */
+	unsigned pending;
+	bool src_zero;         /* the source reads as zeroes here: not read */
+	bool failed;
+	bool busy;
+};
+
+struct copy {
+	struct resync *r;
+	enum rs_pass pass;
+	bool compare;          /* read the target and compare */
+	bool write;            /* write what differs */
+	bool zero_detect;
+	struct rs_ring *rg;
+	struct rs_endpoint *src, *tgt;
+	struct rs_plan *p;
+	uint32_t request;
+	struct slot *slots;
+	unsigned nslots, active;
+	uint64_t cursor;
+	int err;
+	bool stop;
+	uint64_t first_diff;
+	struct rs_rate rate;
+	uint64_t last_checkpoint_ns, bytes_since_checkpoint;
+	uint64_t last_progress_ns, start_ns;
+	bool paused_checkpointed;
+};
+
+static uint64_t block_bytes(const struct copy *cp, uint64_t first, uint64_t n)
+{
+	uint64_t off = first * cp->p->block;
+	return rs_min((first + n) * cp->p->block, cp->p->size) - off;
+}
+
+static void stop_with(struct copy *cp, int err)
+{
+	if (!cp->err)
+		cp->err = err;
+	cp->stop = true;
+}
+
+static bool is_zero(const char *p, uint64_t n)
+{
+	static const char zero[64];
+	if (n <= sizeof zero)
+		return !memcmp(p, zero, n);
+	return !memcmp(p, zero, sizeof zero) && !memcmp(p, p + sizeof zero, n - sizeof zero);
+}
+
+static void release(struct slot *s)
+{
+	s->busy = false;
+	s->cp->active--;
+}
+
+static void retire_blocks(struct copy *cp, uint64_t first, uint64_t n)
+{
+	uint64_t bytes = block_bytes(cp, first, n);
+	rs_bm_clear_blocks(cp->p->todo, first, n);
+	cp->r->st.bytes_done += bytes;
+	cp->bytes_since_checkpoint += bytes;
+}
+
+static void slot_done(struct slot *s)
+{
+	if (!s->failed)
+		retire_blocks(s->cp, s->first, s->nblk);
+	release(s);
+}
+
+static void io_failed(struct slot *s, int err)
+{
+	s->failed = true;
+	stop_with(s->cp, err);
+}
+
+static void write_done(struct rs_io *io, int err)
+{
+	struct slot *s = io->owner;
+	struct resync *r = s->cp->r;
+	if (err)
+		io_failed(s, err);
+	else if (io->op == RS_OP_ZERO)
+		r->st.bytes_zeroed += io->len;
+	else
+		r->st.bytes_written += io->len;
+	if (--s->pending == 0)
+		slot_done(s);
+}
+
+static void prep_io(struct slot *s, struct rs_io *io, struct rs_endpoint *ep, enum rs_op op,
+		    uint64_t off, uint64_t len, char *buf, int idx,
+		    void (*cb)(struct rs_io *, int))
+{
+	memset(io, 0, sizeof *io);
+	io->ep = ep;
+	io->op = op;
+	io->off = off;
+	io->len = len;
+	io->buf = buf;
+	io->buf_index = idx;
+	io->cb = cb;
+	io->owner = s;
+}
+
+/* Submits ops[0..n) to the target; an endpoint refusing one fails the slot. */
+static void submit_ops(struct slot *s, unsigned n)
+{
+	struct copy *cp = s->cp;
+	s->pending = n;
+	for (unsigned i = 0; i < n; i++) {
+		int ret = cp->tgt->ops->submit(cp->tgt, &s->ops[i]);
+		if (ret)
+			write_done(&s->ops[i], ret);
+	}
+}
+
+/* Where inside block [boff, boff + n) the buffers first differ. */
+static uint64_t first_difference(const char *a, const char *b, uint64_t n)
+{
+	static const char zero[1];
+	for (uint64_t i = 0; i < n; i++)
+		if ((a ? a[i] : zero[0]) != b[i])
+			return i;
+	return n;
+}
+
+static enum block_kind classify(struct slot *s, uint64_t boff, uint64_t blen, uint64_t blk)
+{
+	struct copy *cp = s->cp;
+	struct resync *r = cp->r;
+	const char *src = s->src_zero ? NULL : s->sbuf + boff;
+	bool src_zero = !src || (cp->zero_detect && is_zero(src, blen));
+
+	if (cp->compare) {
+		const char *tgt = s->tbuf + boff;
+		if (src ? !memcmp(src, tgt, blen) : is_zero(tgt, blen)) {
+			r->st.bytes_skipped_equal += blen;
+			return BLK_SKIP;
+		}
+		r->st.bytes_differing += blen;
+		uint64_t at = s->off + boff + first_difference(src, tgt, blen);
+		if (at < cp->first_diff)
+			cp->first_diff = at;
+		if (cp->pass == RS_PASS_VERIFY)
+			stop_with(cp, -EILSEQ);
+		if (!cp->write)
+			return BLK_SKIP;
+		return src_zero ? BLK_ZERO : BLK_WRITE;
+	}
+	if (!src_zero)
+		return BLK_WRITE;
+	if (cp->p->tgt_zero && rs_bm_test(cp->p->tgt_zero, blk)) {
+		r->st.bytes_skipped_zero += blen;
+		return BLK_SKIP;
+	}
+	return BLK_ZERO;
+}
+
+/* Both reads are in: decide per block, and write runs of like blocks. */
+static void reads_done(struct slot *s)
+{
+	struct copy *cp = s->cp;
+	if (s->failed) {
+		release(s);
+		return;
+	}
+	uint32_t bs = cp->p->block;
+	unsigned nops = 0;
+	enum block_kind run = BLK_SKIP;
+	for (uint64_t i = 0; i < s->nblk; i++) {
+		uint64_t boff = i * bs, blen = rs_min(bs, s->len - boff);
+		enum block_kind k = classify(s, boff, blen, s->first + i);
+		if (k != BLK_SKIP && k == run) {
+			s->ops[nops - 1].len += blen;
+			continue;
+		}
+		run = k;
+		if (k == BLK_SKIP)
+			continue;
+		prep_io(s, &s->ops[nops++], cp->tgt, k == BLK_ZERO ? RS_OP_ZERO : RS_OP_WRITE,
+			s->off + boff, blen, s->sbuf + boff, s->sidx, write_done);
+	}
+	if (nops)
+		submit_ops(s, nops);
+	else
+		slot_done(s);
+}
+
+static void read_done(struct rs_io *io, int err)
+{
+	struct slot *s = io->owner;
+	if (err)
+		io_failed(s, err);
+	else
+		s->cp->r->st.bytes_read += io->len;
+	if (--s->pending == 0)
+		reads_done(s);
+}
+
+static struct slot *free_slot(struct copy *cp)
+{
+	for (unsigned i = 0; i < cp->nslots; i++)
+		if (!cp->slots[i].busy)
+			return &cp->slots[i];
+	return NULL;
+}
+
+static bool zero_at(const struct resync_bitmap *b, uint64_t blk)
+{
+	return b && rs_bm_test(b, blk);
+}
+
+/* The end of the run from blk of planned blocks alike in source zeroness
+ * (and, when asked, target zeroness), at most max blocks. */
+static uint64_t run_end(struct copy *cp, uint64_t blk, uint64_t max, bool tgt_too)
+{
+	const struct rs_plan *p = cp->p;
+	bool sz = zero_at(p->src_zero, blk), tz = zero_at(p->tgt_zero, blk);
+	uint64_t end = blk + 1, limit = rs_min(p->todo->nblocks, blk + max);
+	while (end < limit && rs_bm_test(p->todo, end) && zero_at(p->src_zero, end) == sz &&
+	       (!tgt_too || zero_at(p->tgt_zero, end) == tz))
+		end++;
+	return end;
+}
+
+static void start_slot(struct copy *cp, struct slot *s, uint64_t blk, uint64_t end, bool src_zero)
+{
+	s->busy = true;
+	s->failed = false;
+	s->first = blk;
+	s->nblk = end - blk;
+	s->off = blk * cp->p->block;
+	s->len = block_bytes(cp, blk, s->nblk);
+	s->src_zero = src_zero;
+	s->pending = 0;
+	cp->active++;
+}
+
+/* Starts the next piece of the plan.  0: started or retired something;
+ * -EAGAIN: the rate limit says wait; 1: nothing left. */
+static int fill_one(struct copy *cp)
+{
+	struct rs_plan *p = cp->p;
+	uint64_t blk = rs_bm_next_set(p->todo, cp->cursor);
+	if (blk >= p->todo->nblocks) {
+		cp->cursor = p->todo->nblocks;
+		return 1;
+	}
+	bool sz = zero_at(p->src_zero, blk);
+	struct slot *s;
+
+	if (sz && !cp->compare) {
+		uint64_t end = run_end(cp, blk, RS_MAX_ZERO_REQUEST / p->block, true);
+		cp->cursor = end;
+		if (zero_at(p->tgt_zero, blk)) {
+			cp->r->st.bytes_skipped_zero += block_bytes(cp, blk, end - blk);
+			retire_blocks(cp, blk, end - blk);
+			return 0;
+		}
+		s = free_slot(cp);
+		start_slot(cp, s, blk, end, true);
+		prep_io(s, &s->ops[0], cp->tgt, RS_OP_ZERO, s->off, s->len, NULL, -1, write_done);
+		submit_ops(s, 1);
+		return 0;
+	}
+
+	uint64_t end = run_end(cp, blk, cp->request / p->block, false);
+	uint64_t bytes = block_bytes(cp, blk, end - blk);
+	if (!sz && rs_rate_take(&cp->rate, bytes, rs_now_ns()))
+		return -EAGAIN;
+	cp->cursor = end;
+	s = free_slot(cp);
+	start_slot(cp, s, blk, end, sz);
+	s->pending = (sz ? 0 : 1) + (cp->compare ? 1 : 0);
+	struct rs_io *reads[2];
+	unsigned n = 0;
+	if (!sz) {
+		prep_io(s, &s->rd_src, cp->src, RS_OP_READ, s->off, s->len, s->sbuf, s->sidx, read_done);
+		reads[n++] = &s->rd_src;
+	}
+	if (cp->compare) {
+		prep_io(s, &s->rd_tgt, cp->tgt, RS_OP_READ, s->off, s->len, s->tbuf, s->tidx, read_done);
+		reads[n++] = &s->rd_tgt;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		int ret = reads[i]->ep->ops->submit(reads[i]->ep, reads[i]);
+		if (ret)
+			read_done(reads[i], ret);
+	}
+	return 0;
+}
+
+static void report_progress(struct copy *cp, uint64_t now)
+{
+	struct resync *r = cp->r;
+	if (!r->progress || !r->progress_ms || now - cp->last_progress_ns < r->progress_ms * 1000000ull)
+		return;
+	cp->last_progress_ns = now;
+	r->st.elapsed_ns = now - cp->start_ns;
+	r->progress(&r->st, r->progress_arg);
+}
+
+static int checkpoint(struct copy *cp, uint64_t now)
+{
+	struct resync *r = cp->r;
+	int ret = cp->tgt->ops->flush(cp->tgt);
+	if (!ret)
+		ret = rs_checkpoint_save(r, r->checkpoint, cp->p);
+	cp->last_checkpoint_ns = now;
+	cp->bytes_since_checkpoint = 0;
+	return ret;
+}
+
+static bool checkpoint_due(const struct copy *cp, uint64_t now)
+{
+	const struct resync *r = cp->r;
+	if (!r->checkpoint || cp->pass != RS_PASS_COPY)
+		return false;
+	return (r->checkpoint_ms && now - cp->last_checkpoint_ns >= r->checkpoint_ms * 1000000ull) ||
+	       (r->checkpoint_bytes && cp->bytes_since_checkpoint >= r->checkpoint_bytes);
+}
+
+static void pump(struct copy *cp)
+{
+	if (cp->src->ops->pump)
+		cp->src->ops->pump(cp->src);
+	if (cp->tgt->ops->pump)
+		cp->tgt->ops->pump(cp->tgt);
+}
+
+static int init_slots(struct copy *cp, struct rs_buffers *bufs)
+{
+	cp->nslots = cp->r->queue_depth;
+	cp->slots = calloc(cp->nslots, sizeof *cp->slots);
+	if (!cp->slots)
+		return -ENOMEM;
+	uint64_t per_slot = rs_max(1, cp->request / cp->p->block);
+	unsigned stride = cp->compare ? 2 : 1;
+	for (unsigned i = 0; i < cp->nslots; i++) {
+		struct slot *s = &cp->slots[i];
+		s->cp = cp;
+		if (!(s->ops = calloc(per_slot, sizeof *s->ops)))
+			return -ENOMEM;
+		s->sbuf = bufs->mem + (size_t)i * stride * bufs->size;
+		s->sidx = bufs->registered ? (int)(i * stride) : -1;
+		if (cp->compare) {
+			s->tbuf = s->sbuf + bufs->size;
+			s->tidx = bufs->registered ? s->sidx + 1 : -1;
+		}
+	}
+	return 0;
+}
+
+static void free_slots(struct copy *cp)
+{
+	for (unsigned i = 0; cp->slots && i < cp->nslots; i++)
+		free(cp->slots[i].ops);
+	free(cp->slots);
+}
+
+int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg,
+		 struct rs_buffers *bufs, struct rs_endpoint *src, struct rs_endpoint *tgt,
+		 struct rs_plan *p, uint32_t request)
+{
+	struct copy cp = {
+		.r = r,
+		.pass = pass,
+		.compare = pass != RS_PASS_COPY || r->mode == RESYNC_COMPARE,
+		.write = pass == RS_PASS_COPY,
+		.zero_detect = !(r->flags & RESYNC_F_NO_ZERO_DETECT),
+		.rg = rg,
+		.src = src,
+		.tgt = tgt,
+		.p = p,
+		.request = request,
+		.first_diff = UINT64_MAX,
+	};
+	uint64_t now = rs_now_ns();
+	cp.start_ns = cp.last_checkpoint_ns = cp.last_progress_ns = now;
+	rs_rate_init(&cp.rate, pass == RS_PASS_COPY ? r->rate : 0, request, now);
+	if (init_slots(&cp, bufs)) {
+		free_slots(&cp);
+		return rs_fail(r, -ENOMEM, UINT64_MAX, "out of memory for %u slots", r->queue_depth);
+	}
+
+	for (;;) {
+		uint64_t wait = RS_TICK_NS;
+		bool paused = atomic_load(&r->paused);
+		if (!cp.stop && atomic_load(&r->cancelled))
+			stop_with(&cp, rs_fail(r, -ECANCELED, UINT64_MAX, "cancelled"));
+		while (!cp.stop && !paused && cp.active < cp.nslots) {
+			int ret = fill_one(&cp);
+			if (ret == -EAGAIN)
+				wait = rs_min(wait, rs_rate_wait_ns(&cp.rate, rs_now_ns()));
+			if (ret)
+				break;
+		}
+		if (cp.active == 0 && (cp.stop || cp.cursor >= p->todo->nblocks))
+			break;
+
+		now = rs_now_ns();
+		if (!paused)
+			cp.paused_checkpointed = false;
+		if (cp.active == 0 && paused && !cp.paused_checkpointed && r->checkpoint &&
+		    pass == RS_PASS_COPY) {
+			/* A suspended job holds nothing in flight and its progress
+			 * is on disk, so it may be killed while suspended. */
+			int ret = checkpoint(&cp, now);
+			if (ret)
+				stop_with(&cp, ret);
+			cp.paused_checkpointed = true;
+		} else if (!cp.stop && checkpoint_due(&cp, now)) {
+			int ret = checkpoint(&cp, now);
+			if (ret)
+				stop_with(&cp, ret);
+		}
+		report_progress(&cp, now);
+		pump(&cp);
+		int ret = rs_ring_run(rg, wait);
+		if (ret < 0) {
+			/* The ring itself failed: completions may be lost, so
+			 * nothing in flight can be waited for. */
+			free_slots(&cp);
+			return rs_fail(r, ret, UINT64_MAX, "io_uring: %s", strerror(-ret));
+		}
+	}
+	free_slots(&cp);
+
+	if (cp.first_diff != UINT64_MAX && !cp.write && (!cp.err || cp.err == -EILSEQ))
+		return rs_fail(r, -EILSEQ, cp.first_diff,
+			       "source and target differ: first difference at offset %" PRIu64,
+			       cp.first_diff);
+	return cp.err;
+}

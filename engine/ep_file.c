@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Regular files and block devices through io_uring: O_DIRECT where the file
+ * system allows it, a second buffered descriptor for the unaligned tail of a
+ * file, registered files and buffers, and zeroing by the cheapest method the
+ * target accepts (punch hole, zero range, BLKZEROOUT, then plain writes),
+ * turning a method off the first time the kernel refuses it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "endpoint.h"
+#include "internal.h"
+#include "probe.h"
+
+enum zero_method { ZERO_PUNCH, ZERO_RANGE, ZERO_BLKZEROOUT, ZERO_WRITE };
+
+struct file_ep {
+	int fd;            /* O_DIRECT when ep->direct */
+	int fd_buffered;   /* for ranges O_DIRECT cannot take */
+	int fixed;         /* registered index of fd; fixed + 1 is fd_buffered */
+	struct rs_ring *rg;
+	enum zero_method zero;
+	char *zero_buf;    /* for ZERO_WRITE */
+	size_t zero_len;
+	unsigned inflight;
+};
+
+static const char *op_name(enum rs_op op)
+{
+	return op == RS_OP_READ ? "read" : op == RS_OP_WRITE ? "write" : "write zeroes";
+}
+
+static int file_open(struct rs_endpoint *ep, bool write)
+{
+	struct resync *r = ep->r;
+	struct stat st;
+	if (stat(ep->name, &st))
+		return rs_fail(r, -errno, UINT64_MAX, "%s %s: %s", ep->role, ep->name, strerror(errno));
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		return rs_fail(r, -EINVAL, UINT64_MAX, "%s %s: not a regular file or block device",
+			       ep->role, ep->name);
+	struct file_ep *f = calloc(1, sizeof *f);
+	if (!f)
+		return -ENOMEM;
+	f->fd = f->fd_buffered = -1;
+	ep->priv = f;
+	ep->is_block = S_ISBLK(st.st_mode);
+	ep->id_dev = ep->is_block ? (uint64_t)st.st_rdev : (uint64_t)st.st_dev;
+	ep->id_ino = ep->is_block ? 0 : (uint64_t)st.st_ino;
+
+	int flags = (write ? O_RDWR : O_RDONLY) | O_CLOEXEC;
+	/* O_EXCL on a block device fails with EBUSY when it is mounted or held
+	 * by another exclusive opener: exactly the targets we must not touch. */
+	int excl = write && ep->is_block ? O_EXCL : 0;
+	ep->direct = !(r->flags & RESYNC_F_NO_DIRECT);
+	if (ep->direct) {
+		f->fd = open(ep->name, flags | excl | O_DIRECT);
+		if (f->fd < 0 && errno == EINVAL)
+			ep->direct = false;
+		else if (f->fd < 0)
+			goto fail;
+	}
+	if (!ep->direct && (f->fd = open(ep->name, flags | excl)) < 0)
+		goto fail;
+	if ((f->fd_buffered = open(ep->name, flags)) < 0)
+		goto fail;
+
+	if (ep->is_block) {
+		struct rs_topology t;
+		int ret = rs_probe_block(f->fd, &t);
+		if (ret)
+			return rs_fail(r, ret, UINT64_MAX, "%s %s: probing the device: %s", ep->role,
+				       ep->name, strerror(-ret));
+		ep->size = t.size;
+		ep->align = t.logical_sector;
+		ep->pref_request = t.optimal_io;
+	} else {
+		ep->size = (uint64_t)st.st_size;
+		ep->align = 4096;
+	}
+	f->zero = ZERO_PUNCH;
+	return 0;
+fail:
+	if (errno == EBUSY)
+		return rs_fail(r, -EBUSY, UINT64_MAX,
+			       "%s %s is in use (mounted, or held open exclusively by another program)",
+			       ep->role, ep->name);
+	return rs_fail(r, -errno, UINT64_MAX, "%s %s: open: %s", ep->role, ep->name, strerror(errno));
+}
+
+static int file_attach(struct rs_endpoint *ep, struct rs_ring *rg)
+{
+	struct file_ep *f = ep->priv;
+	int fds[2] = { f->fd, f->fd_buffered };
+	int ret = rs_ring_register_files(rg, fds, 2);
+	if (ret < 0)
+		return rs_fail(ep->r, ret, UINT64_MAX, "%s %s: registering files: %s", ep->role,
+			       ep->name, strerror(-ret));
+	f->fixed = ret;
+	f->rg = rg;
+	return 0;
+}
+
+static void file_queue(struct rs_endpoint *ep, struct rs_io *io);
+
+static void finish(struct rs_io *io, int err)
+{
+	struct file_ep *f = io->ep->priv;
+	f->inflight--;
+	io->cb(io, err);
+}
+
+static bool zero_refused(int res)
+{
+	return res == -EOPNOTSUPP || res == -EINVAL || res == -ENOTTY || res == -ENODEV;
+}
+
+static void file_complete(struct rs_completion *c, int res)
+{
+	struct rs_io *io = (struct rs_io *)c;
+	struct rs_endpoint *ep = io->ep;
+	struct file_ep *f = ep->priv;
+
+	if (res == -EAGAIN || res == -EINTR) {
+		file_queue(ep, io);
+		return;
+	}
+	if (io->op == RS_OP_ZERO && f->zero != ZERO_WRITE && zero_refused(res)) {
+		f->zero++;
+		file_queue(ep, io);
+		return;
+	}
+	if (res < 0) {
+		finish(io, rs_fail(ep->r, res, io->off + io->done, "%s %s: %s at offset %llu: %s",
+				   ep->role, ep->name, op_name(io->op),
+				   (unsigned long long)(io->off + io->done), strerror(-res)));
+		return;
+	}
+	if (io->op == RS_OP_ZERO && f->zero != ZERO_WRITE) {
+		finish(io, 0);
+		return;
+	}
+	if (res == 0) {
+		finish(io, rs_fail(ep->r, -EIO, io->off + io->done,
+				   "%s %s: %s at offset %llu: unexpected end of file", ep->role,
+				   ep->name, op_name(io->op), (unsigned long long)(io->off + io->done)));
+		return;
+	}
+	io->done += (uint64_t)res;
+	if (io->done < io->len)
+		file_queue(ep, io);
+	else
+		finish(io, 0);
+}
+
+/* The BLKZEROOUT ioctl has no io_uring form: run it, then deliver its result
+ * through a NOP so callbacks never nest inside submit(). */
+static void deferred_complete(struct rs_completion *c, int res)
+{
+	struct rs_io *io = (struct rs_io *)c;
+	file_complete(c, io->res);
+}
+
+static void queue_blkzeroout(struct rs_endpoint *ep, struct rs_io *io)
+{
+	struct file_ep *f = ep->priv;
+	uint64_t range[2] = { io->off, io->len };
+	io->res = ioctl(f->fd, BLKZEROOUT, range) ? -errno : 0;
+	io->comp.fn = deferred_complete;
+	io_uring_prep_nop(rs_ring_sqe(f->rg, &io->comp));
+}
+
+static int zero_buffer(struct rs_endpoint *ep)
+{
+	struct file_ep *f = ep->priv;
+	if (f->zero_buf)
+		return 0;
+	f->zero_len = ep->r->request_size;
+	if (posix_memalign((void **)&f->zero_buf, 4096, f->zero_len))
+		return -ENOMEM;
+	memset(f->zero_buf, 0, f->zero_len);
+	return 0;
+}
+
+static void file_queue(struct rs_endpoint *ep, struct rs_io *io)
+{
+	struct file_ep *f = ep->priv;
+	uint64_t off = io->off + io->done, len = io->len - io->done;
+	bool aligned = ep->direct && !(off % ep->align) && !(len % ep->align);
+	int fixed = aligned || !ep->direct ? f->fixed : f->fixed + 1;
+	struct io_uring_sqe *sqe;
+
+	io->comp.fn = file_complete;
+	if (io->op == RS_OP_ZERO) {
+		switch (f->zero) {
+		case ZERO_PUNCH:
+		case ZERO_RANGE:
+			sqe = rs_ring_sqe(f->rg, &io->comp);
+			io_uring_prep_fallocate(sqe, fixed,
+						f->zero == ZERO_PUNCH ?
+							FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE :
+							FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+						(off_t)off, (off_t)len);
+			sqe->flags |= IOSQE_FIXED_FILE;
+			return;
+		case ZERO_BLKZEROOUT:
+			if (ep->is_block) {
+				queue_blkzeroout(ep, io);
+				return;
+			}
+			f->zero = ZERO_WRITE;
+			/* fall through */
+		case ZERO_WRITE:
+			if (zero_buffer(ep)) {
+				io->res = -ENOMEM;
+				io->comp.fn = deferred_complete;
+				io_uring_prep_nop(rs_ring_sqe(f->rg, &io->comp));
+				return;
+			}
+			sqe = rs_ring_sqe(f->rg, &io->comp);
+			io_uring_prep_write(sqe, fixed, f->zero_buf, (unsigned)rs_min(len, f->zero_len),
+					    off);
+			sqe->flags |= IOSQE_FIXED_FILE;
+			return;
+		}
+	}
+	sqe = rs_ring_sqe(f->rg, &io->comp);
+	if (io->buf_index < 0 && io->op == RS_OP_READ)
+		io_uring_prep_read(sqe, fixed, io->buf + io->done, (unsigned)len, off);
+	else if (io->buf_index < 0)
+		io_uring_prep_write(sqe, fixed, io->buf + io->done, (unsigned)len, off);
+	else if (io->op == RS_OP_READ)
+		io_uring_prep_read_fixed(sqe, fixed, io->buf + io->done, (unsigned)len, off,
+					 io->buf_index);
+	else
+		io_uring_prep_write_fixed(sqe, fixed, io->buf + io->done, (unsigned)len, off,
+					  io->buf_index);
+	sqe->flags |= IOSQE_FIXED_FILE;
+}
+
+static int file_submit(struct rs_endpoint *ep, struct rs_io *io)
+{
+	struct file_ep *f = ep->priv;
+	f->inflight++;
+	file_queue(ep, io);
+	return 0;
+}
+
+static int file_flush(struct rs_endpoint *ep)
+{
+	struct file_ep *f = ep->priv;
+	if (fdatasync(f->fd) || fdatasync(f->fd_buffered))
+		return rs_fail(ep->r, -errno, UINT64_MAX, "%s %s: fdatasync: %s", ep->role, ep->name,
+			       strerror(errno));
+	return 0;
+}
+
+static int file_zero_extents(struct rs_endpoint *ep, uint64_t off, uint64_t len,
+			     rs_extent_fn fn, void *arg)
+{
+	struct file_ep *f = ep->priv;
+	if (ep->is_block)
+		return 0;
+	uint64_t end = rs_min(off + len, ep->size);
+	while (off < end) {
+		off_t data = lseek(f->fd_buffered, (off_t)off, SEEK_DATA);
+		if (data < 0 && errno == ENXIO)
+			data = (off_t)end;
+		else if (data < 0)
+			return errno == EINVAL ? 0 : -errno; /* SEEK_DATA unsupported: nothing known */
+		if ((uint64_t)data > off) {
+			int ret = fn(arg, off, rs_min((uint64_t)data, end) - off);
+			if (ret)
+				return ret;
+		}
+		if ((uint64_t)data >= end)
+			break;
+		off_t hole = lseek(f->fd_buffered, data, SEEK_HOLE);
+		if (hole < 0)
+			return -errno;
+		off = (uint64_t)hole;
+	}
+	return 0;
+}
+
+static unsigned file_inflight(struct rs_endpoint *ep)
+{
+	return ((struct file_ep *)ep->priv)->inflight;
+}
+
+static void file_close(struct rs_endpoint *ep)
+{
+	struct file_ep *f = ep->priv;
+	if (!f)
+		return;
+	if (f->fd >= 0)
+		close(f->fd);
+	if (f->fd_buffered >= 0)
+		close(f->fd_buffered);
+	free(f->zero_buf);
+	free(f);
+	ep->priv = NULL;
+}
+
+const struct rs_endpoint_ops rs_file_ops = {
+	.kind = "file",
+	.open = file_open,
+	.attach = file_attach,
+	.submit = file_submit,
+	.flush = file_flush,
+	.zero_extents = file_zero_extents,
+	.inflight = file_inflight,
+	.close = file_close,
+};

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/* The handle behind the public API, and helpers shared inside the engine. */
+#ifndef RESYNC_INTERNAL_H
+#define RESYNC_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include "resync/resync.h"
+
+#define RS_DEFAULT_QUEUE_DEPTH   16
+#define RS_DEFAULT_REQUEST_SIZE  (1u << 20)
+#define RS_DEFAULT_BLOCK_SIZE    (64u << 10)
+#define RS_DEFAULT_NBD_CONNS     4
+#define RS_MAX_QUEUE_DEPTH       1024
+#define RS_MIN_REQUEST_SIZE      4096u
+#define RS_MAX_REQUEST_SIZE      (64u << 20)
+/* A zero request needs no buffer, so it may cover many requests' worth. */
+#define RS_MAX_ZERO_REQUEST      (1ull << 30)
+
+struct resync {
+	char *source;
+	char *target;
+	enum resync_mode mode;
+	char *mode_arg;
+	uint64_t flags;
+	unsigned queue_depth;
+	uint32_t request_size;
+	uint32_t block_size;
+	uint64_t rate;
+	char *checkpoint;
+	uint32_t checkpoint_ms;
+	uint64_t checkpoint_bytes;
+	resync_progress_fn progress;
+	void *progress_arg;
+	uint32_t progress_ms;
+	unsigned nbd_connections;
+	char *tls_certs;
+	char *tls_psk;
+	char *tls_user;
+
+	atomic_int cancelled;
+	atomic_int paused;
+	int running;
+
+	struct resync_stats st;
+	char err[512];
+	uint64_t err_off;
+	int err_code;
+};
+
+/* Records the first failure (later ones are consequences) and returns err.
+ * off: UINT64_MAX when no offset applies. */
+int rs_fail(struct resync *r, int err, uint64_t off, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Forgets a recorded failure that was handled (a fallback succeeded). */
+void rs_clear_error(struct resync *r);
+
+uint64_t rs_now_ns(void);
+
+static inline uint64_t rs_align_down(uint64_t v, uint64_t a) { return v - v % a; }
+static inline uint64_t rs_align_up(uint64_t v, uint64_t a) { return rs_align_down(v + a - 1, a); }
+static inline uint64_t rs_min(uint64_t a, uint64_t b) { return a < b ? a : b; }
+static inline uint64_t rs_max(uint64_t a, uint64_t b) { return a > b ? a : b; }
+static inline int rs_is_pow2(uint64_t v) { return v && !(v & (v - 1)); }
+
+#endif

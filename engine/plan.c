@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: MIT */
+/* Turning every extent source into the plan's block bitmaps. */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include "checkpoint.h"
+#include "internal.h"
+#include "plan.h"
+
+/* One bitmap of a run stays within this many blocks (32 MiB of bits). */
+#define RS_MAX_PLAN_BLOCKS (1ull << 28)
+
+/* The caller's block size, raised to the change bitmap's granularity (copying
+ * in its units writes exactly the changed blocks), to both endpoints'
+ * alignment, and until one bitmap fits RS_MAX_PLAN_BLOCKS. */
+static int block_size(struct resync *r, const struct rs_endpoint *src,
+		      const struct rs_endpoint *tgt, const struct resync_bitmap *change,
+		      uint32_t *block)
+{
+	uint64_t b = change ? rs_max(change->granularity, RS_MIN_REQUEST_SIZE) : r->block_size;
+	b = rs_max(b, rs_max(src->align, tgt->align));
+	while (src->size / b >= RS_MAX_PLAN_BLOCKS)
+		b <<= 1;
+	if (!rs_is_pow2(b) || b > RS_MAX_REQUEST_SIZE)
+		return rs_fail(r, -EINVAL, UINT64_MAX,
+			       "block size %" PRIu64 " is not a power of two up to 64 MiB (endpoint "
+			       "alignment %u/%u)", b, src->align, tgt->align);
+	*block = (uint32_t)b;
+	return 0;
+}
+
+static int load_change_bitmap(struct resync *r, uint64_t size, struct resync_bitmap **out)
+{
+	struct resync_bitmap *cb;
+	int ret = resync_bitmap_load(&cb, r->mode_arg);
+	if (ret)
+		return rs_fail(r, ret, UINT64_MAX, "change bitmap %s: %s", r->mode_arg,
+			       *resync_bitmap_load_error() ? resync_bitmap_load_error() : strerror(-ret));
+	if (cb->device_size != size) {
+		ret = rs_fail(r, -EINVAL, UINT64_MAX,
+			      "change bitmap %s covers %" PRIu64 " bytes but the source has %" PRIu64
+			      " (wrong size)",
+			      r->mode_arg, cb->device_size, size);
+		resync_bitmap_free(cb);
+		return ret;
+	}
+	*out = cb;
+	return 0;
+}
+
+static int mark(void *arg, uint64_t off, uint64_t len)
+{
+	return resync_bitmap_mark(arg, off, len);
+}
+
+static int mark_zero(void *arg, uint64_t off, uint64_t len)
+{
+	rs_bm_set_inner(arg, off, len);
+	return 0;
+}
+
+static int todo_from_bitmap(const struct resync_bitmap *change, struct rs_plan *p)
+{
+	uint64_t off = 0, len;
+	int ret = 0;
+	while (!ret && resync_bitmap_next(change, &off, &len) == 1) {
+		ret = resync_bitmap_mark(p->todo, off, len);
+		off += len;
+	}
+	return ret;
+}
+
+static int todo_from_source(struct resync *r, struct rs_endpoint *src,
+			    const struct resync_bitmap *change, struct rs_plan *p)
+{
+	switch (r->mode) {
+	case RESYNC_FULL:
+	case RESYNC_COMPARE:
+		rs_bm_set_blocks(p->todo, 0, p->todo->nblocks);
+		return 0;
+	case RESYNC_EXTENTS:
+		return rs_extent_list_read(r, r->mode_arg, p->size, mark, p->todo);
+	case RESYNC_BITMAP:
+		return todo_from_bitmap(change, p);
+	case RESYNC_NBD_DIRTY:
+		if (!src->ops->dirty_extents)
+			return rs_fail(r, -ENOTSUP, UINT64_MAX,
+				       "source %s is not an NBD export: nbd-dirty needs its "
+				       "qemu:dirty-bitmap:%s context",
+				       src->name, r->mode_arg);
+		return src->ops->dirty_extents(src, r->mode_arg, 0, p->size, mark, p->todo);
+	}
+	return -EINVAL;
+}
+
+/* Asks an endpoint which planned ranges read as zeroes. */
+static int zero_map(struct rs_endpoint *ep, struct rs_plan *p, struct resync_bitmap **out)
+{
+	if (!ep->ops->zero_extents)
+		return 0;
+	int ret = resync_bitmap_new(out, p->size, p->block);
+	if (ret)
+		return ret;
+	uint64_t off = 0, len;
+	while (!ret && resync_bitmap_next(p->todo, &off, &len) == 1) {
+		ret = ep->ops->zero_extents(ep, off, len, mark_zero, *out);
+		off += len;
+	}
+	if (ret)
+		return rs_fail(ep->r, ret, UINT64_MAX, "%s %s: reading its allocation: %s", ep->role,
+			       ep->name, strerror(-ret));
+	return 0;
+}
+
+int rs_plan_build(struct resync *r, struct rs_endpoint *src, struct rs_endpoint *tgt,
+		  struct rs_plan *p)
+{
+	memset(p, 0, sizeof *p);
+	p->size = src->size;
+	rs_checkpoint_identity(r, p->identity);
+
+	struct resync_bitmap *change = NULL;
+	int ret = r->mode == RESYNC_BITMAP ? load_change_bitmap(r, p->size, &change) : 0;
+	if (!ret)
+		ret = block_size(r, src, tgt, change, &p->block);
+	if (!ret && r->checkpoint)
+		ret = rs_checkpoint_load(r, r->checkpoint, p, &p->todo);
+	p->resumed = ret == 1;
+	if (ret == 0) {
+		ret = resync_bitmap_new(&p->todo, p->size, p->block);
+		if (ret == -ENOMEM)
+			ret = rs_fail(r, ret, UINT64_MAX, "out of memory for the plan");
+		if (!ret)
+			ret = todo_from_source(r, src, change, p);
+	}
+	resync_bitmap_free(change);
+	if (ret < 0)
+		return ret;
+	ret = zero_map(src, p, &p->src_zero);
+	/* Compare mode reads the target anyway; a dry run writes nothing. */
+	if (!ret && r->mode != RESYNC_COMPARE && !(r->flags & RESYNC_F_DRY_RUN))
+		ret = zero_map(tgt, p, &p->tgt_zero);
+	return ret;
+}
+
+int rs_plan_all(struct resync *r, struct rs_endpoint *src, uint32_t block, struct rs_plan *p)
+{
+	memset(p, 0, sizeof *p);
+	p->block = block;
+	p->size = src->size;
+	int ret = resync_bitmap_new(&p->todo, p->size, block);
+	if (ret)
+		return ret;
+	rs_bm_set_blocks(p->todo, 0, p->todo->nblocks);
+	return zero_map(src, p, &p->src_zero);
+}
+
+void rs_plan_free(struct rs_plan *p)
+{
+	resync_bitmap_free(p->todo);
+	resync_bitmap_free(p->src_zero);
+	resync_bitmap_free(p->tgt_zero);
+	memset(p, 0, sizeof *p);
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The plan: which blocks remain to be copied (also the checkpoint's content),
+ * and which blocks are known to read as zeroes on each side, so the copy loop
+ * issues no allocation queries of its own.  Every extent source (full range,
+ * extent list, change bitmap, NBD dirty bitmap, checkpoint) becomes the same
+ * block bitmap here.
+ */
+#ifndef RESYNC_PLAN_H
+#define RESYNC_PLAN_H
+
+#include <stdint.h>
+#include "bitmap.h"
+#include "endpoint.h"
+
+struct rs_plan {
+	uint32_t block;                /* granularity of the three bitmaps */
+	uint64_t size;                 /* source size */
+	struct resync_bitmap *todo;
+	struct resync_bitmap *src_zero; /* NULL: nothing known */
+	struct resync_bitmap *tgt_zero; /* NULL: nothing known */
+	uint8_t identity[16];          /* ties a checkpoint to its endpoints and mode */
+	int resumed;
+};
+
+/* Builds todo from the mode's extent source, or from the checkpoint when one
+ * exists for the same identity; then the zero maps.  The block size is the
+ * caller's, raised to a change bitmap's granularity and the endpoints'
+ * alignment, and so that one bitmap stays within 32 MiB. */
+int rs_plan_build(struct resync *r, struct rs_endpoint *src, struct rs_endpoint *tgt,
+		  struct rs_plan *p);
+/* A plan covering the whole source, for verify. */
+int rs_plan_all(struct resync *r, struct rs_endpoint *src, uint32_t block, struct rs_plan *p);
+void rs_plan_free(struct rs_plan *p);
+
+/* Parses an extent list ("offset length" lines, # comments, decimal or 0x
+ * hex) and calls fn for each; messages name the line. */
+int rs_extent_list_read(struct resync *r, const char *path, uint64_t size,
+			rs_extent_fn fn, void *arg);
+
+#endif

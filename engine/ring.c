@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <string.h>
+#include "ring.h"
+
+int rs_ring_init(struct rs_ring *rg, unsigned entries)
+{
+	memset(rg, 0, sizeof *rg);
+	return io_uring_queue_init(entries, &rg->ring, 0);
+}
+
+void rs_ring_exit(struct rs_ring *rg)
+{
+	io_uring_queue_exit(&rg->ring);
+}
+
+struct io_uring_sqe *rs_ring_sqe(struct rs_ring *rg, struct rs_completion *c)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&rg->ring);
+	while (!sqe) {
+		io_uring_submit(&rg->ring);
+		sqe = io_uring_get_sqe(&rg->ring);
+	}
+	io_uring_sqe_set_data(sqe, c);
+	rg->pending++;
+	return sqe;
+}
+
+int rs_ring_register_files(struct rs_ring *rg, const int *fds, unsigned n)
+{
+	/* A sparse table lets each endpoint add its files as it attaches. */
+	if (!rg->files_registered) {
+		int ret = io_uring_register_files_sparse(&rg->ring, 16);
+		if (ret)
+			return ret;
+	}
+	unsigned first = (unsigned)rg->files_registered;
+	if (first + n > 16)
+		return -ENFILE;
+	int ret = io_uring_register_files_update(&rg->ring, first, fds, n);
+	if (ret < 0)
+		return ret;
+	rg->files_registered += (int)n;
+	return (int)first;
+}
+
+int rs_ring_register_buffers(struct rs_ring *rg, const struct iovec *iov, unsigned n)
+{
+	return io_uring_register_buffers(&rg->ring, iov, n);
+}
+
+void rs_ring_poll(struct rs_ring *rg, int fd, unsigned mask, struct rs_completion *c)
+{
+	io_uring_prep_poll_add(rs_ring_sqe(rg, c), fd, mask);
+}
+
+int rs_ring_run(struct rs_ring *rg, uint64_t timeout_ns)
+{
+	struct io_uring_cqe *cqe;
+	int ret;
+	if (timeout_ns) {
+		struct __kernel_timespec ts = {
+			.tv_sec = (long long)(timeout_ns / 1000000000ull),
+			.tv_nsec = (long long)(timeout_ns % 1000000000ull),
+		};
+		ret = io_uring_submit_and_wait_timeout(&rg->ring, &cqe, 1, &ts, NULL);
+	} else {
+		ret = io_uring_submit(&rg->ring);
+	}
+	if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
+		return ret;
+	int n = 0;
+	/* Handlers may queue new SQEs; they go in with the next run. */
+	while (io_uring_peek_cqe(&rg->ring, &cqe) == 0) {
+		struct rs_completion *c = io_uring_cqe_get_data(cqe);
+		int res = cqe->res;
+		io_uring_cqe_seen(&rg->ring, cqe);
+		rg->pending--;
+		c->fn(c, res);
+		n++;
+	}
+	return n;
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The engine's one io_uring.  Every SQE carries a pointer to a struct
+ * rs_completion as user_data; reaping a CQE calls its fn with the result, so
+ * the loop never asks what kind of request completed (a file read, a poll on
+ * an NBD socket, ...).
+ */
+#ifndef RESYNC_RING_H
+#define RESYNC_RING_H
+
+#include <stdint.h>
+#include <liburing.h>
+
+struct rs_completion {
+	void (*fn)(struct rs_completion *c, int res);
+};
+
+struct rs_ring {
+	struct io_uring ring;
+	unsigned pending;    /* SQEs prepared or in flight, not yet reaped */
+	int files_registered;
+};
+
+int rs_ring_init(struct rs_ring *rg, unsigned entries);
+void rs_ring_exit(struct rs_ring *rg);
+/* A fresh SQE whose completion calls c->fn; submits to make room if needed.
+ * Never NULL: the ring is sized for the engine's worst case. */
+struct io_uring_sqe *rs_ring_sqe(struct rs_ring *rg, struct rs_completion *c);
+/* Registers fds; returns the first fixed-file index, or a negative errno. */
+int rs_ring_register_files(struct rs_ring *rg, const int *fds, unsigned n);
+int rs_ring_register_buffers(struct rs_ring *rg, const struct iovec *iov, unsigned n);
+/* Poll fd for mask (POLLIN/POLLOUT) once; c->fn gets the revents or -errno. */
+void rs_ring_poll(struct rs_ring *rg, int fd, unsigned mask, struct rs_completion *c);
+/* Submits what is prepared, waits up to timeout_ns (0: no wait) for at least
+ * one completion, and dispatches every completion available. Returns the
+ * number dispatched or a negative errno from io_uring_enter. */
+int rs_ring_run(struct rs_ring *rg, uint64_t timeout_ns);
+
+#endif

@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT */
+/* resync_run(): open, check, plan, copy, flush, verify. */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include "checkpoint.h"
+#include "copy.h"
+#include "endpoint.h"
+#include "internal.h"
+#include "plan.h"
+
+struct run {
+	struct resync *r;
+	struct rs_endpoint src, tgt;
+	struct rs_ring rg;
+	bool ring_ready;
+	struct rs_buffers *bufs;
+	struct rs_plan plan;
+	uint32_t request;
+};
+
+static int check_endpoints(struct resync *r, const struct rs_endpoint *src,
+			   const struct rs_endpoint *tgt)
+{
+	if ((src->id_dev || src->id_ino) && src->id_dev == tgt->id_dev &&
+	    src->id_ino == tgt->id_ino && src->is_block == tgt->is_block)
+		return rs_fail(r, -EINVAL, UINT64_MAX,
+			       "source %s and target %s are the same %s", src->name, tgt->name,
+			       src->is_block ? "device" : "file");
+	if (tgt->size < src->size)
+		return rs_fail(r, -EINVAL, UINT64_MAX,
+			       "target %s (%" PRIu64 " bytes) is smaller than source %s (%" PRIu64
+			       " bytes)",
+			       tgt->name, tgt->size, src->name, src->size);
+	return 0;
+}
+
+/* The request size: the caller's, within what both endpoints take, and a
+ * whole number of plan blocks. */
+static uint32_t request_size(const struct run *rn)
+{
+	uint64_t req = rn->r->request_size;
+	if (rn->src.max_request)
+		req = rs_min(req, rn->src.max_request);
+	if (rn->tgt.max_request)
+		req = rs_min(req, rn->tgt.max_request);
+	return (uint32_t)rs_max(rs_align_down(req, rn->plan.block), rn->plan.block);
+}
+
+static unsigned ring_entries(unsigned depth)
+{
+	unsigned n = 64;
+	while (n < depth * 4 && n < 4096)
+		n <<= 1;
+	return n;
+}
+
+static int setup_ring(struct run *rn, bool two_buffers)
+{
+	struct resync *r = rn->r;
+	int ret = rs_ring_init(&rn->rg, ring_entries(r->queue_depth));
+	if (ret)
+		return rs_fail(r, ret, UINT64_MAX, "io_uring_queue_init: %s", strerror(-ret));
+	rn->ring_ready = true;
+	ret = rs_buffers_new(r, &rn->rg, r->queue_depth, rn->request, two_buffers, &rn->bufs);
+	if (!ret && rn->src.ops->attach)
+		ret = rn->src.ops->attach(&rn->src, &rn->rg);
+	if (!ret && rn->tgt.ops->attach)
+		ret = rn->tgt.ops->attach(&rn->tgt, &rn->rg);
+	return ret;
+}
+
+static void set_phase(struct resync *r, enum resync_phase ph)
+{
+	r->st.phase = ph;
+}
+
+/* After a failure or cancel: what was retired is flushed and recorded, so a
+ * rerun resumes from there.  Without a successful flush nothing is recorded. */
+static void save_progress(struct run *rn)
+{
+	struct resync *r = rn->r;
+	if (!r->checkpoint || (r->flags & RESYNC_F_DRY_RUN) || !rn->plan.todo)
+		return;
+	char err[sizeof r->err];
+	int code = r->err_code;
+	uint64_t off = r->err_off;
+	memcpy(err, r->err, sizeof err);
+	if (!rn->tgt.ops->flush(&rn->tgt))
+		rs_checkpoint_save(r, r->checkpoint, &rn->plan);
+	/* The first failure is the one to report. */
+	memcpy(r->err, err, sizeof err);
+	r->err_code = code;
+	r->err_off = off;
+}
+
+static int verify(struct run *rn)
+{
+	struct resync *r = rn->r;
+	struct rs_plan all;
+	set_phase(r, RESYNC_PHASE_VERIFY);
+	int ret = rs_plan_all(r, &rn->src, rn->plan.block, &all);
+	if (!ret)
+		ret = rs_copy_pass(r, RS_PASS_VERIFY, &rn->rg, rn->bufs, &rn->src, &rn->tgt, &all,
+				   rn->request);
+	rs_plan_free(&all);
+	return ret;
+}
+
+static int run(struct run *rn)
+{
+	struct resync *r = rn->r;
+	bool dry = r->flags & RESYNC_F_DRY_RUN;
+	bool compare = dry || r->mode == RESYNC_COMPARE;
+
+	set_phase(r, RESYNC_PHASE_OPEN);
+	int ret = rs_endpoint_open(r, &rn->src, r->source, "source", false);
+	if (!ret)
+		ret = rs_endpoint_open(r, &rn->tgt, r->target, "target", !dry);
+	if (!ret)
+		ret = check_endpoints(r, &rn->src, &rn->tgt);
+	if (ret)
+		return ret;
+	r->st.size = rn->src.size;
+	r->st.source_direct = rn->src.direct;
+	r->st.target_direct = rn->tgt.direct;
+
+	set_phase(r, RESYNC_PHASE_PLAN);
+	ret = rs_plan_build(r, &rn->src, &rn->tgt, &rn->plan);
+	if (ret)
+		return ret;
+	rn->request = request_size(rn);
+	r->st.resumed = (uint32_t)rn->plan.resumed;
+	r->st.bytes_planned = resync_bitmap_dirty_bytes(rn->plan.todo);
+	ret = setup_ring(rn, compare || (r->flags & RESYNC_F_VERIFY));
+	if (ret)
+		return ret;
+	/* Recorded before the first write, so a crash at any point resumes. */
+	if (r->checkpoint && !dry && !rn->plan.resumed &&
+	    (ret = rs_checkpoint_save(r, r->checkpoint, &rn->plan)))
+		return ret;
+
+	set_phase(r, RESYNC_PHASE_COPY);
+	ret = rs_copy_pass(r, dry ? RS_PASS_COMPARE : RS_PASS_COPY, &rn->rg, rn->bufs, &rn->src,
+			   &rn->tgt, &rn->plan, rn->request);
+	if (ret) {
+		save_progress(rn);
+		return ret;
+	}
+	if (dry)
+		return 0;
+
+	set_phase(r, RESYNC_PHASE_FLUSH);
+	ret = rn->tgt.ops->flush(&rn->tgt);
+	if (!ret && (r->flags & RESYNC_F_VERIFY))
+		ret = verify(rn);
+	/* Every planned block is on stable storage now: a rerun after a failed
+	 * verify must plan again rather than resume an empty checkpoint. */
+	if (r->checkpoint) {
+		int rm = rs_checkpoint_remove(r, r->checkpoint);
+		if (!ret)
+			ret = rm;
+	}
+	return ret;
+}
+
+int resync_run(resync *r)
+{
+	if (!r || !r->source || !r->target)
+		return -EINVAL;
+	if (r->running)
+		return -EBUSY;
+	r->running = 1;
+	memset(&r->st, 0, sizeof r->st);
+	rs_clear_error(r);
+	uint64_t start = rs_now_ns();
+
+	struct run rn = { .r = r };
+	int ret = run(&rn);
+
+	rs_buffers_free(rn.bufs);
+	rs_plan_free(&rn.plan);
+	rs_endpoint_close(&rn.src);
+	rs_endpoint_close(&rn.tgt);
+	if (rn.ring_ready)
+		rs_ring_exit(&rn.rg);
+
+	r->st.elapsed_ns = rs_now_ns() - start;
+	if (!ret)
+		set_phase(r, RESYNC_PHASE_DONE);
+	if (r->progress)
+		r->progress(&r->st, r->progress_arg);
+	r->running = 0;
+	return ret;
+}
