@@ -89,12 +89,12 @@ $(B)/bin/resyncctl: $(B)/ctl/main.o $(B)/libresyncctl.a $(LIB_A)
 
 # A tool is a folder tools/NAME/ with a main.c; its other .c files are its own.
 .SECONDEXPANSION:
-$(B)/bin/%: $$(patsubst %.c,$(B)/%.o,$$(wildcard tools/$$*/*.c)) $(LIB_A)
+$(B)/bin/%: $$(foreach f,$$(wildcard tools/$$*/*.c),$(B)/$$(basename $$f).o) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # A test suite is a folder tests/NAME/ of *_test.cc files.
-$(B)/tests/%_tests: $$(patsubst %.cc,$(B)/%.o,$$(wildcard tests/$$*/*.cc)) $(COMMON_TEST_OBJ) $(B)/libresyncctl.a $(LIB_A)
+$(B)/tests/%_tests: $$(foreach f,$$(wildcard tests/$$*/*.cc),$(B)/$$(basename $$f).o) $(COMMON_TEST_OBJ) $(B)/libresyncctl.a $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs gtest_main 2>/dev/null)
 

@@ -445,7 +445,8 @@ int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg,
 	};
 	uint64_t now = rs_now_ns();
 	cp.start_ns = cp.last_checkpoint_ns = cp.last_progress_ns = now;
-	rs_rate_init(&cp.rate, pass == RS_PASS_COPY ? r->rate : 0, request, now);
+	/* Room for two requests, so wake-up latency is not lost to the cap. */
+	rs_rate_init(&cp.rate, pass == RS_PASS_COPY ? r->rate : 0, 2ull * request, now);
 	if (init_slots(&cp, bufs)) {
 		free_slots(&cp);
 		return rs_fail(r, -ENOMEM, UINT64_MAX, "out of memory for %u slots", r->queue_depth);

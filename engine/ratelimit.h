@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* A token bucket for the submit path: bytes per second, bursts of at most
- * one request. */
+/* A token bucket for the submit path: bytes per second, bursts up to the
+ * bucket's size. */
 #ifndef RESYNC_RATELIMIT_H
 #define RESYNC_RATELIMIT_H
 

@@ -141,7 +141,9 @@ static int run(struct run *rn)
 		return ret;
 
 	set_phase(r, RESYNC_PHASE_COPY);
-	ret = rs_copy_pass(r, dry ? RS_PASS_COMPARE : RS_PASS_COPY, &rn->rg, rn->bufs, &rn->src,
+	enum rs_pass pass = !dry ? RS_PASS_COPY :
+			    r->flags & RESYNC_F_FIRST_DIFF ? RS_PASS_VERIFY : RS_PASS_COMPARE;
+	ret = rs_copy_pass(r, pass, &rn->rg, rn->bufs, &rn->src,
 			   &rn->tgt, &rn->plan, rn->request);
 	if (ret) {
 		save_progress(rn);

@@ -42,7 +42,8 @@ enum resync_mode {
 #define RESYNC_F_NO_DIRECT  (1ULL << 2) /* never use O_DIRECT */
 #define RESYNC_F_ALLOW_TRIM (1ULL << 3) /* NBD targets: zero with trim where offered */
 #define RESYNC_F_NO_ZERO_DETECT (1ULL << 4) /* write zero blocks as data */
-#define RESYNC_F_ALL_FLAGS  ((1ULL << 5) - 1)
+#define RESYNC_F_FIRST_DIFF (1ULL << 5) /* dry run: stop at the first difference */
+#define RESYNC_F_ALL_FLAGS  ((1ULL << 6) - 1)
 
 /* Progress and result figures.  Fields are only ever appended. */
 struct resync_stats {

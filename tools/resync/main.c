@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * resync: copy, compare or verify two endpoints (files, block devices, NBD
+ * URIs) with libresync.  Exit status: 0 done (or equal), 1 runtime or I/O
+ * error, 2 usage error, 3 differences found, 4 interrupted.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <resync/resync.h>
+#include "output.h"
+
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_DIFFER = 3, EXIT_INTERRUPTED = 4 };
+
+static resync *running;
+
+static void on_signal(int sig)
+{
+	if (running)
+		resync_cancel(running);
+}
+
+static void usage(FILE *f)
+{
+	fputs("usage: resync copy SRC DST [--full | --compare | --bitmap FILE | --extents FILE |\n"
+	      "                           --nbd-dirty NAME] [options]\n"
+	      "       resync compare SRC DST [options]   count the bytes that differ\n"
+	      "       resync verify SRC DST [options]    stop at the first difference\n"
+	      "SRC and DST: a regular file, a block device, or an NBD URI (nbd://host[:port]/export,\n"
+	      "nbds://, nbd+unix:///export?socket=PATH, nbds+unix://).\n"
+	      "options:\n"
+	      "  --checkpoint FILE         persist progress to FILE; rerun to resume after a crash\n"
+	      "  --checkpoint-interval MS  at most this long between checkpoints (default 5000)\n"
+	      "  --checkpoint-bytes N      and at most this many bytes copied between them\n"
+	      "  --verify                  re-read both sides after copying\n"
+	      "  --rate BYTES              limit reading to BYTES per second (K, M, G suffixes)\n"
+	      "  --queue-depth N           requests in flight (default 16)\n"
+	      "  --request-size N          bytes per request (default 1M)\n"
+	      "  --block-size N            compare and checkpoint unit (default 64K)\n"
+	      "  --no-direct               do not use O_DIRECT\n"
+	      "  --no-zero-detect          write zero blocks as data\n"
+	      "  --allow-trim              NBD: zero with trim where the server offers it\n"
+	      "  --connections N           NBD connections when the server allows (default 4)\n"
+	      "  --tls-certs DIR | --tls-psk FILE [--tls-username NAME]   NBD TLS\n"
+	      "  --progress                progress bar (default on a terminal)\n"
+	      "  --json                    JSON progress lines and a JSON result on stdout\n"
+	      "  --stats                   print the result figures as JSON at the end\n"
+	      "  -v, --verbose             say how the endpoints are accessed\n"
+	      "exit status: 0 done or equal, 1 error, 2 usage, 3 differences found, 4 interrupted\n",
+	      f);
+}
+
+/* "64K", "1M", "3G", or plain bytes. */
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno || end == s || *s == '-')
+		return -1;
+	unsigned shift = 0;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	}
+	if (*end == 'i' && shift)
+		end++;
+	if ((*end == 'B' || *end == 'b') && end[1] == 0)
+		end++;
+	if (*end || (shift && v > (UINT64_MAX >> shift)))
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+enum {
+	OPT_FULL = 256, OPT_COMPARE, OPT_BITMAP, OPT_EXTENTS, OPT_NBD_DIRTY, OPT_CHECKPOINT,
+	OPT_CKPT_MS, OPT_CKPT_BYTES, OPT_VERIFY, OPT_RATE, OPT_DEPTH, OPT_REQUEST, OPT_BLOCK,
+	OPT_NO_DIRECT, OPT_NO_ZERO, OPT_TRIM, OPT_CONNS, OPT_TLS_CERTS, OPT_TLS_PSK, OPT_TLS_USER,
+	OPT_PROGRESS, OPT_JSON, OPT_STATS, OPT_HELP
+};
+
+static const struct option options[] = {
+	{ "full", no_argument, NULL, OPT_FULL },
+	{ "compare", no_argument, NULL, OPT_COMPARE },
+	{ "bitmap", required_argument, NULL, OPT_BITMAP },
+	{ "extents", required_argument, NULL, OPT_EXTENTS },
+	{ "nbd-dirty", required_argument, NULL, OPT_NBD_DIRTY },
+	{ "checkpoint", required_argument, NULL, OPT_CHECKPOINT },
+	{ "checkpoint-interval", required_argument, NULL, OPT_CKPT_MS },
+	{ "checkpoint-bytes", required_argument, NULL, OPT_CKPT_BYTES },
+	{ "verify", no_argument, NULL, OPT_VERIFY },
+	{ "rate", required_argument, NULL, OPT_RATE },
+	{ "queue-depth", required_argument, NULL, OPT_DEPTH },
+	{ "request-size", required_argument, NULL, OPT_REQUEST },
+	{ "block-size", required_argument, NULL, OPT_BLOCK },
+	{ "no-direct", no_argument, NULL, OPT_NO_DIRECT },
+	{ "no-zero-detect", no_argument, NULL, OPT_NO_ZERO },
+	{ "allow-trim", no_argument, NULL, OPT_TRIM },
+	{ "connections", required_argument, NULL, OPT_CONNS },
+	{ "tls-certs", required_argument, NULL, OPT_TLS_CERTS },
+	{ "tls-psk", required_argument, NULL, OPT_TLS_PSK },
+	{ "tls-username", required_argument, NULL, OPT_TLS_USER },
+	{ "progress", no_argument, NULL, OPT_PROGRESS },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "stats", no_argument, NULL, OPT_STATS },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct cli {
+	const char *command;
+	enum resync_mode mode;
+	const char *mode_arg;
+	int modes_given;
+	uint64_t flags;
+	const char *checkpoint;
+	uint64_t ckpt_ms, ckpt_bytes;
+	uint64_t rate, depth, request, block, conns;
+	const char *tls_certs, *tls_psk, *tls_user;
+	struct rs_output out;
+};
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "resync: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'resync --help'.\n");
+	return EXIT_USAGE;
+}
+
+static int number(const char *name, const char *arg, uint64_t *out)
+{
+	if (!parse_size(arg, out))
+		return 0;
+	fprintf(stderr, "resync: --%s needs a number (K, M, G suffixes allowed), not '%s'\n",
+		name, arg);
+	return -1;
+}
+
+static int parse(struct cli *c, int argc, char **argv)
+{
+	int opt;
+	c->mode = RESYNC_FULL;
+	c->ckpt_ms = 5000;
+	while ((opt = getopt_long(argc, argv, "v", options, NULL)) != -1) {
+		const char *name = opt >= 256 ? options[opt - 256].name : "verbose";
+		switch (opt) {
+		case OPT_FULL: c->mode = RESYNC_FULL; c->modes_given++; break;
+		case OPT_COMPARE: c->mode = RESYNC_COMPARE; c->modes_given++; break;
+		case OPT_BITMAP: c->mode = RESYNC_BITMAP; c->mode_arg = optarg; c->modes_given++; break;
+		case OPT_EXTENTS: c->mode = RESYNC_EXTENTS; c->mode_arg = optarg; c->modes_given++; break;
+		case OPT_NBD_DIRTY: c->mode = RESYNC_NBD_DIRTY; c->mode_arg = optarg; c->modes_given++; break;
+		case OPT_CHECKPOINT: c->checkpoint = optarg; break;
+		case OPT_CKPT_MS: if (number(name, optarg, &c->ckpt_ms)) return -1; break;
+		case OPT_CKPT_BYTES: if (number(name, optarg, &c->ckpt_bytes)) return -1; break;
+		case OPT_VERIFY: c->flags |= RESYNC_F_VERIFY; break;
+		case OPT_RATE: if (number(name, optarg, &c->rate)) return -1; break;
+		case OPT_DEPTH: if (number(name, optarg, &c->depth)) return -1; break;
+		case OPT_REQUEST: if (number(name, optarg, &c->request)) return -1; break;
+		case OPT_BLOCK: if (number(name, optarg, &c->block)) return -1; break;
+		case OPT_NO_DIRECT: c->flags |= RESYNC_F_NO_DIRECT; break;
+		case OPT_NO_ZERO: c->flags |= RESYNC_F_NO_ZERO_DETECT; break;
+		case OPT_TRIM: c->flags |= RESYNC_F_ALLOW_TRIM; break;
+		case OPT_CONNS: if (number(name, optarg, &c->conns)) return -1; break;
+		case OPT_TLS_CERTS: c->tls_certs = optarg; break;
+		case OPT_TLS_PSK: c->tls_psk = optarg; break;
+		case OPT_TLS_USER: c->tls_user = optarg; break;
+		case OPT_PROGRESS: c->out.bar = true; break;
+		case OPT_JSON: c->out.json = true; break;
+		case OPT_STATS: c->out.stats = true; break;
+		case 'v': c->out.verbose = true; break;
+		case OPT_HELP: usage(stdout); exit(EXIT_OK);
+		default: fprintf(stderr, "Try 'resync --help'.\n"); return -1;
+		}
+	}
+	return 0;
+}
+
+/* Applies the options; a value the library refuses is a usage error. */
+static int configure(resync *r, struct cli *c, const char *src, const char *dst)
+{
+	struct { int ret; const char *what; } steps[] = {
+		{ resync_set_source(r, src), "source" },
+		{ resync_set_target(r, dst), "target" },
+		{ resync_set_mode(r, c->mode, c->mode_arg), "mode" },
+		{ resync_set_flags(r, c->flags), "flags" },
+		{ c->depth ? resync_set_queue_depth(r, c->depth > 1024 ? 0 : (unsigned)c->depth) : 0,
+		  "--queue-depth (1..1024)" },
+		{ c->request ? resync_set_request_size(r, c->request > UINT32_MAX ? 0 : (uint32_t)c->request) : 0,
+		  "--request-size (a power of two, 4K..64M)" },
+		{ c->block ? resync_set_block_size(r, c->block > UINT32_MAX ? 0 : (uint32_t)c->block) : 0,
+		  "--block-size (a power of two, 4K..64M)" },
+		{ resync_set_rate_limit(r, c->rate), "--rate" },
+		{ c->conns ? resync_set_nbd_connections(r, c->conns > 16 ? 0 : (unsigned)c->conns) : 0,
+		  "--connections (1..16)" },
+		{ resync_set_tls(r, c->tls_certs, c->tls_psk, c->tls_user),
+		  "--tls-certs and --tls-psk (one at most)" },
+		{ resync_set_checkpoint(r, c->checkpoint, (uint32_t)c->ckpt_ms, c->ckpt_bytes),
+		  "--checkpoint" },
+	};
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+		if (steps[i].ret == -EINVAL)
+			return usage_error("invalid value for %s", steps[i].what);
+		if (steps[i].ret) {
+			fprintf(stderr, "resync: %s: %s\n", steps[i].what, strerror(-steps[i].ret));
+			return EXIT_RUNTIME;
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c = { 0 };
+	if (argc < 2)
+		return usage(stderr), EXIT_USAGE;
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+		return usage(stdout), EXIT_OK;
+	if (!strcmp(argv[1], "--version"))
+		return puts(resync_version()), EXIT_OK;
+	c.command = argv[1];
+	bool copy = !strcmp(c.command, "copy");
+	bool compare = !strcmp(c.command, "compare");
+	bool verify = !strcmp(c.command, "verify");
+	if (!copy && !compare && !verify)
+		return usage_error("unknown command '%s' (copy, compare, verify)", c.command);
+	if (parse(&c, argc - 1, argv + 1))
+		return EXIT_USAGE;
+	if (argc - 1 - optind != 2)
+		return usage_error("%s needs SRC and DST", c.command);
+	if (c.modes_given > 1)
+		return usage_error("%s", "give at most one of --full, --compare, --bitmap, --extents, --nbd-dirty");
+	if (!copy && (c.modes_given || c.checkpoint || (c.flags & RESYNC_F_VERIFY)))
+		return usage_error("%s takes no mode, --checkpoint or --verify", c.command);
+	if (!copy) {
+		/* compare: every block, nothing written; verify: stop at the first. */
+		c.mode = RESYNC_COMPARE;
+		c.flags |= RESYNC_F_DRY_RUN | (verify ? RESYNC_F_FIRST_DIFF : 0);
+	}
+	const char *src = argv[optind + 1], *dst = argv[optind + 2];
+	resync *r = resync_new();
+	if (!r)
+		return fprintf(stderr, "resync: out of memory\n"), EXIT_RUNTIME;
+	int status = configure(r, &c, src, dst);
+	if (status) {
+		resync_free(r);
+		return status;
+	}
+	rs_output_start(&c.out, r, c.command);
+
+	struct sigaction sa = { .sa_handler = on_signal };
+	running = r;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	int ret = resync_run(r);
+	running = NULL;
+
+	rs_output_finish(&c.out, r, ret);
+	if (!ret)
+		status = EXIT_OK;
+	else if (ret == -EILSEQ)
+		status = EXIT_DIFFER;
+	else if (ret == -ECANCELED)
+		status = EXIT_INTERRUPTED;
+	else
+		status = EXIT_RUNTIME;
+	resync_free(r);
+	return status;
+}

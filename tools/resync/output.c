@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include "output.h"
+
+static const char *phase_name(uint32_t ph)
+{
+	static const char *const names[] = { "open", "plan", "copy", "flush", "verify", "done" };
+	return ph < sizeof names / sizeof names[0] ? names[ph] : "?";
+}
+
+static double mib(uint64_t b)
+{
+	return (double)b / (1024.0 * 1024.0);
+}
+
+static void print_json_stats(FILE *f, const struct resync_stats *s, const char *event)
+{
+	fprintf(f,
+		"{\"event\":\"%s\",\"phase\":\"%s\",\"size\":%" PRIu64 ",\"bytes_planned\":%" PRIu64
+		",\"bytes_done\":%" PRIu64 ",\"bytes_read\":%" PRIu64 ",\"bytes_written\":%" PRIu64
+		",\"bytes_zeroed\":%" PRIu64 ",\"bytes_skipped_equal\":%" PRIu64
+		",\"bytes_skipped_zero\":%" PRIu64 ",\"bytes_differing\":%" PRIu64
+		",\"elapsed_ns\":%" PRIu64 ",\"checkpoints\":%" PRIu64
+		",\"source_direct\":%s,\"target_direct\":%s,\"resumed\":%s",
+		event, phase_name(s->phase), s->size, s->bytes_planned, s->bytes_done, s->bytes_read,
+		s->bytes_written, s->bytes_zeroed, s->bytes_skipped_equal, s->bytes_skipped_zero,
+		s->bytes_differing, s->elapsed_ns, s->checkpoints, s->source_direct ? "true" : "false",
+		s->target_direct ? "true" : "false", s->resumed ? "true" : "false");
+}
+
+static void say_access(struct rs_output *o, const struct resync_stats *s)
+{
+	if (!o->verbose || o->said_access || s->phase < RESYNC_PHASE_COPY)
+		return;
+	o->said_access = true;
+	fprintf(stderr, "resync: source %s, target %s%s\n",
+		s->source_direct ? "O_DIRECT" : "buffered I/O (O_DIRECT refused or disabled)",
+		s->target_direct ? "O_DIRECT" : "buffered I/O (O_DIRECT refused or disabled)",
+		s->resumed ? ", resuming from the checkpoint" : "");
+}
+
+static void on_progress(const struct resync_stats *s, void *arg)
+{
+	struct rs_output *o = arg;
+	say_access(o, s);
+	if (o->json) {
+		print_json_stats(stdout, s, "progress");
+		fputs("}\n", stdout);
+		fflush(stdout);
+	}
+	if (!o->bar || s->phase == RESYNC_PHASE_DONE)
+		return;
+	double secs = (double)s->elapsed_ns / 1e9;
+	double pct = s->bytes_planned ? 100.0 * (double)s->bytes_done / (double)s->bytes_planned : 100.0;
+	double rate = secs > 0 ? mib(s->bytes_done) / secs : 0;
+	double eta = rate > 0 ? mib(s->bytes_planned - s->bytes_done) / rate : 0;
+	int filled = (int)(pct / 100.0 * 30);
+	char bar[31];
+	memset(bar, '#', (size_t)filled);
+	memset(bar + filled, '.', (size_t)(30 - filled));
+	bar[30] = 0;
+	fprintf(stderr, "\r%-6s [%s] %5.1f%% %9.1f/%.1f MiB %8.1f MiB/s ETA %4.0fs ",
+		phase_name(s->phase), bar, pct, mib(s->bytes_done), mib(s->bytes_planned), rate, eta);
+	fflush(stderr);
+}
+
+void rs_output_start(struct rs_output *o, resync *r, const char *command)
+{
+	o->command = command;
+	if (!o->json && isatty(STDERR_FILENO))
+		o->bar = true;
+	uint32_t ms = o->json ? 1000 : 200;
+	if (o->bar || o->json || o->verbose)
+		resync_set_progress(r, on_progress, o, ms);
+}
+
+void rs_output_finish(struct rs_output *o, resync *r, int ret)
+{
+	struct resync_stats s;
+	resync_get_stats(r, &s);
+	if (o->bar)
+		fputc('\n', stderr);
+	if (o->json || o->stats) {
+		print_json_stats(stdout, &s, "result");
+		fprintf(stdout, ",\"command\":\"%s\",\"status\":%d", o->command, ret);
+		if (ret) {
+			fputs(",\"error\":\"", stdout);
+			for (const char *p = resync_error(r); *p; p++)
+				if (*p == '"' || *p == '\\')
+					fprintf(stdout, "\\%c", *p);
+				else if ((unsigned char)*p < 0x20)
+					fprintf(stdout, "\\u%04x", *p);
+				else
+					fputc(*p, stdout);
+			fputc('"', stdout);
+			if (resync_error_offset(r) != UINT64_MAX)
+				fprintf(stdout, ",\"error_offset\":%" PRIu64, resync_error_offset(r));
+		}
+		fputs("}\n", stdout);
+	}
+	if (ret) {
+		fprintf(stderr, "resync: %s\n", *resync_error(r) ? resync_error(r) : "failed");
+		return;
+	}
+	if (o->json || o->stats)
+		return;
+	double secs = (double)s.elapsed_ns / 1e9;
+	if (!strcmp(o->command, "copy"))
+		fprintf(stderr,
+			"resync: copied %.1f MiB planned in %.2fs: %.1f MiB written, %.1f MiB zeroed, "
+			"%.1f MiB equal, %.1f MiB already zero (%.0f MiB/s)\n",
+			mib(s.bytes_planned), secs, mib(s.bytes_written), mib(s.bytes_zeroed),
+			mib(s.bytes_skipped_equal), mib(s.bytes_skipped_zero),
+			secs > 0 ? mib(s.bytes_planned) / secs : 0);
+	else
+		fprintf(stderr, "resync: source and target are identical (%.1f MiB in %.2fs)\n",
+			mib(s.size), secs);
+}

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/* What resync prints: a progress bar on a terminal, JSON progress lines, the
+ * result. */
+#ifndef RESYNC_TOOL_OUTPUT_H
+#define RESYNC_TOOL_OUTPUT_H
+
+#include <stdbool.h>
+#include <resync/resync.h>
+
+struct rs_output {
+	bool bar;      /* --progress, or stderr is a terminal */
+	bool json;     /* JSON lines on stdout */
+	bool stats;    /* the final figures as JSON */
+	bool verbose;
+	bool said_access;
+	const char *command;
+};
+
+/* Installs the progress callback on r. */
+void rs_output_start(struct rs_output *o, resync *r, const char *command);
+/* Prints the outcome of resync_run() (ret). */
+void rs_output_finish(struct rs_output *o, resync *r, int ret);
+
+#endif
