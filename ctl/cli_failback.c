@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "resync/return_codes.h"
+#include "cli.h"
+#include "failback.h"
+#include "vm.h"
+
+static const char failover_usage[] =
+	"Usage: resyncctl failover VM [--recovery-point ID] [--commit]\n"
+	"Fails a Replica VM over to a recovery point (default: the latest): state\n"
+	"5 Recovered.  --commit makes a Recovered VM's failover final: state 6 Committed.\n";
+
+static const char failback_usage[] =
+	"Usage: resyncctl failback VM [--recovery-point ID] [--settings FILE|-|JSON]\n"
+	"                             [--wait [--timeout SECONDS]]\n"
+	"InitiateFailback: resyncs the VM's disks from a recovery point (default:\n"
+	"the latest) onto their targets in a detached job.  Prints ReturnValue 4096\n"
+	"and the job id; with --wait, follows the job and prints 0 when it completed,\n"
+	"or its ErrorCode, or 32772 when --timeout passed (the job goes on).\n"
+	"Settings (JSON object): disks, change_source (auto|bitmap|nbd-dirty|extents|\n"
+	"compare|full), verify, rate_limit, queue_depth, request_size, tls.\n"
+	"See resyncctl(1) for return values and exit status.\n";
+
+int cli_failover(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "recovery-point", required_argument, NULL, 'r' },
+		{ "commit", no_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ctl_err e = { "" };
+	const char *rp = NULL;
+	bool commit = false;
+	uint32_t rv;
+	int o;
+
+	if (cli_help(argc, argv, failover_usage))
+		return 0;
+	optind = 0;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o == 'r')
+			rp = optarg;
+		else if (o == 'c')
+			commit = true;
+		else
+			return cli_usage(c, failover_usage, "unknown option");
+	}
+	if (optind + 1 != argc)
+		return cli_usage(c, failover_usage, "failover wants one VM");
+	if (commit && rp)
+		return cli_usage(c, failover_usage, "--commit takes no --recovery-point");
+	rv = cli_open(c, &e);
+	if (!rv)
+		rv = ctl_failover(&c->store, argv[optind], rp, commit, &e);
+	return cli_finish(c, rv, NULL, &e, NULL);
+}
+
+/* "-": standard input; text starting with '{': inline JSON; else a file. */
+static uint32_t read_settings(const char *arg, char **out, struct ctl_err *e)
+{
+	const char *p = arg + strspn(arg, " \t\r\n");
+	FILE *f;
+	size_t cap = 0, len = 0, n;
+	char *buf = NULL;
+
+	*out = NULL;
+	if (*p == '{') {
+		*out = strdup(arg);
+		return *out ? 0 : ctl_fail(e, RESYNC_RV_OUT_OF_MEMORY, "out of memory");
+	}
+	f = strcmp(arg, "-") ? fopen(arg, "re") : stdin;
+	if (!f)
+		return ctl_fail(e, ctl_rv_from_errno(-errno), "settings %s: %s", arg, strerror(errno));
+	do {
+		if (len + 4096 >= cap) {
+			char *nb = realloc(buf, cap = cap * 2 + 8192);
+			if (!nb) {
+				free(buf);
+				if (f != stdin)
+					fclose(f);
+				return ctl_fail(e, RESYNC_RV_OUT_OF_MEMORY, "out of memory");
+			}
+			buf = nb;
+		}
+		n = fread(buf + len, 1, cap - len - 1, f);
+		len += n;
+	} while (n > 0);
+	buf[len] = '\0';
+	if (f != stdin)
+		fclose(f);
+	if (strlen(buf) != len) {
+		free(buf);
+		return ctl_fail(e, RESYNC_RV_INCORRECT_DATA_TYPE, "settings %s: not JSON text", arg);
+	}
+	*out = buf;
+	return 0;
+}
+
+static void print_failback(json_object *out)
+{
+	json_object *job = json_object_object_get(out, "JobDetails");
+
+	printf("Job: %s\n", ctl_json_str(out, "Job"));
+	if (job)
+		cli_print_job(job);
+}
+
+int cli_failback(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "recovery-point", required_argument, NULL, 'r' },
+		{ "settings", required_argument, NULL, 's' },
+		{ "wait", no_argument, NULL, 'w' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ctl_failback_req req = { 0 };
+	struct ctl_err e = { "" };
+	const char *settings_arg = NULL;
+	char *settings = NULL, *end, job[CTL_JOB_ID_LEN];
+	json_object *out = NULL, *details = NULL;
+	long long timeout_ms = -1;
+	bool wait = false;
+	uint32_t rv;
+	double secs;
+	int o;
+
+	if (cli_help(argc, argv, failback_usage))
+		return 0;
+	optind = 0;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'r': req.recovery_point = optarg; break;
+		case 's': settings_arg = optarg; break;
+		case 'w': wait = true; break;
+		case 't':
+			secs = strtod(optarg, &end);
+			if (!*optarg || *end || secs < 0 || secs > 1e9)
+				return cli_usage(c, failback_usage, "bad --timeout \"%s\"", optarg);
+			timeout_ms = (long long)(secs * 1000);
+			break;
+		default:
+			return cli_usage(c, failback_usage, "unknown option");
+		}
+	}
+	if (optind + 1 != argc)
+		return cli_usage(c, failback_usage, "failback wants one VM");
+	if (timeout_ms >= 0 && !wait)
+		return cli_usage(c, failback_usage, "--timeout needs --wait");
+	req.vm = argv[optind];
+	rv = settings_arg ? read_settings(settings_arg, &settings, &e) : 0;
+	req.settings = settings;
+	if (!rv)
+		rv = cli_open(c, &e);
+	if (!rv)
+		rv = ctl_initiate_failback(&c->store, &req, job, &e);
+	free(settings);
+	if (rv != RESYNC_RV_JOB_STARTED)
+		return cli_finish(c, rv, NULL, &e, NULL);
+	out = json_object_new_object();
+	json_object_object_add(out, "Job", json_object_new_string(job));
+	if (wait) {
+		rv = cli_wait_job(c, job, timeout_ms, &details, &e);
+		if (details)
+			json_object_object_add(out, "JobDetails", details);
+	}
+	return cli_finish(c, rv, out, &e, print_failback);
+}

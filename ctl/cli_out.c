@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "resync/return_codes.h"
+#include "resync/states.h"
+#include "cli.h"
+#include "job.h"
+#include "vm.h"
+
+uint32_t cli_open(struct cli *c, struct ctl_err *e)
+{
+	int err;
+
+	if (c->opened)
+		return 0;
+	err = ctl_store_open(&c->store, c->state_dir);
+	if (err < 0)
+		return ctl_fail(e, ctl_rv_from_errno(err), "state store %s: %s", c->state_dir,
+				strerror(-err));
+	c->opened = true;
+	return 0;
+}
+
+void cli_close(struct cli *c)
+{
+	if (c->opened)
+		ctl_store_close(&c->store);
+	c->opened = false;
+}
+
+int cli_finish(struct cli *c, uint32_t rv, json_object *out, const struct ctl_err *e,
+	       cli_human_fn human)
+{
+	bool ok = rv == RESYNC_RV_COMPLETED || rv == RESYNC_RV_JOB_STARTED;
+
+	if (c->json) {
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "ReturnValue", json_object_new_int64(rv));
+		if (!ok && e && e->msg[0])
+			json_object_object_add(o, "ErrorDescription", json_object_new_string(e->msg));
+		if (out) {
+			json_object_object_foreach(out, k, v)
+				json_object_object_add(o, k, json_object_get(v));
+		}
+		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+							      JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+	} else {
+		if (!ok && e && e->msg[0])
+			fprintf(stderr, "resyncctl: %s\n", e->msg);
+		printf("ReturnValue: %u\n", rv);
+		if (out && human)
+			human(out);
+	}
+	json_object_put(out);
+	fflush(stdout);
+	return ctl_exit_status(rv);
+}
+
+int cli_usage(struct cli *c, const char *usage, const char *fmt, ...)
+{
+	struct ctl_err e;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(e.msg, sizeof(e.msg), fmt, ap);
+	va_end(ap);
+	if (!c->json)
+		fprintf(stderr, "%s", usage);
+	return cli_finish(c, RESYNC_RV_INVALID_PARAMETER, NULL, &e, NULL);
+}
+
+bool cli_help(int argc, char **argv, const char *usage)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs(usage, stdout);
+			return true;
+		}
+	}
+	return false;
+}
+
+const char *cli_state_name(uint32_t s)
+{
+	static const char *const names[] = {
+		"Disabled", "Ready for replication", "Waiting to complete initial replication",
+		"Replicating", "Synced replication complete", "Recovered", "Committed",
+		"Suspended", "Critical", "Waiting to start resynchronization",
+		"Resynchronizing", "Resynchronization suspended", "Failover in progress",
+		"Failback in progress", "Failback complete",
+	};
+	if (s == RESYNC_STATE_WAITING_FOR_FAILBACK)
+		return "WaitingForFailback";
+	return s < sizeof(names) / sizeof(names[0]) ? names[s] : "Unknown";
+}
+
+const char *cli_mode_name(uint32_t m)
+{
+	static const char *const names[] = { "None", "Primary", "Replica", "Test replica",
+					     "Extended replica" };
+	return m < 5 ? names[m] : "Unknown";
+}
+
+const char *cli_health_name(uint32_t h)
+{
+	static const char *const names[] = { "Not applicable", "Ok", "Warning", "Critical" };
+	return h < 4 ? names[h] : "Unknown";
+}
+
+const char *cli_job_state_name(uint32_t s)
+{
+	static const char *const names[] = { "", "", "New", "Starting", "Running", "Suspended",
+					     "Shutting down", "Completed", "Terminated", "Killed",
+					     "Exception" };
+	return s >= 2 && s <= 10 ? names[s] : "Unknown";
+}
+
+static int64_t jint(json_object *o, const char *k)
+{
+	return json_object_get_int64(json_object_object_get(o, k));
+}
+
+void cli_print_job(json_object *job)
+{
+	uint32_t st = (uint32_t)jint(job, "JobState");
+	json_object *disks = json_object_object_get(job, "Disks");
+
+	printf("InstanceID: %s\n", ctl_json_str(job, "InstanceID"));
+	printf("JobType: %lld (Initiate failback)\n", (long long)jint(job, "JobType"));
+	printf("JobState: %u (%s)\n", st, cli_job_state_name(st));
+	printf("PercentComplete: %lld\n", (long long)jint(job, "PercentComplete"));
+	printf("ErrorCode: %lld\n", (long long)jint(job, "ErrorCode"));
+	printf("ErrorDescription: %s\n", ctl_json_str(job, "ErrorDescription") ?: "");
+	printf("VirtualSystem: %s\n", ctl_json_str(job, "VirtualSystem"));
+	printf("RecoveryPoint: %s\n", ctl_json_str(job, "RecoveryPoint"));
+	printf("TimeSubmitted: %s\n", ctl_json_str(job, "TimeSubmitted"));
+	printf("StartTime: %s\n", ctl_json_str(job, "StartTime") ?: "");
+	printf("ElapsedTime: %s\n", ctl_json_str(job, "ElapsedTime") ?: "");
+	printf("TimeOfLastStateChange: %s\n", ctl_json_str(job, "TimeOfLastStateChange"));
+	printf("BytesToCopy: %lld\n", (long long)jint(job, "BytesToCopy"));
+	printf("BytesCopied: %lld\n", (long long)jint(job, "BytesCopied"));
+	printf("RateBytesPerSecond: %lld\n", (long long)jint(job, "RateBytesPerSecond"));
+	for (size_t i = 0; i < json_object_array_length(disks); i++) {
+		json_object *d = json_object_array_get_idx(disks, i);
+		printf("Disk %s: %s -> %s, %s (%s), %lld/%lld bytes%s\n", ctl_json_str(d, "Name"),
+		       ctl_json_str(d, "Source"), ctl_json_str(d, "Target"),
+		       ctl_json_str(d, "ChangeSource"), ctl_json_str(d, "ChangeSourceReason"),
+		       (long long)jint(d, "BytesCopied"), (long long)jint(d, "BytesToCopy"),
+		       json_object_get_boolean(json_object_object_get(d, "Completed"))
+		       ? ", completed" : "");
+	}
+}
+
+static void draw_bar(json_object *job)
+{
+	int pct = (int)jint(job, "PercentComplete"), fill = pct * 30 / 100;
+	double rate = (double)jint(job, "RateBytesPerSecond") / (1 << 20);
+	char bar[31];
+
+	memset(bar, '#', (size_t)fill);
+	memset(bar + fill, '.', (size_t)(30 - fill));
+	bar[30] = '\0';
+	fprintf(stderr, "\r[%s] %3d%% %8.1f MiB/s  %-13s", bar, pct, rate,
+		cli_job_state_name((uint32_t)jint(job, "JobState")));
+	fflush(stderr);
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+uint32_t cli_wait_job(struct cli *c, const char *id, long long timeout_ms, json_object **job,
+		      struct ctl_err *e)
+{
+	bool tty = isatty(STDERR_FILENO) && !c->json;
+	int64_t deadline = timeout_ms < 0 ? INT64_MAX : mono_ms() + timeout_ms;
+	uint32_t rv, st;
+
+	*job = NULL;
+	for (;;) {
+		json_object_put(*job);
+		rv = ctl_job_get(&c->store, id, job, e);
+		if (rv)
+			return rv;
+		st = (uint32_t)jint(*job, "JobState");
+		if (tty)
+			draw_bar(*job);
+		if (ctl_job_state_final(st))
+			break;
+		if (mono_ms() >= deadline) {
+			if (tty)
+				fputc('\n', stderr);
+			return ctl_fail(e, RESYNC_RV_TIMEOUT,
+					"job %s still running (JobState %u, %lld%%) after %lld s", id, st,
+					(long long)jint(*job, "PercentComplete"), timeout_ms / 1000);
+		}
+		usleep(100 * 1000);
+	}
+	if (tty)
+		fputc('\n', stderr);
+	if (st == RESYNC_JOB_COMPLETED)
+		return RESYNC_RV_COMPLETED;
+	rv = (uint32_t)jint(*job, "ErrorCode");
+	return ctl_fail(e, rv ? rv : RESYNC_RV_FAILED, "job %s ended in JobState %u (%s)%s%s", id,
+			st, cli_job_state_name(st),
+			*(ctl_json_str(*job, "ErrorDescription") ?: "") ? ": " : "",
+			ctl_json_str(*job, "ErrorDescription") ?: "");
+}

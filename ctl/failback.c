@@ -1,0 +1,516 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+#include "resync/resync.h"
+#include "resync/change_bitmap.h"
+#include "resync/return_codes.h"
+#include "resync/states.h"
+#include "failback.h"
+#include "probe.h"
+#include "settings.h"
+#include "vm.h"
+#include "worker.h"
+
+uint64_t ctl_memory_budget(void)
+{
+	uint64_t budget = UINT64_MAX;
+	struct rlimit rl;
+	char line[256];
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (f) {
+		unsigned long long kb;
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+				budget = (uint64_t)kb * 1024 / 2;
+		fclose(f);
+	}
+	if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (uint64_t)rl.rlim_cur < budget)
+		budget = (uint64_t)rl.rlim_cur;
+	return budget;
+}
+
+/* One disk of the plan: what to copy from where, and how to find what differs. */
+struct plan_disk {
+	json_object *vmdisk;
+	const char *name;
+	const char *source;
+	const char *target;
+	uint64_t size;
+	enum ctl_change_source cs;
+	const char *cs_arg;
+	char reason[256];
+	const char *resume_job; /* the job whose checkpoint this disk continues */
+};
+
+static bool generation_matches(json_object *vmdisk, const uint8_t gen[16])
+{
+	const char *t = ctl_json_str(vmdisk, "GenerationId");
+	uint8_t tg[16];
+
+	return t && !json_object_get_boolean(json_object_object_get(vmdisk, "Inconsistent")) &&
+	       ctl_parse_generation(t, tg) == 0 && !memcmp(tg, gen, 16);
+}
+
+/* Whether a change record can be trusted for this target: 0 and why not in
+ * reason, or 1.  For bitmaps the file's own header is the truth. */
+static uint32_t trust_record(struct plan_disk *d, json_object *cr, const char *kind,
+			     int *trusted, struct ctl_err *e)
+{
+	uint8_t gen[16];
+
+	*trusted = 0;
+	if (json_object_get_boolean(json_object_object_get(d->vmdisk, "Inconsistent"))) {
+		snprintf(d->reason, sizeof(d->reason),
+			 "target is inconsistent (an interrupted failback to another recovery point)");
+		return 0;
+	}
+	if (!strcmp(kind, "bitmap")) {
+		resync_bitmap *b;
+		int err = resync_bitmap_load(&b, d->cs_arg);
+		if (err < 0) {
+			snprintf(d->reason, sizeof(d->reason), "change bitmap %s: %s", d->cs_arg,
+				 strerror(-err));
+			return err == -ENOENT ? RESYNC_RV_FILE_NOT_FOUND
+			     : err == -EACCES ? RESYNC_RV_ACCESS_DENIED : RESYNC_RV_INVALID_PARAMETER;
+		}
+		resync_bitmap_get_generation(b, gen);
+		bool consistent = resync_bitmap_flags(b) & RESYNC_BITMAP_F_CONSISTENT;
+		bool size_ok = resync_bitmap_device_size(b) == d->size;
+		resync_bitmap_free(b);
+		if (!size_ok) {
+			snprintf(d->reason, sizeof(d->reason), "change bitmap %s covers another disk size",
+				 d->cs_arg);
+			return 0;
+		}
+		if (!consistent) {
+			snprintf(d->reason, sizeof(d->reason),
+				 "change bitmap %s is not marked consistent (unclean close)", d->cs_arg);
+			return 0;
+		}
+	} else {
+		const char *g = ctl_json_str(cr, "GenerationId");
+		if (!json_object_get_boolean(json_object_object_get(cr, "Consistent"))) {
+			snprintf(d->reason, sizeof(d->reason), "%s change record is not marked consistent",
+				 kind);
+			return 0;
+		}
+		if (!g || ctl_parse_generation(g, gen) < 0) {
+			snprintf(d->reason, sizeof(d->reason), "%s change record has no generation id",
+				 kind);
+			return 0;
+		}
+	}
+	if (!generation_matches(d->vmdisk, gen)) {
+		char hex[33];
+		ctl_format_generation(gen, hex);
+		snprintf(d->reason, sizeof(d->reason),
+			 "generation mismatch: change record is relative to %s, target holds %s",
+			 hex, ctl_json_str(d->vmdisk, "GenerationId") ?: "");
+		return 0;
+	}
+	(void)e;
+	*trusted = 1;
+	return 0;
+}
+
+static enum ctl_change_source kind_source(const char *kind)
+{
+	enum ctl_change_source cs = CTL_CS_COMPARE;
+
+	ctl_change_source_parse(kind, &cs);
+	return cs;
+}
+
+static uint32_t choose_source(struct plan_disk *d, json_object *rpdisk, const char *rp_id,
+			      const struct ctl_settings *set, struct ctl_err *e)
+{
+	json_object *cr = NULL, *resume = NULL;
+	const char *kind = NULL;
+	enum ctl_change_source want = set->change_source;
+	uint32_t rv;
+	int trusted;
+
+	/* Resuming: the same recovery point, the same way, from the checkpoint;
+	 * every block written so far lies inside that plan, so it covers them. */
+	if (json_object_object_get_ex(d->vmdisk, "Resume", &resume) &&
+	    !strcmp(ctl_json_str(resume, "RecoveryPoint") ?: "", rp_id)) {
+		enum ctl_change_source prev = kind_source(ctl_json_str(resume, "ChangeSource") ?: "");
+		if (want == CTL_CS_AUTO || want == prev) {
+			d->cs = prev;
+			d->cs_arg = ctl_json_str(resume, "ChangeSourceArg");
+			if (d->cs_arg && !*d->cs_arg)
+				d->cs_arg = NULL;
+			d->resume_job = ctl_json_str(resume, "Job");
+			snprintf(d->reason, sizeof(d->reason), "resuming job %s (%s)", d->resume_job,
+				 ctl_change_source_name(prev));
+			return 0;
+		}
+	}
+	if (json_object_object_get_ex(rpdisk, "ChangeRecord", &cr)) {
+		kind = ctl_json_str(cr, "Kind");
+		d->cs_arg = ctl_json_str(cr, !strcmp(kind, "nbd-dirty") ? "Name" : "Path");
+	}
+	switch (want) {
+	case CTL_CS_COMPARE:
+	case CTL_CS_FULL:
+		d->cs = want;
+		d->cs_arg = NULL;
+		snprintf(d->reason, sizeof(d->reason), "requested in the settings");
+		return 0;
+	case CTL_CS_AUTO:
+		if (!kind) {
+			d->cs = CTL_CS_COMPARE;
+			snprintf(d->reason, sizeof(d->reason), "no change record in the recovery point");
+			return 0;
+		}
+		if (!strcmp(kind, "nbd-dirty") &&
+		    (!ctl_is_nbd_uri(d->source))) {
+			d->cs = CTL_CS_COMPARE;
+			d->cs_arg = NULL;
+			snprintf(d->reason, sizeof(d->reason), "nbd-dirty record on a non-NBD image");
+			return 0;
+		}
+		rv = trust_record(d, cr, kind, &trusted, e);
+		(void)rv;
+		if (!trusted) {
+			d->cs = CTL_CS_COMPARE;
+			d->cs_arg = NULL;
+			return 0;
+		}
+		d->cs = kind_source(kind);
+		snprintf(d->reason, sizeof(d->reason),
+			 "%s change record is consistent and its generation matches the target", kind);
+		return 0;
+	default:
+		if (!kind || kind_source(kind) != want)
+			return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
+					"disk \"%s\": recovery point \"%s\" has no %s change record",
+					d->name, rp_id, ctl_change_source_name(want));
+		rv = trust_record(d, cr, kind, &trusted, e);
+		if (rv)
+			return ctl_fail(e, rv, "disk \"%s\": %s", d->name, d->reason);
+		if (!trusted)
+			return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
+					"disk \"%s\": %s change record not trusted: %s; use compare or full",
+					d->name, kind, d->reason);
+		d->cs = want;
+		snprintf(d->reason, sizeof(d->reason), "requested in the settings; record trusted");
+		return 0;
+	}
+}
+
+static uint32_t check_disk(struct plan_disk *d, const struct ctl_settings *set,
+			   struct ctl_err *e)
+{
+	struct ctl_probe src, dst;
+	uint32_t rv;
+
+	rv = ctl_probe(d->source, "image", false, NULL, set, &src, e);
+	if (!rv)
+		rv = ctl_probe(d->target, "target", true, NULL, set, &dst, e);
+	if (rv)
+		return rv;
+	if (src.size != dst.size)
+		return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
+				"disk \"%s\": image is %llu bytes, target %llu bytes", d->name,
+				(unsigned long long)src.size, (unsigned long long)dst.size);
+	d->size = src.size;
+	return 0;
+}
+
+static uint32_t check_dirty_context(struct plan_disk *d, const struct ctl_settings *set,
+				    struct ctl_err *e)
+{
+	struct ctl_probe p;
+	char meta[CTL_NAME_MAX + 128];
+
+	snprintf(meta, sizeof(meta), "qemu:dirty-bitmap:%s", d->cs_arg);
+	return ctl_probe(d->source, "image", false, meta, set, &p, e);
+}
+
+static json_object *plan_json(const struct plan_disk *d)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "Name", json_object_new_string(d->name));
+	json_object_object_add(o, "Source", json_object_new_string(d->source));
+	json_object_object_add(o, "Target", json_object_new_string(d->target));
+	json_object_object_add(o, "Size", json_object_new_int64((int64_t)d->size));
+	json_object_object_add(o, "ChangeSource",
+			       json_object_new_string(ctl_change_source_name(d->cs)));
+	json_object_object_add(o, "ChangeSourceArg", json_object_new_string(d->cs_arg ?: ""));
+	json_object_object_add(o, "ChangeSourceReason", json_object_new_string(d->reason));
+	json_object_object_add(o, "ResumedFrom", json_object_new_string(d->resume_job ?: ""));
+	json_object_object_add(o, "BytesToCopy", json_object_new_int64(0));
+	json_object_object_add(o, "BytesCopied", json_object_new_int64(0));
+	json_object_object_add(o, "Completed", json_object_new_boolean(false));
+	return o;
+}
+
+static json_object *new_job(const char *id, const char *vm, const char *rp,
+			    const struct ctl_settings *set, struct plan_disk *disks, size_t n)
+{
+	json_object *job = json_object_new_object(), *arr = json_object_new_array();
+	struct timespec ts;
+	char t[32];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ctl_format_time(ts.tv_sec, t);
+	json_object_object_add(job, "InstanceID", json_object_new_string(id));
+	json_object_object_add(job, "JobType", json_object_new_int64(RESYNC_JOB_TYPE_INITIATE_FAILBACK));
+	json_object_object_add(job, "Name", json_object_new_string("Initiate failback"));
+	ctl_job_set_state(job, RESYNC_JOB_NEW);
+	json_object_object_add(job, "PercentComplete", json_object_new_int64(0));
+	ctl_job_set_error(job, 0, "", "");
+	json_object_object_add(job, "TimeSubmitted", json_object_new_string(t));
+	json_object_object_add(job, "TimeSubmittedEpochNs",
+			       json_object_new_int64((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec));
+	json_object_object_add(job, "StartTime", json_object_new_string(""));
+	json_object_object_add(job, "ElapsedTime", json_object_new_string(""));
+	json_object_object_add(job, "ElapsedSeconds", json_object_new_double(0));
+	json_object_object_add(job, "VirtualSystem", json_object_new_string(vm));
+	json_object_object_add(job, "RecoveryPoint", json_object_new_string(rp));
+	json_object_object_add(job, "BytesToCopy", json_object_new_int64(0));
+	json_object_object_add(job, "BytesCopied", json_object_new_int64(0));
+	json_object_object_add(job, "RateBytesPerSecond", json_object_new_int64(0));
+	json_object_object_add(job, "WorkerPid", json_object_new_int64(0));
+	json_object_object_add(job, "Settings", ctl_settings_to_json(set));
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(arr, plan_json(&disks[i]));
+	json_object_object_add(job, "Disks", arr);
+	return job;
+}
+
+/* Carries a resumed disk's checkpoint into the new job's folder; anything
+ * else a previous job left for these disks is stale and goes. */
+static void carry_checkpoints(struct ctl_store *s, int newdir, struct plan_disk *d)
+{
+	char f[CTL_NAME_MAX + 8];
+	const char *old = ctl_json_str(json_object_object_get(d->vmdisk, "Resume"), "Job");
+	int odir;
+
+	if (!old || !*old || !ctl_name_valid(old))
+		return;
+	odir = ctl_open_dir(s->jobs, old);
+	if (odir < 0)
+		return;
+	snprintf(f, sizeof(f), "%s.ckpt", d->name);
+	if (d->resume_job && renameat(odir, f, newdir, f) == 0) {
+		fsync(newdir);
+		fsync(odir);
+	} else {
+		ctl_unlink(odir, f);
+	}
+	close(odir);
+}
+
+static void record_resume(struct plan_disk *d, const char *job, const char *rp)
+{
+	json_object *r = json_object_new_object();
+
+	json_object_object_add(r, "Job", json_object_new_string(job));
+	json_object_object_add(r, "RecoveryPoint", json_object_new_string(rp));
+	json_object_object_add(r, "ChangeSource", json_object_new_string(ctl_change_source_name(d->cs)));
+	json_object_object_add(r, "ChangeSourceArg", json_object_new_string(d->cs_arg ?: ""));
+	json_object_object_add(d->vmdisk, "Resume", r);
+}
+
+/* Checks the VM's current job: 32774 when a worker still runs it; a job whose
+ * worker vanished is recorded as such and the VM is free. */
+static uint32_t check_current_job(struct ctl_store *s, json_object *vm, struct ctl_err *e)
+{
+	const char *cur = ctl_json_str(vm, "CurrentJob");
+	json_object *job = NULL;
+
+	if (!cur || !*cur)
+		return 0;
+	if (ctl_job_alive(s, cur) == 1)
+		return ctl_fail(e, RESYNC_RV_IN_USE, "job %s is already running a failback of VM \"%s\"",
+				cur, ctl_json_str(vm, "Name"));
+	ctl_job_reap(s, cur, &job, false, NULL);
+	json_object_put(job);
+	return 0;
+}
+
+static uint32_t select_disks(json_object *vm, json_object *rp, const struct ctl_settings *set,
+			     struct plan_disk **out, size_t *n, struct ctl_err *e)
+{
+	json_object *vmdisks = json_object_object_get(vm, "Disks");
+	json_object *rpdisks = json_object_object_get(rp, "Disks");
+	size_t total = json_object_array_length(vmdisks), k = 0;
+	struct plan_disk *d;
+
+	for (size_t i = 0; i < set->ndisks; i++)
+		if (!ctl_vm_disk(vm, set->disks[i]))
+			return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "settings: VM has no disk \"%s\"",
+					set->disks[i]);
+	d = calloc(total, sizeof(*d));
+	if (!d)
+		return ctl_fail(e, RESYNC_RV_OUT_OF_MEMORY, "out of memory");
+	for (size_t i = 0; i < total; i++) {
+		json_object *vd = json_object_array_get_idx(vmdisks, i);
+		const char *name = ctl_json_str(vd, "Name");
+		bool want = !set->disks;
+		for (size_t j = 0; j < set->ndisks; j++)
+			want |= !strcmp(set->disks[j], name);
+		if (!want)
+			continue;
+		d[k].vmdisk = vd;
+		d[k].name = name;
+		d[k].target = ctl_json_str(vd, "Target");
+		for (size_t j = 0; j < json_object_array_length(rpdisks); j++) {
+			json_object *rd = json_object_array_get_idx(rpdisks, j);
+			if (!strcmp(ctl_json_str(rd, "Name"), name))
+				d[k].source = ctl_json_str(rd, "Image");
+		}
+		k++;
+	}
+	*out = d;
+	*n = k;
+	return 0;
+}
+
+static json_object *rp_disk(json_object *rp, const char *name)
+{
+	json_object *rpdisks = json_object_object_get(rp, "Disks");
+
+	for (size_t j = 0; j < json_object_array_length(rpdisks); j++) {
+		json_object *rd = json_object_array_get_idx(rpdisks, j);
+		if (!strcmp(ctl_json_str(rd, "Name"), name))
+			return rd;
+	}
+	return NULL;
+}
+
+uint32_t ctl_initiate_failback(struct ctl_store *s, const struct ctl_failback_req *req,
+			       char job_id[CTL_JOB_ID_LEN], struct ctl_err *e)
+{
+	struct ctl_settings set;
+	struct plan_disk *disks = NULL;
+	size_t n = 0;
+	json_object *vm = NULL, *rp, *job = NULL;
+	const char *rp_id;
+	uint32_t rv, mode, state;
+	int vmfd = -1, dfd = -1, lockfd = -1, err;
+	bool created = false;
+	uint64_t need;
+
+	job_id[0] = '\0';
+	rv = ctl_settings_parse(req->settings, &set, e);
+	if (rv)
+		return rv;
+	rv = ctl_vm_lock(s, req->vm, &vmfd, e);
+	if (!rv)
+		rv = ctl_vm_load(s, req->vm, &vm, e);
+	if (!rv)
+		rv = check_current_job(s, vm, e);
+	if (rv)
+		goto out;
+	mode = ctl_json_u32(vm, "ReplicationMode");
+	state = ctl_json_u32(vm, "ReplicationState");
+	if (!ctl_vm_failback_state_ok(mode, state)) {
+		rv = ctl_fail(e, RESYNC_RV_INVALID_STATE,
+			      "VM \"%s\" is not a recovery VM ready for failback (mode %u, state %u); "
+			      "failback needs mode 2 Replica in state 5, 6, 13 or 32768",
+			      req->vm, mode, state);
+		goto out;
+	}
+	rp = ctl_vm_rp(vm, req->recovery_point);
+	if (!rp) {
+		rv = ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "VM \"%s\" has no recovery point \"%s\"",
+			      req->vm, req->recovery_point && *req->recovery_point
+			      ? req->recovery_point : "(latest)");
+		goto out;
+	}
+	rp_id = ctl_json_str(rp, "Id");
+	rv = select_disks(vm, rp, &set, &disks, &n, e);
+	if (rv)
+		goto out;
+	need = (uint64_t)set.queue_depth * set.request_size *
+	       (set.verify || set.change_source != CTL_CS_FULL ? 2 : 1);
+	if (need > ctl_memory_budget()) {
+		rv = ctl_fail(e, RESYNC_RV_OUT_OF_MEMORY,
+			      "queue_depth x request_size needs %llu bytes of buffers; the budget is %llu",
+			      (unsigned long long)need, (unsigned long long)ctl_memory_budget());
+		goto out;
+	}
+	for (size_t i = 0; i < n && !rv; i++) {
+		rv = check_disk(&disks[i], &set, e);
+		if (!rv)
+			rv = choose_source(&disks[i], rp_disk(rp, disks[i].name), rp_id, &set, e);
+		if (!rv && disks[i].cs == CTL_CS_NBD_DIRTY)
+			rv = check_dirty_context(&disks[i], &set, e);
+	}
+	if (rv)
+		goto out;
+
+	/* Everything checked: from here on state changes. */
+	err = ctl_job_new_id(job_id);
+	if (!err)
+		err = ctl_mkdir(s->jobs, job_id);
+	if (err < 0) {
+		rv = ctl_fail(e, ctl_rv_from_errno(err), "creating job in %s/jobs: %s", s->path,
+			      strerror(-err));
+		goto out;
+	}
+	created = true;
+	dfd = ctl_open_dir(s->jobs, job_id);
+	err = dfd < 0 ? dfd : ctl_lock(dfd, "lock", false, &lockfd);
+	if (err < 0) {
+		rv = ctl_fail(e, ctl_rv_from_errno(err), "job %s: lock: %s", job_id, strerror(-err));
+		goto out;
+	}
+	job = new_job(job_id, req->vm, rp_id, &set, disks, n);
+	rv = ctl_job_save(s, job, e);
+	if (rv)
+		goto out;
+	json_object_object_add(vm, "CurrentJob", json_object_new_string(job_id));
+	ctl_vm_set_state(vm, RESYNC_STATE_WAITING_FOR_FAILBACK, RESYNC_HEALTH_OK);
+	for (size_t i = 0; i < n; i++) {
+		carry_checkpoints(s, dfd, &disks[i]);
+		record_resume(&disks[i], job_id, rp_id);
+	}
+	rv = ctl_vm_save(s, vm, e);
+	if (rv)
+		goto out;
+	created = false;
+	ctl_job_set_state(job, RESYNC_JOB_STARTING);
+	rv = ctl_job_save(s, job, e);
+	if (!rv) {
+		err = ctl_worker_spawn(s, job_id, lockfd);
+		if (err < 0)
+			rv = ctl_fail(e, ctl_rv_from_errno(err), "starting the worker: %s", strerror(-err));
+	}
+	if (rv) {
+		/* The VM already waits for failback: leave a job that says why,
+		 * so the next failback resumes. */
+		ctl_job_set_state(job, RESYNC_JOB_EXCEPTION);
+		ctl_job_set_error(job, rv, ctl_rv_text(rv), e->msg);
+		ctl_job_save(s, job, NULL);
+		goto out;
+	}
+	rv = RESYNC_RV_JOB_STARTED;
+out:
+	if (created) {
+		ctl_remove_dir(s->jobs, job_id);
+		job_id[0] = '\0';
+	}
+	if (lockfd >= 0)
+		close(lockfd);
+	if (dfd >= 0)
+		close(dfd);
+	ctl_unlock(vmfd);
+	json_object_put(job);
+	json_object_put(vm);
+	free(disks);
+	ctl_settings_free(&set);
+	return rv;
+}

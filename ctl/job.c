@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: MIT */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+#include "resync/return_codes.h"
+#include "resync/states.h"
+#include "job.h"
+#include "vm.h"
+
+int ctl_job_new_id(char id[CTL_JOB_ID_LEN])
+{
+	uint8_t b[16];
+
+	if (getrandom(b, sizeof(b), 0) != sizeof(b))
+		return -errno;
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+	snprintf(id, CTL_JOB_ID_LEN,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
+		 b[12], b[13], b[14], b[15]);
+	return 0;
+}
+
+bool ctl_job_state_final(uint32_t state)
+{
+	return state == RESYNC_JOB_COMPLETED || state == RESYNC_JOB_TERMINATED ||
+	       state == RESYNC_JOB_KILLED || state == RESYNC_JOB_EXCEPTION;
+}
+
+int ctl_job_alive(struct ctl_store *s, const char *id)
+{
+	int dfd, held;
+
+	if (!ctl_name_valid(id))
+		return 0;
+	dfd = ctl_open_dir(s->jobs, id);
+	if (dfd < 0)
+		return dfd == -ENOENT ? 0 : dfd;
+	held = ctl_lock_held(dfd, "lock");
+	close(dfd);
+	return held;
+}
+
+uint32_t ctl_job_load(struct ctl_store *s, const char *id, json_object **job, struct ctl_err *e)
+{
+	int dfd, err;
+
+	*job = NULL;
+	if (!ctl_name_valid(id))
+		return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "invalid job id \"%s\"", id);
+	dfd = ctl_open_dir(s->jobs, id);
+	if (dfd == -ENOENT)
+		return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "unknown job %s", id);
+	if (dfd < 0)
+		return ctl_fail(e, dfd == -ELOOP || dfd == -ENOTDIR ? RESYNC_RV_STATUS_UNKNOWN
+				: ctl_rv_from_errno(dfd), "job %s: %s", id, strerror(-dfd));
+	err = ctl_read_json(dfd, "job.json", job);
+	close(dfd);
+	if (err < 0)
+		return ctl_fail(e, err == -ENOMEM ? RESYNC_RV_OUT_OF_MEMORY : RESYNC_RV_STATUS_UNKNOWN,
+				"job %s: record unreadable: %s", id, strerror(-err));
+	return 0;
+}
+
+uint32_t ctl_job_save(struct ctl_store *s, json_object *job, struct ctl_err *e)
+{
+	const char *id = ctl_json_str(job, "InstanceID");
+	int dfd, err;
+
+	dfd = ctl_open_dir(s->jobs, id);
+	if (dfd < 0)
+		return ctl_fail(e, ctl_rv_from_errno(dfd), "job %s: %s", id, strerror(-dfd));
+	err = ctl_write_json(dfd, "job.json", job);
+	close(dfd);
+	if (err < 0)
+		return ctl_fail(e, ctl_rv_from_errno(err), "writing job %s: %s", id, strerror(-err));
+	return 0;
+}
+
+void ctl_job_set_state(json_object *job, uint32_t state)
+{
+	char ts[32];
+
+	ctl_format_time(ctl_now(), ts);
+	json_object_object_add(job, "JobState", json_object_new_int64(state));
+	json_object_object_add(job, "TimeOfLastStateChange", json_object_new_string(ts));
+	json_object_object_add(job, "Cancellable", json_object_new_boolean(!ctl_job_state_final(state)));
+}
+
+void ctl_job_set_error(json_object *job, uint32_t code, const char *summary, const char *desc)
+{
+	json_object_object_add(job, "ErrorCode", json_object_new_int64(code));
+	json_object_object_add(job, "ErrorSummaryDescription", json_object_new_string(summary));
+	json_object_object_add(job, "ErrorDescription", json_object_new_string(desc));
+}
+
+void ctl_job_mark_vm_critical(struct ctl_store *s, const char *name, const char *id)
+{
+	json_object *vm = NULL;
+	const char *cur;
+	int fd = -1;
+
+	if (ctl_vm_lock(s, name, &fd, NULL) || ctl_vm_load(s, name, &vm, NULL))
+		goto out;
+	cur = ctl_json_str(vm, "CurrentJob");
+	if (cur && !strcmp(cur, id)) {
+		ctl_vm_set_state(vm, ctl_json_u32(vm, "ReplicationState"), RESYNC_HEALTH_CRITICAL);
+		ctl_vm_save(s, vm, NULL);
+	}
+out:
+	ctl_unlock(fd);
+	json_object_put(vm);
+}
+
+/* Called with the job's lock held, so no worker can be writing the record. */
+static uint32_t record_vanished(struct ctl_store *s, const char *id, json_object **job,
+				bool mark_vm, struct ctl_err *e)
+{
+	json_object *fresh;
+	uint32_t rv = ctl_job_load(s, id, &fresh, e);
+	char desc[160];
+
+	if (rv)
+		return rv;
+	json_object_put(*job);
+	*job = fresh;
+	if (ctl_job_state_final(ctl_json_u32(fresh, "JobState")))
+		return 0;
+	snprintf(desc, sizeof(desc), "the worker (pid %u) ended without a result",
+		 ctl_json_u32(fresh, "WorkerPid"));
+	ctl_job_set_state(fresh, RESYNC_JOB_EXCEPTION);
+	ctl_job_set_error(fresh, RESYNC_RV_STATUS_UNKNOWN, ctl_rv_text(RESYNC_RV_STATUS_UNKNOWN),
+			  desc);
+	rv = ctl_job_save(s, fresh, e);
+	if (!rv && mark_vm)
+		ctl_job_mark_vm_critical(s, ctl_json_str(fresh, "VirtualSystem"), id);
+	return rv;
+}
+
+uint32_t ctl_job_reap(struct ctl_store *s, const char *id, json_object **job, bool mark_vm,
+		      struct ctl_err *e)
+{
+	uint32_t rv = ctl_job_load(s, id, job, e);
+	int dfd, fd;
+
+	if (rv || ctl_job_state_final(ctl_json_u32(*job, "JobState")))
+		return rv;
+	dfd = ctl_open_dir(s->jobs, id);
+	if (dfd < 0)
+		return 0;
+	if (ctl_lock(dfd, "lock", false, &fd) == 0) {
+		rv = record_vanished(s, id, job, mark_vm, e);
+		close(fd);
+	}
+	close(dfd);
+	return rv;
+}
+
+uint32_t ctl_job_get(struct ctl_store *s, const char *id, json_object **job, struct ctl_err *e)
+{
+	return ctl_job_reap(s, id, job, true, e);
+}
+
+static int by_submit_time(const void *a, const void *b)
+{
+	json_object *ja = *(json_object *const *)a, *jb = *(json_object *const *)b;
+	json_object *ta, *tb;
+	int64_t x, y;
+
+	json_object_object_get_ex(ja, "TimeSubmittedEpochNs", &ta);
+	json_object_object_get_ex(jb, "TimeSubmittedEpochNs", &tb);
+	x = json_object_get_int64(ta);
+	y = json_object_get_int64(tb);
+	return x < y ? -1 : x > y;
+}
+
+uint32_t ctl_job_list(struct ctl_store *s, const char *vm, json_object **jobs, struct ctl_err *e)
+{
+	int fd = dup(s->jobs);
+	DIR *d;
+	struct dirent *de;
+	json_object *arr = json_object_new_array();
+
+	*jobs = arr;
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return ctl_fail(e, RESYNC_RV_FAILED, "listing jobs: %s", strerror(errno));
+	}
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		json_object *job;
+		if (!ctl_name_valid(de->d_name))
+			continue;
+		if (ctl_job_get(s, de->d_name, &job, NULL))
+			continue;
+		if (vm && strcmp(vm, ctl_json_str(job, "VirtualSystem") ?: "")) {
+			json_object_put(job);
+			continue;
+		}
+		json_object_array_add(arr, job);
+	}
+	closedir(d);
+	json_object_array_sort(arr, by_submit_time);
+	return 0;
+}
+
+/* Waits up to ~5 s for a signalled worker to let go of its lock. */
+static int wait_for_exit(struct ctl_store *s, const char *id)
+{
+	for (int i = 0; i < 500; i++) {
+		if (ctl_job_alive(s, id) != 1)
+			return 0;
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	}
+	return -ETIMEDOUT;
+}
+
+static uint32_t kill_job(struct ctl_store *s, const char *id, pid_t pid, struct ctl_err *e)
+{
+	json_object *job = NULL;
+	uint32_t rv;
+	int dfd, fd = -1;
+
+	if (kill(pid, SIGKILL) < 0 && errno != ESRCH)
+		return ctl_fail(e, ctl_rv_from_errno(-errno), "kill %d: %s", (int)pid, strerror(errno));
+	if (wait_for_exit(s, id) < 0)
+		return ctl_fail(e, RESYNC_RV_TIMEOUT, "job %s: worker %d still holds its lock",
+				id, (int)pid);
+	dfd = ctl_open_dir(s->jobs, id);
+	if (dfd < 0)
+		return ctl_fail(e, ctl_rv_from_errno(dfd), "job %s: %s", id, strerror(-dfd));
+	if (ctl_lock(dfd, "lock", false, &fd) < 0) {
+		close(dfd);
+		return ctl_fail(e, RESYNC_RV_IN_USE, "job %s: lock taken by another process", id);
+	}
+	rv = ctl_job_load(s, id, &job, e);
+	if (!rv && !ctl_job_state_final(ctl_json_u32(job, "JobState"))) {
+		ctl_job_set_state(job, RESYNC_JOB_KILLED);
+		ctl_job_set_error(job, 0, "", "killed by request");
+		rv = ctl_job_save(s, job, e);
+		if (!rv)
+			ctl_job_mark_vm_critical(s, ctl_json_str(job, "VirtualSystem"), id);
+	}
+	json_object_put(job);
+	close(fd);
+	close(dfd);
+	return rv;
+}
+
+uint32_t ctl_job_request_state(struct ctl_store *s, const char *id, uint32_t requested,
+			       struct ctl_err *e)
+{
+	json_object *job;
+	uint32_t rv, state;
+	pid_t pid;
+	int sig;
+
+	if (requested < RESYNC_REQUEST_START || requested > RESYNC_REQUEST_KILL)
+		return ctl_fail(e, RESYNC_RSC_INVALID_PARAMETER,
+				"RequestedState %u is not 2 Start, 3 Suspend, 4 Terminate or 5 Kill",
+				requested);
+	rv = ctl_job_get(s, id, &job, e);
+	if (rv)
+		return rv;
+	state = ctl_json_u32(job, "JobState");
+	pid = (pid_t)ctl_json_u32(job, "WorkerPid");
+	json_object_put(job);
+	if (ctl_job_state_final(state) || pid <= 0)
+		return ctl_fail(e, RESYNC_RSC_INVALID_TRANSITION, "job %s has ended (JobState %u)",
+				id, state);
+	switch (requested) {
+	case RESYNC_REQUEST_START:
+		if (state != RESYNC_JOB_SUSPENDED)
+			return state == RESYNC_JOB_SHUTTING_DOWN
+				? ctl_fail(e, RESYNC_RSC_INVALID_TRANSITION,
+					   "job %s is shutting down", id)
+				: RESYNC_RSC_COMPLETED;
+		sig = SIGUSR2;
+		break;
+	case RESYNC_REQUEST_SUSPEND:
+		if (state == RESYNC_JOB_SUSPENDED)
+			return RESYNC_RSC_COMPLETED;
+		if (state == RESYNC_JOB_SHUTTING_DOWN)
+			return ctl_fail(e, RESYNC_RSC_INVALID_TRANSITION, "job %s is shutting down", id);
+		sig = SIGUSR1;
+		break;
+	case RESYNC_REQUEST_TERMINATE:
+		if (state == RESYNC_JOB_SHUTTING_DOWN)
+			return RESYNC_RSC_STARTED;
+		sig = SIGTERM;
+		break;
+	default:
+		return kill_job(s, id, pid, e);
+	}
+	/* The lock check guards against signalling a recycled pid. */
+	if (ctl_job_alive(s, id) != 1 || kill(pid, sig) < 0)
+		return ctl_fail(e, RESYNC_RSC_INVALID_TRANSITION, "job %s: worker %d is gone",
+				id, (int)pid);
+	return RESYNC_RSC_STARTED;
+}
+
+uint32_t ctl_job_remove(struct ctl_store *s, const char *id, struct ctl_err *e)
+{
+	json_object *job;
+	uint32_t rv = ctl_job_get(s, id, &job, e);
+	int err;
+
+	if (rv == RESYNC_RV_STATUS_UNKNOWN && ctl_job_alive(s, id) != 1)
+		rv = 0;
+	else if (!rv && !ctl_job_state_final(ctl_json_u32(job, "JobState")))
+		rv = ctl_fail(e, RESYNC_RV_IN_USE, "job %s is still running", id);
+	json_object_put(job);
+	if (rv)
+		return rv;
+	err = ctl_remove_dir(s->jobs, id);
+	if (err < 0)
+		return ctl_fail(e, ctl_rv_from_errno(err), "removing job %s: %s", id, strerror(-err));
+	return 0;
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Job records (CIM_ConcreteJob): jobs/ID/job.json beside jobs/ID/lock, which
+ * the job's worker holds for its whole life, jobs/ID/log and the per-disk
+ * checkpoints jobs/ID/DISK.ckpt.  While a worker lives only it writes the
+ * record; a non-final job whose lock is free has lost its worker, and the
+ * first reader to see that records it (JobState 10, ErrorCode 32771).
+ */
+#ifndef CTL_JOB_H
+#define CTL_JOB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <json-c/json.h>
+#include "errmap.h"
+#include "store.h"
+
+#define CTL_JOB_ID_LEN 37
+
+/* A random GUID, lower case. */
+int ctl_job_new_id(char id[CTL_JOB_ID_LEN]);
+/* Completed, Terminated, Killed or Exception. */
+bool ctl_job_state_final(uint32_t state);
+/* 1 when the job's worker (or the CLI creating it) holds its lock. */
+int ctl_job_alive(struct ctl_store *s, const char *id);
+
+/* 0, 32773 for an unknown job, 32771 for an unreadable record. */
+uint32_t ctl_job_load(struct ctl_store *s, const char *id, json_object **job, struct ctl_err *e);
+uint32_t ctl_job_save(struct ctl_store *s, json_object *job, struct ctl_err *e);
+/* ctl_job_load, then records a vanished worker (see above). */
+uint32_t ctl_job_get(struct ctl_store *s, const char *id, json_object **job, struct ctl_err *e);
+/* ctl_job_get for a caller holding the VM's lock: mark_vm false leaves the
+ * VM record alone. */
+uint32_t ctl_job_reap(struct ctl_store *s, const char *id, json_object **job, bool mark_vm,
+		      struct ctl_err *e);
+/* All jobs (of one VM when vm is not NULL), oldest first, vanished workers recorded. */
+uint32_t ctl_job_list(struct ctl_store *s, const char *vm, json_object **jobs, struct ctl_err *e);
+
+/* RequestStateChange: 0 done, 4096 transition started, 4097 invalid
+ * transition, 5 invalid RequestedState; 32773 unknown job. */
+uint32_t ctl_job_request_state(struct ctl_store *s, const char *id, uint32_t requested,
+			       struct ctl_err *e);
+/* Removes a job that has ended; 32774 while its worker lives. */
+uint32_t ctl_job_remove(struct ctl_store *s, const char *id, struct ctl_err *e);
+
+/* Record edits, stamping TimeOfLastStateChange. */
+void ctl_job_set_state(json_object *job, uint32_t state);
+void ctl_job_set_error(json_object *job, uint32_t code, const char *summary, const char *desc);
+
+/* Marks the VM's health Critical after its job ended without success. */
+void ctl_job_mark_vm_critical(struct ctl_store *s, const char *vm, const char *id);
+
+#endif

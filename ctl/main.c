@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/* resyncctl: the control plane of resync (see resyncctl(1)). */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include "resync/resync.h"
+#include "cli.h"
+
+static const char usage[] =
+	"Usage: resyncctl [--state-dir DIR] [--json] COMMAND ...\n"
+	"Commands:\n"
+	"  vm add|list|show|remove              register VMs and their disks\n"
+	"  recovery-point add|list|show|remove  register a VM's recovery points\n"
+	"  failover VM                          fail a Replica VM over (state 5 Recovered)\n"
+	"  failback VM                          InitiateFailback: resync a recovery point\n"
+	"                                       back onto the VM's targets in a job\n"
+	"  job list|show|wait|suspend|resume|terminate|kill|remove\n"
+	"  version\n"
+	"Every command prints \"ReturnValue: N\" (\"ReturnValue\": N with --json) and exits\n"
+	"0 for 0 and 4096, N - 32767 for 32768..32779, 13 for 4097, 14 for 5.\n"
+	"The state store is $RESYNC_STATE_DIR or " CTL_DEFAULT_STATE_DIR ".\n"
+	"`resyncctl COMMAND --help` describes a command; resyncctl(1) all of them.\n";
+
+/* Takes the global options out of argv wherever they appear, so both
+ * `resyncctl --json vm list` and `resyncctl vm list --json` work. */
+static int take_globals(struct cli *c, int argc, char **argv)
+{
+	int n = 1;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json")) {
+			c->json = true;
+		} else if (!strcmp(argv[i], "--state-dir") && i + 1 < argc) {
+			c->state_dir = argv[++i];
+		} else if (!strncmp(argv[i], "--state-dir=", 12)) {
+			c->state_dir = argv[i] + 12;
+		} else if (!strcmp(argv[i], "--")) {
+			while (i < argc)
+				argv[n++] = argv[i++];
+			break;
+		} else {
+			argv[n++] = argv[i];
+		}
+	}
+	argv[n] = NULL;
+	return n;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c = { .state_dir = ctl_store_default_path() };
+	const char *cmd;
+	int rc;
+
+	opterr = 0;
+	argc = take_globals(&c, argc, argv);
+	if (argc < 2)
+		return cli_usage(&c, usage, "no command given");
+	cmd = argv[1];
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+		printf("resyncctl (%s)\n", resync_version());
+		return 0;
+	}
+	if (!strcmp(cmd, "vm"))
+		rc = cli_vm(&c, argc - 1, argv + 1);
+	else if (!strcmp(cmd, "recovery-point") || !strcmp(cmd, "rp"))
+		rc = cli_rp(&c, argc - 1, argv + 1);
+	else if (!strcmp(cmd, "failover"))
+		rc = cli_failover(&c, argc - 1, argv + 1);
+	else if (!strcmp(cmd, "failback"))
+		rc = cli_failback(&c, argc - 1, argv + 1);
+	else if (!strcmp(cmd, "job"))
+		rc = cli_job(&c, argc - 1, argv + 1);
+	else
+		rc = cli_usage(&c, usage, "unknown command \"%s\"", cmd);
+	cli_close(&c);
+	return rc;
+}

@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <libnbd.h>
+#include "resync/return_codes.h"
+#include "probe.h"
+
+bool ctl_is_nbd_uri(const char *name)
+{
+	static const char *const schemes[] = { "nbd://", "nbds://", "nbd+unix://", "nbds+unix://" };
+
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
+		if (!strncmp(name, schemes[i], strlen(schemes[i])))
+			return true;
+	return false;
+}
+
+static uint32_t nbd_rv(int err)
+{
+	/* A server that cannot be reached is "not available" whatever errno
+	 * the socket layer chose; only access and timeouts say more. */
+	switch (err) {
+	case EACCES: case EPERM: case EKEYREJECTED:
+		return RESYNC_RV_ACCESS_DENIED;
+	case ETIMEDOUT:
+		return RESYNC_RV_TIMEOUT;
+	case ENOMEM:
+		return RESYNC_RV_OUT_OF_MEMORY;
+	default:
+		return RESYNC_RV_NOT_AVAILABLE;
+	}
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int connect_with_timeout(struct nbd_handle *h, const char *uri)
+{
+	int64_t deadline = now_ms() + CTL_NBD_CONNECT_TIMEOUT_MS;
+
+	if (nbd_aio_connect_uri(h, uri) < 0)
+		return -1;
+	while (!nbd_aio_is_ready(h)) {
+		int64_t left = deadline - now_ms();
+		if (nbd_aio_is_dead(h) || nbd_aio_is_closed(h))
+			return -1;
+		if (left <= 0) {
+			errno = ETIMEDOUT;
+			return -2;
+		}
+		if (nbd_poll(h, (int)left) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static uint32_t probe_nbd(const char *uri, const char *role, bool write, const char *meta,
+			  const struct ctl_settings *tls, struct ctl_probe *out, struct ctl_err *e)
+{
+	struct nbd_handle *h = nbd_create();
+	uint32_t rv = 0;
+	int r;
+
+	if (!h)
+		return ctl_fail(e, RESYNC_RV_OUT_OF_MEMORY, "nbd_create: %s", nbd_get_error());
+	if ((tls && tls->tls_certificates && nbd_set_tls_certificates(h, tls->tls_certificates) < 0) ||
+	    (tls && tls->tls_psk_file && nbd_set_tls_psk_file(h, tls->tls_psk_file) < 0) ||
+	    (tls && tls->tls_username && nbd_set_tls_username(h, tls->tls_username) < 0) ||
+	    (meta && nbd_add_meta_context(h, meta) < 0)) {
+		rv = ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "%s %s: %s", role, uri, nbd_get_error());
+		goto out;
+	}
+	r = connect_with_timeout(h, uri);
+	if (r == -2) {
+		rv = ctl_fail(e, RESYNC_RV_TIMEOUT, "%s %s: connect timed out after %d ms", role, uri,
+			      CTL_NBD_CONNECT_TIMEOUT_MS);
+		goto out;
+	}
+	if (r < 0) {
+		int err = nbd_get_errno();
+		rv = ctl_fail(e, nbd_rv(err), "%s %s: %s", role, uri, nbd_get_error());
+		goto out;
+	}
+	out->is_nbd = true;
+	int64_t size = nbd_get_size(h);
+	if (size < 0) {
+		rv = ctl_fail(e, RESYNC_RV_NOT_AVAILABLE, "%s %s: %s", role, uri, nbd_get_error());
+		goto out;
+	}
+	out->size = (uint64_t)size;
+	if (write && nbd_is_read_only(h) == 1) {
+		rv = ctl_fail(e, RESYNC_RV_NOT_SUPPORTED, "%s %s: the export is read-only", role, uri);
+		goto out;
+	}
+	if (meta && nbd_can_meta_context(h, meta) != 1)
+		rv = ctl_fail(e, RESYNC_RV_NOT_SUPPORTED, "%s %s: the server offers no %s", role, uri,
+			      meta);
+out:
+	nbd_shutdown(h, 0);
+	nbd_close(h);
+	return rv;
+}
+
+uint32_t ctl_probe(const char *name, const char *role, bool write, const char *meta,
+		   const struct ctl_settings *tls, struct ctl_probe *out, struct ctl_err *e)
+{
+	struct stat st;
+	int fd, err;
+
+	memset(out, 0, sizeof(*out));
+	if (ctl_is_nbd_uri(name))
+		return probe_nbd(name, role, write, meta, tls, out, e);
+	if (meta)
+		return ctl_fail(e, RESYNC_RV_NOT_SUPPORTED, "%s %s: a file has no %s", role, name, meta);
+	if (stat(name, &st) < 0) {
+		err = errno;
+		return ctl_fail(e, ctl_rv_from_errno(-err), "%s %s: %s", role, name, strerror(err));
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
+				"%s %s: neither a regular file nor a block device", role, name);
+	out->is_block = S_ISBLK(st.st_mode);
+	/* O_EXCL on a block device fails with EBUSY while it is mounted or
+	 * held exclusively: copying under a user would corrupt both. */
+	fd = open(name, (write ? O_WRONLY : O_RDONLY) | O_CLOEXEC |
+		  (out->is_block && write ? O_EXCL : 0));
+	if (fd < 0) {
+		err = errno;
+		return ctl_fail(e, ctl_rv_from_errno(-err), "%s %s: %s", role, name,
+				err == EBUSY ? "in use (mounted or held open exclusively)"
+					     : strerror(err));
+	}
+	if (out->is_block) {
+		uint64_t size;
+		if (ioctl(fd, BLKGETSIZE64, &size) < 0) {
+			err = errno;
+			close(fd);
+			return ctl_fail(e, ctl_rv_from_errno(-err), "%s %s: BLKGETSIZE64: %s", role,
+					name, strerror(err));
+		}
+		out->size = size;
+	} else {
+		out->size = (uint64_t)st.st_size;
+	}
+	close(fd);
+	return 0;
+}

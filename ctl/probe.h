@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Checks an endpoint before a job is started, so InitiateFailback can refuse
+ * with the precise return value instead of failing later in the worker:
+ * existence (32779), access (32769), in use (32774), reachability of NBD
+ * servers (32777, 32772 on a connect timeout), capabilities such as a
+ * writable export or a dirty-bitmap context (32770), and the size.
+ */
+#ifndef CTL_PROBE_H
+#define CTL_PROBE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "errmap.h"
+#include "settings.h"
+
+#define CTL_NBD_CONNECT_TIMEOUT_MS 10000
+
+struct ctl_probe {
+	uint64_t size;
+	bool is_nbd;
+	bool is_block;
+};
+
+bool ctl_is_nbd_uri(const char *name);
+/* role: "image" or "target" for messages; write: must be writable;
+ * meta: an NBD metadata context that must exist (NULL: none). */
+uint32_t ctl_probe(const char *name, const char *role, bool write, const char *meta,
+		   const struct ctl_settings *tls, struct ctl_probe *out, struct ctl_err *e);
+
+#endif

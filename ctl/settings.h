@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ReplicationSettingData for a failback, as a JSON object:
+ *   disks          array of disk names (default: every disk of the VM)
+ *   change_source  "auto" | "bitmap" | "nbd-dirty" | "compare" | "full"
+ *   verify         boolean
+ *   rate_limit     integer bytes per second, 0 unlimited
+ *   queue_depth    integer 1..1024
+ *   request_size   integer, power of two, 4096..67108864
+ *   tls            { "certificates": DIR | "psk_file": FILE, "username": NAME }
+ * Not JSON, or a key of the wrong type: 32776.  An unknown key or a value out
+ * of range: 32773.  The message names the key.
+ */
+#ifndef CTL_SETTINGS_H
+#define CTL_SETTINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <json-c/json.h>
+#include "errmap.h"
+
+enum ctl_change_source {
+	CTL_CS_AUTO,
+	CTL_CS_BITMAP,
+	CTL_CS_NBD_DIRTY,
+	CTL_CS_EXTENTS,
+	CTL_CS_COMPARE,
+	CTL_CS_FULL,
+};
+
+#define CTL_DEFAULT_QUEUE_DEPTH  16u
+#define CTL_DEFAULT_REQUEST_SIZE (1u << 20)
+
+struct ctl_settings {
+	char **disks;          /* NULL: all */
+	size_t ndisks;
+	enum ctl_change_source change_source;
+	bool verify;
+	uint64_t rate_limit;
+	unsigned queue_depth;
+	uint32_t request_size;
+	char *tls_certificates;
+	char *tls_psk_file;
+	char *tls_username;
+};
+
+void ctl_settings_init(struct ctl_settings *s);
+void ctl_settings_free(struct ctl_settings *s);
+/* Parses text (may be NULL or empty: all defaults); returns 0 or 32773/32776. */
+uint32_t ctl_settings_parse(const char *text, struct ctl_settings *s, struct ctl_err *e);
+/* The normalized settings, every key present; NULL on ENOMEM. */
+json_object *ctl_settings_to_json(const struct ctl_settings *s);
+
+const char *ctl_change_source_name(enum ctl_change_source cs);
+/* -EINVAL for an unknown name. */
+int ctl_change_source_parse(const char *name, enum ctl_change_source *out);
+
+#endif

@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: MIT */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "store.h"
+
+const char *ctl_store_default_path(void)
+{
+	const char *env = getenv("RESYNC_STATE_DIR");
+
+	return env && *env ? env : CTL_DEFAULT_STATE_DIR;
+}
+
+bool ctl_name_valid(const char *name)
+{
+	size_t n = 0;
+
+	if (!name || name[0] == '.' || name[0] == '-' || name[0] == '\0')
+		return false;
+	for (const char *p = name; *p; p++, n++) {
+		char c = *p;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return n <= CTL_NAME_MAX;
+}
+
+/* mkdir -p; a component that exists is fine even on a read-only mount, where
+ * mkdir may answer EROFS rather than EEXIST. */
+static int mkdir_p(const char *path)
+{
+	char buf[4096];
+	struct stat st;
+	size_t len = strlen(path);
+
+	if (len == 0 || len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char saved = *p;
+		*p = '\0';
+		if (mkdir(buf, 0700) < 0 && errno != EEXIST &&
+		    !(stat(buf, &st) == 0 && S_ISDIR(st.st_mode)))
+			return -errno;
+		*p = saved;
+		if (saved == '\0')
+			return 0;
+	}
+}
+
+int ctl_mkdir(int dirfd, const char *name)
+{
+	struct stat st;
+
+	if (mkdirat(dirfd, name, 0700) == 0)
+		return 0;
+	if (errno == EEXIST ||
+	    (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)))
+		return -EEXIST;
+	return -errno;
+}
+
+int ctl_open_dir(int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int ctl_store_open(struct ctl_store *s, const char *path)
+{
+	int err;
+
+	s->root = s->vms = s->jobs = -1;
+	if (strlen(path) >= sizeof(s->path))
+		return -ENAMETOOLONG;
+	strcpy(s->path, path);
+	err = mkdir_p(path);
+	if (err < 0)
+		return err;
+	s->root = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->root < 0)
+		return -errno;
+	for (int i = 0; i < 2; i++) {
+		const char *sub = i ? "jobs" : "vms";
+		err = ctl_mkdir(s->root, sub);
+		if (err < 0 && err != -EEXIST)
+			goto fail;
+		err = ctl_open_dir(s->root, sub);
+		if (err < 0)
+			goto fail;
+		*(i ? &s->jobs : &s->vms) = err;
+	}
+	return 0;
+fail:
+	ctl_store_close(s);
+	return err;
+}
+
+void ctl_store_close(struct ctl_store *s)
+{
+	int *fds[] = { &s->root, &s->vms, &s->jobs };
+
+	for (size_t i = 0; i < 3; i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
+int ctl_read_json(int dirfd, const char *name, json_object **out)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int fd, err = 0;
+
+	*out = NULL;
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		err = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err = -EBADMSG;
+		goto out;
+	}
+	for (;;) {
+		if (len + 4096 > cap) {
+			char *nb = realloc(buf, cap = cap * 2 + 8192);
+			if (!nb) {
+				err = -ENOMEM;
+				goto out;
+			}
+			buf = nb;
+		}
+		ssize_t n = read(fd, buf + len, cap - len - 1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	{
+		json_tokener *tok = json_tokener_new();
+		json_object *obj;
+
+		if (!tok) {
+			err = -ENOMEM;
+			goto out;
+		}
+		obj = json_tokener_parse_ex(tok, buf, (int)len);
+		if (!obj || json_tokener_get_error(tok) != json_tokener_success ||
+		    !json_object_is_type(obj, json_type_object)) {
+			json_object_put(obj);
+			err = -EBADMSG;
+		} else {
+			*out = obj;
+		}
+		json_tokener_free(tok);
+	}
+out:
+	free(buf);
+	close(fd);
+	return err;
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int ctl_write_json(int dirfd, const char *name, json_object *obj)
+{
+	char tmp[CTL_NAME_MAX + 32];
+	const char *text;
+	int fd, err;
+
+	snprintf(tmp, sizeof(tmp), ".%s.%ld.tmp", name, (long)getpid());
+	text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY |
+					      JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (!text)
+		return -ENOMEM;
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	err = write_all(fd, text, strlen(text));
+	if (!err)
+		err = write_all(fd, "\n", 1);
+	if (!err && fsync(fd) < 0)
+		err = -errno;
+	close(fd);
+	if (!err && renameat(dirfd, tmp, dirfd, name) < 0)
+		err = -errno;
+	if (err) {
+		unlinkat(dirfd, tmp, 0);
+		return err;
+	}
+	return fsync(dirfd) < 0 ? -errno : 0;
+}
+
+static int open_lock(int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	/* An existing lock file still locks on a read-only store. */
+	if (fd < 0 && (errno == EROFS || errno == EACCES))
+		fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int ctl_lock(int dirfd, const char *name, bool wait, int *fdp)
+{
+	int fd = open_lock(dirfd, name);
+
+	if (fd < 0)
+		return fd;
+	while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
+		int err = errno;
+		if (err == EINTR)
+			continue;
+		close(fd);
+		return -err;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+int ctl_lock_held(int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int held;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return held;
+}
+
+int ctl_unlink(int dirfd, const char *name)
+{
+	if (unlinkat(dirfd, name, 0) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	return fsync(dirfd) < 0 ? -errno : 0;
+}
+
+int ctl_remove_dir(int dirfd, const char *name)
+{
+	int fd = ctl_open_dir(dirfd, name);
+	DIR *d;
+	struct dirent *de;
+	int err = 0;
+
+	if (fd < 0)
+		return fd;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (unlinkat(fd, de->d_name, 0) < 0 && errno != ENOENT && !err)
+			err = -errno;
+	}
+	closedir(d);
+	if (!err && unlinkat(dirfd, name, AT_REMOVEDIR) < 0)
+		err = -errno;
+	if (!err && fsync(dirfd) < 0)
+		err = -errno;
+	return err;
+}
+
+long long ctl_now(void)
+{
+	return (long long)time(NULL);
+}
+
+void ctl_format_time(long long t, char buf[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}

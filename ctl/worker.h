@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The job's worker: a detached process (double fork, setsid) that outlives
+ * the CLI, holds the job's lock for its whole life, runs the engine for each
+ * disk in turn and keeps the job and VM records current.  SIGUSR1 suspends,
+ * SIGUSR2 resumes, SIGTERM terminates (RequestStateChange 3, 2, 4).
+ */
+#ifndef CTL_WORKER_H
+#define CTL_WORKER_H
+
+#include "store.h"
+
+/* Starts the worker for job id, handing it lockfd (the job's lock, already
+ * held).  Returns once the worker has recorded its pid: 0 or a negative errno. */
+int ctl_worker_spawn(struct ctl_store *s, const char *id, int lockfd);
+
+#endif
