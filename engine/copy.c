@@ -124,7 +124,8 @@ static void retire_blocks(struct copy *cp, uint64_t first, uint64_t n)
 {
 	uint64_t bytes = block_bytes(cp, first, n);
 	rs_bm_clear_blocks(cp->p->todo, first, n);
-	cp->r->st.bytes_done += bytes;
+	if (cp->p->progress)
+		cp->r->st.bytes_done += bytes;
 	cp->bytes_since_checkpoint += bytes;
 }
 

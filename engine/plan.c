@@ -117,6 +117,7 @@ int rs_plan_build(struct resync *r, struct rs_endpoint *src, struct rs_endpoint 
 {
 	memset(p, 0, sizeof *p);
 	p->size = src->size;
+	p->progress = true;
 	rs_checkpoint_identity(r, p->identity);
 
 	struct resync_bitmap *change = NULL;

@@ -9,6 +9,7 @@
 #ifndef RESYNC_PLAN_H
 #define RESYNC_PLAN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "bitmap.h"
 #include "endpoint.h"
@@ -21,6 +22,7 @@ struct rs_plan {
 	struct resync_bitmap *tgt_zero; /* NULL: nothing known */
 	uint8_t identity[16];          /* ties a checkpoint to its endpoints and mode */
 	int resumed;
+	bool progress;                 /* retiring counts as bytes_done (not for verify) */
 };
 
 /* Builds todo from the mode's extent source, or from the checkpoint when one

@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: MIT
+// After a copy the target equals the source byte for byte: odd sizes, every
+// extent source, regular files and loop-device block devices.
+#include <gtest/gtest.h>
+#include <fstream>
+#include <tuple>
+#include <resync/resync.h>
+#include "engine_util.h"
+#include "testutil.h"
+
+namespace {
+
+enum class Kind { File, Loop };
+
+struct Case {
+	uint64_t size;
+	resync_mode mode;
+	Kind kind;
+};
+
+std::string name_of(const ::testing::TestParamInfo<Case> &info)
+{
+	static const char *modes[] = { "full", "extents", "bitmap", "compare", "nbddirty" };
+	return std::string(info.param.kind == Kind::File ? "file" : "loop") + "_" +
+	       modes[info.param.mode] + "_" + std::to_string(info.param.size);
+}
+
+class CopyEquals : public ::testing::TestWithParam<Case> {};
+
+// The places where the target is made to differ: first byte, a run in the
+// middle crossing a block edge, the last byte.
+std::vector<std::pair<uint64_t, uint64_t>> changes_for(uint64_t size)
+{
+	std::vector<std::pair<uint64_t, uint64_t>> c;
+	if (!size)
+		return c;
+	c.push_back({ 0, 1 });
+	if (size > 70000)
+		c.push_back({ 65536 - 50, 100 });
+	if (size > 2)
+		c.push_back({ size / 2, std::min<uint64_t>(300, size - size / 2 - 1) });
+	if (size > 1)
+		c.push_back({ size - 1, 1 });
+	return c;
+}
+
+TEST_P(CopyEquals, TargetMatchesSource)
+{
+	const Case &c = GetParam();
+	rt::TempDir tmp;
+	std::string srcf = tmp.path("src"), dstf = tmp.path("dst");
+	rt::Bytes src = rt::random_bytes(c.size, c.size + 7);
+	rt::Bytes dst = src;
+	auto changes = changes_for(c.size);
+	for (auto [off, len] : changes)
+		for (uint64_t i = 0; i < len; i++)
+			dst[off + i] ^= 0x5a;
+	rt::write_file(srcf, src);
+	rt::write_file(dstf, dst);
+
+	std::string arg;
+	if (c.mode == RESYNC_EXTENTS) {
+		arg = tmp.path("extents");
+		std::ofstream f(arg);
+		f << "# offset length\n";
+		for (auto [off, len] : changes)
+			f << off << " " << len << "\n";
+	} else if (c.mode == RESYNC_BITMAP) {
+		arg = tmp.path("bitmap");
+		resync_bitmap *b;
+		ASSERT_EQ(resync_bitmap_new(&b, c.size, 4096), 0);
+		for (auto [off, len] : changes)
+			ASSERT_EQ(resync_bitmap_mark(b, off, len), 0);
+		ASSERT_EQ(resync_bitmap_save(b, arg.c_str()), 0);
+		resync_bitmap_free(b);
+	}
+
+	std::unique_ptr<rt::LoopDevice> ls, ld;
+	std::string s = srcf, d = dstf;
+	if (c.kind == Kind::Loop) {
+		ls = std::make_unique<rt::LoopDevice>(srcf);
+		ld = std::make_unique<rt::LoopDevice>(dstf);
+		if (!ls->ok() || !ld->ok()) {
+			GTEST_SKIP() << "no loop devices on this machine (losetup failed)";
+		}
+		s = ls->dev();
+		d = ld->dev();
+	}
+	RunResult r = run_engine(s, d, c.mode, arg.empty() ? nullptr : arg.c_str(), RESYNC_F_VERIFY);
+	ASSERT_EQ(r.ret, 0) << r.error;
+	EXPECT_EQ(r.st.size, c.size);
+	EXPECT_EQ(r.st.bytes_done, r.st.bytes_planned);
+	rt::Bytes out = rt::read_file(d);
+	ASSERT_EQ(out.size(), src.size());
+	EXPECT_TRUE(out == src) << "target differs from source";
+	if (c.kind == Kind::File) {
+		EXPECT_EQ(rt::file_size(dstf), c.size) << "the target file changed size";
+	}
+}
+
+std::vector<Case> cases()
+{
+	std::vector<Case> v;
+	const uint64_t file_sizes[] = { 0, 1, 4095, 65537, (1 << 20) + 3, (5 << 20) + 12345 };
+	const uint64_t loop_sizes[] = { 512, 66048, (1 << 20) + 512, (5 << 20) + 4608 };
+	const resync_mode modes[] = { RESYNC_FULL, RESYNC_COMPARE, RESYNC_EXTENTS, RESYNC_BITMAP };
+	for (resync_mode m : modes) {
+		for (uint64_t s : file_sizes)
+			v.push_back({ s, m, Kind::File });
+		for (uint64_t s : loop_sizes)
+			v.push_back({ s, m, Kind::Loop });
+	}
+	return v;
+}
+
+INSTANTIATE_TEST_SUITE_P(Sizes, CopyEquals, ::testing::ValuesIn(cases()), name_of);
+
+// A target with nothing in common with the source, larger than it: full and
+// compare rewrite all of the source's range and leave the rest alone.
+TEST(CopyWhole, UnrelatedLargerTargetGetsSourceRangeOnly)
+{
+	for (resync_mode m : { RESYNC_FULL, RESYNC_COMPARE }) {
+		rt::TempDir tmp;
+		rt::Bytes src = rt::random_bytes(3 * 1048576 + 17, 1);
+		rt::Bytes dst = rt::random_bytes(4 * 1048576, 2);
+		rt::write_file(tmp.path("s"), src);
+		rt::write_file(tmp.path("d"), dst);
+		RunResult r = run_engine(tmp.path("s"), tmp.path("d"), m);
+		ASSERT_EQ(r.ret, 0) << r.error;
+		rt::Bytes out = rt::read_file(tmp.path("d"));
+		ASSERT_EQ(out.size(), dst.size());
+		EXPECT_TRUE(std::equal(src.begin(), src.end(), out.begin()));
+		EXPECT_TRUE(std::equal(dst.begin() + (long)src.size(), dst.end(),
+				       out.begin() + (long)src.size()));
+	}
+}
+
+// Queue depth 1 and the smallest request still produce the same bytes: the
+// pipeline does not depend on parallelism.
+TEST(CopyWhole, DepthOneSmallRequests)
+{
+	rt::TempDir tmp;
+	rt::Bytes src = rt::random_bytes(300000, 3);
+	rt::write_file(tmp.path("s"), src);
+	rt::sparse_file(tmp.path("d"), 300000);
+	RunResult r = run_engine(tmp.path("s"), tmp.path("d"), RESYNC_FULL, nullptr, 0, [](resync *h) {
+		ASSERT_EQ(resync_set_queue_depth(h, 1), 0);
+		ASSERT_EQ(resync_set_request_size(h, 4096), 0);
+		ASSERT_EQ(resync_set_block_size(h, 4096), 0);
+	});
+	ASSERT_EQ(r.ret, 0) << r.error;
+	EXPECT_TRUE(rt::read_file(tmp.path("d")) == src);
+}
+
+// Buffered I/O (no O_DIRECT) gives the same bytes, and says so.
+TEST(CopyWhole, NoDirectFlag)
+{
+	rt::TempDir tmp;
+	rt::Bytes src = rt::random_bytes(200001, 4);
+	rt::write_file(tmp.path("s"), src);
+	rt::sparse_file(tmp.path("d"), 200001);
+	RunResult r = run_engine(tmp.path("s"), tmp.path("d"), RESYNC_FULL, nullptr, RESYNC_F_NO_DIRECT);
+	ASSERT_EQ(r.ret, 0) << r.error;
+	EXPECT_EQ(r.st.source_direct, 0u);
+	EXPECT_EQ(r.st.target_direct, 0u);
+	EXPECT_TRUE(rt::read_file(tmp.path("d")) == src);
+}
+
+// ramfs refuses O_DIRECT (tmpfs takes it since Linux 6.6): the engine falls
+// back to buffered I/O and reports it.
+TEST(CopyWhole, FileSystemWithoutODirectFallsBackToBufferedIO)
+{
+	rt::TempDir tmp;
+	std::string dir = tmp.path("ramfs");
+	ASSERT_EQ(rt::sh("mkdir " + dir + " && mount -t ramfs none " + dir), 0);
+	rt::Bytes src = rt::random_bytes(100000, 5);
+	rt::write_file(dir + "/s", src);
+	rt::sparse_file(dir + "/d", 100000);
+	RunResult r = run_engine(dir + "/s", dir + "/d");
+	rt::Bytes out = rt::read_file(dir + "/d");
+	rt::sh("umount " + dir);
+	ASSERT_EQ(r.ret, 0) << r.error;
+	EXPECT_EQ(r.st.source_direct, 0u);
+	EXPECT_EQ(r.st.target_direct, 0u);
+	EXPECT_TRUE(out == src);
+}
+
+} // namespace
