@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: MIT
+// Settings JSON: defaults, every key, and the exact return value of each rejection.
+#include <gtest/gtest.h>
+#include <string>
+extern "C" {
+#include "resync/return_codes.h"
+#include "settings.h"
+}
+
+static uint32_t parse(const char *text, std::string *msg = nullptr)
+{
+	struct ctl_settings s;
+	struct ctl_err e = { "" };
+	uint32_t rv = ctl_settings_parse(text, &s, &e);
+	if (msg)
+		*msg = e.msg;
+	ctl_settings_free(&s);
+	return rv;
+}
+
+TEST(Settings, DefaultsWhenEmpty)
+{
+	for (const char *t : { (const char *)nullptr, "", "  \n", "{}" }) {
+		struct ctl_settings s;
+		ASSERT_EQ(ctl_settings_parse(t, &s, nullptr), 0u);
+		EXPECT_EQ(s.change_source, CTL_CS_AUTO);
+		EXPECT_FALSE(s.verify);
+		EXPECT_EQ(s.rate_limit, 0u);
+		EXPECT_EQ(s.queue_depth, CTL_DEFAULT_QUEUE_DEPTH);
+		EXPECT_EQ(s.request_size, CTL_DEFAULT_REQUEST_SIZE);
+		EXPECT_EQ(s.disks, nullptr);
+		ctl_settings_free(&s);
+	}
+}
+
+TEST(Settings, EveryKey)
+{
+	struct ctl_settings s;
+	ASSERT_EQ(ctl_settings_parse(
+			  R"({"disks":["a","b"],"change_source":"compare","verify":true,)"
+			  R"("rate_limit":1048576,"queue_depth":8,"request_size":65536,)"
+			  R"("tls":{"psk_file":"/k","username":"u"}})", &s, nullptr), 0u);
+	ASSERT_EQ(s.ndisks, 2u);
+	EXPECT_STREQ(s.disks[1], "b");
+	EXPECT_EQ(s.change_source, CTL_CS_COMPARE);
+	EXPECT_TRUE(s.verify);
+	EXPECT_EQ(s.rate_limit, 1048576u);
+	EXPECT_EQ(s.queue_depth, 8u);
+	EXPECT_EQ(s.request_size, 65536u);
+	EXPECT_STREQ(s.tls_psk_file, "/k");
+	EXPECT_STREQ(s.tls_username, "u");
+	json_object *o = ctl_settings_to_json(&s);
+	struct ctl_settings again;
+	ASSERT_EQ(ctl_settings_parse(json_object_to_json_string(o), &again, nullptr), 0u);
+	EXPECT_EQ(again.rate_limit, s.rate_limit);
+	EXPECT_STREQ(again.disks[0], "a");
+	json_object_put(o);
+	ctl_settings_free(&again);
+	ctl_settings_free(&s);
+}
+
+TEST(Settings, NotJsonIsIncorrectDataType)
+{
+	EXPECT_EQ(parse("{"), RESYNC_RV_INCORRECT_DATA_TYPE);
+	EXPECT_EQ(parse("verify=true"), RESYNC_RV_INCORRECT_DATA_TYPE);
+	EXPECT_EQ(parse("[1]"), RESYNC_RV_INCORRECT_DATA_TYPE);
+	EXPECT_EQ(parse("{} trailing"), RESYNC_RV_INCORRECT_DATA_TYPE);
+	EXPECT_EQ(parse("<ReplicationSettingData/>"), RESYNC_RV_INCORRECT_DATA_TYPE);
+}
+
+TEST(Settings, WrongTypeNamesTheKey)
+{
+	std::string msg;
+	EXPECT_EQ(parse(R"({"rate_limit":"10M"})", &msg), RESYNC_RV_INCORRECT_DATA_TYPE);
+	EXPECT_NE(msg.find("rate_limit"), std::string::npos) << msg;
+	EXPECT_EQ(parse(R"({"queue_depth":1.5})"), RESYNC_RV_INCORRECT_DATA_TYPE);
+	EXPECT_EQ(parse(R"({"verify":"yes"})", &msg), RESYNC_RV_INCORRECT_DATA_TYPE);
+	EXPECT_NE(msg.find("verify"), std::string::npos);
+	EXPECT_EQ(parse(R"({"disks":"d0"})"), RESYNC_RV_INCORRECT_DATA_TYPE);
+	EXPECT_EQ(parse(R"({"disks":[1]})"), RESYNC_RV_INCORRECT_DATA_TYPE);
+	EXPECT_EQ(parse(R"({"change_source":2})"), RESYNC_RV_INCORRECT_DATA_TYPE);
+	EXPECT_EQ(parse(R"({"tls":"x"})"), RESYNC_RV_INCORRECT_DATA_TYPE);
+	EXPECT_EQ(parse(R"({"tls":{"username":1}})", &msg), RESYNC_RV_INCORRECT_DATA_TYPE);
+	EXPECT_NE(msg.find("tls.username"), std::string::npos);
+}
+
+TEST(Settings, UnknownKeyOrRangeIsInvalidParameter)
+{
+	std::string msg;
+	EXPECT_EQ(parse(R"({"verfy":true})", &msg), RESYNC_RV_INVALID_PARAMETER);
+	EXPECT_NE(msg.find("\"verfy\""), std::string::npos) << msg;
+	EXPECT_EQ(parse(R"({"tls":{"cert":"/x"}})", &msg), RESYNC_RV_INVALID_PARAMETER);
+	EXPECT_NE(msg.find("tls.cert"), std::string::npos) << msg;
+	EXPECT_EQ(parse(R"({"queue_depth":0})"), RESYNC_RV_INVALID_PARAMETER);
+	EXPECT_EQ(parse(R"({"queue_depth":1025})"), RESYNC_RV_INVALID_PARAMETER);
+	EXPECT_EQ(parse(R"({"request_size":1000000})"), RESYNC_RV_INVALID_PARAMETER);
+	EXPECT_EQ(parse(R"({"request_size":2048})"), RESYNC_RV_INVALID_PARAMETER);
+	EXPECT_EQ(parse(R"({"rate_limit":-1})"), RESYNC_RV_INVALID_PARAMETER);
+	EXPECT_EQ(parse(R"({"change_source":"magic"})"), RESYNC_RV_INVALID_PARAMETER);
+	EXPECT_EQ(parse(R"({"disks":[]})"), RESYNC_RV_INVALID_PARAMETER);
+	EXPECT_EQ(parse(R"({"disks":["a","a"]})"), RESYNC_RV_INVALID_PARAMETER);
+	EXPECT_EQ(parse(R"({"tls":{"certificates":"/c","psk_file":"/k"}})"),
+		  RESYNC_RV_INVALID_PARAMETER);
+}
+
+TEST(Settings, ChangeSourceNames)
+{
+	for (const char *n : { "auto", "bitmap", "nbd-dirty", "extents", "compare", "full" }) {
+		enum ctl_change_source cs;
+		ASSERT_EQ(ctl_change_source_parse(n, &cs), 0) << n;
+		EXPECT_STREQ(ctl_change_source_name(cs), n);
+	}
+}
