@@ -124,9 +124,14 @@ std::string sha256(const std::string &path)
 
 LoopDevice::LoopDevice(const std::string &file)
 {
-	std::string out;
-	if (sh("losetup --find --show '" + file + "'", &out) == 0 && out.rfind("/dev/", 0) == 0)
-		dev_ = out.substr(0, out.find('\n'));
+	// Another process may take the free device losetup found: try again.
+	for (int attempt = 0; attempt < 10 && dev_.empty(); attempt++) {
+		std::string out;
+		if (sh("losetup --find --show '" + file + "'", &out) == 0 && out.rfind("/dev/", 0) == 0)
+			dev_ = out.substr(0, out.find('\n'));
+		else
+			usleep(100000);
+	}
 }
 
 LoopDevice::~LoopDevice()
