@@ -49,6 +49,7 @@ static void usage(FILE *f)
 	      "  --tls-certs DIR | --tls-psk FILE [--tls-username NAME]   NBD TLS\n"
 	      "  --progress                progress bar (default on a terminal)\n"
 	      "  --json                    JSON progress lines and a JSON result on stdout\n"
+	      "  --progress-interval MS    how often progress is shown (default 200, JSON 1000)\n"
 	      "  --stats                   print the result figures as JSON at the end\n"
 	      "  -v, --verbose             say how the endpoints are accessed\n"
 	      "exit status: 0 done or equal, 1 error, 2 usage, 3 differences found, 4 interrupted\n",
@@ -84,7 +85,7 @@ enum {
 	OPT_FULL = 256, OPT_COMPARE, OPT_BITMAP, OPT_EXTENTS, OPT_NBD_DIRTY, OPT_CHECKPOINT,
 	OPT_CKPT_MS, OPT_CKPT_BYTES, OPT_VERIFY, OPT_RATE, OPT_DEPTH, OPT_REQUEST, OPT_BLOCK,
 	OPT_NO_DIRECT, OPT_NO_ZERO, OPT_TRIM, OPT_CONNS, OPT_TLS_CERTS, OPT_TLS_PSK, OPT_TLS_USER,
-	OPT_PROGRESS, OPT_JSON, OPT_STATS, OPT_HELP
+	OPT_PROGRESS, OPT_JSON, OPT_STATS, OPT_HELP, OPT_PROGRESS_MS
 };
 
 static const struct option options[] = {
@@ -113,6 +114,7 @@ static const struct option options[] = {
 	{ "stats", no_argument, NULL, OPT_STATS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, OPT_HELP },
+	{ "progress-interval", required_argument, NULL, OPT_PROGRESS_MS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -146,13 +148,24 @@ static int number(const char *name, const char *arg, uint64_t *out)
 	return -1;
 }
 
+/* A count that must be given as at least 1 (0 means "not given" inside). */
+static int positive(const char *name, const char *arg, uint64_t *out)
+{
+	if (number(name, arg, out))
+		return -1;
+	if (*out)
+		return 0;
+	fprintf(stderr, "resync: --%s must be at least 1\n", name);
+	return -1;
+}
+
 static int parse(struct cli *c, int argc, char **argv)
 {
-	int opt;
+	int opt, idx = 0;
 	c->mode = RESYNC_FULL;
 	c->ckpt_ms = 5000;
-	while ((opt = getopt_long(argc, argv, "v", options, NULL)) != -1) {
-		const char *name = opt >= 256 ? options[opt - 256].name : "verbose";
+	while ((opt = getopt_long(argc, argv, "v", options, &idx)) != -1) {
+		const char *name = options[idx].name;
 		switch (opt) {
 		case OPT_FULL: c->mode = RESYNC_FULL; c->modes_given++; break;
 		case OPT_COMPARE: c->mode = RESYNC_COMPARE; c->modes_given++; break;
@@ -164,19 +177,20 @@ static int parse(struct cli *c, int argc, char **argv)
 		case OPT_CKPT_BYTES: if (number(name, optarg, &c->ckpt_bytes)) return -1; break;
 		case OPT_VERIFY: c->flags |= RESYNC_F_VERIFY; break;
 		case OPT_RATE: if (number(name, optarg, &c->rate)) return -1; break;
-		case OPT_DEPTH: if (number(name, optarg, &c->depth)) return -1; break;
-		case OPT_REQUEST: if (number(name, optarg, &c->request)) return -1; break;
-		case OPT_BLOCK: if (number(name, optarg, &c->block)) return -1; break;
+		case OPT_DEPTH: if (positive(name, optarg, &c->depth)) return -1; break;
+		case OPT_REQUEST: if (positive(name, optarg, &c->request)) return -1; break;
+		case OPT_BLOCK: if (positive(name, optarg, &c->block)) return -1; break;
 		case OPT_NO_DIRECT: c->flags |= RESYNC_F_NO_DIRECT; break;
 		case OPT_NO_ZERO: c->flags |= RESYNC_F_NO_ZERO_DETECT; break;
 		case OPT_TRIM: c->flags |= RESYNC_F_ALLOW_TRIM; break;
-		case OPT_CONNS: if (number(name, optarg, &c->conns)) return -1; break;
+		case OPT_CONNS: if (positive(name, optarg, &c->conns)) return -1; break;
 		case OPT_TLS_CERTS: c->tls_certs = optarg; break;
 		case OPT_TLS_PSK: c->tls_psk = optarg; break;
 		case OPT_TLS_USER: c->tls_user = optarg; break;
 		case OPT_PROGRESS: c->out.bar = true; break;
 		case OPT_JSON: c->out.json = true; break;
 		case OPT_STATS: c->out.stats = true; break;
+		case OPT_PROGRESS_MS: if (number(name, optarg, &c->out.interval_ms)) return -1; break;
 		case 'v': c->out.verbose = true; break;
 		case OPT_HELP: usage(stdout); exit(EXIT_OK);
 		default: fprintf(stderr, "Try 'resync --help'.\n"); return -1;

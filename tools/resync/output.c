@@ -72,7 +72,7 @@ void rs_output_start(struct rs_output *o, resync *r, const char *command)
 	o->command = command;
 	if (!o->json && isatty(STDERR_FILENO))
 		o->bar = true;
-	uint32_t ms = o->json ? 1000 : 200;
+	uint32_t ms = o->interval_ms ? (uint32_t)o->interval_ms : o->json ? 1000 : 200;
 	if (o->bar || o->json || o->verbose)
 		resync_set_progress(r, on_progress, o, ms);
 }

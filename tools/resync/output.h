@@ -13,6 +13,7 @@ struct rs_output {
 	bool stats;    /* the final figures as JSON */
 	bool verbose;
 	bool said_access;
+	uint64_t interval_ms; /* 0: 200 for the bar, 1000 for JSON */
 	const char *command;
 };
 
