@@ -98,8 +98,9 @@ $(B)/tests/%_tests: $$(foreach f,$$(wildcard tests/$$*/*.cc),$(B)/$$(basename $$
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs gtest_main 2>/dev/null)
 
-$(B)/resync.pc: engine/resync.pc.in
-	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCDIR@|$(INCDIR)|; s|@VERSION@|$(VERSION)|' $< > $@
+$(B)/resync.pc: engine/resync.pc.in Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(patsubst $(PREFIX)%,$${prefix}%,$(LIBDIR))|' \
+	    -e 's|@INCDIR@|$(patsubst $(PREFIX)%,$${prefix}%,$(INCDIR))|; s|@VERSION@|$(VERSION)|' $< > $@
 
 check:
 	@tools/install-deps test

@@ -45,12 +45,9 @@ struct resync_bitmap_header {
 	uint64_t reserved[5];       /* must be zero */
 };
 
-#if defined(__cplusplus)
-static_assert(sizeof(struct resync_bitmap_header) == RESYNC_BITMAP_HEADER_SIZE,
-	      "resync_bitmap_header size");
-#else
-_Static_assert(sizeof(struct resync_bitmap_header) == RESYNC_BITMAP_HEADER_SIZE,
-	       "resync_bitmap_header size");
-#endif
+/* The layout is the ABI: a compile error here means it changed.  (An array
+ * of negative size rather than static_assert, so C89 and C99 compile it.) */
+typedef char resync_bitmap_header_size_check
+	[sizeof(struct resync_bitmap_header) == RESYNC_BITMAP_HEADER_SIZE ? 1 : -1];
 
 #endif

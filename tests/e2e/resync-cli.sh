@@ -1,0 +1,52 @@
+#!/bin/bash
+# The resync tool's contract: exit status per outcome (0 done/equal, 1 error,
+# 2 usage, 3 differences, 4 interrupted), JSON progress and result lines, and
+# messages that name the problem.
+. "$(dirname "$0")/lib.sh"
+
+head -c 5000000 /dev/urandom >"$TMP/src"
+cp "$TMP/src" "$TMP/same"
+head -c 5000000 /dev/urandom >"$TMP/dst"
+
+expect_rc 2 resync
+expect_rc 0 resync --help
+grep -q "usage: resync copy" "$TMP/out" || fail "--help printed no usage"
+expect_rc 2 resync frobnicate a b
+grep -q "unknown command 'frobnicate'" "$TMP/err" || fail "unknown command not named"
+expect_rc 2 resync copy "$TMP/src"
+expect_rc 2 resync copy "$TMP/src" "$TMP/dst" --rate fast
+grep -q -- "--rate needs a number" "$TMP/err" || fail "bad --rate not named"
+expect_rc 2 resync copy "$TMP/src" "$TMP/dst" --request-size 3000
+grep -q -- "--request-size" "$TMP/err" || fail "bad --request-size not named"
+expect_rc 2 resync copy "$TMP/src" "$TMP/dst" --full --compare
+expect_rc 2 resync compare "$TMP/src" "$TMP/dst" --checkpoint "$TMP/ck"
+
+expect_rc 1 resync copy "$TMP/missing" "$TMP/dst"
+grep -q "source $TMP/missing: No such file or directory" "$TMP/err" || fail "missing source not named: $(cat "$TMP/err")"
+
+expect_rc 0 resync compare "$TMP/src" "$TMP/same"
+expect_rc 3 resync compare "$TMP/src" "$TMP/dst"
+grep -q "first difference at offset" "$TMP/err" || fail "compare did not say where"
+expect_rc 3 resync verify "$TMP/src" "$TMP/dst" --json
+grep -q '"event":"result".*"status":-84' "$TMP/out" || fail "verify --json result: $(cat "$TMP/out")"
+
+expect_rc 0 resync copy "$TMP/src" "$TMP/dst" --json --progress-interval 1 --rate 50M
+grep -q '"event":"progress"' "$TMP/out" || fail "no JSON progress lines"
+tail -1 "$TMP/out" | grep -q '"event":"result".*"bytes_written":5000000.*"status":0' ||
+	fail "JSON result: $(tail -1 "$TMP/out")"
+same "$TMP/src" "$TMP/dst"
+
+# Interrupted: SIGINT drains, checkpoints and exits 4; a rerun resumes.
+head -c 5000000 /dev/urandom >"$TMP/dst"
+resync copy "$TMP/src" "$TMP/dst" --rate 2M --checkpoint "$TMP/ck" 2>"$TMP/err" &
+pid=$!
+sleep 0.5
+kill -INT $pid
+set +e; wait $pid; rc=$?; set -e
+[ $rc = 4 ] || fail "interrupted copy exited $rc, want 4"
+grep -q "resync: cancelled" "$TMP/err" || fail "interrupt not reported: $(cat "$TMP/err")"
+[ -s "$TMP/ck" ] || fail "no checkpoint after the interrupt"
+expect_rc 0 resync copy "$TMP/src" "$TMP/dst" --checkpoint "$TMP/ck" --stats
+grep -q '"resumed":true' "$TMP/out" || fail "rerun did not resume"
+same "$TMP/src" "$TMP/dst"
+echo "resync CLI contract holds"
