@@ -62,12 +62,15 @@ int ctl_mkdir(int dirfd, const char *name)
 {
 	struct stat st;
 
+	int err;
+
 	if (mkdirat(dirfd, name, 0700) == 0)
 		return 0;
-	if (errno == EEXIST ||
+	err = errno;
+	if (err == EEXIST ||
 	    (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)))
 		return -EEXIST;
-	return -errno;
+	return -err;
 }
 
 int ctl_open_dir(int dirfd, const char *name)

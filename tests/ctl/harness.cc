@@ -273,8 +273,73 @@ std::string CtlTest::snapshot(const std::string &vm, const std::vector<std::stri
 {
 	CliRun v = ctl({ "vm", "show", vm });
 	CliRun j = ctl({ "job", "list" });
-	std::string s = v.out + j.out;
+	std::string s = v.out;
+	json_object *arr = j.obj("Jobs");
+	for (size_t i = 0; arr && i < json_object_array_length(arr); i++)
+		s += " job " + jstr(json_object_array_get_idx(arr, i), "InstanceID");
 	for (auto &t : targets)
 		s += std::to_string(std::hash<std::string>{}(read_file(t)));
 	return s;
+}
+
+pid_t start_nbdkit(const std::string &sock, const std::vector<std::string> &args)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		std::vector<std::string> a = { "nbdkit", "-f", "--exit-with-parent", "-U", sock };
+		a.insert(a.end(), args.begin(), args.end());
+		std::vector<char *> argv;
+		for (auto &s : a)
+			argv.push_back(const_cast<char *>(s.c_str()));
+		argv.push_back(nullptr);
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, 1);
+		execvp("nbdkit", argv.data());
+		_exit(127);
+	}
+	for (int i = 0; i < 500; i++) {
+		struct stat st;
+		if (stat(sock.c_str(), &st) == 0)
+			return pid;
+		int status;
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return -1;
+		usleep(10000);
+	}
+	stop_process(pid);
+	return -1;
+}
+
+void stop_process(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	waitpid(pid, nullptr, 0);
+}
+
+static int sh(const std::string &cmd)
+{
+	return system((cmd + " 2>/dev/null").c_str());
+}
+
+int mount_readonly_bind(const std::string &dir)
+{
+	if (sh("mount --bind '" + dir + "' '" + dir + "'"))
+		return -1;
+	if (sh("mount -o remount,ro,bind '" + dir + "'")) {
+		unmount(dir);
+		return -1;
+	}
+	return 0;
+}
+
+int mount_tmpfs(const std::string &dir, const std::string &size)
+{
+	return sh("mount -t tmpfs -o size=" + size + " tmpfs '" + dir + "'") ? -1 : 0;
+}
+
+void unmount(const std::string &dir)
+{
+	sh("umount '" + dir + "'");
 }

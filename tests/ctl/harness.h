@@ -61,8 +61,8 @@ protected:
 			      int timeout_ms = 20000);
 	json_object *job_show(const std::string &job);
 	json_object *vm_show(const std::string &vm);
-	// Everything a rejected call must leave alone: the VM record, the job
-	// list and the bytes of the target files.
+	// Everything a rejected call must leave alone: the VM record, the set
+	// of jobs and the bytes of the target files.
 	std::string snapshot(const std::string &vm, const std::vector<std::string> &targets);
 
 	std::string dir;    // per-test temporary folder
@@ -71,3 +71,12 @@ protected:
 };
 
 #endif
+
+// Starts `nbdkit -f --exit-with-parent -U SOCK ARGS...` and waits for its
+// socket; returns its pid, or -1 when nbdkit is missing or did not start.
+pid_t start_nbdkit(const std::string &sock, const std::vector<std::string> &args);
+void stop_process(pid_t pid);
+// Mounts: 0, or -1 when this machine does not let the test mount.
+int mount_readonly_bind(const std::string &dir);
+int mount_tmpfs(const std::string &dir, const std::string &size);
+void unmount(const std::string &dir);
