@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+/* resync-bitmap's pieces: the commands in main.c, the NBD side in nbd.c. */
+#ifndef RESYNC_BITMAP_TOOL_H
+#define RESYNC_BITMAP_TOOL_H
+
+#include <stdint.h>
+#include "resync/resync.h"
+
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+/* Print "resync-bitmap: message" on stderr; return EXIT_RUNTIME / EXIT_USAGE
+ * (usage also prints the synopsis; fmt may be NULL). */
+int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Prints the dirty extents of qemu:dirty-bitmap:NAME as "offset length". */
+int nbd_print_extents(const char *uri, const char *name);
+/* Captures them into a new bitmap of the export's size. */
+int nbd_capture(const char *uri, const char *name, uint32_t granularity, resync_bitmap **out);
+
+#endif
