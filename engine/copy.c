@@ -203,7 +203,8 @@ static enum block_kind classify(struct slot *s, uint64_t boff, uint64_t blen, ui
 	if (cp->compare) {
 		const char *tgt = s->tbuf + boff;
 		if (src ? !memcmp(src, tgt, blen) : is_zero(tgt, blen)) {
-			r->st.bytes_skipped_equal += blen;
+			if (cp->p->progress)
+				r->st.bytes_skipped_equal += blen;
 			return BLK_SKIP;
 		}
 		r->st.bytes_differing += blen;
