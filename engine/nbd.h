@@ -43,6 +43,10 @@ struct rs_nbd_tls {
 int rs_nbd_connect(struct nbd_handle *h, const char *uri, const struct rs_nbd_tls *tls,
 		   char *msg, size_t msglen);
 
+/* After a failed libnbd call during connection: its message into msg and the
+ * mapped negative errno (as rs_nbd_connect). */
+int rs_nbd_error(char *msg, size_t msglen);
+
 /* The meta contexts the server offers for the export of uri, as one
  * malloc'd ", "-separated string ("none" when it offers none), or NULL when
  * they cannot be listed. */

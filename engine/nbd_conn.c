@@ -39,6 +39,11 @@ int rs_nbd_connect(struct nbd_handle *h, const char *uri, const struct rs_nbd_tl
 	if (nbd_connect_uri(h, uri) == 0)
 		return 0;
 
+	return rs_nbd_error(msg, msglen);
+}
+
+int rs_nbd_error(char *msg, size_t msglen)
+{
 	int err = nbd_get_errno();
 	const char *m = nbd_get_error();
 	if (!m)
@@ -49,7 +54,6 @@ int rs_nbd_connect(struct nbd_handle *h, const char *uri, const struct rs_nbd_tl
 	if (!strncmp(m, prefix, sizeof prefix - 1))
 		m += sizeof prefix - 1;
 	snprintf(msg, msglen, "%s", m);
-	/* The message ends with ": <strerror>" already when errno was set. */
 	if (is_tls_failure(m))
 		return -EACCES;
 	return err ? -err : -EIO;
