@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include "resync/resync.h"
 
-#define RS_DEFAULT_QUEUE_DEPTH   16
+#define RS_DEFAULT_QUEUE_DEPTH   32
 #define RS_DEFAULT_REQUEST_SIZE  (1u << 20)
 #define RS_DEFAULT_BLOCK_SIZE    (64u << 10)
 #define RS_DEFAULT_NBD_CONNS     4

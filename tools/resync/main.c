@@ -39,7 +39,7 @@ static void usage(FILE *f)
 	      "  --checkpoint-bytes N      and at most this many bytes copied between them\n"
 	      "  --verify                  re-read both sides after copying\n"
 	      "  --rate BYTES              limit reading to BYTES per second (K, M, G suffixes)\n"
-	      "  --queue-depth N           requests in flight (default 16)\n"
+	      "  --queue-depth N           requests in flight (default 32)\n"
 	      "  --request-size N          bytes per request (default 1M)\n"
 	      "  --block-size N            compare and checkpoint unit (default 64K)\n"
 	      "  --no-direct               do not use O_DIRECT\n"
