@@ -451,7 +451,9 @@ static int connect_one(struct rs_endpoint *ep, struct nbd_conn *c, bool first)
 	bool opt = first && ne->dirty_context;
 	if (opt && nbd_set_opt_mode(c->h, true) == -1)
 		return open_fail(ep, -last_errno(), nbd_get_error());
-	if (first && nbd_add_meta_context(c->h, RS_NBD_ALLOCATION_CONTEXT) == -1)
+	/* In option mode the list query comes first: libnbd sends the contexts
+	 * added so far as its filter. */
+	if (first && !opt && nbd_add_meta_context(c->h, RS_NBD_ALLOCATION_CONTEXT) == -1)
 		return open_fail(ep, -last_errno(), nbd_get_error());
 	int err = rs_nbd_connect(c->h, ep->name, &tls, msg, sizeof msg);
 	if (err)
@@ -460,7 +462,8 @@ static int connect_one(struct rs_endpoint *ep, struct nbd_conn *c, bool first)
 		/* Not every server can list; the message then says "unknown". */
 		nbd_opt_list_meta_context(c->h, (nbd_context_callback){
 							.callback = add_offered, .user_data = ne });
-		if (nbd_add_meta_context(c->h, ne->dirty_context) == -1)
+		if (nbd_add_meta_context(c->h, RS_NBD_ALLOCATION_CONTEXT) == -1 ||
+		    nbd_add_meta_context(c->h, ne->dirty_context) == -1)
 			return open_fail(ep, -last_errno(), nbd_get_error());
 		if (nbd_opt_go(c->h) == -1) {
 			err = rs_nbd_error(msg, sizeof msg);
@@ -471,23 +474,6 @@ static int connect_one(struct rs_endpoint *ep, struct nbd_conn *c, bool first)
 	if (c->fd < 0)
 		return open_fail(ep, -last_errno(), nbd_get_error());
 	return 0;
-}
-
-static int check_block_size(struct rs_endpoint *ep, int64_t min, int64_t pref, int64_t max)
-{
-	struct resync *r = ep->r;
-	const char *what = NULL;
-	uint64_t val = 0;
-	if (min > 0 && r->block_size % min)
-		what = "block size", val = r->block_size;
-	else if (min > 0 && r->request_size % min)
-		what = "request size", val = r->request_size;
-	if (!what)
-		return 0;
-	return rs_fail(r, -EINVAL, UINT64_MAX,
-		       "%s %s: %s %llu is not a multiple of the export's minimum block size %lld "
-		       "(preferred %lld, maximum %lld)", ep->role, ep->name, what,
-		       (unsigned long long)val, (long long)min, (long long)pref, (long long)max);
 }
 
 static void nbd_close_ep(struct rs_endpoint *ep)
@@ -535,7 +521,6 @@ static int nbd_open(struct rs_endpoint *ep, bool write)
 		min = nbd_get_block_size(h, LIBNBD_SIZE_MINIMUM);
 		pref = nbd_get_block_size(h, LIBNBD_SIZE_PREFERRED);
 		max = nbd_get_block_size(h, LIBNBD_SIZE_MAXIMUM);
-		err = check_block_size(ep, min, pref, max);
 	}
 	if (err) {
 		nbd_close_ep(ep);
