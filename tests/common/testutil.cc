@@ -127,7 +127,9 @@ LoopDevice::LoopDevice(const std::string &file)
 	// Another process may take the free device losetup found: try again.
 	for (int attempt = 0; attempt < 10 && dev_.empty(); attempt++) {
 		std::string out;
-		if (sh("losetup --find --show '" + file + "'", &out) == 0 && out.rfind("/dev/", 0) == 0)
+		// Only stdout: losetup warns on stderr about sizes not a multiple of 512.
+		if (sh("(losetup --find --show '" + file + "' 2>/dev/null)", &out) == 0 &&
+		    out.rfind("/dev/", 0) == 0)
 			dev_ = out.substr(0, out.find('\n'));
 		else
 			usleep(100000);

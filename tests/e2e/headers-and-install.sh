@@ -3,7 +3,7 @@
 # alone as C99 pedantic and as C++; the shared library exports only resync_*
 # under its version node; `make install DESTDIR=` installs library, headers,
 # pkg-config file, tools and man pages, and a program builds against them.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.bash"
 cd "$ROOT"
 
 for h in engine/include/resync/resync.h uapi/resync/*.h; do

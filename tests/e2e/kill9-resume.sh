@@ -4,7 +4,7 @@
 # larger than what the killed run had left plus one checkpoint interval and
 # the requests in flight.  24 kills over full, compare and extent-list copies
 # onto files and a loop device.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.bash"
 
 MiB=$((1024 * 1024))
 size=$((48 * MiB + 4096 * 3))

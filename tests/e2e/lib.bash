@@ -5,10 +5,10 @@ B=${B:-build}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export PATH="$ROOT/$B/bin:$PATH"
 TMP=$(mktemp -d /var/tmp/resync-e2e.XXXXXX)
-LOOPS=()
 cleanup() {
 	local l
-	for l in "${LOOPS[@]}"; do losetup -d "$l" 2>/dev/null || true; done
+	# loop_attach runs in command substitutions: its devices are listed in a file.
+	[ -f "$TMP/.loops" ] && while read -r l; do losetup -d "$l" 2>/dev/null || true; done <"$TMP/.loops"
 	[ -n "${KEEP:-}" ] && echo "kept $TMP" >&2 || rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -26,7 +26,7 @@ json_field() { { grep -o "\"$2\":[0-9]*" "$1" || true; } | tail -1 | cut -d: -f2
 loop_attach() { # loop_attach FILE -> prints the device
 	local dev i
 	for i in 1 2 3 4 5 6 7 8 9 10; do
-		dev=$(losetup --find --show "$1" 2>/dev/null) && { LOOPS+=("$dev"); echo "$dev"; return 0; }
+		dev=$(losetup --find --show "$1" 2>/dev/null) && { echo "$dev" >>"$TMP/.loops"; echo "$dev"; return 0; }
 		sleep 0.1
 	done
 	return 1

@@ -2,7 +2,7 @@
 # The resync tool's contract: exit status per outcome (0 done/equal, 1 error,
 # 2 usage, 3 differences, 4 interrupted), JSON progress and result lines, and
 # messages that name the problem.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.bash"
 
 head -c 5000000 /dev/urandom >"$TMP/src"
 cp "$TMP/src" "$TMP/same"

@@ -128,13 +128,15 @@ TEST_F(BadInput, SameFileTwiceEvenThroughALink)
 	expect_failure(run_engine(tmp.path("link"), d), -EINVAL, "are the same file");
 }
 
-TEST_F(BadInput, SameDeviceTwiceThroughTwoLoopNames)
+TEST_F(BadInput, SameDeviceTwiceEvenThroughALink)
 {
 	rt::LoopDevice ld(d);
 	if (!ld.ok()) {
 		GTEST_SKIP() << "no loop devices on this machine (losetup failed)";
 	}
 	expect_failure(run_engine(ld.dev(), ld.dev()), -EINVAL, "are the same device");
+	ASSERT_EQ(rt::sh("ln -s " + ld.dev() + " " + tmp.path("devlink")), 0);
+	expect_failure(run_engine(tmp.path("devlink"), ld.dev()), -EINVAL, "are the same device");
 }
 
 TEST_F(BadInput, DirectoryAsSource)
