@@ -207,7 +207,11 @@ CliRun CtlTest::ctl(const std::vector<std::string> &args, const std::string &in)
 {
 	std::vector<std::string> a = { "--state-dir", state, "--json" };
 	a.insert(a.end(), args.begin(), args.end());
-	return run_cmd(ctl_binary(), a, in);
+	CliRun r = run_cmd(ctl_binary(), a, in);
+	if (!r.json)
+		ADD_FAILURE() << "resyncctl " << args[0] << " printed no JSON; exit " << r.status
+			      << "\nstdout: " << r.out << "\nstderr: " << r.err;
+	return r;
 }
 
 CliRun CtlTest::ctl_text(const std::vector<std::string> &args, const std::string &in)
