@@ -26,7 +26,8 @@ struct rs_io {
 	char *buf;                   /* READ/WRITE: len bytes inside a registered buffer */
 	int buf_index;               /* its registered index */
 	uint64_t done;               /* bytes completed so far (short transfers) */
-	unsigned retries;
+	unsigned retries;            /* transient failures retried so far */
+	unsigned method;             /* the endpoint's choice of method for this I/O */
 	int res;                     /* scratch for the endpoint */
 	/* Called once: err 0, or a negative errno with the message already set
 	 * on the handle by the endpoint (rs_fail). */

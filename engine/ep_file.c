@@ -132,8 +132,11 @@ static void file_complete(struct rs_completion *c, int res)
 		file_queue(ep, io);
 		return;
 	}
-	if (io->op == RS_OP_ZERO && f->zero != ZERO_WRITE && zero_refused(res)) {
-		f->zero++;
+	if (io->op == RS_OP_ZERO && io->method != ZERO_WRITE && zero_refused(res)) {
+		/* Requests in flight together all see the refusal: the method
+		 * is dropped once, by whichever reports it first. */
+		if (f->zero == io->method)
+			f->zero++;
 		file_queue(ep, io);
 		return;
 	}
@@ -143,7 +146,7 @@ static void file_complete(struct rs_completion *c, int res)
 				   (unsigned long long)(io->off + io->done), strerror(-res)));
 		return;
 	}
-	if (io->op == RS_OP_ZERO && f->zero != ZERO_WRITE) {
+	if (io->op == RS_OP_ZERO && io->method != ZERO_WRITE) {
 		finish(io, 0);
 		return;
 	}
@@ -199,6 +202,9 @@ static void file_queue(struct rs_endpoint *ep, struct rs_io *io)
 
 	io->comp.fn = file_complete;
 	if (io->op == RS_OP_ZERO) {
+		if (f->zero == ZERO_BLKZEROOUT && !ep->is_block)
+			f->zero = ZERO_WRITE;
+		io->method = f->zero;
 		switch (f->zero) {
 		case ZERO_PUNCH:
 		case ZERO_RANGE:
@@ -211,12 +217,8 @@ static void file_queue(struct rs_endpoint *ep, struct rs_io *io)
 			sqe->flags |= IOSQE_FIXED_FILE;
 			return;
 		case ZERO_BLKZEROOUT:
-			if (ep->is_block) {
-				queue_blkzeroout(ep, io);
-				return;
-			}
-			f->zero = ZERO_WRITE;
-			/* fall through */
+			queue_blkzeroout(ep, io);
+			return;
 		case ZERO_WRITE:
 			if (zero_buffer(ep)) {
 				io->res = -ENOMEM;

@@ -214,4 +214,24 @@ TEST(Zero, LoopDeviceTargetIsZeroedWithoutDataWrites)
 	EXPECT_TRUE(out == rt::read_file(s));
 }
 
+// ramfs takes neither punch hole nor zero range: zeroing falls back to
+// writing zeroes, and the result is still exact.
+TEST(Zero, TargetRefusingFallocateGetsZeroWrites)
+{
+	rt::TempDir tmp;
+	std::string dir = tmp.path("ramfs");
+	ASSERT_EQ(rt::sh("mkdir " + dir + " && mount -t ramfs none " + dir), 0);
+	std::string s = tmp.path("s"), d = dir + "/d";
+	rt::sparse_file(s, 8 * MiB + 100);
+	rt::pwrite_at(s, 2 * MiB, rt::random_bytes(MiB, 10));
+	rt::write_file(d, rt::random_bytes(8 * MiB + 100, 11));
+	RunResult r = run_engine(s, d);
+	rt::Bytes out = rt::read_file(d);
+	rt::sh("umount " + dir);
+	ASSERT_EQ(r.ret, 0) << r.error;
+	EXPECT_EQ(r.st.bytes_written, MiB);
+	EXPECT_EQ(r.st.bytes_zeroed, 7 * MiB + 100);
+	EXPECT_TRUE(out == rt::read_file(s));
+}
+
 } // namespace
