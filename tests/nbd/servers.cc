@@ -113,6 +113,16 @@ void Server::stop()
 	pid_ = -1;
 }
 
+void Server::crash()
+{
+	if (pid_ <= 0)
+		return;
+	kill(pid_, SIGKILL);
+	int st;
+	waitpid(pid_, &st, 0);
+	pid_ = -1;
+}
+
 std::string Server::uri(const std::string &exp, bool tls) const
 {
 	return std::string(tls ? "nbds+unix:///" : "nbd+unix:///") + exp + "?socket=" + sock_;

@@ -27,6 +27,8 @@ public:
 	// nbd+unix:///EXPORT?socket=... (nbds+unix with tls).
 	std::string uri(const std::string &exp = "", bool tls = false) const;
 	void stop();
+	// SIGKILL: the server vanishes mid-conversation.
+	void crash();
 
 private:
 	std::string sock_, pidfile_, logfile_, log_text_;

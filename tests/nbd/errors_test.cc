@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: MIT
+// Bad input and hostile conditions: malformed URIs, nothing listening, block
+// size constraints, a server that dies mid-copy; and the loop sleeps in the
+// ring while the server is slow instead of spinning.
+#include <gtest/gtest.h>
+#include <future>
+#include <thread>
+#include <sys/resource.h>
+#include <resync/resync.h>
+#include "servers.h"
+
+namespace {
+
+constexpr uint64_t MiB = 1 << 20;
+
+class MalformedUri : public ::testing::TestWithParam<const char *> {};
+
+TEST_P(MalformedUri, IsInvalidAndWritesNothing)
+{
+	rt::TempDir tmp;
+	std::string raw = tmp.path("raw.img");
+	rt::write_file(raw, rt::Bytes(1 * MiB, 0x55));
+	auto res = nbdt::copy(GetParam(), raw);
+	EXPECT_EQ(res.ret, -EINVAL) << res.error;
+	EXPECT_EQ(res.error.rfind(std::string("source ") + GetParam() + ": ", 0), 0u) << res.error;
+	EXPECT_EQ(rt::read_file(raw), rt::Bytes(1 * MiB, 0x55));
+}
+
+INSTANTIATE_TEST_SUITE_P(Nbd, MalformedUri,
+			 ::testing::Values("nbd+unix:///", "nbds+unix:///export", "nbd://host:abc/",
+					   "nbd://[::1/"));
+
+TEST(Unreachable, MissingSocketSaysSo)
+{
+	rt::TempDir tmp;
+	std::string raw = tmp.path("raw.img"), sock = tmp.path("none.sock");
+	rt::write_file(raw, rt::Bytes(1 * MiB, 0x55));
+	std::string uri = "nbd+unix:///?socket=" + sock;
+	auto res = nbdt::copy(uri, raw);
+	EXPECT_EQ(res.ret, -ENOENT);
+	EXPECT_EQ(res.error, "source " + uri + ": connect: No such file or directory");
+}
+
+TEST(Unreachable, NothingListeningOnTcpIsRefused)
+{
+	rt::TempDir tmp;
+	std::string raw = tmp.path("raw.img");
+	rt::write_file(raw, rt::Bytes(1 * MiB, 0x55));
+	// Port 1 (tcpmux) is not served on a test machine.
+	auto res = nbdt::copy(raw, "nbd://127.0.0.1:1/");
+	EXPECT_EQ(res.ret, -ECONNREFUSED);
+	EXPECT_NE(res.error.find("target nbd://127.0.0.1:1/: connect: "), std::string::npos)
+		<< res.error;
+}
+
+class BlockSize : public ::testing::Test {
+protected:
+	void SetUp() override
+	{
+		data_ = rt::random_bytes(4 * MiB, 11);
+		src_ = tmp_.path("src.img");
+		rt::write_file(src_, data_);
+		dst_ = tmp_.path("dst.img");
+		rt::write_file(dst_, rt::Bytes(4 * MiB, 0x44));
+	}
+	std::unique_ptr<nbdt::Server> target(const std::string &min, const std::string &max)
+	{
+		auto s = nbdt::nbdkit(tmp_, "dst", {
+			"--filter=blocksize-policy", "file", dst_, "blocksize-minimum=" + min,
+			"blocksize-preferred=" + min, "blocksize-maximum=" + max,
+			"blocksize-error-policy=error" });
+		EXPECT_TRUE(s->ok()) << s->log();
+		return s;
+	}
+	rt::TempDir tmp_;
+	rt::Bytes data_;
+	std::string src_, dst_;
+};
+
+// A 64 KiB minimum: the plan's blocks grow to it and every request is aligned
+// (the filter would refuse anything else).
+TEST_F(BlockSize, MinimumIsHonoured)
+{
+	auto dst = target("65536", "4M");
+	auto res = nbdt::copy(src_, dst->uri(), RESYNC_FULL, nullptr,
+			      [](resync *r) { resync_set_block_size(r, 4096); });
+	ASSERT_EQ(res.ret, 0) << res.error;
+	dst->stop();
+	EXPECT_EQ(rt::read_file(dst_), data_);
+}
+
+// A maximum below the block size cannot be met: refused before anything is sent.
+TEST_F(BlockSize, RequestAboveMaximumIsInvalid)
+{
+	auto dst = target("512", "256K");
+	auto res = nbdt::copy(src_, dst->uri(), RESYNC_FULL, nullptr,
+			      [](resync *r) { resync_set_block_size(r, 1 << 20); });
+	EXPECT_EQ(res.ret, -EINVAL);
+	EXPECT_NE(res.error.find("violates the export's block size constraints (minimum 512, "
+				 "maximum 262144"), std::string::npos) << res.error;
+	EXPECT_EQ(res.st.bytes_written + res.st.bytes_zeroed, 0u);
+	dst->stop();
+	EXPECT_EQ(rt::read_file(dst_), rt::Bytes(4 * MiB, 0x44));
+}
+
+// Runs a copy on another thread so a hang fails the test instead of the suite.
+nbdt::Result copy_within(std::chrono::seconds limit, const std::string &src,
+			 const std::string &dst, std::function<void(resync *)> more)
+{
+	auto fut = std::async(std::launch::async, [=] {
+		return nbdt::copy(src, dst, RESYNC_FULL, nullptr, more);
+	});
+	if (fut.wait_for(limit) != std::future_status::ready) {
+		ADD_FAILURE() << "copy did not finish within " << limit.count() << " s";
+		std::_Exit(1);
+	}
+	return fut.get();
+}
+
+TEST(ServerDeath, CopyFailsInsteadOfHanging)
+{
+	rt::TempDir tmp;
+	auto src = nbdt::nbdkit(tmp, "src", { "--filter=delay", "pattern", "64M",
+					     "delay-read=100ms" });
+	ASSERT_TRUE(src->ok()) << src->log();
+	std::string raw = tmp.path("raw.img");
+	rt::write_file(raw, rt::Bytes(64 * MiB, 0));
+	std::thread killer([&] {
+		std::this_thread::sleep_for(std::chrono::milliseconds(500));
+		src->crash();
+	});
+	auto res = copy_within(std::chrono::seconds(30), src->uri(), raw,
+			       [](resync *r) { resync_set_queue_depth(r, 4); });
+	killer.join();
+	EXPECT_LT(res.ret, 0);
+	EXPECT_EQ(res.error.rfind("source " + src->uri() + ": ", 0), 0u) << res.error;
+	EXPECT_NE(res.error_offset, UINT64_MAX);
+}
+
+// With one request at a time and 100 ms per read, the copy takes about a
+// second; the thread must spend it asleep in the ring, not polling.
+TEST(Polling, SlowServerDoesNotMakeTheLoopSpin)
+{
+	rt::TempDir tmp;
+	auto src = nbdt::nbdkit(tmp, "src", { "--filter=delay", "pattern", "8M",
+					     "delay-read=100ms" });
+	ASSERT_TRUE(src->ok()) << src->log();
+	std::string raw = tmp.path("raw.img");
+	rt::write_file(raw, rt::Bytes(8 * MiB, 0));
+	struct rusage before, after;
+	getrusage(RUSAGE_SELF, &before);
+	auto start = std::chrono::steady_clock::now();
+	auto res = nbdt::copy(src->uri(), raw, RESYNC_FULL, nullptr,
+			      [](resync *r) { resync_set_queue_depth(r, 1); });
+	double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+	getrusage(RUSAGE_SELF, &after);
+	ASSERT_EQ(res.ret, 0) << res.error;
+	auto secs = [](const timeval &t) { return t.tv_sec + t.tv_usec / 1e6; };
+	double cpu = secs(after.ru_utime) - secs(before.ru_utime) + secs(after.ru_stime) -
+		     secs(before.ru_stime);
+	EXPECT_GE(wall, 0.8);
+	EXPECT_LT(cpu, wall / 4) << "cpu " << cpu << " s over " << wall << " s";
+}
+
+} // namespace
