@@ -275,7 +275,7 @@ static json_object *new_job(const char *id, const char *vm, const char *rp,
 			       json_object_new_int64((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec));
 	json_object_object_add(job, "StartTime", json_object_new_string(""));
 	json_object_object_add(job, "ElapsedTime", json_object_new_string(""));
-	json_object_object_add(job, "ElapsedSeconds", json_object_new_double(0));
+	json_object_object_add(job, "ElapsedMilliseconds", json_object_new_int64(0));
 	json_object_object_add(job, "VirtualSystem", json_object_new_string(vm));
 	json_object_object_add(job, "RecoveryPoint", json_object_new_string(rp));
 	json_object_object_add(job, "BytesToCopy", json_object_new_int64(0));

@@ -244,7 +244,7 @@ static void record_progress(struct worker *w, bool completed)
 		elapsed ? (int64_t)((double)done * 1e9 / (double)elapsed) : 0);
 	cim_interval(elapsed, iv);
 	json_object_object_add(w->job, "ElapsedTime", json_object_new_string(iv));
-	json_object_object_add(w->job, "ElapsedSeconds", json_object_new_double((double)elapsed / 1e9));
+	set_int(w->job, "ElapsedMilliseconds", (int64_t)(elapsed / 1000000));
 	ctl_job_save(&w->st, w->job, NULL);
 }
 
