@@ -35,13 +35,16 @@ protected:
 		EXPECT_TRUE(s->ok()) << s->log();
 		return s;
 	}
-	// An nbdkit memory export loaded with data.
+	// An nbdkit memory export loaded with data; filters go before the
+	// plugin, params (the filters' too) after it.
 	std::unique_ptr<nbdt::Server> memory_export(const std::string &name, const rt::Bytes &data,
-						    std::vector<std::string> extra = {})
+						    std::vector<std::string> filters = {},
+						    const std::vector<std::string> &params = {})
 	{
-		extra.push_back("memory");
-		extra.push_back(std::to_string(data.size()));
-		auto s = nbdt::nbdkit(tmp_, name, extra);
+		filters.push_back("memory");
+		filters.push_back(std::to_string(data.size()));
+		filters.insert(filters.end(), params.begin(), params.end());
+		auto s = nbdt::nbdkit(tmp_, name, filters);
 		EXPECT_TRUE(s->ok()) << s->log();
 		std::string f = tmp_.path(name + ".load");
 		rt::write_file(f, data);
@@ -100,15 +103,70 @@ TEST_F(Nbdkit, ZeroesAreWrittenWhenTheTargetCannotZero)
 	EXPECT_EQ(res.st.bytes_zeroed, 8 * MiB / 4 + 8 * MiB / 8);
 }
 
-TEST_F(Nbdkit, TrimAllowedStillReadsBackZeroes)
+// The zero requests an nbdkit log shows, as "trim=N fast=N" plus the result.
+std::vector<std::string> zero_requests(const std::string &log)
 {
-	rt::Bytes data = mixed_content(8 * MiB, 7);
+	std::ifstream in(log);
+	std::vector<std::string> out;
+	std::string line;
+	while (std::getline(in, line)) {
+		auto at = line.find(" Zero id=");
+		if (at != std::string::npos)
+			out.push_back(line.substr(line.find("trim=")));
+		else if (line.find("...Zero id=") != std::string::npos)
+			out.back() += line.find("return=0") != std::string::npos ? " ok" : " failed";
+	}
+	return out;
+}
+
+// Without the user's leave zeroing keeps allocation (NO_HOLE, "trim=0").
+TEST_F(Nbdkit, ZeroKeepsAllocationUnlessTrimIsAllowed)
+{
+	for (bool trim : { false, true }) {
+		rt::TempDir tmp;
+		rt::Bytes data = mixed_content(8 * MiB, 7);
+		auto src = memory_export(trim ? "src-trim" : "src", data);
+		std::string log = tmp.path("dst.log");
+		std::string f = tmp.path("dst.img");
+		rt::write_file(f, rt::Bytes(8 * MiB, 0x11));
+		auto dst = nbdt::nbdkit(tmp, "dst", { "--filter=log", "file", f, "logfile=" + log });
+		ASSERT_TRUE(dst->ok()) << dst->log();
+		auto res = nbdt::copy(src->uri(), dst->uri(), RESYNC_FULL, nullptr, [&](resync *r) {
+			resync_set_flags(r, trim ? RESYNC_F_ALLOW_TRIM : 0);
+		});
+		ASSERT_EQ(res.ret, 0) << res.error;
+		EXPECT_EQ(nbdt::read_export(dst->uri()), data);
+		auto zeroes = zero_requests(log);
+		ASSERT_FALSE(zeroes.empty());
+		for (const auto &z : zeroes)
+			EXPECT_EQ(z.rfind(trim ? "trim=1" : "trim=0", 0), 0u) << z;
+	}
+}
+
+// A server may refuse a fast zero (ENOTSUP); the zero is then sent without
+// the flag, and fast zero is not asked for again.
+TEST_F(Nbdkit, RefusedFastZeroFallsBackToPlainZero)
+{
+	rt::Bytes data = mixed_content(8 * MiB, 12);
 	auto src = memory_export("src", data);
-	auto dst = memory_export("dst", rt::Bytes(8 * MiB, 0x11));
+	std::string log = tmp_.path("dst.log");
+	auto dst = memory_export("dst", rt::Bytes(8 * MiB, 0x11), { "--filter=log", "--filter=nozero" },
+				 { "zeromode=plugin", "fastzeromode=slow", "logfile=" + log });
 	auto res = nbdt::copy(src->uri(), dst->uri(), RESYNC_FULL, nullptr,
-			      [](resync *r) { resync_set_flags(r, RESYNC_F_ALLOW_TRIM); });
+			      [](resync *r) { resync_set_nbd_connections(r, 1); });
 	ASSERT_EQ(res.ret, 0) << res.error;
 	EXPECT_EQ(nbdt::read_export(dst->uri()), data);
+	EXPECT_EQ(res.st.bytes_zeroed, 8 * MiB / 4 + 8 * MiB / 8);
+	// Zeroes sent before the first refusal came back were fast too.
+	unsigned fast = 0, plain = 0;
+	for (const auto &z : zero_requests(log)) {
+		bool is_fast = z.find("fast=1") != std::string::npos;
+		fast += is_fast;
+		plain += !is_fast;
+		EXPECT_NE(z.find(is_fast ? " failed" : " ok"), std::string::npos) << z;
+	}
+	EXPECT_GE(fast, 1u);
+	EXPECT_GE(plain, fast);
 }
 
 // A 3 GiB all-zero export: allocation is asked for in at most 1 GiB pieces,

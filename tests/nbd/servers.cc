@@ -71,6 +71,9 @@ Server::Server(const rt::TempDir &dir, const std::string &name, std::vector<std:
 		a = replace_all(a, "{sock}", sock_);
 		a = replace_all(a, "{pid}", pidfile_);
 	}
+	// A previous server of the same name may have left them behind.
+	unlink(sock_.c_str());
+	unlink(pidfile_.c_str());
 	pid_ = spawn(argv, logfile_);
 	// Generous: the test machine is shared and qemu-nbd starts slowly.
 	for (int i = 0; i < 1000 && pid_ > 0; i++) {
