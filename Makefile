@@ -87,6 +87,10 @@ $(B)/bin/resyncctl: $(B)/ctl/main.o $(B)/libresyncctl.a $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# Objects reached through the pattern rules below are kept, not deleted as
+# intermediates, so a rebuild only compiles what changed.
+.SECONDARY:
+
 # A tool is a folder tools/NAME/ with a main.c; its other .c files are its own.
 .SECONDEXPANSION:
 $(B)/bin/%: $$(foreach f,$$(wildcard tools/$$*/*.c),$(B)/$$(basename $$f).o) $(LIB_A)
