@@ -46,7 +46,7 @@ TEST_F(Lifecycle, FailbackToAChosenOlderRecoveryPoint)
 	write_file(path("rp2-sys.img"), random_bytes(s0, 99));
 
 	CliRun r = ctl({ "failback", "app", "--recovery-point", "rp1", "--settings",
-		      R"({"rate_limit":8388608})" });
+		      R"({"rate_limit":2097152})" });
 	ASSERT_EQ(r.rv, 4096u) << r.err;
 	std::string job = r.str("Job");
 	json_object *j = wait_job(job, [](json_object *o) { return jnum(o, "JobState") == 4; });
@@ -226,7 +226,7 @@ protected:
 
 TEST_F(JobControl, SuspendResumeTerminateThenResume)
 {
-	std::string job = start(R"({"rate_limit":4194304,"request_size":262144})");
+	std::string job = start(R"({"rate_limit":1048576,"request_size":262144})");
 	wait_job(job, [](json_object *o) { return jnum(o, "JobState") == 4 && jnum(o, "BytesCopied") > 0; });
 
 	EXPECT_EQ(ctl({ "job", "suspend", job }).rv, 4096u);
@@ -271,7 +271,7 @@ TEST_F(JobControl, SuspendResumeTerminateThenResume)
 
 TEST_F(JobControl, KillRequestThenResume)
 {
-	std::string job = start(R"({"rate_limit":8388608})");
+	std::string job = start(R"({"rate_limit":1048576})");
 	wait_job(job, [](json_object *o) { return jnum(o, "BytesCopied") > 0; });
 	EXPECT_EQ(ctl({ "job", "kill", job }).rv, 0u);
 	json_object *j = job_show(job);
@@ -292,7 +292,7 @@ TEST_F(JobControl, KillNineAtRandomMomentsThenResumeIdentical)
 	std::string prev;
 	bool resumed = false;
 	for (int i = 0; i < 10; i++) {
-		std::string job = start(R"({"rate_limit":2097152,"request_size":262144})");
+		std::string job = start(R"({"rate_limit":524288,"request_size":262144})");
 		ASSERT_FALSE(job.empty());
 		json_object *j = job_show(job);
 		if (!prev.empty()) {
@@ -326,7 +326,7 @@ TEST_F(JobControl, ConcurrentFailbacksOneWins)
 {
 	for (int round = 0; round < 3; round++) {
 		auto call = [this] {
-			CliRun r = ctl({ "failback", "vm", "--settings", R"({"rate_limit":2097152})" });
+			CliRun r = ctl({ "failback", "vm", "--settings", R"({"rate_limit":1048576})" });
 			return std::make_pair(r.rv, r.str("Job"));
 		};
 		auto a = std::async(std::launch::async, call);

@@ -142,7 +142,7 @@ TEST_F(ReturnValues, NotSupported32770ReadOnlyNbdTarget)
 TEST_F(ReturnValues, StatusUnknown32771WhenTheWorkerVanishes)
 {
 	failover();
-	CliRun r = ctl({ "failback", "vm", "--settings", R"({"rate_limit":1048576})" });
+	CliRun r = ctl({ "failback", "vm", "--settings", R"({"rate_limit":262144})" });
 	ASSERT_EQ(r.rv, 4096u);
 	std::string job = r.str("Job");
 	json_object *j = job_show(job);
@@ -168,7 +168,7 @@ TEST_F(ReturnValues, StatusUnknown32771WhenTheWorkerVanishes)
 TEST_F(ReturnValues, Timeout32772LeavesTheJobRunning)
 {
 	failover();
-	CliRun r = ctl({ "failback", "vm", "--settings", R"({"rate_limit":1048576})", "--wait",
+	CliRun r = ctl({ "failback", "vm", "--settings", R"({"rate_limit":262144})", "--wait",
 		      "--timeout", "0.3" });
 	EXPECT_EQ(r.rv, 32772u) << r.out;
 	EXPECT_EQ(r.status, 5);
@@ -199,7 +199,7 @@ TEST_F(ReturnValues, InvalidParameter32773)
 TEST_F(ReturnValues, InUse32774WhileAJobRuns)
 {
 	failover();
-	CliRun r = ctl({ "failback", "vm", "--settings", R"({"rate_limit":1048576})" });
+	CliRun r = ctl({ "failback", "vm", "--settings", R"({"rate_limit":262144})" });
 	ASSERT_EQ(r.rv, 4096u);
 	std::string job = r.str("Job");
 	// The worker moves the VM to 13 as it starts; the job's own writes to
