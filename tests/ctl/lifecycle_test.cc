@@ -82,6 +82,12 @@ TEST_F(Lifecycle, FailbackToAChosenOlderRecoveryPoint)
 	EXPECT_EQ(jstr(disk_of(vm, 0), "GenerationId"), "00000000000000000000000000000002");
 	EXPECT_EQ(jstr(disk_of(vm, 1), "GenerationId").size(), 32u);
 
+	// On a terminal, job wait draws a progress bar.
+	CliRun tty = run_cmd("/usr/bin/script", { "-qec", ctl_binary() + " --state-dir " + state +
+					       " job wait " + job, "/dev/null" });
+	EXPECT_NE(tty.out.find("] 100%"), std::string::npos) << tty.out;
+	EXPECT_NE(tty.out.find("Completed"), std::string::npos);
+
 	std::string log = read_file(state + "/jobs/" + job + "/log");
 	EXPECT_NE(log.find("completed"), std::string::npos) << log;
 	EXPECT_EQ(ctl({ "failback", "app" }).rv, 32775u);
@@ -188,6 +194,20 @@ TEST_F(ChangeSource, MissingBitmapFileFallsBackOrIsNotFound)
 	EXPECT_EQ(snapshot("vm", { target }), before);
 	json_object *j = failback();
 	EXPECT_EQ(jstr(disk_of(j, 0), "ChangeSource"), "compare");
+	EXPECT_EQ(read_file(target), image);
+}
+
+TEST_F(ChangeSource, AutoUsesAConsistentExtentList)
+{
+	write_file(path("rp.extents"), "0 65536\n3145728 65536\n7344128 65536\n");
+	ASSERT_EQ(ctl({ "recovery-point", "add", "vm", "rp", "--disk",
+			"d0=" + path("rp.img") + ",extents=" + path("rp.extents") + ",base=" + kGen +
+				",consistent" }).rv, 0u);
+	ASSERT_EQ(ctl({ "failover", "vm" }).rv, 0u);
+	json_object *j = failback();
+	EXPECT_EQ(jstr(disk_of(j, 0), "ChangeSource"), "extents");
+	// The unaligned third range touches two 64 KiB plan blocks.
+	EXPECT_EQ(jnum(j, "BytesToCopy"), 4 * 65536);
 	EXPECT_EQ(read_file(target), image);
 }
 
