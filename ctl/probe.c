@@ -89,8 +89,13 @@ static uint32_t probe_nbd(const char *uri, const char *role, bool write, const c
 		goto out;
 	}
 	if (r < 0) {
-		int err = nbd_get_errno();
-		rv = ctl_fail(e, nbd_rv(err), "%s %s: %s", role, uri, nbd_get_error());
+		const char *msg = nbd_get_error() ?: "";
+		/* libnbd reports a refused TLS handshake or unusable credentials
+		 * with assorted errnos; only the message tells it apart from a
+		 * server that cannot be reached. */
+		bool refused = strstr(msg, "gnutls") || strstr(msg, "TLS") || strstr(msg, "PSK");
+		rv = ctl_fail(e, refused ? RESYNC_RV_ACCESS_DENIED : nbd_rv(nbd_get_errno()), "%s %s: %s",
+			      role, uri, msg);
 		goto out;
 	}
 	out->is_nbd = true;
