@@ -59,10 +59,11 @@ static bool generation_matches(json_object *vmdisk, const uint8_t gen[16])
 	       ctl_parse_generation(t, tg) == 0 && !memcmp(tg, gen, 16);
 }
 
-/* Whether a change record can be trusted for this target: 0 and why not in
- * reason, or 1.  For bitmaps the file's own header is the truth. */
+/* Whether a change record can be trusted for this target: *trusted, and why
+ * not in d->reason; a bitmap file that cannot be loaded also returns the
+ * return value saying why.  For bitmaps the file's own header is the truth. */
 static uint32_t trust_record(struct plan_disk *d, json_object *cr, const char *kind,
-			     int *trusted, struct ctl_err *e)
+			     int *trusted)
 {
 	uint8_t gen[16];
 
@@ -116,7 +117,6 @@ static uint32_t trust_record(struct plan_disk *d, json_object *cr, const char *k
 			 hex, ctl_json_str(d->vmdisk, "GenerationId") ?: "");
 		return 0;
 	}
-	(void)e;
 	*trusted = 1;
 	return 0;
 }
@@ -178,8 +178,8 @@ static uint32_t choose_source(struct plan_disk *d, json_object *rpdisk, const ch
 			snprintf(d->reason, sizeof(d->reason), "nbd-dirty record on a non-NBD image");
 			return 0;
 		}
-		rv = trust_record(d, cr, kind, &trusted, e);
-		(void)rv;
+		/* An unreadable record is as good as none: compare. */
+		trust_record(d, cr, kind, &trusted);
 		if (!trusted) {
 			d->cs = CTL_CS_COMPARE;
 			d->cs_arg = NULL;
@@ -194,7 +194,7 @@ static uint32_t choose_source(struct plan_disk *d, json_object *rpdisk, const ch
 			return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
 					"disk \"%s\": recovery point \"%s\" has no %s change record",
 					d->name, rp_id, ctl_change_source_name(want));
-		rv = trust_record(d, cr, kind, &trusted, e);
+		rv = trust_record(d, cr, kind, &trusted);
 		if (rv)
 			return ctl_fail(e, rv, "disk \"%s\": %s", d->name, d->reason);
 		if (!trusted)
