@@ -198,6 +198,15 @@ void CtlTest::TearDown()
 	for (auto *o : keep)
 		json_object_put(o);
 	keep.clear();
+	// A test that stopped early may have left its mounts behind.
+	std::ifstream mounts("/proc/self/mounts");
+	std::string dev, mnt, rest;
+	std::vector<std::string> ours;
+	while (mounts >> dev >> mnt && std::getline(mounts, rest))
+		if (mnt.rfind(dir + "/", 0) == 0)
+			ours.push_back(mnt);
+	for (auto it = ours.rbegin(); it != ours.rend(); ++it)
+		unmount(*it);
 	std::string cmd = "rm -rf '" + dir + "'";
 	if (system(cmd.c_str()) != 0)
 		fprintf(stderr, "cleanup of %s failed\n", dir.c_str());
