@@ -19,8 +19,11 @@
 #include "nbd.h"
 
 #define NBD_MAX_CONNS 16
-/* The NBD protocol's default maximum payload when the server states none. */
-#define NBD_DEFAULT_MAX_REQUEST (32u << 20)
+/* The largest read or write we send, below any server maximum: qemu-nbd
+ * (7.2, unix socket, 1 GiB qcow2) moves 1 MiB requests at 80-100 MiB/s and
+ * 512 KiB ones at 350-430 MiB/s, with any queue depth; nbdkit is as fast
+ * with either (doc/nbd.md). */
+#define NBD_MAX_REQUEST (512u << 10)
 /* A write-zeroes request is a 32-bit length on the wire. */
 #define NBD_MAX_ZERO (1u << 30)
 /* Errors the server may report for a momentary condition; such a request is
@@ -529,8 +532,8 @@ static int nbd_open(struct rs_endpoint *ep, bool write)
 	ep->size = (uint64_t)size;
 	ep->align = min > 0 ? (uint32_t)min : 1;
 	ep->pref_request = pref > 0 ? (uint32_t)pref : 0;
-	ep->max_request = max > 0 ? (uint32_t)rs_min((uint64_t)max, RS_MAX_REQUEST_SIZE)
-				  : NBD_DEFAULT_MAX_REQUEST;
+	ep->max_request = max > 0 ? (uint32_t)rs_min((uint64_t)max, NBD_MAX_REQUEST)
+				  : NBD_MAX_REQUEST;
 	ep->direct = false;
 	ep->is_block = false;
 	ne->allocation = nbd_can_meta_context(h, RS_NBD_ALLOCATION_CONTEXT) == 1;
