@@ -197,6 +197,27 @@ TEST_F(Nbdkit, AllocationIsQueriedInChunks)
 	EXPECT_GE(queries, 3u);
 }
 
+// A server may describe less than was asked for: here every allocation reply
+// covers just the 64 KiB at the asked offset, zero and data in turn.
+TEST_F(Nbdkit, ShortAllocationRepliesAreFollowed)
+{
+	auto src = nbdt::nbdkit(tmp_, "src", {
+		"eval", "get_size=echo 4194304", "can_extents=exit 0",
+		"extents=if [ $(( $4 / 65536 % 2 )) = 0 ]; then t=hole,zero; else t=; fi; "
+		"echo $(( $4 / 65536 * 65536 )) 65536 $t",
+		"pread=head -c $3 /dev/zero | tr '\\0' A" });
+	ASSERT_TRUE(src->ok()) << src->log();
+	rt::Bytes expect(4 * MiB, 0);
+	for (uint64_t off = 64 * KiB; off < expect.size(); off += 128 * KiB)
+		std::fill(expect.begin() + off, expect.begin() + off + 64 * KiB, 'A');
+	auto dst = memory_export("dst", rt::Bytes(4 * MiB, 0xff));
+	auto res = nbdt::copy(src->uri(), dst->uri());
+	ASSERT_EQ(res.ret, 0) << res.error;
+	EXPECT_EQ(nbdt::read_export(dst->uri()), expect);
+	EXPECT_EQ(res.st.bytes_read, 2 * MiB);
+	EXPECT_EQ(res.st.bytes_zeroed, 2 * MiB);
+}
+
 TEST_F(Nbdkit, ReadErrorFailsWithOffsetAndErrno)
 {
 	// Only the 1 MiB request at 4 MiB fails.
