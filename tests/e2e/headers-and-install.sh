@@ -33,7 +33,10 @@ cat >"$TMP/prog.c" <<'C'
 int main(void) { resync *r = resync_new(); puts(resync_version()); resync_free(r); return 0; }
 C
 flags=$(PKG_CONFIG_PATH="$TMP/root/usr/lib/pkgconfig" pkg-config --define-variable=prefix="$TMP/root/usr" --cflags --libs resync)
-cc "$TMP/prog.c" -o "$TMP/prog" $flags ||
+# A sanitized library needs its runtime linked into the program too.
+san=
+[ "$B" = build-san ] && san="-fsanitize=address,undefined"
+cc $san "$TMP/prog.c" -o "$TMP/prog" $flags ||
 	fail "a program does not build against the installed library"
 [ "$(LD_LIBRARY_PATH="$TMP/root/usr/lib" "$TMP/prog")" = "resync 0.1" ] || fail "installed library does not run"
 echo "headers, exports and install are clean"
