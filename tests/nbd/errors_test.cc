@@ -53,6 +53,22 @@ TEST(Unreachable, NothingListeningOnTcpIsRefused)
 		<< res.error;
 }
 
+TEST(Unreachable, ExportNotFound)
+{
+	rt::TempDir tmp;
+	auto srv = nbdt::nbdkit(tmp, "srv", { "--filter=exportname", "memory", "1M",
+					     "exportname=foo", "exportname-strict=true" });
+	ASSERT_TRUE(srv->ok()) << srv->log();
+	std::string raw = tmp.path("raw.img");
+	rt::write_file(raw, rt::Bytes(1 * MiB, 0x55));
+	auto res = nbdt::copy(raw, srv->uri("bar"));
+	EXPECT_EQ(res.ret, -ENOENT);
+	EXPECT_EQ(res.error, "target " + srv->uri("bar") +
+				     ": handshake: server has no export named 'bar': No such file or directory");
+	res = nbdt::copy(raw, srv->uri("foo"));
+	EXPECT_EQ(res.ret, 0) << res.error;
+}
+
 class BlockSize : public ::testing::Test {
 protected:
 	void SetUp() override
