@@ -8,7 +8,7 @@ for t in qemu-img qemu-io qemu-nbd; do
 	command -v $t >/dev/null || skip "$t not installed"
 done
 stop_server() {
-	[ -f "$TMP/qemu.pid" ] && kill "$(cat "$TMP/qemu.pid")" 2>/dev/null
+	[ -f "$TMP/qemu.pid" ] && kill "$(cat "$TMP/qemu.pid")" 2>/dev/null || true
 	cleanup
 }
 trap stop_server EXIT
@@ -64,6 +64,7 @@ expect_rc 2 resync-bitmap dump "$TMP/cap.bm" --size 1M
 expect_rc 2 resync-bitmap frobnicate
 
 kill "$(cat "$TMP/qemu.pid")"
+rm -f "$TMP/qemu.pid"
 for _ in $(seq 100); do [ -S "$TMP/rp.sock" ] || break; sleep 0.05; done
 expect_rc 1 resync-bitmap nbd-extents "$URI" b0
 grep -q "connect: " "$TMP/err" || fail "no server: $(cat "$TMP/err")"

@@ -9,7 +9,7 @@ for t in nbdkit certtool psktool; do
 done
 stop_servers() {
 	local p
-	for p in "$TMP"/*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done
+	for p in "$TMP"/*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null || true; done
 	cleanup
 }
 trap stop_servers EXIT
