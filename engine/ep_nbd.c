@@ -90,21 +90,26 @@ static void req_free_cb(void *user_data)
 	req_put(user_data);
 }
 
+static void part_done(struct nbd_req *q)
+{
+	if (--q->parts)
+		return;
+	struct nbd_ep *ne = q->ne;
+	q->next = NULL;
+	if (ne->done_tail)
+		ne->done_tail->next = q;
+	else
+		ne->done_head = q;
+	ne->done_tail = q;
+}
+
 /* Inside libnbd: record, and queue the request once all its commands ended. */
 static int req_done_cb(void *user_data, int *error)
 {
 	struct nbd_req *q = user_data;
 	if (*error && !q->err)
 		q->err = *error;
-	if (--q->parts == 0) {
-		struct nbd_ep *ne = q->ne;
-		q->next = NULL;
-		if (ne->done_tail)
-			ne->done_tail->next = q;
-		else
-			ne->done_head = q;
-		ne->done_tail = q;
-	}
+	part_done(q);
 	return 1;
 }
 
@@ -146,37 +151,42 @@ static int send_req(struct nbd_req *q)
 {
 	struct rs_io *io = q->io;
 	struct nbd_handle *h = q->conn->h;
-	int64_t cookie = 0;
-	q->parts = 0;
-	if (io->op == RS_OP_ZERO) {
-		struct nbd_ep *ne = q->ne;
-		uint64_t piece = ne->can_zero ? NBD_MAX_ZERO : ne->zeroes_len;
-		for (uint64_t off = io->off, end = io->off + io->len; off < end; off += piece) {
-			q->parts++;
-			q->refs++;
-			if ((cookie = send_zero(q, off, rs_min(piece, end - off))) == -1) {
-				q->parts--;
-				break;
-			}
-		}
-	} else {
+	if (io->op != RS_OP_ZERO) {
 		q->parts = 1;
 		q->refs++;
 		q->call = io->op == RS_OP_READ ? "nbd_aio_pread" : "nbd_aio_pwrite";
-		cookie = io->op == RS_OP_READ
+		int64_t cookie = io->op == RS_OP_READ
 			? nbd_aio_pread(h, io->buf, io->len, io->off, completion(q), 0)
 			: nbd_aio_pwrite(h, io->buf, io->len, io->off, completion(q), 0);
-		if (cookie == -1)
+		if (cookie == -1) {
 			q->parts = 0;
-	}
-	if (cookie != -1)
-		return 0;
-	if (q->parts) {
-		/* Earlier pieces are out: the request finishes through them. */
-		q->err = last_errno();
+			return -last_errno();
+		}
 		return 0;
 	}
-	return -last_errno();
+	struct nbd_ep *ne = q->ne;
+	uint64_t piece = ne->can_zero ? NBD_MAX_ZERO : ne->zeroes_len;
+	unsigned sent = 0;
+	/* One part stands for the sending itself, so the request cannot finish
+	 * while pieces are still being sent. */
+	q->parts = 1;
+	for (uint64_t off = io->off, end = io->off + io->len; off < end; off += piece) {
+		q->parts++;
+		q->refs++;
+		if (send_zero(q, off, rs_min(piece, end - off)) == -1) {
+			q->parts--;
+			/* Pieces already out finish the request, failed. */
+			q->err = last_errno();
+			break;
+		}
+		sent++;
+	}
+	if (!sent) {
+		q->parts = 0;
+		return -q->err;
+	}
+	part_done(q);
+	return 0;
 }
 
 static bool transient(int err)
