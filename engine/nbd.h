@@ -29,6 +29,10 @@ char *rs_nbd_dirty_context(const char *name);
 int rs_nbd_extents(struct nbd_handle *h, const char *context, uint32_t mask,
 		   uint64_t off, uint64_t len, rs_extent_fn fn, void *arg);
 
+/* How long connecting and the handshake may take before -ETIMEDOUT;
+ * RESYNC_NBD_CONNECT_TIMEOUT_MS in the environment overrides it. */
+#define RS_NBD_CONNECT_TIMEOUT_MS  30000u
+
 /* TLS credentials from the handle's options; each may be NULL. */
 struct rs_nbd_tls {
 	const char *certs;   /* X.509 directory */
@@ -39,7 +43,9 @@ struct rs_nbd_tls {
 /* Applies tls to h and connects it to uri (whose scheme decides whether TLS
  * is required).  Returns 0, or a negative errno with a message in msg:
  * -EINVAL malformed URI, -EACCES TLS refused or failed, -ENOENT missing
- * socket or export, -ECONNREFUSED (or the connect errno) unreachable. */
+ * socket or export, -ECONNREFUSED (or the connect errno) unreachable,
+ * -ETIMEDOUT no answer in time.  Without blocking past the timeout: the
+ * handshake runs through libnbd's asynchronous calls. */
 int rs_nbd_connect(struct nbd_handle *h, const char *uri, const struct rs_nbd_tls *tls,
 		   char *msg, size_t msglen);
 

@@ -2,9 +2,12 @@
 /* Connecting an NBD handle: TLS from the options, libnbd's failures mapped to
  * the errno the control plane reports (access denied, not available, ...). */
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "nbd.h"
 
 /* libnbd reports TLS failures with errno ENOTSUP, EINVAL or none at all, so
@@ -19,6 +22,60 @@ static int tls_error(const char *call, char *msg, size_t msglen)
 {
 	snprintf(msg, msglen, "%s: %s", call, nbd_get_error());
 	return -EACCES;
+}
+
+/* How long a connection (TCP or Unix connect, TLS and NBD handshake) may
+ * take: a host that drops packets or a server that accepts and then says
+ * nothing must not hold a failback forever. */
+static unsigned connect_timeout_ms(void)
+{
+	const char *env = getenv("RESYNC_NBD_CONNECT_TIMEOUT_MS");
+	char *end;
+	unsigned long v = env ? strtoul(env, &end, 10) : 0;
+	return env && *env && !*end && v > 0 && v <= UINT_MAX ? (unsigned)v
+							       : RS_NBD_CONNECT_TIMEOUT_MS;
+}
+
+/* Drives the handshake with poll() until the handle is ready (or, in option
+ * mode, negotiating).  Not the copy path: nothing else runs yet. */
+static int wait_connected(struct nbd_handle *h, char *msg, size_t msglen)
+{
+	unsigned timeout = connect_timeout_ms();
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (!nbd_aio_is_ready(h) && !nbd_aio_is_negotiating(h)) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		int64_t spent = (now.tv_sec - start.tv_sec) * 1000 +
+				(now.tv_nsec - start.tv_nsec) / 1000000;
+		if (spent >= timeout) {
+			snprintf(msg, msglen, "connect: no answer from the server within %u ms",
+				 timeout);
+			return -ETIMEDOUT;
+		}
+		unsigned dir = nbd_aio_get_direction(h);
+		struct pollfd p = {
+			.fd = nbd_aio_get_fd(h),
+			.events = (short)(((dir & LIBNBD_AIO_DIRECTION_READ) ? POLLIN : 0) |
+					  ((dir & LIBNBD_AIO_DIRECTION_WRITE) ? POLLOUT : 0)),
+		};
+		if (p.fd < 0)
+			return rs_nbd_error(msg, msglen);
+		int n = poll(&p, 1, (int)(timeout - spent));
+		if (n < 0 && errno != EINTR) {
+			snprintf(msg, msglen, "poll: %s", strerror(errno));
+			return -errno;
+		}
+		int ret = 0;
+		if (n > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    (dir & LIBNBD_AIO_DIRECTION_READ))
+			ret = nbd_aio_notify_read(h);
+		else if (n > 0 && (p.revents & (POLLOUT | POLLHUP | POLLERR)) &&
+			 (dir & LIBNBD_AIO_DIRECTION_WRITE))
+			ret = nbd_aio_notify_write(h);
+		if (ret == -1)
+			return rs_nbd_error(msg, msglen);
+	}
+	return 0;
 }
 
 int rs_nbd_connect(struct nbd_handle *h, const char *uri, const struct rs_nbd_tls *tls,
@@ -36,10 +93,9 @@ int rs_nbd_connect(struct nbd_handle *h, const char *uri, const struct rs_nbd_tl
 		snprintf(msg, msglen, "nbd_set_uri_allow_local_file: %s", nbd_get_error());
 		return -EINVAL;
 	}
-	if (nbd_connect_uri(h, uri) == 0)
-		return 0;
-
-	return rs_nbd_error(msg, msglen);
+	if (nbd_aio_connect_uri(h, uri) == -1)
+		return rs_nbd_error(msg, msglen);
+	return wait_connected(h, msg, msglen);
 }
 
 int rs_nbd_error(char *msg, size_t msglen)
@@ -48,11 +104,12 @@ int rs_nbd_error(char *msg, size_t msglen)
 	const char *m = nbd_get_error();
 	if (!m)
 		m = "unknown error";
-	/* "nbd_connect_uri: connect: ..." reads better without the wrapper's
-	 * name: the inner call (connect, handshake, gnutls_*) is what failed. */
-	static const char prefix[] = "nbd_connect_uri: ";
-	if (!strncmp(m, prefix, sizeof prefix - 1))
-		m += sizeof prefix - 1;
+	/* "nbd_aio_notify_read: handshake: ..." reads better without the outer
+	 * call's name: the inner one (connect, handshake, gnutls_*) is what
+	 * failed. */
+	size_t outer = strspn(m, "abcdefghijklmnopqrstuvwxyz_");
+	if (!strncmp(m, "nbd_", 4) && !strncmp(m + outer, ": ", 2) && strchr(m + outer + 2, ':'))
+		m += outer + 2;
 	snprintf(msg, msglen, "%s", m);
 	if (is_tls_failure(m))
 		return -EACCES;

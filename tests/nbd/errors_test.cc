@@ -1,17 +1,36 @@
 // SPDX-License-Identifier: MIT
-// Bad input and hostile conditions: malformed URIs, nothing listening, block
-// size constraints, a server that dies mid-copy; and the loop sleeps in the
-// ring while the server is slow instead of spinning.
+// Bad input and hostile conditions: malformed URIs, nothing listening, a
+// server that never answers, block size constraints, a server that dies
+// mid-copy; and the loop sleeps in the ring while the server is slow instead
+// of spinning.
 #include <gtest/gtest.h>
 #include <future>
 #include <thread>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <cstring>
 #include <resync/resync.h>
 #include "servers.h"
 
 namespace {
 
 constexpr uint64_t MiB = 1 << 20;
+
+// Runs a copy on another thread so a hang fails the test instead of the suite.
+nbdt::Result copy_within(std::chrono::seconds limit, const std::string &src,
+			 const std::string &dst, std::function<void(resync *)> more)
+{
+	auto fut = std::async(std::launch::async, [=] {
+		return nbdt::copy(src, dst, RESYNC_FULL, nullptr, more);
+	});
+	if (fut.wait_for(limit) != std::future_status::ready) {
+		ADD_FAILURE() << "copy did not finish within " << limit.count() << " s";
+		std::_Exit(1);
+	}
+	return fut.get();
+}
 
 class MalformedUri : public ::testing::TestWithParam<const char *> {};
 
@@ -69,6 +88,32 @@ TEST(Unreachable, ExportNotFound)
 	EXPECT_EQ(res.ret, 0) << res.error;
 }
 
+// A server that accepts and then says nothing: the handshake gives up.
+TEST(Unreachable, SilentServerTimesOut)
+{
+	rt::TempDir tmp;
+	std::string sock = tmp.path("silent.sock"), raw = tmp.path("raw.img");
+	rt::write_file(raw, rt::Bytes(1 * MiB, 0x55));
+	int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+	ASSERT_GE(fd, 0);
+	sockaddr_un addr{};
+	addr.sun_family = AF_UNIX;
+	strncpy(addr.sun_path, sock.c_str(), sizeof addr.sun_path - 1);
+	ASSERT_EQ(bind(fd, (sockaddr *)&addr, sizeof addr), 0);
+	ASSERT_EQ(listen(fd, 4), 0);
+	setenv("RESYNC_NBD_CONNECT_TIMEOUT_MS", "1000", 1);
+	auto start = std::chrono::steady_clock::now();
+	auto res = copy_within(std::chrono::seconds(20), "nbd+unix:///?socket=" + sock, raw, nullptr);
+	double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+	unsetenv("RESYNC_NBD_CONNECT_TIMEOUT_MS");
+	close(fd);
+	EXPECT_EQ(res.ret, -ETIMEDOUT);
+	EXPECT_EQ(res.error, "source nbd+unix:///?socket=" + sock +
+				     ": connect: no answer from the server within 1000 ms");
+	EXPECT_GE(secs, 1.0);
+	EXPECT_LT(secs, 10.0);
+}
+
 class BlockSize : public ::testing::Test {
 protected:
 	void SetUp() override
@@ -117,20 +162,6 @@ TEST_F(BlockSize, RequestAboveMaximumIsInvalid)
 	EXPECT_EQ(res.st.bytes_written + res.st.bytes_zeroed, 0u);
 	dst->stop();
 	EXPECT_EQ(rt::read_file(dst_), rt::Bytes(4 * MiB, 0x44));
-}
-
-// Runs a copy on another thread so a hang fails the test instead of the suite.
-nbdt::Result copy_within(std::chrono::seconds limit, const std::string &src,
-			 const std::string &dst, std::function<void(resync *)> more)
-{
-	auto fut = std::async(std::launch::async, [=] {
-		return nbdt::copy(src, dst, RESYNC_FULL, nullptr, more);
-	});
-	if (fut.wait_for(limit) != std::future_status::ready) {
-		ADD_FAILURE() << "copy did not finish within " << limit.count() << " s";
-		std::_Exit(1);
-	}
-	return fut.get();
 }
 
 TEST(ServerDeath, CopyFailsInsteadOfHanging)
