@@ -559,15 +559,20 @@ static int nbd_open(struct rs_endpoint *ep, bool write)
 		}
 	}
 	/* Only a server that promises consistency across connections
-	 * (multi-conn) gets more than one. */
+	 * (multi-conn) gets more than one.  They are a speed-up, not a need: a
+	 * server may still limit its clients (nbdkit --filter=limit), so the
+	 * copy goes on with the connections it accepted. */
 	if (nbd_can_multi_conn(h) == 1) {
 		unsigned want = rs_min(rs_max(r->nbd_connections, 1), NBD_MAX_CONNS);
-		for (; ne->nconns < want; ne->nconns++) {
-			if ((err = connect_one(ep, &ne->conns[ne->nconns], false))) {
-				ne->nconns++;
-				nbd_close_ep(ep);
-				return err;
+		while (ne->nconns < want) {
+			struct nbd_conn *c = &ne->conns[ne->nconns];
+			if (connect_one(ep, c, false)) {
+				nbd_close(c->h);
+				c->h = NULL;
+				rs_clear_error(r);
+				break;
 			}
+			ne->nconns++;
 		}
 	}
 	return 0;

@@ -74,6 +74,20 @@ TEST_P(Connections, MemoryToMemoryIsIdentical)
 
 INSTANTIATE_TEST_SUITE_P(Nbd, Connections, ::testing::Values(1u, 4u, 16u));
 
+// Multi-conn advertised, but the server takes one client: one connection it is.
+TEST_F(Nbdkit, ConnectionLimitIsNotAnError)
+{
+	rt::Bytes data = mixed_content(4 * MiB, 13);
+	auto src = memory_export("src", data);
+	auto dst = nbdt::nbdkit(tmp_, "dst", { "--filter=limit", "memory", "4M", "limit=1" });
+	ASSERT_TRUE(dst->ok()) << dst->log();
+	auto res = nbdt::copy(src->uri(), dst->uri(), RESYNC_FULL, nullptr,
+			      [](resync *r) { resync_set_nbd_connections(r, 4); });
+	ASSERT_EQ(res.ret, 0) << res.error;
+	EXPECT_EQ(res.error, "");
+	EXPECT_EQ(nbdt::read_export(dst->uri()), data);
+}
+
 TEST_F(Nbdkit, FileExportToRawFileAndBack)
 {
 	rt::Bytes data = mixed_content(4 * MiB + 4096, 3);

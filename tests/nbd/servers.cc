@@ -173,7 +173,7 @@ rt::Bytes read_export(const std::string &uri)
 		return {};
 	close(fd);
 	rt::Bytes data;
-	if (run({ "nbdcopy", uri, tmpl }) == 0)
+	if (run({ "nbdcopy", "--connections=1", uri, tmpl }) == 0)
 		data = rt::read_file(tmpl);
 	unlink(tmpl);
 	return data;
