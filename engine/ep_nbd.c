@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include "endpoint.h"
 #include "internal.h"
 #include "nbd.h"
@@ -45,6 +46,8 @@ struct nbd_conn {
 	struct nbd_ep *ne;
 	struct nbd_poll rd, wr;
 	unsigned queued;            /* requests submitted here, not yet finished */
+	uint64_t progress_ns;       /* last reply, or when it last became busy */
+	bool timed_out;             /* cut off for not answering */
 };
 
 /* One rs_io in flight: one or more libnbd commands (a zero request may be
@@ -74,6 +77,7 @@ struct nbd_ep {
 	char *offered;              /* contexts the server offers, when listed */
 	char *zeroes;               /* zero-filled buffer for servers without zero */
 	uint32_t zeroes_len;
+	uint64_t io_timeout_ns;
 };
 
 static void arm(struct nbd_conn *c);
@@ -211,7 +215,8 @@ static void deliver(struct nbd_ep *ne)
 			ne->fast_zero = false;
 			q->fast_zero = false;
 			resend = true;
-		} else if (q->err && transient(q->err) && io->retries < NBD_TRANSIENT_RETRIES) {
+		} else if (q->err && transient(q->err) && !q->conn->timed_out &&
+			   io->retries < NBD_TRANSIENT_RETRIES) {
 			io->retries++;
 			resend = true;
 		}
@@ -225,7 +230,11 @@ static void deliver(struct nbd_ep *ne)
 			q->err = -err;
 		}
 		int err = 0;
-		if (q->err) {
+		q->conn->progress_ns = rs_now_ns();
+		if (q->err && q->conn->timed_out) {
+			/* The reason is on record already: the server went silent. */
+			err = rs_fail(ep->r, -ETIMEDOUT, io->off, "%s %s: no reply", ep->role, ep->name);
+		} else if (q->err) {
 			static const char *const what[] = { "read", "write", "zero" };
 			err = rs_fail(ep->r, -q->err, io->off, "%s %s: %s (%s) at offset %llu length %llu: %s",
 				      ep->role, ep->name, q->call, what[io->op],
@@ -332,18 +341,37 @@ static int nbd_submit(struct rs_endpoint *ep, struct rs_io *io)
 		req_put(q);
 		return err;
 	}
-	q->conn->queued++;
+	if (q->conn->queued++ == 0)
+		q->conn->progress_ns = rs_now_ns();
 	ne->inflight++;
 	arm(q->conn);
 	return 0;
 }
 
+/* A connection whose server stopped answering is shut down: its socket then
+ * polls as hung up, libnbd fails every request in flight, and the copy stops
+ * (resumable from its checkpoint) instead of waiting forever. */
+static void check_timeout(struct rs_endpoint *ep, struct nbd_conn *c, uint64_t now)
+{
+	struct nbd_ep *ne = ep->priv;
+	if (!c->queued || c->timed_out || now - c->progress_ns < ne->io_timeout_ns)
+		return;
+	c->timed_out = true;
+	rs_fail(ep->r, -ETIMEDOUT, UINT64_MAX,
+		"%s %s: no reply from the server within %llu ms (%u requests in flight)", ep->role,
+		ep->name, (unsigned long long)(ne->io_timeout_ns / 1000000), c->queued);
+	shutdown(c->fd, SHUT_RDWR);
+}
+
 static void nbd_pump(struct rs_endpoint *ep)
 {
 	struct nbd_ep *ne = ep->priv;
+	uint64_t now = rs_now_ns();
 	deliver(ne);
-	for (unsigned i = 0; i < ne->nconns; i++)
+	for (unsigned i = 0; i < ne->nconns; i++) {
+		check_timeout(ep, &ne->conns[i], now);
 		arm(&ne->conns[i]);
+	}
 }
 
 static unsigned nbd_inflight(struct rs_endpoint *ep)
@@ -515,6 +543,7 @@ static int nbd_open(struct rs_endpoint *ep, bool write)
 		return rs_fail(r, -ENOMEM, UINT64_MAX, "%s %s: out of memory", ep->role, ep->name);
 	ep->priv = ne;
 	ne->ep = ep;
+	ne->io_timeout_ns = rs_nbd_env_ms("RESYNC_NBD_IO_TIMEOUT_MS", RS_NBD_IO_TIMEOUT_MS) * 1000000ull;
 	int err = 0;
 	if (!write && r->mode == RESYNC_NBD_DIRTY && r->mode_arg &&
 	    !(ne->dirty_context = rs_nbd_dirty_context(r->mode_arg)))

@@ -32,6 +32,13 @@ int rs_nbd_extents(struct nbd_handle *h, const char *context, uint32_t mask,
 /* How long connecting and the handshake may take before -ETIMEDOUT;
  * RESYNC_NBD_CONNECT_TIMEOUT_MS in the environment overrides it. */
 #define RS_NBD_CONNECT_TIMEOUT_MS  30000u
+/* How long a connection with requests in flight may go without any reply
+ * before the copy fails with -ETIMEDOUT; RESYNC_NBD_IO_TIMEOUT_MS overrides. */
+#define RS_NBD_IO_TIMEOUT_MS       60000u
+
+/* A positive number of milliseconds from the environment variable name, or
+ * def when it is unset or not such a number. */
+unsigned rs_nbd_env_ms(const char *name, unsigned def);
 
 /* TLS credentials from the handle's options; each may be NULL. */
 struct rs_nbd_tls {

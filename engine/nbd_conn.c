@@ -24,23 +24,21 @@ static int tls_error(const char *call, char *msg, size_t msglen)
 	return -EACCES;
 }
 
-/* How long a connection (TCP or Unix connect, TLS and NBD handshake) may
- * take: a host that drops packets or a server that accepts and then says
- * nothing must not hold a failback forever. */
-static unsigned connect_timeout_ms(void)
+unsigned rs_nbd_env_ms(const char *name, unsigned def)
 {
-	const char *env = getenv("RESYNC_NBD_CONNECT_TIMEOUT_MS");
+	const char *env = getenv(name);
 	char *end;
 	unsigned long v = env ? strtoul(env, &end, 10) : 0;
-	return env && *env && !*end && v > 0 && v <= UINT_MAX ? (unsigned)v
-							       : RS_NBD_CONNECT_TIMEOUT_MS;
+	return env && *env && !*end && v > 0 && v <= UINT_MAX ? (unsigned)v : def;
 }
 
 /* Drives the handshake with poll() until the handle is ready (or, in option
  * mode, negotiating).  Not the copy path: nothing else runs yet. */
 static int wait_connected(struct nbd_handle *h, char *msg, size_t msglen)
 {
-	unsigned timeout = connect_timeout_ms();
+	/* A host that drops packets or a server that accepts and then says
+	 * nothing must not hold a failback forever. */
+	unsigned timeout = rs_nbd_env_ms("RESYNC_NBD_CONNECT_TIMEOUT_MS", RS_NBD_CONNECT_TIMEOUT_MS);
 	struct timespec start, now;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	while (!nbd_aio_is_ready(h) && !nbd_aio_is_negotiating(h)) {

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Bad input and hostile conditions: malformed URIs, nothing listening, a
-// server that never answers, block size constraints, a server that dies
-// mid-copy; and the loop sleeps in the ring while the server is slow instead
-// of spinning.
+// server that never answers, block size constraints, a server that dies or
+// stalls mid-copy; and the loop sleeps in the ring while the server is slow
+// instead of spinning.
 #include <gtest/gtest.h>
 #include <future>
 #include <thread>
@@ -182,6 +182,32 @@ TEST(ServerDeath, CopyFailsInsteadOfHanging)
 	EXPECT_LT(res.ret, 0);
 	EXPECT_EQ(res.error.rfind("source " + src->uri() + ": ", 0), 0u) << res.error;
 	EXPECT_NE(res.error_offset, UINT64_MAX);
+}
+
+// A server that stops answering mid-copy: the connection is cut after the
+// I/O timeout and the copy fails with ETIMEDOUT instead of waiting forever.
+TEST(ServerStall, CopyTimesOut)
+{
+	rt::TempDir tmp;
+	auto src = nbdt::nbdkit(tmp, "src", { "--filter=delay", "pattern", "8M", "delay-read=60" });
+	ASSERT_TRUE(src->ok()) << src->log();
+	std::string raw = tmp.path("raw.img");
+	rt::write_file(raw, rt::Bytes(8 * MiB, 0));
+	setenv("RESYNC_NBD_IO_TIMEOUT_MS", "1000", 1);
+	auto start = std::chrono::steady_clock::now();
+	auto res = copy_within(std::chrono::seconds(30), src->uri(), raw, [](resync *r) {
+		resync_set_queue_depth(r, 4);
+		resync_set_nbd_connections(r, 1);
+	});
+	double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+	unsetenv("RESYNC_NBD_IO_TIMEOUT_MS");
+	src->crash();
+	EXPECT_EQ(res.ret, -ETIMEDOUT);
+	EXPECT_EQ(res.error, "source " + src->uri() +
+				     ": no reply from the server within 1000 ms (4 requests in flight)");
+	EXPECT_EQ(res.st.bytes_written, 0u);
+	EXPECT_GE(secs, 1.0);
+	EXPECT_LT(secs, 10.0);
 }
 
 // With one request at a time and 100 ms per read, the copy takes about a
