@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -212,6 +213,23 @@ uint32_t ctl_job_list(struct ctl_store *s, const char *vm, json_object **jobs, s
 	return 0;
 }
 
+/* Signals the job's worker.  The pidfd is opened before the liveness check:
+ * while the job's lock is held its worker lives, so the pidfd names it and
+ * not a process that reused the pid. */
+static int signal_worker(struct ctl_store *s, const char *id, pid_t pid, int sig)
+{
+	int pfd = pidfd_open(pid, 0), err = 0;
+
+	if (pfd < 0)
+		return -errno;
+	if (ctl_job_alive(s, id) != 1)
+		err = -ESRCH;
+	else if (pidfd_send_signal(pfd, sig, NULL, 0) < 0)
+		err = -errno;
+	close(pfd);
+	return err;
+}
+
 /* Waits up to ~5 s for a signalled worker to let go of its lock. */
 static int wait_for_exit(struct ctl_store *s, const char *id)
 {
@@ -227,10 +245,11 @@ static uint32_t kill_job(struct ctl_store *s, const char *id, pid_t pid, struct 
 {
 	json_object *job = NULL;
 	uint32_t rv;
-	int dfd, fd = -1;
+	int dfd, fd = -1, err;
 
-	if (kill(pid, SIGKILL) < 0 && errno != ESRCH)
-		return ctl_fail(e, ctl_rv_from_errno(-errno), "kill %d: %s", (int)pid, strerror(errno));
+	err = signal_worker(s, id, pid, SIGKILL);
+	if (err < 0 && err != -ESRCH)
+		return ctl_fail(e, ctl_rv_from_errno(err), "kill %d: %s", (int)pid, strerror(-err));
 	if (wait_for_exit(s, id) < 0)
 		return ctl_fail(e, RESYNC_RV_TIMEOUT, "job %s: worker %d still holds its lock",
 				id, (int)pid);
@@ -300,8 +319,7 @@ uint32_t ctl_job_request_state(struct ctl_store *s, const char *id, uint32_t req
 	default:
 		return kill_job(s, id, pid, e);
 	}
-	/* The lock check guards against signalling a recycled pid. */
-	if (ctl_job_alive(s, id) != 1 || kill(pid, sig) < 0)
+	if (signal_worker(s, id, pid, sig) < 0)
 		return ctl_fail(e, RESYNC_RSC_INVALID_TRANSITION, "job %s: worker %d is gone",
 				id, (int)pid);
 	return RESYNC_RSC_STARTED;
