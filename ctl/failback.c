@@ -129,6 +129,17 @@ static enum ctl_change_source kind_source(const char *kind)
 	return cs;
 }
 
+/* 0 when the image's NBD server offers the dirty bitmap d->cs_arg names. */
+static uint32_t check_dirty_context(struct plan_disk *d, const struct ctl_settings *set,
+				    struct ctl_err *e)
+{
+	struct ctl_probe p;
+	char meta[CTL_NAME_MAX + 128];
+
+	snprintf(meta, sizeof(meta), "qemu:dirty-bitmap:%s", d->cs_arg);
+	return ctl_probe(d->source, "image", false, meta, set, &p, e);
+}
+
 static uint32_t choose_source(struct plan_disk *d, json_object *rpdisk, const char *rp_id,
 			      const struct ctl_settings *set, struct ctl_err *e)
 {
@@ -186,6 +197,12 @@ static uint32_t choose_source(struct plan_disk *d, json_object *rpdisk, const ch
 			return 0;
 		}
 		d->cs = kind_source(kind);
+		if (d->cs == CTL_CS_NBD_DIRTY && check_dirty_context(d, set, e)) {
+			d->cs = CTL_CS_COMPARE;
+			snprintf(d->reason, sizeof(d->reason), "%.200s", e->msg);
+			d->cs_arg = NULL;
+			return 0;
+		}
 		snprintf(d->reason, sizeof(d->reason),
 			 "%s change record is consistent and its generation matches the target", kind);
 		return 0;
@@ -202,6 +219,8 @@ static uint32_t choose_source(struct plan_disk *d, json_object *rpdisk, const ch
 					"disk \"%s\": %s change record not trusted: %s; use compare or full",
 					d->name, kind, d->reason);
 		d->cs = want;
+		if (want == CTL_CS_NBD_DIRTY && (rv = check_dirty_context(d, set, e)))
+			return rv;
 		snprintf(d->reason, sizeof(d->reason), "requested in the settings; record trusted");
 		return 0;
 	}
@@ -226,15 +245,6 @@ static uint32_t check_disk(struct plan_disk *d, const struct ctl_settings *set,
 	return 0;
 }
 
-static uint32_t check_dirty_context(struct plan_disk *d, const struct ctl_settings *set,
-				    struct ctl_err *e)
-{
-	struct ctl_probe p;
-	char meta[CTL_NAME_MAX + 128];
-
-	snprintf(meta, sizeof(meta), "qemu:dirty-bitmap:%s", d->cs_arg);
-	return ctl_probe(d->source, "image", false, meta, set, &p, e);
-}
 
 static json_object *plan_json(const struct plan_disk *d)
 {
@@ -446,8 +456,6 @@ uint32_t ctl_initiate_failback(struct ctl_store *s, const struct ctl_failback_re
 		rv = check_disk(&disks[i], &set, e);
 		if (!rv)
 			rv = choose_source(&disks[i], rp_disk(rp, disks[i].name), rp_id, &set, e);
-		if (!rv && disks[i].cs == CTL_CS_NBD_DIRTY)
-			rv = check_dirty_context(&disks[i], &set, e);
 	}
 	if (rv)
 		goto out;

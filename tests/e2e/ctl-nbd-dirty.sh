@@ -15,7 +15,7 @@ stop_servers() {
 }
 trap stop_servers EXIT
 ctl() { resyncctl --state-dir "$TMP/state" "$@"; }
-gen=0123456789abcdef0123456789abcdef
+gen=0123456789abcdef0123456789abcdef gen2=00000000000000000000000000000002
 
 head -c 8M /dev/urandom >"$TMP/primary.img"
 qemu-img convert -q -f raw -O qcow2 "$TMP/primary.img" "$TMP/rp.qcow2"
@@ -30,7 +30,7 @@ for _ in $(seq 100); do [ -S "$TMP/rp.sock" ] && [ -S "$TMP/target.sock" ] && br
 
 expect_rc 0 ctl vm add app --disk "d0=nbd+unix:///?socket=$TMP/target.sock,generation=$gen"
 expect_rc 0 ctl recovery-point add app rp1 --type application-consistent \
-	--disk "d0=nbd+unix:///?socket=$TMP/rp.sock,dirty-bitmap=b0,base=$gen,consistent"
+	--disk "d0=nbd+unix:///?socket=$TMP/rp.sock,dirty-bitmap=b0,base=$gen,consistent,generation=$gen2"
 expect_rc 0 ctl recovery-point add app old --time 1 \
 	--disk "d0=nbd+unix:///?socket=$TMP/rp.sock,dirty-bitmap=nope,base=$gen,consistent"
 expect_rc 0 ctl failover app
@@ -47,4 +47,13 @@ same "$TMP/primary.img" "$TMP/expect.raw"
 expect_rc 0 ctl --json vm show app
 [ "$(json_field "$TMP/out" ReplicationState)" = 14 ] || fail "VM not in 14 Failback complete"
 
+
+# A trusted record whose bitmap the server does not offer: auto compares.
+expect_rc 0 ctl recovery-point add app later \
+	--disk "d0=nbd+unix:///?socket=$TMP/rp.sock,dirty-bitmap=nope,base=$gen2,consistent"
+expect_rc 0 ctl failover app
+expect_rc 0 ctl --json failback app --wait --timeout 60
+grep -q '"ChangeSource":"compare"' "$TMP/out" || fail "auto did not fall back to compare"
+grep -q 'offers no qemu:dirty-bitmap:nope' "$TMP/out" || fail "no reason recorded: $(cat "$TMP/out")"
+same "$TMP/primary.img" "$TMP/expect.raw"
 echo "ctl-nbd-dirty: target identical, only dirty extents copied"
