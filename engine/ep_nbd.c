@@ -25,8 +25,10 @@
  * 512 KiB ones at 350-430 MiB/s, with any queue depth; nbdkit is as fast
  * with either (doc/nbd.md). */
 #define NBD_MAX_REQUEST (512u << 10)
-/* A write-zeroes request is a 32-bit length on the wire. */
-#define NBD_MAX_ZERO (1u << 30)
+/* Zero requests are sent in pieces of this size: a server zeroing slowly
+ * (a thick target writing real zeroes) then still replies every few
+ * seconds, which is what the I/O timeout watches for. */
+#define NBD_MAX_ZERO (32u << 20)
 /* Errors the server may report for a momentary condition; such a request is
  * sent again this many times before the copy fails. */
 #define NBD_TRANSIENT_RETRIES 3

@@ -4,6 +4,7 @@
 // errors, TLS with a PSK, and the chunked allocation query.
 #include <gtest/gtest.h>
 #include <fstream>
+#include <unistd.h>
 #include <resync/resync.h>
 #include "servers.h"
 
@@ -155,6 +156,38 @@ TEST_F(Nbdkit, ZeroKeepsAllocationUnlessTrimIsAllowed)
 		for (const auto &z : zeroes)
 			EXPECT_EQ(z.rfind(trim ? "trim=1" : "trim=0", 0), 0u) << z;
 	}
+}
+
+// A long zero run goes out in pieces of at most 32 MiB, so a server zeroing
+// slowly keeps replying.
+TEST_F(Nbdkit, LongZeroRunIsSentInPieces)
+{
+	rt::Bytes data(80 * MiB, 0);
+	rt::Bytes head = rt::random_bytes(1 * MiB, 14);
+	std::copy(head.begin(), head.end(), data.begin());
+	std::string srcf = tmp_.path("src.img");
+	rt::write_file(srcf, head);
+	ASSERT_EQ(truncate(srcf.c_str(), (off_t)data.size()), 0);
+	std::string log = tmp_.path("dst.log"), dstf = tmp_.path("dst.img");
+	rt::write_file(dstf, rt::random_bytes(80 * MiB, 15));
+	auto dst = nbdt::nbdkit(tmp_, "dst", { "--filter=log", "file", dstf, "logfile=" + log });
+	ASSERT_TRUE(dst->ok()) << dst->log();
+	auto res = nbdt::copy(srcf, dst->uri());
+	ASSERT_EQ(res.ret, 0) << res.error;
+	EXPECT_EQ(res.st.bytes_zeroed, 79 * MiB);
+	auto zeroes = zero_requests(log);
+	EXPECT_GE(zeroes.size(), 3u);
+	std::ifstream in(log);
+	std::string line;
+	while (std::getline(in, line)) {
+		auto at = line.find(" Zero id=");
+		if (at == std::string::npos)
+			continue;
+		auto c = line.find("count=", at);
+		EXPECT_LE(std::stoull(line.substr(c + 6), nullptr, 0), 32 * MiB) << line;
+	}
+	dst->stop();
+	EXPECT_EQ(rt::read_file(dstf), data);
 }
 
 // A server may refuse a fast zero (ENOTSUP); the zero is then sent without
