@@ -20,11 +20,14 @@
 #include "nbd.h"
 
 #define NBD_MAX_CONNS 16
-/* The largest read or write we send, below any server maximum: qemu-nbd
- * (7.2, unix socket, 1 GiB qcow2) moves 1 MiB requests at 80-100 MiB/s and
- * 512 KiB ones at 350-430 MiB/s, with any queue depth; nbdkit is as fast
- * with either (doc/nbd.md). */
+/* The request size we offer the planner (larger plan blocks still go out
+ * whole, up to the server's maximum): qemu-nbd (7.2, unix socket, 1 GiB
+ * qcow2) moves 1 MiB requests at 80-100 MiB/s and 512 KiB ones at
+ * 350-430 MiB/s, with any queue depth; nbdkit is as fast with either
+ * (doc/nbd.md). */
 #define NBD_MAX_REQUEST (512u << 10)
+/* The NBD protocol's maximum payload when the server states none. */
+#define NBD_DEFAULT_LIMIT (32u << 20)
 /* Zero requests are sent in pieces of this size: a server zeroing slowly
  * (a thick target writing real zeroes) then still replies every few
  * seconds, which is what the I/O timeout watches for. */
@@ -79,6 +82,8 @@ struct nbd_ep {
 	char *offered;              /* contexts the server offers, when listed */
 	char *zeroes;               /* zero-filled buffer for servers without zero */
 	uint32_t zeroes_len;
+	uint32_t limit;             /* the server's maximum payload (ep->max_request
+				     * is what we prefer to send, often less) */
 	uint64_t io_timeout_ns;
 };
 
@@ -306,16 +311,17 @@ static struct nbd_conn *pick_conn(struct nbd_ep *ne)
 
 static int check_request(struct rs_endpoint *ep, const struct rs_io *io)
 {
+	struct nbd_ep *ne = ep->priv;
 	uint64_t end = io->off + io->len;
 	bool aligned = io->off % ep->align == 0 && (io->len % ep->align == 0 || end == ep->size);
-	bool sized = io->op == RS_OP_ZERO || !ep->max_request || io->len <= ep->max_request;
+	bool sized = io->op == RS_OP_ZERO || io->len <= ne->limit;
 	if (aligned && sized && end <= ep->size && io->len)
 		return 0;
 	return rs_fail(ep->r, -EINVAL, io->off,
 		       "%s %s: request at offset %llu length %llu violates the export's block "
 		       "size constraints (minimum %u, maximum %u, size %llu)",
 		       ep->role, ep->name, (unsigned long long)io->off,
-		       (unsigned long long)io->len, ep->align, ep->max_request,
+		       (unsigned long long)io->len, ep->align, ne->limit,
 		       (unsigned long long)ep->size);
 }
 
@@ -573,8 +579,9 @@ static int nbd_open(struct rs_endpoint *ep, bool write)
 	ep->size = (uint64_t)size;
 	ep->align = min > 0 ? (uint32_t)min : 1;
 	ep->pref_request = pref > 0 ? (uint32_t)pref : 0;
-	ep->max_request = max > 0 ? (uint32_t)rs_min((uint64_t)max, NBD_MAX_REQUEST)
-				  : NBD_MAX_REQUEST;
+	ne->limit = max > 0 ? (uint32_t)rs_min((uint64_t)max, RS_MAX_REQUEST_SIZE)
+			    : NBD_DEFAULT_LIMIT;
+	ep->max_request = (uint32_t)rs_min(ne->limit, NBD_MAX_REQUEST);
 	ep->direct = false;
 	ep->is_block = false;
 	ne->allocation = nbd_can_meta_context(h, RS_NBD_ALLOCATION_CONTEXT) == 1;

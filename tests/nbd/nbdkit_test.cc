@@ -75,6 +75,18 @@ TEST_P(Connections, MemoryToMemoryIsIdentical)
 
 INSTANTIATE_TEST_SUITE_P(Nbd, Connections, ::testing::Values(1u, 4u, 16u));
 
+// Plan blocks above the preferred NBD request size still go out whole.
+TEST_F(Nbdkit, LargeBlocksAreSentWhole)
+{
+	rt::Bytes data = rt::random_bytes(8 * MiB, 16);
+	auto src = memory_export("src", data);
+	auto dst = memory_export("dst", rt::Bytes(8 * MiB, 0x66));
+	auto res = nbdt::copy(src->uri(), dst->uri(), RESYNC_FULL, nullptr,
+			      [](resync *r) { resync_set_block_size(r, 2 << 20); });
+	ASSERT_EQ(res.ret, 0) << res.error;
+	EXPECT_EQ(nbdt::read_export(dst->uri()), data);
+}
+
 // Multi-conn advertised, but the server takes one client: one connection it is.
 TEST_F(Nbdkit, ConnectionLimitIsNotAnError)
 {
