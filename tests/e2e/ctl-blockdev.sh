@@ -3,9 +3,16 @@
 # "in use" (32774, exit 7) and untouched; once unmounted the same failback
 # runs and the device ends byte-identical to the recovery point.
 . "$(dirname "$0")/lib.bash"
+# A worker still running when the script stops (a failed step) is killed.
+kill_jobs() {
+	[ -d "$TMP/state" ] || return 0
+	resyncctl --state-dir "$TMP/state" --json job list 2>/dev/null | grep -o '"InstanceID":"[^"]*"' |
+		cut -d'"' -f4 | while read -r j; do resyncctl --state-dir "$TMP/state" job kill "$j" >/dev/null 2>&1 || true; done
+}
 command -v mkfs.ext4 >/dev/null || skip "mkfs.ext4 not installed"
 ctl() { resyncctl --state-dir "$TMP/state" "$@"; }
 unmount_all() {
+	kill_jobs
 	mountpoint -q "$TMP/mnt" && umount "$TMP/mnt"
 	cleanup
 }

@@ -5,10 +5,17 @@
 # the bitmap because its base generation matches the target's, copies only
 # the dirty extents, and the target ends byte-identical to the recovery point.
 . "$(dirname "$0")/lib.bash"
+# A worker still running when the script stops (a failed step) is killed.
+kill_jobs() {
+	[ -d "$TMP/state" ] || return 0
+	resyncctl --state-dir "$TMP/state" --json job list 2>/dev/null | grep -o '"InstanceID":"[^"]*"' |
+		cut -d'"' -f4 | while read -r j; do resyncctl --state-dir "$TMP/state" job kill "$j" >/dev/null 2>&1 || true; done
+}
 for t in qemu-img qemu-io qemu-nbd nbdkit; do
 	command -v $t >/dev/null || skip "$t not installed"
 done
 stop_servers() {
+	kill_jobs
 	local p
 	for p in "$TMP"/*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done
 	cleanup

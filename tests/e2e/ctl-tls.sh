@@ -4,8 +4,15 @@
 # access denied (32769, exit 2) and changes nothing; the right one completes
 # and the target is byte-identical.
 . "$(dirname "$0")/lib.bash"
+# A worker still running when the script stops (a failed step) is killed.
+kill_jobs() {
+	[ -d "$TMP/state" ] || return 0
+	resyncctl --state-dir "$TMP/state" --json job list 2>/dev/null | grep -o '"InstanceID":"[^"]*"' |
+		cut -d'"' -f4 | while read -r j; do resyncctl --state-dir "$TMP/state" job kill "$j" >/dev/null 2>&1 || true; done
+}
 for t in nbdkit psktool; do command -v $t >/dev/null || skip "$t not installed"; done
 stop_server() {
+	kill_jobs
 	[ -f "$TMP/nbdkit.pid" ] && kill "$(cat "$TMP/nbdkit.pid")" 2>/dev/null
 	cleanup
 }
