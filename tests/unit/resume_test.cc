@@ -78,7 +78,7 @@ TEST_F(Resume, CancelPersistsProgressAndRerunCopiesOnlyTheRest)
 struct PauseState {
 	resync *r;
 	std::atomic<int> paused{ 0 };
-	uint64_t checkpoints_when_paused = 0;
+	std::atomic<uint64_t> checkpoints_when_paused{ 0 };
 	std::thread resumer;
 };
 
@@ -88,8 +88,13 @@ void pause_once(const resync_stats *st, void *arg)
 	if (!p->paused && st->bytes_done >= 4 * MiB) {
 		p->paused = 1;
 		resync_pause(p->r, 1);
+		// Resume once the paused copy has drained and checkpointed (or
+		// after 30 s, and the assertion below fails): how long draining
+		// takes depends on the machine's load, not on the engine.
 		p->resumer = std::thread([p] {
-			usleep(400000);
+			for (int i = 0; i < 3000 && p->checkpoints_when_paused < 2; i++)
+				usleep(10000);
+			usleep(100000);
 			p->paused = 2;
 			resync_pause(p->r, 0);
 		});
