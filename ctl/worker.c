@@ -23,8 +23,10 @@
 #include "worker.h"
 
 #define PROGRESS_MS      200
-#define CHECKPOINT_MS    500
-#define CHECKPOINT_BYTES (16ull << 20)
+/* Each checkpoint flushes the target: once a second bounds the work a crash
+ * repeats without making a fast target wait on flushes. */
+#define CHECKPOINT_MS    1000
+#define CHECKPOINT_BYTES (1ull << 30)
 #define RECORD_MS        250
 
 struct worker;

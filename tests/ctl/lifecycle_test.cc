@@ -320,7 +320,7 @@ TEST_F(JobControl, KillNineAtRandomMomentsThenResumeIdentical)
 		}
 		// The last kill waits for a persisted checkpoint, so the final run
 		// must start from one.
-		int ms = i == 9 ? 1500 : delay_ms(rng);
+		int ms = i == 9 ? 2500 : delay_ms(rng);
 		std::this_thread::sleep_for(std::chrono::milliseconds(ms));
 		j = job_show(job);
 		ASSERT_FALSE(jnum(j, "JobState") == 7) << "copy finished before kill " << i
