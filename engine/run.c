@@ -36,15 +36,24 @@ static int check_endpoints(struct resync *r, const struct rs_endpoint *src,
 }
 
 /* The request size: the caller's, within what both endpoints take, and a
- * whole number of plan blocks. */
-static uint32_t request_size(const struct run *rn)
+ * whole number of plan blocks.  A block larger than an endpoint's largest
+ * transfer is refused here, before anything is read. */
+static int request_size(struct run *rn)
 {
+	struct rs_endpoint *eps[] = { &rn->src, &rn->tgt };
 	uint64_t req = rn->r->request_size;
-	if (rn->src.max_request)
-		req = rs_min(req, rn->src.max_request);
-	if (rn->tgt.max_request)
-		req = rs_min(req, rn->tgt.max_request);
-	return (uint32_t)rs_max(rs_align_down(req, rn->plan.block), rn->plan.block);
+	for (int i = 0; i < 2; i++) {
+		if (!eps[i]->max_request)
+			continue;
+		if (eps[i]->max_request < rn->plan.block)
+			return rs_fail(rn->r, -EINVAL, UINT64_MAX,
+				       "%s %s takes at most %u bytes per request, less than the block "
+				       "size %u",
+				       eps[i]->role, eps[i]->name, eps[i]->max_request, rn->plan.block);
+		req = rs_min(req, eps[i]->max_request);
+	}
+	rn->request = (uint32_t)rs_max(rs_align_down(req, rn->plan.block), rn->plan.block);
+	return 0;
 }
 
 static unsigned ring_entries(unsigned depth)
@@ -129,7 +138,9 @@ static int run(struct run *rn)
 	ret = rs_plan_build(r, &rn->src, &rn->tgt, &rn->plan);
 	if (ret)
 		return ret;
-	rn->request = request_size(rn);
+	ret = request_size(rn);
+	if (ret)
+		return ret;
 	r->st.resumed = (uint32_t)rn->plan.resumed;
 	r->st.bytes_planned = resync_bitmap_dirty_bytes(rn->plan.todo);
 	ret = setup_ring(rn, compare || (r->flags & RESYNC_F_VERIFY));
