@@ -69,8 +69,10 @@ struct rs_endpoint {
 	const char *name;        /* path or URI as given */
 	uint64_t size;
 	uint32_t align;          /* offsets and lengths of direct I/O are multiples */
-	uint32_t max_request;    /* largest single transfer (NBD maximum block), 0: none */
-	uint32_t pref_request;   /* preferred transfer size, 0: none */
+	uint32_t max_request;    /* largest transfer it takes (NBD maximum block), 0: none */
+	uint32_t want_request;   /* largest it works best with; a whole block may exceed
+				  * it, up to max_request.  0: no preference */
+	uint32_t pref_request;   /* the device's or server's preferred size (a hint) */
 	bool direct;             /* O_DIRECT in use */
 	bool is_block;           /* a block device */
 	/* Identity, to refuse copying a disk onto itself: st_dev/st_ino of a

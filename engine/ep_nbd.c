@@ -82,8 +82,7 @@ struct nbd_ep {
 	char *offered;              /* contexts the server offers, when listed */
 	char *zeroes;               /* zero-filled buffer for servers without zero */
 	uint32_t zeroes_len;
-	uint32_t limit;             /* the server's maximum payload (ep->max_request
-				     * is what we prefer to send, often less) */
+	uint32_t limit;             /* the server's maximum payload: ep->max_request */
 	uint64_t io_timeout_ns;
 };
 
@@ -581,7 +580,8 @@ static int nbd_open(struct rs_endpoint *ep, bool write)
 	ep->pref_request = pref > 0 ? (uint32_t)pref : 0;
 	ne->limit = max > 0 ? (uint32_t)rs_min((uint64_t)max, RS_MAX_REQUEST_SIZE)
 			    : NBD_DEFAULT_LIMIT;
-	ep->max_request = (uint32_t)rs_min(ne->limit, NBD_MAX_REQUEST);
+	ep->max_request = ne->limit;
+	ep->want_request = (uint32_t)rs_min(ne->limit, NBD_MAX_REQUEST);
 	ep->direct = false;
 	ep->is_block = false;
 	ne->allocation = nbd_can_meta_context(h, RS_NBD_ALLOCATION_CONTEXT) == 1;
@@ -589,7 +589,7 @@ static int nbd_open(struct rs_endpoint *ep, bool write)
 	ne->can_zero = nbd_can_zero(h) == 1;
 	ne->fast_zero = ne->can_zero && nbd_can_fast_zero(h) == 1;
 	if (write && !ne->can_zero) {
-		ne->zeroes_len = (uint32_t)rs_min(ep->max_request, 1u << 20);
+		ne->zeroes_len = (uint32_t)rs_min(ep->want_request, 1u << 20);
 		ne->zeroes_len = (uint32_t)rs_max(rs_align_down(ne->zeroes_len, ep->align), ep->align);
 		if (!(ne->zeroes = calloc(1, ne->zeroes_len))) {
 			nbd_close_ep(ep);

@@ -52,6 +52,9 @@ static int request_size(struct run *rn)
 				       eps[i]->role, eps[i]->name, eps[i]->max_request, rn->plan.block);
 		req = rs_min(req, eps[i]->max_request);
 	}
+	for (int i = 0; i < 2; i++)
+		if (eps[i]->want_request)
+			req = rs_min(req, eps[i]->want_request);
 	rn->request = (uint32_t)rs_max(rs_align_down(req, rn->plan.block), rn->plan.block);
 	return 0;
 }

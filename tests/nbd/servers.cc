@@ -181,28 +181,3 @@ rt::Bytes read_export(const std::string &uri)
 
 } // namespace nbdt
 
-namespace nbdt {
-
-Result copy(const std::string &src, const std::string &dst, resync_mode mode, const char *arg,
-	    std::function<void(resync *)> more)
-{
-	resync *r = resync_new();
-	Result res{};
-	res.ret = resync_set_source(r, src.c_str());
-	if (!res.ret)
-		res.ret = resync_set_target(r, dst.c_str());
-	if (!res.ret)
-		res.ret = resync_set_mode(r, mode, arg);
-	if (!res.ret) {
-		if (more)
-			more(r);
-		res.ret = resync_run(r);
-	}
-	resync_get_stats(r, &res.st);
-	res.error = resync_error(r);
-	res.error_offset = resync_error_offset(r);
-	resync_free(r);
-	return res;
-}
-
-} // namespace nbdt

@@ -52,19 +52,18 @@ int run(const std::vector<std::string> &argv, std::string *out = nullptr);
 
 #include <functional>
 #include <resync/resync.h>
+#include "engine_util.h"
 
 namespace nbdt {
 
-struct Result {
-	int ret;
-	resync_stats st;
-	std::string error;
-	uint64_t error_offset;
-};
+using Result = RunResult;
 
 // Runs the engine from src to dst in mode (arg: bitmap name or file); `more`
 // sets anything else on the handle first.
-Result copy(const std::string &src, const std::string &dst, resync_mode mode = RESYNC_FULL,
-	    const char *arg = nullptr, std::function<void(resync *)> more = nullptr);
+inline Result copy(const std::string &src, const std::string &dst, resync_mode mode = RESYNC_FULL,
+		   const char *arg = nullptr, std::function<void(resync *)> more = nullptr)
+{
+	return run_engine(src, dst, mode, arg, 0, std::move(more));
+}
 
 } // namespace nbdt
