@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "resync/resync.h"
+#include "size.h"
 #include "resync/change_bitmap.h"
 #include "tool.h"
 
@@ -62,28 +63,6 @@ int fail(const char *fmt, ...)
 	return EXIT_RUNTIME;
 }
 
-int parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	if (!*s || *s == '-')
-		return -EINVAL;
-	unsigned long long v = strtoull(s, &end, 0);
-	if (errno || end == s)
-		return -EINVAL;
-	unsigned shift = 0;
-	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
-	}
-	if (*end || (shift && v > (UINT64_MAX >> shift)))
-		return -EINVAL;
-	*out = (uint64_t)v << shift;
-	return 0;
-}
-
 /* 32 hex digits; dashes (UUID spelling) are ignored. */
 static int parse_id(const char *s, uint8_t id[16])
 {
@@ -120,7 +99,7 @@ static void format_id(const uint8_t id[16], char out[33])
 int parse_granularity(const char *s, uint32_t *out)
 {
 	uint64_t g;
-	if (parse_size(s, &g) || g < RESYNC_BITMAP_MIN_GRANULARITY ||
+	if (rs_parse_size(s, &g) || g < RESYNC_BITMAP_MIN_GRANULARITY ||
 	    g > RESYNC_BITMAP_MAX_GRANULARITY || (g & (g - 1)))
 		return -EINVAL;
 	*out = (uint32_t)g;
@@ -181,7 +160,7 @@ static int parse_opts(int argc, char **argv, const char *allowed, struct header_
 			return usage("%s: option %s does not apply", argv[0], argv[optind - 1]);
 		switch (c) {
 		case OPT_SIZE:
-			if (parse_size(optarg, &o->size))
+			if (rs_parse_size(optarg, &o->size))
 				return usage("bad --size %s", optarg);
 			o->have_size = 1;
 			break;
@@ -244,7 +223,7 @@ static int mark_extents_file(resync_bitmap *b, const char *path)
 		if (n <= 0)
 			continue;
 		uint64_t off, len;
-		if (n != 2 || parse_size(a, &off) || parse_size(c, &len)) {
+		if (n != 2 || rs_parse_size(a, &off) || rs_parse_size(c, &len)) {
 			ret = fail("%s:%u: expected \"offset length\"", path, lineno);
 			break;
 		}

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <resync/resync.h>
 #include "output.h"
+#include "size.h"
 
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_DIFFER = 3, EXIT_INTERRUPTED = 4 };
 
@@ -54,31 +55,6 @@ static void usage(FILE *f)
 	      "  -v, --verbose             say how the endpoints are accessed\n"
 	      "exit status: 0 done or equal, 1 error, 2 usage, 3 differences found, 4 interrupted\n",
 	      f);
-}
-
-/* "64K", "1M", "3G", or plain bytes. */
-static int parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 0);
-	if (errno || end == s || *s == '-')
-		return -1;
-	unsigned shift = 0;
-	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
-	}
-	if (*end == 'i' && shift)
-		end++;
-	if ((*end == 'B' || *end == 'b') && end[1] == 0)
-		end++;
-	if (*end || (shift && v > (UINT64_MAX >> shift)))
-		return -1;
-	*out = (uint64_t)v << shift;
-	return 0;
 }
 
 enum {
@@ -141,7 +117,7 @@ static int usage_error(const char *fmt, const char *arg)
 
 static int number(const char *name, const char *arg, uint64_t *out)
 {
-	if (!parse_size(arg, out))
+	if (!rs_parse_size(arg, out))
 		return 0;
 	fprintf(stderr, "resync: --%s needs a number (K, M, G suffixes allowed), not '%s'\n",
 		name, arg);
