@@ -457,9 +457,13 @@ int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg,
 	for (;;) {
 		uint64_t wait = RS_TICK_NS;
 		bool paused = atomic_load(&r->paused);
+		now = rs_now_ns();
 		if (!cp.stop && atomic_load(&r->cancelled))
 			stop_with(&cp, rs_fail(r, -ECANCELED, UINT64_MAX, "cancelled"));
-		while (!cp.stop && !paused && cp.active < cp.nslots) {
+		/* A checkpoint drains first: the target is flushed with nothing in
+		 * flight, so no endpoint has to flush beside its own requests. */
+		bool hold = paused || (!cp.stop && checkpoint_due(&cp, now));
+		while (!cp.stop && !hold && cp.active < cp.nslots) {
 			int ret = fill_one(&cp);
 			if (ret == -EAGAIN)
 				wait = rs_min(wait, rs_rate_wait_ns(&cp.rate, rs_now_ns()));
@@ -469,21 +473,17 @@ int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg,
 		if (cp.active == 0 && (cp.stop || cp.cursor >= p->todo->nblocks))
 			break;
 
-		now = rs_now_ns();
 		if (!paused)
 			cp.paused_checkpointed = false;
-		if (cp.active == 0 && paused && !cp.paused_checkpointed && r->checkpoint &&
+		/* Once paused and drained the progress is saved too, so a
+		 * suspended job may be killed without losing it. */
+		if (cp.active == 0 && hold && !cp.stop && !cp.paused_checkpointed && r->checkpoint &&
 		    pass == RS_PASS_COPY) {
-			/* A suspended job holds nothing in flight and its progress
-			 * is on disk, so it may be killed while suspended. */
 			int ret = checkpoint(&cp, now);
 			if (ret)
 				stop_with(&cp, ret);
-			cp.paused_checkpointed = true;
-		} else if (!cp.stop && checkpoint_due(&cp, now)) {
-			int ret = checkpoint(&cp, now);
-			if (ret)
-				stop_with(&cp, ret);
+			cp.paused_checkpointed = paused;
+			continue;
 		}
 		report_progress(&cp, now);
 		pump(&cp);
