@@ -27,6 +27,7 @@ struct file_ep {
 	int fixed;         /* registered index of fd; fixed + 1 is fd_buffered */
 	struct rs_ring *rg;
 	enum zero_method zero;
+	bool may_have_holes;  /* fewer blocks allocated than the size needs */
 	char *zero_buf;    /* for ZERO_WRITE */
 	size_t zero_len;
 	unsigned inflight;
@@ -84,6 +85,7 @@ static int file_open(struct rs_endpoint *ep, bool write)
 	} else {
 		ep->size = (uint64_t)st.st_size;
 		ep->align = 4096;
+		f->may_have_holes = (uint64_t)st.st_blocks * 512 < ep->size;
 	}
 	f->zero = ZERO_PUNCH;
 	return 0;
@@ -268,7 +270,9 @@ static int file_zero_extents(struct rs_endpoint *ep, uint64_t off, uint64_t len,
 			     rs_extent_fn fn, void *arg)
 {
 	struct file_ep *f = ep->priv;
-	if (ep->is_block)
+	/* A fully allocated file has no holes to find: a delta copy of many
+	 * small runs would pay two lseeks per run for nothing. */
+	if (ep->is_block || !f->may_have_holes)
 		return 0;
 	uint64_t end = rs_min(off + len, ep->size);
 	while (off < end) {

@@ -35,13 +35,31 @@ static int check_endpoints(struct resync *r, const struct rs_endpoint *src,
 	return 0;
 }
 
-/* The request size: the caller's, within what both endpoints take, and a
- * whole number of plan blocks.  A block larger than an endpoint's largest
- * transfer is refused here, before anything is read. */
+/* The longest run of planned blocks, in bytes: no request is ever longer. */
+static uint64_t longest_run(const struct resync_bitmap *todo)
+{
+	uint64_t best = 0;
+	for (uint64_t b = rs_bm_next_set(todo, 0); b < todo->nblocks;) {
+		uint64_t e = rs_bm_next_clear(todo, b);
+		best = rs_max(best, e - b);
+		b = rs_bm_next_set(todo, e);
+	}
+	return best * todo->granularity;
+}
+
+/* The request size: the caller's, within what both endpoints take, no longer
+ * than the plan's longest run unless verify follows (so a delta of small
+ * pieces pins no more buffer memory than it can use), and a whole number of
+ * plan blocks.  A block larger
+ * than an endpoint's largest transfer is refused here, before anything is
+ * read. */
 static int request_size(struct run *rn)
 {
 	struct rs_endpoint *eps[] = { &rn->src, &rn->tgt };
 	uint64_t req = rn->r->request_size;
+	/* Verify reads the whole disk with the same buffers. */
+	if (!(rn->r->flags & RESYNC_F_VERIFY))
+		req = rs_min(req, longest_run(rn->plan.todo));
 	for (int i = 0; i < 2; i++) {
 		if (!eps[i]->max_request)
 			continue;
