@@ -43,6 +43,17 @@ struct Delta : ::testing::Test {
 		rt::write_file(d, dst);
 	}
 
+	// A change bitmap at the block size naming exactly the changed blocks.
+	void save_changed_bitmap(const std::string &path)
+	{
+		resync_bitmap *b;
+		ASSERT_EQ(resync_bitmap_new(&b, src.size(), Blk), 0);
+		for (uint64_t blk : changed)
+			ASSERT_EQ(resync_bitmap_mark(b, blk * Blk, len(blk)), 0);
+		ASSERT_EQ(resync_bitmap_save(b, path.c_str()), 0);
+		resync_bitmap_free(b);
+	}
+
 	// The target after the copy: equal to the source except at the decoys.
 	void expect_decoys_kept()
 	{
@@ -57,12 +68,7 @@ struct Delta : ::testing::Test {
 TEST_F(Delta, BitmapWritesExactlyTheChangedBlocks)
 {
 	std::string bm = tmp.path("bm");
-	resync_bitmap *b;
-	ASSERT_EQ(resync_bitmap_new(&b, src.size(), Blk), 0);
-	for (uint64_t blk : changed)
-		ASSERT_EQ(resync_bitmap_mark(b, blk * Blk, len(blk)), 0);
-	ASSERT_EQ(resync_bitmap_save(b, bm.c_str()), 0);
-	resync_bitmap_free(b);
+	ASSERT_NO_FATAL_FAILURE(save_changed_bitmap(bm));
 	RunResult r = run_engine(s, d, RESYNC_BITMAP, bm.c_str());
 	ASSERT_EQ(r.ret, 0) << r.error;
 	EXPECT_EQ(r.st.bytes_planned, sum(changed));
@@ -127,12 +133,7 @@ TEST_F(Delta, VerifyFindsTheFirstDifferenceAfterABitmapThatMissedBlocks)
 {
 	// The record names only the changed blocks: verify sees the decoys.
 	std::string bm = tmp.path("bm");
-	resync_bitmap *b;
-	ASSERT_EQ(resync_bitmap_new(&b, src.size(), Blk), 0);
-	for (uint64_t blk : changed)
-		ASSERT_EQ(resync_bitmap_mark(b, blk * Blk, len(blk)), 0);
-	ASSERT_EQ(resync_bitmap_save(b, bm.c_str()), 0);
-	resync_bitmap_free(b);
+	ASSERT_NO_FATAL_FAILURE(save_changed_bitmap(bm));
 	RunResult r = run_engine(s, d, RESYNC_BITMAP, bm.c_str(), RESYNC_F_VERIFY);
 	EXPECT_EQ(r.ret, -EILSEQ);
 	EXPECT_EQ(r.error_offset, decoys[0] * Blk + 7);
