@@ -185,8 +185,12 @@ static int run(struct run *rn)
 		return 0;
 
 	set_phase(r, RESYNC_PHASE_FLUSH);
+	/* A failed flush keeps the last checkpoint: everything it records was
+	 * flushed, so a rerun redoes only what came after it. */
 	ret = rn->tgt.ops->flush(&rn->tgt);
-	if (!ret && (r->flags & RESYNC_F_VERIFY))
+	if (ret)
+		return ret;
+	if (r->flags & RESYNC_F_VERIFY)
 		ret = verify(rn);
 	/* Every planned block is on stable storage now: a rerun after a failed
 	 * verify must plan again rather than resume an empty checkpoint. */
