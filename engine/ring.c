@@ -11,6 +11,11 @@ int rs_ring_init(struct rs_ring *rg, unsigned entries)
 
 void rs_ring_exit(struct rs_ring *rg)
 {
+	/* The kernel tears a ring down in the background: files still
+	 * registered would stay open for a while after resync_run() returned,
+	 * and an umount right after the copy would fail with EBUSY. */
+	if (rg->files_registered)
+		io_uring_unregister_files(&rg->ring);
 	io_uring_queue_exit(&rg->ring);
 }
 
