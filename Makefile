@@ -3,6 +3,7 @@
 #
 #   make [all]        library, tools, resyncctl (into build/, or build-san/ with SANITIZE=1)
 #   make check        every test suite and end-to-end script; ends "N passed, N failed"
+#   make stress       the same suites with the long storms run in full (RESYNC_STRESS=1)
 #   make demo         a real failback end to end on generated images
 #   make bench        the benchmark against nbdcopy, qemu-img, rsync, dd, fio
 #   make install      PREFIX=/usr/local DESTDIR=
@@ -56,7 +57,7 @@ SUITE_BINS := $(SUITES:%=$(B)/tests/%_tests)
 LIB_A  := $(B)/libresync.a
 LIB_SO := $(B)/libresync.so.$(VERSION)
 
-.PHONY: all deps check demo bench install clean
+.PHONY: all deps check stress demo bench install clean
 all: $(LIB_A) $(LIB_SO) $(B)/bin/resyncctl $(TOOL_BINS) $(B)/resync.pc
 
 deps:
@@ -112,6 +113,14 @@ check:
 	@tools/install-deps test
 	$(MAKE) all $(SUITE_BINS)
 	@B=$(B) tests/run
+
+# Long storms (hundreds of kills, crash rounds) run in full here; `check` runs
+# a shortened round of each.  Tests read RESYNC_STRESS (tests/common/stress.h,
+# tests/e2e/lib.bash: rounds).
+stress:
+	@tools/install-deps test
+	$(MAKE) all $(SUITE_BINS)
+	@B=$(B) RESYNC_STRESS=1 tests/run
 
 demo:
 	@tools/install-deps demo

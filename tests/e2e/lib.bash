@@ -31,3 +31,6 @@ loop_attach() { # loop_attach FILE -> prints the device
 	done
 	return 1
 }
+# rounds CHECK STRESS: how many rounds a storm runs; `make stress` sets
+# RESYNC_STRESS=1 for the full count, `make check` runs the shortened one.
+rounds() { if [ "${RESYNC_STRESS:-0}" = 1 ]; then echo "$2"; else echo "$1"; fi; }
