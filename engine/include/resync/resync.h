@@ -62,6 +62,9 @@ struct resync_stats {
 	uint32_t source_direct;   /* 1 when the source is read with O_DIRECT */
 	uint32_t target_direct;   /* 1 when the target is written with O_DIRECT */
 	uint32_t resumed;         /* 1 when the run started from a checkpoint */
+	uint64_t bytes_verified;  /* verify: bytes re-read and compared on both sides */
+	uint32_t verify_unplanned_diff; /* 1 when verify found a difference in a block
+					 * outside the plan: the change record lied */
 };
 
 enum resync_phase {
@@ -87,6 +90,25 @@ int resync_set_target(resync *r, const char *target);
 /* Mode and, for EXTENTS/BITMAP, the file; for NBD_DIRTY the bitmap name. */
 int resync_set_mode(resync *r, enum resync_mode mode, const char *arg);
 int resync_set_flags(resync *r, uint64_t flags);
+/* What verify re-reads after the copy is flushed (resync_set_verify()). */
+enum resync_verify {
+	RESYNC_VERIFY_NONE = 0,
+	RESYNC_VERIFY_PLANNED = 1, /* re-read what the plan covered */
+	RESYNC_VERIFY_SAMPLE = 2,  /* the planned blocks plus a random sample of blocks outside the plan */
+	RESYNC_VERIFY_FULL = 3     /* every block (what RESYNC_F_VERIFY asks for) */
+};
+/* sample_per_gib blocks per GiB of disk outside the plan, at least sample_min per disk (both capped by the
+ * number of unplanned blocks); -EINVAL for an unknown mode. Defaults: NONE, 16, 256.
+ * A block is the plan's block (resync_set_block_size(), or a change bitmap's
+ * granularity when coarser); "the plan" is every block the mode named,
+ * including those a resumed checkpoint had already retired.  The sample is
+ * drawn afresh each run from getrandom(); a failed getrandom fails the run.
+ * RESYNC_F_VERIFY set in the flags means RESYNC_VERIFY_FULL whatever is set
+ * here; a dry run verifies nothing.  Verify stops at the first difference
+ * outside the plan (stats: verify_unplanned_diff = 1) and otherwise reads its
+ * whole set; any difference makes resync_run() return -EILSEQ.  Since
+ * RESYNC_0.2. */
+int resync_set_verify(resync *r, enum resync_verify how, uint32_t sample_per_gib, uint32_t sample_min);
 /* In-flight requests (1..1024) and bytes per request (power of two, 4 KiB .. 64 MiB). */
 int resync_set_queue_depth(resync *r, unsigned depth);
 int resync_set_request_size(resync *r, uint32_t bytes);
