@@ -160,11 +160,14 @@ uint64_t resync_error_offset(const resync *r);
 typedef struct resync_bitmap resync_bitmap;
 
 /* An empty bitmap for a disk of device_size bytes; granularity a power of two
- * in 512 .. 1 GiB. */
+ * in 512 .. 1 GiB (else -EINVAL).  A bitmap holds at most 2^35 blocks
+ * (ceil(device_size / granularity)): more is -EOVERFLOW.  -ENOMEM when
+ * memory runs out. */
 int resync_bitmap_new(resync_bitmap **out, uint64_t device_size, uint32_t granularity);
 /* Loads and validates a file: -EBADMSG for a bad magic or checksum, -EINVAL
  * for a bad granularity, flags or reserved field, -EPROTO for an unknown
- * version, -EFBIG/-ENODATA when the length does not match the header. */
+ * version, -EFBIG/-ENODATA when the length does not match the header,
+ * -EOVERFLOW for more than 2^35 blocks (see resync_bitmap_new()). */
 int resync_bitmap_load(resync_bitmap **out, const char *path);
 /* Why the calling thread's last resync_bitmap_load() failed, in words
  * ("bad magic", "checksum mismatch", ...); "" after a success. */
