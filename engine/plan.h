@@ -42,8 +42,10 @@ int rs_plan_from(struct resync *r, struct rs_endpoint *src, uint32_t block,
 		 struct resync_bitmap *todo, struct rs_plan *p);
 void rs_plan_free(struct rs_plan *p);
 
-/* Parses an extent list ("offset length" lines, # comments, decimal or 0x
- * hex) and calls fn for each; messages name the line. */
+/* Parses an extent list (common/parse_size.h: "offset length" lines, #
+ * comments, decimal or 0x hex, K/M/G/T suffixes) and calls fn for each;
+ * messages name the line.  -EINVAL for a malformed line, -ERANGE for a number
+ * above 2^64 - 1 or an extent past size. */
 int rs_extent_list_read(struct resync *r, const char *path, uint64_t size,
 			rs_extent_fn fn, void *arg);
 

@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <resync/resync.h>
 #include "output.h"
-#include "size.h"
+#include "parse_size.h"
 
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_DIFFER = 3, EXIT_INTERRUPTED = 4 };
 /* --verify=sample: the library's defaults, the same as resyncctl's. */
@@ -44,7 +44,7 @@ static void usage(FILE *f)
 	      "                            every block), planned (the blocks copied), sample\n"
 	      "                            (those plus a random sample of the other blocks:\n"
 	      "                            catches a change record that missed a change)\n"
-	      "  --rate BYTES              limit reading to BYTES per second (K, M, G suffixes)\n"
+	      "  --rate BYTES              limit reading to BYTES per second\n"
 	      "  --queue-depth N           requests in flight (default 32)\n"
 	      "  --request-size N          bytes per request (default 1M)\n"
 	      "  --block-size N            compare and checkpoint unit (default 64K)\n"
@@ -58,6 +58,8 @@ static void usage(FILE *f)
 	      "  --progress-interval MS    how often progress is shown (default 200, JSON 1000)\n"
 	      "  --stats                   print the result figures as JSON at the end\n"
 	      "  -v, --verbose             say how the endpoints are accessed\n"
+	      "numbers: decimal (leading zeros too) or 0x hex, optional K, M, G, T suffix\n"
+	      "(powers of 1024, also KB, KiB); extent files use the same numbers\n"
 	      "exit status: 0 done or equal, 1 error, 2 usage, 3 differences found, 4 interrupted\n",
 	      f);
 }
@@ -123,10 +125,14 @@ static int usage_error(const char *fmt, const char *arg)
 
 static int number(const char *name, const char *arg, uint64_t *out)
 {
-	if (!rs_parse_size(arg, out))
+	int ret = rc_parse_size(arg, out);
+	if (!ret)
 		return 0;
-	fprintf(stderr, "resync: --%s needs a number (K, M, G suffixes allowed), not '%s'\n",
-		name, arg);
+	if (ret == -ERANGE)
+		fprintf(stderr, "resync: --%s %s is larger than 2^64 - 1\n", name, arg);
+	else
+		fprintf(stderr, "resync: --%s needs a number (decimal or 0x hex; K, M, G, T "
+			"suffixes allowed), not '%s'\n", name, arg);
 	return -1;
 }
 
