@@ -40,7 +40,12 @@ enum resync_mode {
 #define RESYNC_F_VERIFY     (1ULL << 0) /* after copying, re-read both sides and compare */
 #define RESYNC_F_DRY_RUN    (1ULL << 1) /* plan, read and compare; write nothing */
 #define RESYNC_F_NO_DIRECT  (1ULL << 2) /* never use O_DIRECT */
-#define RESYNC_F_ALLOW_TRIM (1ULL << 3) /* NBD targets: zero with trim where offered */
+/* Zeroing may deallocate: punch holes in a file, unmap a block device's
+ * blocks (write-zeroes with unmap), trim an NBD export.  Without it zeroing
+ * keeps the target's allocation (zero range, BLKZEROOUT, NBD write-zeroes with
+ * NO_HOLE, or plain writes of zeroes), so a thick disk stays thick; ranges the
+ * target already has as holes are left alone either way. */
+#define RESYNC_F_ALLOW_TRIM (1ULL << 3)
 #define RESYNC_F_NO_ZERO_DETECT (1ULL << 4) /* write zero blocks as data */
 #define RESYNC_F_FIRST_DIFF (1ULL << 5) /* dry run: stop at the first difference */
 #define RESYNC_F_ALL_FLAGS  ((1ULL << 6) - 1)
