@@ -101,9 +101,15 @@ static int setup_ring(struct run *rn, bool two_buffers)
 	return ret;
 }
 
+/* Entering a phase is reported at once (when reports are asked for at an
+ * interval): a caller sees open, plan and flush, and may cancel there. */
 static void set_phase(struct resync *r, enum resync_phase ph)
 {
 	r->st.phase = ph;
+	if (r->progress && r->progress_ms && ph != RESYNC_PHASE_DONE) {
+		r->st.elapsed_ns = rs_now_ns() - r->run_start_ns;
+		r->progress(&r->st, r->progress_arg);
+	}
 }
 
 /* After a failure or cancel: what was retired is flushed and recorded, so a
@@ -153,9 +159,15 @@ static int run(struct run *rn)
 	bool compare = dry || r->mode == RESYNC_COMPARE;
 
 	set_phase(r, RESYNC_PHASE_OPEN);
-	int ret = rs_endpoint_open(r, &rn->src, r->source, "source", false);
+	int ret = rs_check_cancel(r);
+	if (!ret)
+		ret = rs_endpoint_open(r, &rn->src, r->source, "source", false);
+	if (!ret)
+		ret = rs_check_cancel(r);
 	if (!ret)
 		ret = rs_endpoint_open(r, &rn->tgt, r->target, "target", !dry);
+	if (!ret)
+		ret = rs_check_cancel(r);
 	if (!ret)
 		ret = check_endpoints(r, &rn->src, &rn->tgt);
 	if (ret)
@@ -166,6 +178,8 @@ static int run(struct run *rn)
 
 	set_phase(r, RESYNC_PHASE_PLAN);
 	ret = rs_plan_build(r, &rn->src, &rn->tgt, &rn->plan);
+	if (!ret)
+		ret = rs_check_cancel(r);
 	if (ret)
 		return ret;
 	ret = request_size(rn);
@@ -195,8 +209,11 @@ static int run(struct run *rn)
 
 	set_phase(r, RESYNC_PHASE_FLUSH);
 	/* A failed flush keeps the last checkpoint: everything it records was
-	 * flushed, so a rerun redoes only what came after it. */
-	ret = rn->tgt.ops->flush(&rn->tgt);
+	 * flushed, so a rerun redoes only what came after it.  A cancel here
+	 * skips the flush on the same terms. */
+	ret = rs_check_cancel(r);
+	if (!ret)
+		ret = rn->tgt.ops->flush(&rn->tgt);
 	if (ret)
 		return ret;
 	if (rs_verify_mode(r) != RESYNC_VERIFY_NONE)
@@ -220,7 +237,7 @@ int resync_run(resync *r)
 	r->running = 1;
 	memset(&r->st, 0, sizeof r->st);
 	rs_clear_error(r);
-	uint64_t start = rs_now_ns();
+	uint64_t start = r->run_start_ns = rs_now_ns();
 
 	struct run rn = { .r = r };
 	int ret = run(&rn);
@@ -237,6 +254,8 @@ int resync_run(resync *r)
 		set_phase(r, RESYNC_PHASE_DONE);
 	if (r->progress)
 		r->progress(&r->st, r->progress_arg);
+	/* A cancel is for the run it stopped (or the one it found starting). */
+	atomic_store(&r->cancelled, 0);
 	r->running = 0;
 	return ret;
 }

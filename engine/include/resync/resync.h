@@ -81,7 +81,8 @@ enum resync_phase {
 	RESYNC_PHASE_DONE = 5
 };
 
-/* Called from resync_run()'s thread at the progress interval and at the end. */
+/* Called from resync_run()'s thread at the progress interval, on entering
+ * each phase (when the interval is not 0), and at the end. */
 typedef void (*resync_progress_fn)(const struct resync_stats *stats, void *arg);
 
 /* A new handle with defaults; NULL on ENOMEM. */
@@ -144,7 +145,14 @@ int resync_set_tls(resync *r, const char *certs_dir, const char *psk_file,
 int resync_run(resync *r);
 
 /* Safe from another thread or a signal handler: stop submitting, drain what
- * is in flight, persist the checkpoint, and make resync_run() return -ECANCELED. */
+ * is in flight, persist the checkpoint, and make resync_run() return -ECANCELED.
+ * A cancel applies to the run in progress or, when none is, to the next one to
+ * start (so a signal that arrives just before resync_run() still stops it);
+ * resync_run() consumes it when it returns, and the handle can run again.  It
+ * is seen between the steps of open, between extents while planning, before
+ * the final flush (which is then skipped: the last checkpoint stays valid),
+ * and by the copy and verify loops.  A cancel that arrives once the final
+ * flush has started lets a run without verify complete (0). */
 void resync_cancel(resync *r);
 /* Safe from another thread or a signal handler: pause (1) or resume (0)
  * submitting new requests; in-flight ones complete and are checkpointed. */
