@@ -18,6 +18,7 @@ struct run {
 	struct rs_buffers *bufs;
 	struct rs_plan plan;
 	uint32_t request;
+	uint64_t verify_seed[4];
 };
 
 static int check_endpoints(struct resync *r, const struct rs_endpoint *src,
@@ -139,7 +140,7 @@ static int verify(struct run *rn)
 	struct resync_bitmap *todo;
 	struct rs_plan v;
 	set_phase(r, RESYNC_PHASE_VERIFY);
-	int ret = rs_verify_blocks(r, rs_verify_mode(r), rn->plan.planned, &todo);
+	int ret = rs_verify_blocks(r, rs_verify_mode(r), rn->plan.planned, rn->verify_seed, &todo);
 	if (ret)
 		return ret;
 	ret = rs_plan_from(r, &rn->src, rn->plan.block, todo, &v);
@@ -184,6 +185,9 @@ static int run(struct run *rn)
 		return ret;
 	ret = request_size(rn);
 	if (ret)
+		return ret;
+	if (rs_verify_mode(r) == RESYNC_VERIFY_SAMPLE && !dry &&
+	    (ret = rs_verify_seed(r, rn->verify_seed)))
 		return ret;
 	r->st.resumed = (uint32_t)rn->plan.resumed;
 	r->st.bytes_planned = resync_bitmap_dirty_bytes(rn->plan.todo);

@@ -108,7 +108,8 @@ enum resync_verify {
  * A block is the plan's block (resync_set_block_size(), or a change bitmap's
  * granularity when coarser); "the plan" is every block the mode named,
  * including those a resumed checkpoint had already retired.  The sample is
- * drawn afresh each run from getrandom(); a failed getrandom fails the run.
+ * drawn afresh each run from getrandom(); a failed getrandom fails the run
+ * before anything is written.
  * RESYNC_F_VERIFY set in the flags means RESYNC_VERIFY_FULL whatever is set
  * here; a dry run verifies nothing.  Verify stops at the first difference
  * outside the plan (stats: verify_unplanned_diff = 1) and otherwise reads its
