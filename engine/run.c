@@ -8,6 +8,7 @@
 #include "endpoint.h"
 #include "internal.h"
 #include "plan.h"
+#include "verify.h"
 
 struct run {
 	struct resync *r;
@@ -17,6 +18,7 @@ struct run {
 	struct rs_buffers *bufs;
 	struct rs_plan plan;
 	uint32_t request;
+	uint64_t verify_seed[4];
 };
 
 static int check_endpoints(struct resync *r, const struct rs_endpoint *src,
@@ -48,7 +50,7 @@ static uint64_t longest_run(const struct resync_bitmap *todo)
 }
 
 /* The request size: the caller's, within what both endpoints take, no longer
- * than the plan's longest run unless verify follows (so a delta of small
+ * than the plan's longest run unless a full verify follows (so a delta of small
  * pieces pins no more buffer memory than it can use), and a whole number of
  * plan blocks.  A block larger
  * than an endpoint's largest transfer is refused here, before anything is
@@ -57,8 +59,8 @@ static int request_size(struct run *rn)
 {
 	struct rs_endpoint *eps[] = { &rn->src, &rn->tgt };
 	uint64_t req = rn->r->request_size;
-	/* Verify reads the whole disk with the same buffers. */
-	if (!(rn->r->flags & RESYNC_F_VERIFY))
+	/* A full verify reads the whole disk with the same buffers. */
+	if (rs_verify_mode(rn->r) != RESYNC_VERIFY_FULL)
 		req = rs_min(req, longest_run(rn->plan.todo));
 	for (int i = 0; i < 2; i++) {
 		if (!eps[i]->max_request)
@@ -100,9 +102,15 @@ static int setup_ring(struct run *rn, bool two_buffers)
 	return ret;
 }
 
+/* Entering a phase is reported at once (when reports are asked for at an
+ * interval): a caller sees open, plan and flush, and may cancel there. */
 static void set_phase(struct resync *r, enum resync_phase ph)
 {
 	r->st.phase = ph;
+	if (r->progress && r->progress_ms && ph != RESYNC_PHASE_DONE) {
+		r->st.elapsed_ns = rs_now_ns() - r->run_start_ns;
+		r->progress(&r->st, r->progress_arg);
+	}
 }
 
 /* After a failure or cancel: what was retired is flushed and recorded, so a
@@ -124,16 +132,24 @@ static void save_progress(struct run *rn)
 	r->err_off = off;
 }
 
+/* Re-reads the verify set (verify.h) on both sides; the pass learns from
+ * the kept plan which differences lie outside it. */
 static int verify(struct run *rn)
 {
 	struct resync *r = rn->r;
-	struct rs_plan all;
+	struct resync_bitmap *todo;
+	struct rs_plan v;
 	set_phase(r, RESYNC_PHASE_VERIFY);
-	int ret = rs_plan_all(r, &rn->src, rn->plan.block, &all);
+	int ret = rs_verify_blocks(r, rs_verify_mode(r), rn->plan.planned, rn->verify_seed, &todo);
+	if (ret)
+		return ret;
+	ret = rs_plan_from(r, &rn->src, rn->plan.block, todo, &v);
+	v.planned = rn->plan.planned;
+	rn->plan.planned = NULL;
 	if (!ret)
-		ret = rs_copy_pass(r, RS_PASS_VERIFY, &rn->rg, rn->bufs, &rn->src, &rn->tgt, &all,
+		ret = rs_copy_pass(r, RS_PASS_VERIFY, &rn->rg, rn->bufs, &rn->src, &rn->tgt, &v,
 				   rn->request);
-	rs_plan_free(&all);
+	rs_plan_free(&v);
 	return ret;
 }
 
@@ -144,9 +160,15 @@ static int run(struct run *rn)
 	bool compare = dry || r->mode == RESYNC_COMPARE;
 
 	set_phase(r, RESYNC_PHASE_OPEN);
-	int ret = rs_endpoint_open(r, &rn->src, r->source, "source", false);
+	int ret = rs_check_cancel(r);
+	if (!ret)
+		ret = rs_endpoint_open(r, &rn->src, r->source, "source", false);
+	if (!ret)
+		ret = rs_check_cancel(r);
 	if (!ret)
 		ret = rs_endpoint_open(r, &rn->tgt, r->target, "target", !dry);
+	if (!ret)
+		ret = rs_check_cancel(r);
 	if (!ret)
 		ret = check_endpoints(r, &rn->src, &rn->tgt);
 	if (ret)
@@ -157,14 +179,19 @@ static int run(struct run *rn)
 
 	set_phase(r, RESYNC_PHASE_PLAN);
 	ret = rs_plan_build(r, &rn->src, &rn->tgt, &rn->plan);
+	if (!ret)
+		ret = rs_check_cancel(r);
 	if (ret)
 		return ret;
 	ret = request_size(rn);
 	if (ret)
 		return ret;
+	if (rs_verify_mode(r) == RESYNC_VERIFY_SAMPLE && !dry &&
+	    (ret = rs_verify_seed(r, rn->verify_seed)))
+		return ret;
 	r->st.resumed = (uint32_t)rn->plan.resumed;
 	r->st.bytes_planned = resync_bitmap_dirty_bytes(rn->plan.todo);
-	ret = setup_ring(rn, compare || (r->flags & RESYNC_F_VERIFY));
+	ret = setup_ring(rn, compare || rs_verify_mode(r) != RESYNC_VERIFY_NONE);
 	if (ret)
 		return ret;
 	/* Recorded before the first write, so a crash at any point resumes. */
@@ -174,7 +201,7 @@ static int run(struct run *rn)
 
 	set_phase(r, RESYNC_PHASE_COPY);
 	enum rs_pass pass = !dry ? RS_PASS_COPY :
-			    r->flags & RESYNC_F_FIRST_DIFF ? RS_PASS_VERIFY : RS_PASS_COMPARE;
+			    r->flags & RESYNC_F_FIRST_DIFF ? RS_PASS_FIRST_DIFF : RS_PASS_COMPARE;
 	ret = rs_copy_pass(r, pass, &rn->rg, rn->bufs, &rn->src,
 			   &rn->tgt, &rn->plan, rn->request);
 	if (ret) {
@@ -186,11 +213,14 @@ static int run(struct run *rn)
 
 	set_phase(r, RESYNC_PHASE_FLUSH);
 	/* A failed flush keeps the last checkpoint: everything it records was
-	 * flushed, so a rerun redoes only what came after it. */
-	ret = rn->tgt.ops->flush(&rn->tgt);
+	 * flushed, so a rerun redoes only what came after it.  A cancel here
+	 * skips the flush on the same terms. */
+	ret = rs_check_cancel(r);
+	if (!ret)
+		ret = rn->tgt.ops->flush(&rn->tgt);
 	if (ret)
 		return ret;
-	if (r->flags & RESYNC_F_VERIFY)
+	if (rs_verify_mode(r) != RESYNC_VERIFY_NONE)
 		ret = verify(rn);
 	/* Every planned block is on stable storage now: a rerun after a failed
 	 * verify must plan again rather than resume an empty checkpoint. */
@@ -211,7 +241,7 @@ int resync_run(resync *r)
 	r->running = 1;
 	memset(&r->st, 0, sizeof r->st);
 	rs_clear_error(r);
-	uint64_t start = rs_now_ns();
+	uint64_t start = r->run_start_ns = rs_now_ns();
 
 	struct run rn = { .r = r };
 	int ret = run(&rn);
@@ -228,6 +258,8 @@ int resync_run(resync *r)
 		set_phase(r, RESYNC_PHASE_DONE);
 	if (r->progress)
 		r->progress(&r->st, r->progress_arg);
+	/* A cancel is for the run it stopped (or the one it found starting). */
+	atomic_store(&r->cancelled, 0);
 	r->running = 0;
 	return ret;
 }
