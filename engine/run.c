@@ -140,6 +140,7 @@ static int verify(struct run *rn)
 static int run(struct run *rn)
 {
 	struct resync *r = rn->r;
+	bool check_only = r->flags & RESYNC_F_CHECK_ONLY;
 	bool dry = r->flags & RESYNC_F_DRY_RUN;
 	bool compare = dry || r->mode == RESYNC_COMPARE;
 
@@ -160,7 +161,7 @@ static int run(struct run *rn)
 	if (ret)
 		return ret;
 	ret = request_size(rn);
-	if (ret)
+	if (ret || check_only)
 		return ret;
 	r->st.resumed = (uint32_t)rn->plan.resumed;
 	r->st.bytes_planned = resync_bitmap_dirty_bytes(rn->plan.todo);
