@@ -111,23 +111,32 @@ static enum resync_mode engine_mode(enum ctl_change_source cs)
 	}
 }
 
-static int configure(struct worker *w, struct wdisk *d, resync *r)
+int ctl_engine_configure(resync *r, const struct ctl_settings *s, const char *source,
+			 const char *target, enum ctl_change_source cs, const char *cs_arg)
 {
-	const struct ctl_settings *s = &w->set;
 	int err;
 
-	if ((err = resync_set_source(r, d->source)) ||
-	    (err = resync_set_target(r, d->target)) ||
-	    (err = resync_set_mode(r, engine_mode(d->cs), d->cs_arg)) ||
+	if ((err = resync_set_source(r, source)) ||
+	    (err = resync_set_target(r, target)) ||
+	    (err = resync_set_mode(r, engine_mode(cs), cs_arg)) ||
 	    (err = resync_set_flags(r, s->verify ? RESYNC_F_VERIFY : 0)) ||
 	    (err = resync_set_queue_depth(r, s->queue_depth)) ||
 	    (err = resync_set_request_size(r, s->request_size)) ||
-	    (err = resync_set_rate_limit(r, s->rate_limit)) ||
-	    (err = resync_set_checkpoint(r, d->ckpt, CHECKPOINT_MS, CHECKPOINT_BYTES)) ||
-	    (err = resync_set_progress(r, on_progress, d, PROGRESS_MS)))
+	    (err = resync_set_rate_limit(r, s->rate_limit)))
 		return err;
 	if (s->tls_certificates || s->tls_psk_file || s->tls_username)
 		err = resync_set_tls(r, s->tls_certificates, s->tls_psk_file, s->tls_username);
+	return err;
+}
+
+static int configure(struct worker *w, struct wdisk *d, resync *r)
+{
+	int err = ctl_engine_configure(r, &w->set, d->source, d->target, d->cs, d->cs_arg);
+
+	if (!err)
+		err = resync_set_checkpoint(r, d->ckpt, CHECKPOINT_MS, CHECKPOINT_BYTES);
+	if (!err)
+		err = resync_set_progress(r, on_progress, d, PROGRESS_MS);
 	return err;
 }
 
