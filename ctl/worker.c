@@ -61,6 +61,7 @@ struct worker {
 	bool paused;
 	bool cancelled;
 	int result;
+	uint32_t code;           /* the job's ErrorCode when not derived from result */
 	char error[600];
 };
 
@@ -265,24 +266,37 @@ static void set_job_state(struct worker *w, uint32_t state)
 	ctl_job_save(&w->st, w->job, NULL);
 }
 
-/* Applies fn to the VM record under its lock. */
-static void update_vm(struct worker *w, void (*fn)(struct worker *, json_object *, void *),
-		      void *arg)
+/* Applies fn to the VM record under its lock and saves it durably: 0, or
+ * the return value of the failure with the reason in w->error. */
+static uint32_t update_vm(struct worker *w, void (*fn)(struct worker *, json_object *, void *),
+			  void *arg)
 {
 	const char *name = ctl_json_str(w->job, "VirtualSystem");
 	json_object *vm = NULL;
 	struct ctl_err e;
+	uint32_t rv;
 	int fd = -1;
 
-	if (ctl_vm_lock(&w->st, name, &fd, &e) || ctl_vm_load(&w->st, name, &vm, &e) ||
-	    (fn(w, vm, arg), ctl_vm_save(&w->st, vm, &e)))
+	rv = ctl_vm_lock(&w->st, name, &fd, &e);
+	if (!rv)
+		rv = ctl_vm_load(&w->st, name, &vm, &e);
+	if (!rv) {
+		fn(w, vm, arg);
+		rv = ctl_vm_save(&w->st, vm, &e);
+	}
+	if (rv) {
 		wlog(w, LOG_ERR, "updating VM %s: %s", name, e.msg);
+		snprintf(w->error, sizeof(w->error), "updating VM %s: %s", name, e.msg);
+	}
 	ctl_unlock(fd);
 	json_object_put(vm);
+	return rv;
 }
 
 /* From the first write until completion the targets are inconsistent, and
- * they no longer hold the generation they were recorded with. */
+ * they no longer hold the generation or recovery point they were recorded
+ * with.  Saved before the engine starts: a copy that cannot say so does not
+ * write. */
 static void vm_start_copy(struct worker *w, json_object *vm, void *arg)
 {
 	(void)arg;
@@ -291,6 +305,7 @@ static void vm_start_copy(struct worker *w, json_object *vm, void *arg)
 		json_object *d = ctl_vm_disk(vm, w->disks[i].name);
 		json_object_object_add(d, "Inconsistent", json_object_new_boolean(true));
 		json_object_object_add(d, "GenerationId", json_object_new_string(""));
+		json_object_object_add(d, "RecoveryPoint", json_object_new_string(""));
 	}
 }
 
@@ -314,6 +329,21 @@ static void new_generation(json_object *vm, const char *rp_id, const char *disk,
 	ctl_format_generation(g, hex);
 }
 
+/* Whether every disk of the VM, not only this job's, holds recovery point rp
+ * consistently: only then is the VM's failback complete. */
+static bool vm_all_disks_at(json_object *vm, const char *rp)
+{
+	json_object *disks = json_object_object_get(vm, "Disks");
+
+	for (size_t i = 0; i < json_object_array_length(disks); i++) {
+		json_object *d = json_object_array_get_idx(disks, i);
+		if (json_object_get_boolean(json_object_object_get(d, "Inconsistent")) ||
+		    strcmp(ctl_json_str(d, "RecoveryPoint") ?: "", rp))
+			return false;
+	}
+	return true;
+}
+
 static void vm_finish(struct worker *w, json_object *vm, void *arg)
 {
 	uint32_t *outcome = arg;
@@ -327,11 +357,17 @@ static void vm_finish(struct worker *w, json_object *vm, void *arg)
 		new_generation(vm, rp, w->disks[i].name, hex);
 		json_object_object_add(d, "Inconsistent", json_object_new_boolean(false));
 		json_object_object_add(d, "GenerationId", json_object_new_string(hex));
+		json_object_object_add(d, "RecoveryPoint", json_object_new_string(rp));
 		json_object_object_del(d, "Resume");
 	}
 	switch (*outcome) {
 	case RESYNC_JOB_COMPLETED:
-		ctl_vm_set_state(vm, RESYNC_STATE_FAILBACK_COMPLETE, RESYNC_HEALTH_OK);
+		/* A job over some of the disks completes its part; the VM's
+		 * failback is complete only when all of them hold the point. */
+		if (vm_all_disks_at(vm, rp))
+			ctl_vm_set_state(vm, RESYNC_STATE_FAILBACK_COMPLETE, RESYNC_HEALTH_OK);
+		else
+			ctl_vm_set_state(vm, RESYNC_STATE_FAILBACK_IN_PROGRESS, RESYNC_HEALTH_WARNING);
 		break;
 	case RESYNC_JOB_TERMINATED:
 		ctl_vm_set_state(vm, RESYNC_STATE_FAILBACK_IN_PROGRESS, RESYNC_HEALTH_WARNING);
@@ -412,7 +448,7 @@ static uint32_t outcome_of(struct worker *w, uint32_t *code)
 		return RESYNC_JOB_COMPLETED;
 	if (w->result == -ECANCELED && w->cancelled)
 		return RESYNC_JOB_TERMINATED;
-	*code = ctl_rv_from_errno(w->result);
+	*code = w->code ?: ctl_rv_from_errno(w->result);
 	return RESYNC_JOB_EXCEPTION;
 }
 
@@ -441,7 +477,11 @@ static int run_job(struct worker *w, int sfd, int ready_fd)
 	wlog(w, LOG_INFO, "failback of VM %s to recovery point %s started, %zu disk(s)",
 	     ctl_json_str(w->job, "VirtualSystem"), ctl_json_str(w->job, "RecoveryPoint"), w->n);
 
-	update_vm(w, vm_start_copy, NULL);
+	w->code = update_vm(w, vm_start_copy, NULL);
+	if (w->code) {
+		w->result = -EIO;
+		goto finish;
+	}
 	set_job_state(w, RESYNC_JOB_RUNNING);
 	if (pipe2(w->wake, O_CLOEXEC) < 0 || pthread_create(&th, NULL, engine_thread, w)) {
 		snprintf(w->error, sizeof(w->error), "starting the engine thread failed");
