@@ -35,7 +35,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
-CPPFLAGS += -D_GNU_SOURCE -Iengine/include -Iuapi -Iengine -Ictl -Itools/common
+CPPFLAGS += -D_GNU_SOURCE -Iengine/include -Iuapi -Iengine -Ictl -Icommon
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -fPIC $(WARN) $(SANFLAGS) $(PKG_CFLAGS)
 CXXFLAGS ?= -O2 -g
@@ -43,13 +43,13 @@ CXXFLAGS += -std=gnu++17 $(WARN) -Wno-missing-field-initializers $(SANFLAGS) $(P
 LDFLAGS  += $(SANFLAGS)
 LIBS      = $(PKG_LIBS) -lpthread
 
-ENGINE_SRC := $(wildcard engine/*.c)
+# common/: code the engine and the tools share (the size grammar), in libresync.
+ENGINE_SRC := $(wildcard engine/*.c common/*.c)
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(B)/%.o)
 CTL_SRC    := $(filter-out ctl/main.c,$(wildcard ctl/*.c))
 CTL_OBJ    := $(CTL_SRC:%.c=$(B)/%.o)
 TOOLS      := $(notdir $(patsubst %/,%,$(dir $(wildcard tools/*/main.c))))
 TOOL_BINS  := $(TOOLS:%=$(B)/bin/%)
-TOOL_COMMON_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard tools/common/*.c))
 COMMON_TEST_OBJ := $(patsubst %.cc,$(B)/%.o,$(wildcard tests/common/*.cc))
 SUITES     := $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard tests/*/*_test.cc)))))
 SUITE_BINS := $(SUITES:%=$(B)/tests/%_tests)
@@ -94,9 +94,9 @@ $(B)/bin/resyncctl: $(B)/ctl/main.o $(B)/libresyncctl.a $(LIB_A)
 .SECONDARY:
 
 # A tool is a folder tools/NAME/ with a main.c; its other .c files are its
-# own, tools/common/ is every tool's.
+# own; what tools share with the engine is in common/ (inside libresync).
 .SECONDEXPANSION:
-$(B)/bin/%: $$(foreach f,$$(wildcard tools/$$*/*.c),$(B)/$$(basename $$f).o) $(TOOL_COMMON_OBJ) $(LIB_A)
+$(B)/bin/%: $$(foreach f,$$(wildcard tools/$$*/*.c),$(B)/$$(basename $$f).o) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 

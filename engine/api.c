@@ -18,6 +18,9 @@ resync *resync_new(void)
 	r->block_size = RS_DEFAULT_BLOCK_SIZE;
 	r->nbd_connections = RS_DEFAULT_NBD_CONNS;
 	r->checkpoint_ms = 5000;
+	r->verify = RESYNC_VERIFY_NONE;
+	r->sample_per_gib = RS_DEFAULT_SAMPLE_PER_GIB;
+	r->sample_min = RS_DEFAULT_SAMPLE_MIN;
 	r->err_off = UINT64_MAX;
 	return r;
 }
@@ -181,6 +184,25 @@ int resync_set_tls(resync *r, const char *certs_dir, const char *psk_file, const
 	if (!ret)
 		ret = set_str(&r->tls_user, username);
 	return ret;
+}
+
+int resync_set_verify(resync *r, enum resync_verify how, uint32_t sample_per_gib,
+		      uint32_t sample_min)
+{
+	CHECK_IDLE(r);
+	switch (how) {
+	case RESYNC_VERIFY_NONE:
+	case RESYNC_VERIFY_PLANNED:
+	case RESYNC_VERIFY_SAMPLE:
+	case RESYNC_VERIFY_FULL:
+		break;
+	default:
+		return -EINVAL;
+	}
+	r->verify = how;
+	r->sample_per_gib = sample_per_gib;
+	r->sample_min = sample_min;
+	return 0;
 }
 
 void resync_cancel(resync *r)

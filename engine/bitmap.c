@@ -19,18 +19,26 @@ const char *resync_bitmap_load_error(void)
 	return load_error;
 }
 
+/* ceil(size / g) without the overflow of size + g - 1 near 2^64. */
+static uint64_t blocks_for(uint64_t size, uint32_t g)
+{
+	return size / g + (size % g != 0);
+}
+
 int resync_bitmap_new(resync_bitmap **out, uint64_t device_size, uint32_t granularity)
 {
 	if (!out || !rs_is_pow2(granularity) || granularity < RESYNC_BITMAP_MIN_GRANULARITY ||
 	    granularity > RESYNC_BITMAP_MAX_GRANULARITY)
 		return -EINVAL;
+	if (blocks_for(device_size, granularity) > RS_BM_MAX_BLOCKS)
+		return -EOVERFLOW;
 	struct resync_bitmap *b = calloc(1, sizeof *b);
 	if (!b)
 		return -ENOMEM;
 	b->device_size = device_size;
 	b->granularity = granularity;
 	b->shift = (unsigned)__builtin_ctz(granularity);
-	b->nblocks = (device_size + granularity - 1) >> b->shift;
+	b->nblocks = blocks_for(device_size, granularity);
 	b->nwords = (b->nblocks + 63) / 64;
 	b->words = calloc(b->nwords ? b->nwords : 1, sizeof *b->words);
 	if (!b->words) {
@@ -152,7 +160,10 @@ static int validate_header(const struct resync_bitmap_header *h, uint64_t file_s
 	uint32_t g = le32toh(h->granularity);
 	if (!rs_is_pow2(g) || g < RESYNC_BITMAP_MIN_GRANULARITY || g > RESYNC_BITMAP_MAX_GRANULARITY)
 		return fail_load(-EINVAL, "granularity is not a power of two between 512 and 1 GiB");
-	uint64_t nblocks = (le64toh(h->device_size) + g - 1) / g;
+	uint64_t nblocks = blocks_for(le64toh(h->device_size), g);
+	if (nblocks > RS_BM_MAX_BLOCKS)
+		return fail_load(-EOVERFLOW, "more blocks than a bitmap may hold (2^35): "
+					     "device size too large for the granularity");
 	if (le64toh(h->bitmap_bytes) != (nblocks + 7) / 8)
 		return fail_load(-EINVAL, "bitmap length does not match device size and granularity");
 	uint64_t want = RESYNC_BITMAP_HEADER_SIZE + le64toh(h->bitmap_bytes);
@@ -268,8 +279,9 @@ uint64_t rs_bm_count(const struct resync_bitmap *b)
 static void inner_blocks(const struct resync_bitmap *b, uint64_t off, uint64_t len,
 			 uint64_t *first, uint64_t *n)
 {
-	uint64_t end = off + len;
-	uint64_t f = (off + b->granularity - 1) >> b->shift;
+	uint64_t end = off >= b->device_size || len >= b->device_size - off ? b->device_size
+									     : off + len;
+	uint64_t f = blocks_for(off, b->granularity);
 	uint64_t e = end >= b->device_size ? b->nblocks : end >> b->shift;
 	*first = f;
 	*n = e > f ? e - f : 0;
@@ -295,7 +307,7 @@ static int outer_blocks(const struct resync_bitmap *b, uint64_t off, uint64_t le
 	if (off > b->device_size || len > b->device_size - off)
 		return -ERANGE;
 	*first = off >> b->shift;
-	*n = len ? ((off + len + b->granularity - 1) >> b->shift) - *first : 0;
+	*n = len ? ((off + len - 1) >> b->shift) + 1 - *first : 0;
 	return 0;
 }
 
@@ -319,12 +331,13 @@ int resync_bitmap_clear(resync_bitmap *b, uint64_t offset, uint64_t length)
 
 int resync_bitmap_next(const resync_bitmap *b, uint64_t *offset, uint64_t *length)
 {
-	uint64_t first = rs_bm_next_set(b, (*offset + b->granularity - 1) >> b->shift);
+	uint64_t first = rs_bm_next_set(b, blocks_for(*offset, b->granularity));
 	if (first >= b->nblocks)
 		return 0;
 	uint64_t end = rs_bm_next_clear(b, first);
 	*offset = first << b->shift;
-	*length = rs_min(end << b->shift, b->device_size) - *offset;
+	/* end << shift passes 2^64 when the device ends within 2^64's last block. */
+	*length = (end >= b->nblocks ? b->device_size : end << b->shift) - *offset;
 	return 1;
 }
 
@@ -340,10 +353,14 @@ uint32_t resync_bitmap_granularity(const resync_bitmap *b)
 
 uint64_t resync_bitmap_dirty_bytes(const resync_bitmap *b)
 {
-	uint64_t n = rs_bm_count(b) << b->shift;
-	if (b->nblocks && rs_bm_test(b, b->nblocks - 1))
-		n -= (b->nblocks << b->shift) - b->device_size;
-	return n;
+	uint64_t n = rs_bm_count(b);
+	if (!n)
+		return 0;
+	/* The last block counts only up to the device end (and nblocks <<
+	 * shift may pass 2^64). */
+	if (rs_bm_test(b, b->nblocks - 1))
+		return ((n - 1) << b->shift) + (b->device_size - ((b->nblocks - 1) << b->shift));
+	return n << b->shift;
 }
 
 uint64_t resync_bitmap_flags(const resync_bitmap *b)

@@ -9,6 +9,12 @@
 #include "resync/resync.h"
 #include "resync/change_bitmap.h"
 
+/* The most blocks a bitmap holds (4 GiB of bits): a 16 TiB disk at 512-byte
+ * granularity, 2 PiB at 64 KiB.  More is refused with -EOVERFLOW rather than
+ * attempted: the arithmetic stays far from 2^64 and the allocation within
+ * what an allocator can return. */
+#define RS_BM_MAX_BLOCKS (1ull << 35)
+
 struct resync_bitmap {
 	uint64_t device_size;
 	uint32_t granularity;

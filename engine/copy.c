@@ -87,6 +87,7 @@ struct copy {
 	int err;
 	bool stop;
 	uint64_t first_diff;
+	uint64_t first_unplanned; /* verify: first differing byte outside the plan */
 	struct rs_rate rate;
 	uint64_t last_checkpoint_ns, bytes_since_checkpoint;
 	uint64_t last_progress_ns, start_ns;
@@ -202,6 +203,8 @@ static enum block_kind classify(struct slot *s, uint64_t boff, uint64_t blen, ui
 
 	if (cp->compare) {
 		const char *tgt = s->tbuf + boff;
+		if (cp->pass == RS_PASS_VERIFY)
+			r->st.bytes_verified += blen;
 		if (src ? !memcmp(src, tgt, blen) : is_zero(tgt, blen)) {
 			if (cp->p->progress)
 				r->st.bytes_skipped_equal += blen;
@@ -211,8 +214,17 @@ static enum block_kind classify(struct slot *s, uint64_t boff, uint64_t blen, ui
 		uint64_t at = s->off + boff + first_difference(src, tgt, blen);
 		if (at < cp->first_diff)
 			cp->first_diff = at;
-		if (cp->pass == RS_PASS_VERIFY)
+		if (cp->pass == RS_PASS_FIRST_DIFF)
 			stop_with(cp, -EILSEQ);
+		/* A planned block that differs is a failed copy; one outside
+		 * the plan proves the change record wrong, which is what the
+		 * caller must learn, so only that ends the pass early. */
+		if (cp->pass == RS_PASS_VERIFY && !rs_bm_test(cp->p->planned, blk)) {
+			r->st.verify_unplanned_diff = 1;
+			if (at < cp->first_unplanned)
+				cp->first_unplanned = at;
+			stop_with(cp, -EILSEQ);
+		}
 		if (!cp->write)
 			return BLK_SKIP;
 		return src_zero ? BLK_ZERO : BLK_WRITE;
@@ -444,6 +456,7 @@ int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg,
 		.p = p,
 		.request = request,
 		.first_diff = UINT64_MAX,
+		.first_unplanned = UINT64_MAX,
 	};
 	uint64_t now = rs_now_ns();
 	cp.start_ns = cp.last_checkpoint_ns = cp.last_progress_ns = now;
@@ -497,6 +510,12 @@ int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg,
 	}
 	free_slots(&cp);
 
+	if (cp.first_unplanned != UINT64_MAX && (!cp.err || cp.err == -EILSEQ))
+		return rs_fail(r, -EILSEQ, cp.first_diff,
+			       "source and target differ: first difference at offset %" PRIu64
+			       "; offset %" PRIu64 " lies outside the blocks the change record "
+			       "named, so the change record is wrong: compare the whole disk",
+			       cp.first_diff, cp.first_unplanned);
 	if (cp.first_diff != UINT64_MAX && !cp.write && (!cp.err || cp.err == -EILSEQ))
 		return rs_fail(r, -EILSEQ, cp.first_diff,
 			       "source and target differ: first difference at offset %" PRIu64,

@@ -16,7 +16,10 @@
 enum rs_pass {
 	RS_PASS_COPY,    /* write what differs (mode decides whether to read the target) */
 	RS_PASS_COMPARE, /* read both, count differences, write nothing */
-	RS_PASS_VERIFY   /* read both, stop at the first difference */
+	RS_PASS_FIRST_DIFF, /* read both, stop at the first difference */
+	/* After the copy: read both, count bytes_verified, stop at the first
+	 * difference outside p->planned (verify_unplanned_diff) */
+	RS_PASS_VERIFY
 };
 
 struct rs_buffers;

@@ -3,8 +3,11 @@
  * Regular files and block devices through io_uring: O_DIRECT where the file
  * system allows it, a second buffered descriptor for the unaligned tail of a
  * file, registered files and buffers, and zeroing by the cheapest method the
- * target accepts (punch hole, zero range, BLKZEROOUT, then plain writes),
- * turning a method off the first time the kernel refuses it.
+ * target accepts, turning a method off the first time the kernel refuses it.
+ * Zeroing keeps the target's allocation (zero range, which on a block device
+ * is write-zeroes without unmap; BLKZEROOUT, also without unmap; then plain
+ * writes) unless RESYNC_F_ALLOW_TRIM allows deallocating, which tries punch
+ * hole first (on a block device: write-zeroes that may unmap).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -204,6 +207,9 @@ static void file_queue(struct rs_endpoint *ep, struct rs_io *io)
 
 	io->comp.fn = file_complete;
 	if (io->op == RS_OP_ZERO) {
+		/* Punching deallocates: a thick disk would become thin. */
+		if (f->zero == ZERO_PUNCH && !(ep->r->flags & RESYNC_F_ALLOW_TRIM))
+			f->zero = ZERO_RANGE;
 		if (f->zero == ZERO_BLKZEROOUT && !ep->is_block)
 			f->zero = ZERO_WRITE;
 		io->method = f->zero;

@@ -1,28 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* The extent list source: "offset length" per line. */
+/* The extent list source: "offset length" per line, in the grammar of
+ * common/parse_size.h. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
+#include "parse_size.h"
 #include "plan.h"
-
-static int parse_u64(const char **p, uint64_t *out)
-{
-	char *end;
-	while (**p == ' ' || **p == '\t')
-		(*p)++;
-	if (**p < '0' || **p > '9')
-		return -EINVAL;
-	errno = 0;
-	unsigned long long v = strtoull(*p, &end, 0);
-	if (errno || end == *p)
-		return -EINVAL;
-	*out = v;
-	*p = end;
-	return 0;
-}
 
 int rs_extent_list_read(struct resync *r, const char *path, uint64_t size,
 			rs_extent_fn fn, void *arg)
@@ -34,27 +20,19 @@ int rs_extent_list_read(struct resync *r, const char *path, uint64_t size,
 	size_t cap = 0;
 	unsigned lineno = 0;
 	int ret = 0;
-	while (!ret && getline(&line, &cap, f) >= 0) {
+	ssize_t n;
+	while (!ret && (n = getline(&line, &cap, f)) >= 0) {
 		lineno++;
-		const char *p = line;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p == '#' || *p == '\n' || *p == '\r' || !*p)
-			continue;
 		uint64_t off, len;
-		if (parse_u64(&p, &off) || parse_u64(&p, &len)) {
-			ret = rs_fail(r, -EINVAL, UINT64_MAX,
-				      "extent list %s line %u: expected \"offset length\"", path, lineno);
+		const char *why;
+		int got = rc_parse_extent_line(line, (size_t)n, &off, &len, &why);
+		if (got < 0) {
+			ret = rs_fail(r, got, UINT64_MAX, "extent list %s line %u: %s", path, lineno,
+				      why);
 			break;
 		}
-		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-			p++;
-		if (*p && *p != '#') {
-			ret = rs_fail(r, -EINVAL, UINT64_MAX,
-				      "extent list %s line %u: unexpected text after the length", path,
-				      lineno);
-			break;
-		}
+		if (!got)
+			continue;
 		if (off > size || len > size - off) {
 			ret = rs_fail(r, -ERANGE, off,
 				      "extent list %s line %u: extent %" PRIu64 "+%" PRIu64

@@ -11,6 +11,8 @@
 #define RS_DEFAULT_REQUEST_SIZE  (1u << 20)
 #define RS_DEFAULT_BLOCK_SIZE    (64u << 10)
 #define RS_DEFAULT_NBD_CONNS     4
+#define RS_DEFAULT_SAMPLE_PER_GIB 16
+#define RS_DEFAULT_SAMPLE_MIN    256
 #define RS_MAX_QUEUE_DEPTH       1024
 #define RS_MIN_REQUEST_SIZE      4096u
 #define RS_MAX_REQUEST_SIZE      (64u << 20)
@@ -37,6 +39,9 @@ struct resync {
 	char *tls_certs;
 	char *tls_psk;
 	char *tls_user;
+	enum resync_verify verify;
+	uint32_t sample_per_gib;
+	uint32_t sample_min;
 
 	atomic_int cancelled;
 	atomic_int paused;
@@ -56,6 +61,12 @@ int rs_fail(struct resync *r, int err, uint64_t off, const char *fmt, ...)
 void rs_clear_error(struct resync *r);
 
 uint64_t rs_now_ns(void);
+
+/* What verify re-reads: RESYNC_F_VERIFY means FULL, whatever was set. */
+static inline enum resync_verify rs_verify_mode(const struct resync *r)
+{
+	return (r->flags & RESYNC_F_VERIFY) ? RESYNC_VERIFY_FULL : r->verify;
+}
 
 static inline uint64_t rs_align_down(uint64_t v, uint64_t a) { return v - v % a; }
 static inline uint64_t rs_align_up(uint64_t v, uint64_t a) { return rs_align_down(v + a - 1, a); }

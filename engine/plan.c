@@ -64,38 +64,56 @@ static int mark_zero(void *arg, uint64_t off, uint64_t len)
 	return 0;
 }
 
-static int todo_from_bitmap(const struct resync_bitmap *change, struct rs_plan *p)
+static int todo_from_bitmap(const struct resync_bitmap *change, struct resync_bitmap *into)
 {
 	uint64_t off = 0, len;
 	int ret = 0;
 	while (!ret && resync_bitmap_next(change, &off, &len) == 1) {
-		ret = resync_bitmap_mark(p->todo, off, len);
+		ret = resync_bitmap_mark(into, off, len);
 		off += len;
 	}
 	return ret;
 }
 
+/* Marks in `into` the blocks the mode names. */
 static int todo_from_source(struct resync *r, struct rs_endpoint *src,
-			    const struct resync_bitmap *change, struct rs_plan *p)
+			    const struct resync_bitmap *change, uint64_t size,
+			    struct resync_bitmap *into)
 {
 	switch (r->mode) {
 	case RESYNC_FULL:
 	case RESYNC_COMPARE:
-		rs_bm_set_blocks(p->todo, 0, p->todo->nblocks);
+		rs_bm_set_blocks(into, 0, into->nblocks);
 		return 0;
 	case RESYNC_EXTENTS:
-		return rs_extent_list_read(r, r->mode_arg, p->size, mark, p->todo);
+		return rs_extent_list_read(r, r->mode_arg, size, mark, into);
 	case RESYNC_BITMAP:
-		return todo_from_bitmap(change, p);
+		return todo_from_bitmap(change, into);
 	case RESYNC_NBD_DIRTY:
 		if (!src->ops->dirty_extents)
 			return rs_fail(r, -ENOTSUP, UINT64_MAX,
 				       "source %s is not an NBD export: nbd-dirty needs its "
 				       "qemu:dirty-bitmap:%s context",
 				       src->name, r->mode_arg);
-		return src->ops->dirty_extents(src, r->mode_arg, 0, p->size, mark, p->todo);
+		return src->ops->dirty_extents(src, r->mode_arg, 0, size, mark, into);
 	}
 	return -EINVAL;
+}
+
+/* What verify calls the plan: the mode's blocks, plus (when resuming) what
+ * the checkpoint still holds, so blocks retired by the earlier run are
+ * verified as planned ones too. */
+static int keep_planned(struct resync *r, struct rs_endpoint *src,
+			const struct resync_bitmap *change, struct rs_plan *p)
+{
+	int ret = resync_bitmap_new(&p->planned, p->size, p->block);
+	if (ret)
+		return rs_fail(r, ret, UINT64_MAX, "out of memory for the verify plan");
+	if (p->resumed && (ret = todo_from_source(r, src, change, p->size, p->planned)))
+		return ret;
+	for (uint64_t i = 0; i < p->todo->nwords; i++)
+		p->planned->words[i] |= p->todo->words[i];
+	return 0;
 }
 
 /* Asks an endpoint which planned ranges read as zeroes. */
@@ -137,8 +155,10 @@ int rs_plan_build(struct resync *r, struct rs_endpoint *src, struct rs_endpoint 
 		if (ret == -ENOMEM)
 			ret = rs_fail(r, ret, UINT64_MAX, "out of memory for the plan");
 		if (!ret)
-			ret = todo_from_source(r, src, change, p);
+			ret = todo_from_source(r, src, change, p->size, p->todo);
 	}
+	if (ret >= 0 && rs_verify_mode(r) != RESYNC_VERIFY_NONE && !(r->flags & RESYNC_F_DRY_RUN))
+		ret = keep_planned(r, src, change, p);
 	resync_bitmap_free(change);
 	if (ret < 0)
 		return ret;
@@ -149,15 +169,13 @@ int rs_plan_build(struct resync *r, struct rs_endpoint *src, struct rs_endpoint 
 	return ret;
 }
 
-int rs_plan_all(struct resync *r, struct rs_endpoint *src, uint32_t block, struct rs_plan *p)
+int rs_plan_from(struct resync *r, struct rs_endpoint *src, uint32_t block,
+		 struct resync_bitmap *todo, struct rs_plan *p)
 {
 	memset(p, 0, sizeof *p);
 	p->block = block;
 	p->size = src->size;
-	int ret = resync_bitmap_new(&p->todo, p->size, block);
-	if (ret)
-		return ret;
-	rs_bm_set_blocks(p->todo, 0, p->todo->nblocks);
+	p->todo = todo;
 	return zero_map(src, p, &p->src_zero);
 }
 
@@ -166,5 +184,6 @@ void rs_plan_free(struct rs_plan *p)
 	resync_bitmap_free(p->todo);
 	resync_bitmap_free(p->src_zero);
 	resync_bitmap_free(p->tgt_zero);
+	resync_bitmap_free(p->planned);
 	memset(p, 0, sizeof *p);
 }

@@ -20,6 +20,11 @@ struct rs_plan {
 	struct resync_bitmap *todo;
 	struct resync_bitmap *src_zero; /* NULL: nothing known */
 	struct resync_bitmap *tgt_zero; /* NULL: nothing known */
+	/* Every block the mode named, including those a resumed checkpoint had
+	 * retired; kept only when verify follows (NULL otherwise).  A verify
+	 * pass reads it as "the plan": a difference outside it means the change
+	 * record missed a change. */
+	struct resync_bitmap *planned;
 	uint8_t identity[16];          /* ties a checkpoint to its endpoints and mode */
 	int resumed;
 	bool progress;                 /* retiring counts as bytes_done (not for verify) */
@@ -31,12 +36,16 @@ struct rs_plan {
  * alignment, and so that one bitmap stays within 32 MiB. */
 int rs_plan_build(struct resync *r, struct rs_endpoint *src, struct rs_endpoint *tgt,
 		  struct rs_plan *p);
-/* A plan covering the whole source, for verify. */
-int rs_plan_all(struct resync *r, struct rs_endpoint *src, uint32_t block, struct rs_plan *p);
+/* A plan over todo (taken over, freed on failure too) with the source's
+ * zero map, for verify. */
+int rs_plan_from(struct resync *r, struct rs_endpoint *src, uint32_t block,
+		 struct resync_bitmap *todo, struct rs_plan *p);
 void rs_plan_free(struct rs_plan *p);
 
-/* Parses an extent list ("offset length" lines, # comments, decimal or 0x
- * hex) and calls fn for each; messages name the line. */
+/* Parses an extent list (common/parse_size.h: "offset length" lines, #
+ * comments, decimal or 0x hex, K/M/G/T suffixes) and calls fn for each;
+ * messages name the line.  -EINVAL for a malformed line, -ERANGE for a number
+ * above 2^64 - 1 or an extent past size. */
 int rs_extent_list_read(struct resync *r, const char *path, uint64_t size,
 			rs_extent_fn fn, void *arg);
 

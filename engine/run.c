@@ -8,6 +8,7 @@
 #include "endpoint.h"
 #include "internal.h"
 #include "plan.h"
+#include "verify.h"
 
 struct run {
 	struct resync *r;
@@ -48,7 +49,7 @@ static uint64_t longest_run(const struct resync_bitmap *todo)
 }
 
 /* The request size: the caller's, within what both endpoints take, no longer
- * than the plan's longest run unless verify follows (so a delta of small
+ * than the plan's longest run unless a full verify follows (so a delta of small
  * pieces pins no more buffer memory than it can use), and a whole number of
  * plan blocks.  A block larger
  * than an endpoint's largest transfer is refused here, before anything is
@@ -57,8 +58,8 @@ static int request_size(struct run *rn)
 {
 	struct rs_endpoint *eps[] = { &rn->src, &rn->tgt };
 	uint64_t req = rn->r->request_size;
-	/* Verify reads the whole disk with the same buffers. */
-	if (!(rn->r->flags & RESYNC_F_VERIFY))
+	/* A full verify reads the whole disk with the same buffers. */
+	if (rs_verify_mode(rn->r) != RESYNC_VERIFY_FULL)
 		req = rs_min(req, longest_run(rn->plan.todo));
 	for (int i = 0; i < 2; i++) {
 		if (!eps[i]->max_request)
@@ -124,16 +125,24 @@ static void save_progress(struct run *rn)
 	r->err_off = off;
 }
 
+/* Re-reads the verify set (verify.h) on both sides; the pass learns from
+ * the kept plan which differences lie outside it. */
 static int verify(struct run *rn)
 {
 	struct resync *r = rn->r;
-	struct rs_plan all;
+	struct resync_bitmap *todo;
+	struct rs_plan v;
 	set_phase(r, RESYNC_PHASE_VERIFY);
-	int ret = rs_plan_all(r, &rn->src, rn->plan.block, &all);
+	int ret = rs_verify_blocks(r, rs_verify_mode(r), rn->plan.planned, &todo);
+	if (ret)
+		return ret;
+	ret = rs_plan_from(r, &rn->src, rn->plan.block, todo, &v);
+	v.planned = rn->plan.planned;
+	rn->plan.planned = NULL;
 	if (!ret)
-		ret = rs_copy_pass(r, RS_PASS_VERIFY, &rn->rg, rn->bufs, &rn->src, &rn->tgt, &all,
+		ret = rs_copy_pass(r, RS_PASS_VERIFY, &rn->rg, rn->bufs, &rn->src, &rn->tgt, &v,
 				   rn->request);
-	rs_plan_free(&all);
+	rs_plan_free(&v);
 	return ret;
 }
 
@@ -165,7 +174,7 @@ static int run(struct run *rn)
 		return ret;
 	r->st.resumed = (uint32_t)rn->plan.resumed;
 	r->st.bytes_planned = resync_bitmap_dirty_bytes(rn->plan.todo);
-	ret = setup_ring(rn, compare || (r->flags & RESYNC_F_VERIFY));
+	ret = setup_ring(rn, compare || rs_verify_mode(r) != RESYNC_VERIFY_NONE);
 	if (ret)
 		return ret;
 	/* Recorded before the first write, so a crash at any point resumes. */
@@ -175,7 +184,7 @@ static int run(struct run *rn)
 
 	set_phase(r, RESYNC_PHASE_COPY);
 	enum rs_pass pass = !dry ? RS_PASS_COPY :
-			    r->flags & RESYNC_F_FIRST_DIFF ? RS_PASS_VERIFY : RS_PASS_COMPARE;
+			    r->flags & RESYNC_F_FIRST_DIFF ? RS_PASS_FIRST_DIFF : RS_PASS_COMPARE;
 	ret = rs_copy_pass(r, pass, &rn->rg, rn->bufs, &rn->src,
 			   &rn->tgt, &rn->plan, rn->request);
 	if (ret) {
@@ -191,7 +200,7 @@ static int run(struct run *rn)
 	ret = rn->tgt.ops->flush(&rn->tgt);
 	if (ret)
 		return ret;
-	if (r->flags & RESYNC_F_VERIFY)
+	if (rs_verify_mode(r) != RESYNC_VERIFY_NONE)
 		ret = verify(rn);
 	/* Every planned block is on stable storage now: a rerun after a failed
 	 * verify must plan again rather than resume an empty checkpoint. */

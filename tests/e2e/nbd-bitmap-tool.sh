@@ -83,5 +83,5 @@ resync-bitmap dump "$TMP/cap.bm" >"$TMP/cap.txt"
 same "$TMP/made.txt" "$TMP/cap.txt"
 printf '0 5M\n' >"$TMP/bad"
 expect_rc 1 resync-bitmap create --size 4M --granularity 64K --extents "$TMP/bad" "$TMP/bad.bm"
-grep -q "bad:1: extent 0+5242880: past the end of the disk" "$TMP/err" || fail "$(cat "$TMP/err")"
+grep -q "bad line 1: extent 0+5242880: past the end of the disk" "$TMP/err" || fail "$(cat "$TMP/err")"
 echo ok

@@ -49,4 +49,24 @@ grep -q "resync: cancelled" "$TMP/err" || fail "interrupt not reported: $(cat "$
 expect_rc 0 resync copy "$TMP/src" "$TMP/dst" --checkpoint "$TMP/ck" --stats
 grep -q '"resumed":true' "$TMP/out" || fail "rerun did not resume"
 same "$TMP/src" "$TMP/dst"
+
+# --verify=sample: a change record that missed a changed block is caught
+# (64 blocks, a sample of at least 256: every unplanned block is read).
+head -c 4194304 /dev/urandom >"$TMP/vsrc"
+cp "$TMP/vsrc" "$TMP/vdst"
+printf 'x' | dd of="$TMP/vdst" bs=1 seek=70000 conv=notrunc status=none
+printf 'y' | dd of="$TMP/vdst" bs=1 seek=2700000 conv=notrunc status=none
+resync-bitmap create --size 4M --granularity 64K --extents <(echo "65536 65536") "$TMP/vbm"
+expect_rc 2 resync copy "$TMP/vsrc" "$TMP/vdst" --bitmap "$TMP/vbm" --verify=most
+grep -q -- "--verify takes planned, sample or full, not 'most'" "$TMP/err" || fail "bad --verify not named"
+expect_rc 3 resync copy "$TMP/vsrc" "$TMP/vdst" --bitmap "$TMP/vbm" --verify=sample --stats
+grep -q "missed a changed block.*rerun with --compare" "$TMP/err" || fail "lying change record not reported: $(cat "$TMP/err")"
+grep -q '"verify_unplanned_diff":true' "$TMP/out" || fail "stats: $(cat "$TMP/out")"
+expect_rc 0 resync copy "$TMP/vsrc" "$TMP/vdst" --compare --verify=sample
+same "$TMP/vsrc" "$TMP/vdst"
+printf 'z' | dd of="$TMP/vdst" bs=1 seek=70000 conv=notrunc status=none
+expect_rc 0 resync copy "$TMP/vsrc" "$TMP/vdst" --bitmap "$TMP/vbm" --verify=planned --stats
+grep -q '"bytes_verified":65536,' "$TMP/out" || fail "--verify=planned read more than the plan: $(cat "$TMP/out")"
+expect_rc 0 resync copy "$TMP/vsrc" "$TMP/vdst" --bitmap "$TMP/vbm" --verify --stats
+grep -q '"bytes_verified":4194304,' "$TMP/out" || fail "--verify is no longer full: $(cat "$TMP/out")"
 echo "resync CLI contract holds"

@@ -135,7 +135,7 @@ TEST_F(BadInput, MalformedExtentLine)
 	std::string ext = tmp.path("ext");
 	std::ofstream(ext) << "0 4096\n\n4096 lots\n";
 	expect_failure(run_engine(s, d, RESYNC_EXTENTS, ext.c_str()), -EINVAL,
-		       "line 3: expected \"offset length\"");
+		       "line 3: the length is not a size");
 }
 
 TEST_F(BadInput, TargetSmallerThanSource)

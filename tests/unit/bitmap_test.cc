@@ -5,6 +5,7 @@
 #include <cstring>
 #include <resync/resync.h>
 #include <resync/change_bitmap.h>
+#include <xxhash.h>
 #include "testutil.h"
 
 namespace {
@@ -171,6 +172,58 @@ TEST_F(BitmapFile, UnknownVersionFlagsAndReservedAreRefused)
 	uint64_t one = 1;
 	patch(offsetof(resync_bitmap_header, reserved) + 8, &one, 8);
 	EXPECT_EQ(load(), -EINVAL);
+}
+
+// ceil(2^64 - 1 / 512) used to wrap to 0 blocks: a one-word bitmap for a
+// disk of 16 EiB, and the first mark wrote past the heap buffer.
+TEST(BitmapSize, MoreBlocksThanABitmapHoldsIsEOVERFLOW)
+{
+	resync_bitmap *b = nullptr;
+	EXPECT_EQ(resync_bitmap_new(&b, UINT64_MAX, 512), -EOVERFLOW);
+	EXPECT_EQ(resync_bitmap_new(&b, UINT64_MAX - 510, 512), -EOVERFLOW);
+	EXPECT_EQ(resync_bitmap_new(&b, (1ull << 44) + 1, 512), -EOVERFLOW);
+	EXPECT_EQ(resync_bitmap_new(&b, UINT64_MAX, 1u << 28), -EOVERFLOW);
+	EXPECT_EQ(b, nullptr);
+}
+
+// The largest device at the largest granularity: 2^34 blocks.  Every byte
+// count near 2^64 comes out exact (end << shift would pass 2^64).
+TEST(BitmapSize, DeviceEndingNear2To64)
+{
+	resync_bitmap *b;
+	const uint64_t g = 1ull << 30, last = (UINT64_MAX / g) * g;
+	ASSERT_EQ(resync_bitmap_new(&b, UINT64_MAX, (uint32_t)g), 0);
+	EXPECT_EQ(resync_bitmap_mark(b, UINT64_MAX - 10, 11), -ERANGE);
+	ASSERT_EQ(resync_bitmap_mark(b, UINT64_MAX - 10, 10), 0);
+	ASSERT_EQ(resync_bitmap_mark(b, 0, 1), 0);
+	// Each of these scans 2^28 words: once each.
+	EXPECT_EQ(resync_bitmap_dirty_bytes(b), g + UINT64_MAX - last);
+	uint64_t off = g, len = 0;
+	ASSERT_EQ(resync_bitmap_next(b, &off, &len), 1);
+	EXPECT_EQ(off, last);
+	EXPECT_EQ(len, UINT64_MAX - last);
+	off = last + 1;
+	EXPECT_EQ(resync_bitmap_next(b, &off, &len), 0);
+	resync_bitmap_free(b);
+}
+
+TEST_F(BitmapFile, MoreBlocksThanABitmapHoldsIsRefusedOnLoad)
+{
+	// A header-only file that is valid (checksum included) if the block
+	// count wraps to zero.
+	resync_bitmap_header h{};
+	memcpy(h.magic, RESYNC_BITMAP_MAGIC, 8);
+	h.version = RESYNC_BITMAP_VERSION;
+	h.header_size = RESYNC_BITMAP_HEADER_SIZE;
+	h.device_size = UINT64_MAX;
+	h.granularity = 512;
+	h.bitmap_bytes = 0;
+	h.checksum = XXH64(&h, sizeof h, 0);
+	rt::write_file(path, rt::Bytes((uint8_t *)&h, (uint8_t *)&h + sizeof h));
+	EXPECT_EQ(load(), -EOVERFLOW);
+	EXPECT_STREQ(resync_bitmap_load_error(),
+		     "more blocks than a bitmap may hold (2^35): device size too large for the "
+		     "granularity");
 }
 
 TEST_F(BitmapFile, MissingFileIsENOENT)

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "resync/resync.h"
-#include "size.h"
+#include "parse_size.h"
 #include "resync/change_bitmap.h"
 #include "tool.h"
 
@@ -33,8 +33,9 @@ static const char usage_text[] =
 	"       resync-bitmap nbd-extents URI NAME\n"
 	"       resync-bitmap from-nbd URI NAME OUT [--granularity G] [--generation HEX32]\n"
 	"                            [--disk-id HEX32] [--consistent]\n"
-	"  BYTES and G take K, M, G, T suffixes (powers of 1024); an extents FILE holds\n"
-	"  \"offset length\" lines, '#' starts a comment; NAME is a qemu dirty bitmap\n"
+	"  BYTES and G: decimal (leading zeros too) or 0x hex, optional K, M, G, T suffix\n"
+	"  (powers of 1024, also KB, KiB); an extents FILE holds \"offset length\" lines\n"
+	"  in the same numbers, '#' starts a comment; NAME is a qemu dirty bitmap\n"
 	"  (context qemu:dirty-bitmap:NAME); TLS settings go in the URI\n"
 	"  (nbds://USER@host/export?tls-psk-file=FILE or ?tls-certificates=DIR).\n";
 
@@ -99,7 +100,7 @@ static void format_id(const uint8_t id[16], char out[33])
 int parse_granularity(const char *s, uint32_t *out)
 {
 	uint64_t g;
-	if (rs_parse_size(s, &g) || g < RESYNC_BITMAP_MIN_GRANULARITY ||
+	if (rc_parse_size(s, &g) || g < RESYNC_BITMAP_MIN_GRANULARITY ||
 	    g > RESYNC_BITMAP_MAX_GRANULARITY || (g & (g - 1)))
 		return -EINVAL;
 	*out = (uint32_t)g;
@@ -142,7 +143,7 @@ static const struct option long_opts[] = {
  * EXIT_USAGE. Positional arguments end up in argv[optind..argc). */
 static int parse_opts(int argc, char **argv, const char *allowed, struct header_opts *o)
 {
-	int c;
+	int c, err;
 	opterr = 0;
 	/* 0 makes GNU getopt start afresh and permute: options may follow
 	 * the positional arguments, which end up at argv[optind..]. */
@@ -160,8 +161,10 @@ static int parse_opts(int argc, char **argv, const char *allowed, struct header_
 			return usage("%s: option %s does not apply", argv[0], argv[optind - 1]);
 		switch (c) {
 		case OPT_SIZE:
-			if (rs_parse_size(optarg, &o->size))
-				return usage("bad --size %s", optarg);
+			if ((err = rc_parse_size(optarg, &o->size)))
+				return usage("bad --size %s: %s", optarg,
+					     err == -ERANGE ? "larger than 2^64 - 1" :
+					     "decimal or 0x hex, optional K, M, G, T suffix");
 			o->have_size = 1;
 			break;
 		case OPT_GRANULARITY:
@@ -213,23 +216,21 @@ static int mark_extents_file(resync_bitmap *b, const char *path)
 	size_t cap = 0;
 	unsigned lineno = 0;
 	int ret = EXIT_OK;
-	while (getline(&line, &cap, f) != -1) {
+	ssize_t n;
+	while ((n = getline(&line, &cap, f)) != -1) {
 		lineno++;
-		char *hash = strchr(line, '#');
-		if (hash)
-			*hash = 0;
-		char a[64], c[64], extra[2];
-		int n = sscanf(line, "%63s %63s %1s", a, c, extra);
-		if (n <= 0)
-			continue;
 		uint64_t off, len;
-		if (n != 2 || rs_parse_size(a, &off) || rs_parse_size(c, &len)) {
-			ret = fail("%s:%u: expected \"offset length\"", path, lineno);
+		const char *why;
+		int got = rc_parse_extent_line(line, (size_t)n, &off, &len, &why);
+		if (got < 0) {
+			ret = fail("%s line %u: %s", path, lineno, why);
 			break;
 		}
+		if (!got)
+			continue;
 		int err = resync_bitmap_mark(b, off, len);
 		if (err) {
-			ret = fail("%s:%u: extent %llu+%llu: %s", path, lineno,
+			ret = fail("%s line %u: extent %llu+%llu: %s", path, lineno,
 				   (unsigned long long)off, (unsigned long long)len,
 				   err == -ERANGE ? "past the end of the disk" : strerror(-err));
 			break;
@@ -264,6 +265,10 @@ static int cmd_create(int argc, char **argv)
 		return usage("create: --size and --granularity are required");
 	resync_bitmap *b;
 	int err = resync_bitmap_new(&b, o.size, o.granularity);
+	if (err == -EOVERFLOW)
+		return usage("create: --size %llu at --granularity %u is more than a bitmap holds "
+			     "(2^35 blocks): use a coarser granularity",
+			     (unsigned long long)o.size, o.granularity);
 	if (err)
 		return fail("resync_bitmap_new: %s", strerror(-err));
 	if ((err = apply_header(b, &o)))

@@ -97,6 +97,10 @@ int nbd_capture(const char *uri, const char *name, uint32_t granularity, resync_
 		int err = size < 0 ? -EIO : resync_bitmap_new(out, (uint64_t)size, granularity);
 		if (size < 0)
 			ret = fail("%s: nbd_get_size: %s", uri, nbd_get_error());
+		else if (err == -EOVERFLOW)
+			ret = fail("%s: %lld bytes at granularity %u is more than a bitmap holds "
+				   "(2^35 blocks): use a coarser --granularity", uri, (long long)size,
+				   granularity);
 		else if (err)
 			ret = fail("resync_bitmap_new: %s", strerror(-err));
 		else

@@ -14,9 +14,11 @@
 #include <unistd.h>
 #include <resync/resync.h>
 #include "output.h"
-#include "size.h"
+#include "parse_size.h"
 
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_DIFFER = 3, EXIT_INTERRUPTED = 4 };
+/* --verify=sample: the library's defaults, the same as resyncctl's. */
+enum { SAMPLE_PER_GIB = 16, SAMPLE_MIN = 256 };
 
 static resync *running;
 
@@ -38,14 +40,18 @@ static void usage(FILE *f)
 	      "  --checkpoint FILE         persist progress to FILE; rerun to resume after a crash\n"
 	      "  --checkpoint-interval MS  at most this long between checkpoints (default 5000)\n"
 	      "  --checkpoint-bytes N      and at most this many bytes copied between them\n"
-	      "  --verify                  re-read both sides after copying\n"
-	      "  --rate BYTES              limit reading to BYTES per second (K, M, G suffixes)\n"
+	      "  --verify[=WHAT]           after copying, re-read both sides: full (the default:\n"
+	      "                            every block), planned (the blocks copied), sample\n"
+	      "                            (those plus a random sample of the other blocks:\n"
+	      "                            catches a change record that missed a change)\n"
+	      "  --rate BYTES              limit reading to BYTES per second\n"
 	      "  --queue-depth N           requests in flight (default 32)\n"
 	      "  --request-size N          bytes per request (default 1M)\n"
 	      "  --block-size N            compare and checkpoint unit (default 64K)\n"
 	      "  --no-direct               do not use O_DIRECT\n"
 	      "  --no-zero-detect          write zero blocks as data\n"
-	      "  --allow-trim              NBD: zero with trim where the server offers it\n"
+	      "  --allow-trim              zeroing may deallocate (punch holes, unmap, NBD trim);\n"
+	      "                            without it the target keeps its allocation\n"
 	      "  --connections N           NBD connections when the server allows (default 4)\n"
 	      "  --tls-certs DIR | --tls-psk FILE [--tls-username NAME]   NBD TLS\n"
 	      "  --progress                progress bar (default on a terminal)\n"
@@ -53,6 +59,8 @@ static void usage(FILE *f)
 	      "  --progress-interval MS    how often progress is shown (default 200, JSON 1000)\n"
 	      "  --stats                   print the result figures as JSON at the end\n"
 	      "  -v, --verbose             say how the endpoints are accessed\n"
+	      "numbers: decimal (leading zeros too) or 0x hex, optional K, M, G, T suffix\n"
+	      "(powers of 1024, also KB, KiB); extent files use the same numbers\n"
 	      "exit status: 0 done or equal, 1 error, 2 usage, 3 differences found, 4 interrupted\n",
 	      f);
 }
@@ -73,7 +81,7 @@ static const struct option options[] = {
 	{ "checkpoint", required_argument, NULL, OPT_CHECKPOINT },
 	{ "checkpoint-interval", required_argument, NULL, OPT_CKPT_MS },
 	{ "checkpoint-bytes", required_argument, NULL, OPT_CKPT_BYTES },
-	{ "verify", no_argument, NULL, OPT_VERIFY },
+	{ "verify", optional_argument, NULL, OPT_VERIFY },
 	{ "rate", required_argument, NULL, OPT_RATE },
 	{ "queue-depth", required_argument, NULL, OPT_DEPTH },
 	{ "request-size", required_argument, NULL, OPT_REQUEST },
@@ -100,6 +108,7 @@ struct cli {
 	const char *mode_arg;
 	int modes_given;
 	uint64_t flags;
+	enum resync_verify verify;
 	const char *checkpoint;
 	uint64_t ckpt_ms, ckpt_bytes;
 	uint64_t rate, depth, request, block, conns;
@@ -117,10 +126,14 @@ static int usage_error(const char *fmt, const char *arg)
 
 static int number(const char *name, const char *arg, uint64_t *out)
 {
-	if (!rs_parse_size(arg, out))
+	int ret = rc_parse_size(arg, out);
+	if (!ret)
 		return 0;
-	fprintf(stderr, "resync: --%s needs a number (K, M, G suffixes allowed), not '%s'\n",
-		name, arg);
+	if (ret == -ERANGE)
+		fprintf(stderr, "resync: --%s %s is larger than 2^64 - 1\n", name, arg);
+	else
+		fprintf(stderr, "resync: --%s needs a number (decimal or 0x hex; K, M, G, T "
+			"suffixes allowed), not '%s'\n", name, arg);
 	return -1;
 }
 
@@ -133,6 +146,22 @@ static int positive(const char *name, const char *arg, uint64_t *out)
 		return 0;
 	fprintf(stderr, "resync: --%s must be at least 1\n", name);
 	return -1;
+}
+
+/* --verify alone is a full verify, as it always was. */
+static int verify_what(const char *arg, enum resync_verify *out)
+{
+	if (!arg || !strcmp(arg, "full"))
+		*out = RESYNC_VERIFY_FULL;
+	else if (!strcmp(arg, "planned"))
+		*out = RESYNC_VERIFY_PLANNED;
+	else if (!strcmp(arg, "sample"))
+		*out = RESYNC_VERIFY_SAMPLE;
+	else {
+		fprintf(stderr, "resync: --verify takes planned, sample or full, not '%s'\n", arg);
+		return -1;
+	}
+	return 0;
 }
 
 static int parse(struct cli *c, int argc, char **argv)
@@ -151,7 +180,7 @@ static int parse(struct cli *c, int argc, char **argv)
 		case OPT_CHECKPOINT: c->checkpoint = optarg; break;
 		case OPT_CKPT_MS: if (number(name, optarg, &c->ckpt_ms)) return -1; break;
 		case OPT_CKPT_BYTES: if (number(name, optarg, &c->ckpt_bytes)) return -1; break;
-		case OPT_VERIFY: c->flags |= RESYNC_F_VERIFY; break;
+		case OPT_VERIFY: if (verify_what(optarg, &c->verify)) return -1; break;
 		case OPT_RATE: if (number(name, optarg, &c->rate)) return -1; break;
 		case OPT_DEPTH: if (positive(name, optarg, &c->depth)) return -1; break;
 		case OPT_REQUEST: if (positive(name, optarg, &c->request)) return -1; break;
@@ -183,6 +212,7 @@ static int configure(resync *r, struct cli *c, const char *src, const char *dst)
 		{ resync_set_target(r, dst), "target" },
 		{ resync_set_mode(r, c->mode, c->mode_arg), "mode" },
 		{ resync_set_flags(r, c->flags), "flags" },
+		{ resync_set_verify(r, c->verify, SAMPLE_PER_GIB, SAMPLE_MIN), "--verify" },
 		{ c->depth ? resync_set_queue_depth(r, c->depth > 1024 ? 0 : (unsigned)c->depth) : 0,
 		  "--queue-depth (1..1024)" },
 		{ c->request ? resync_set_request_size(r, c->request > UINT32_MAX ? 0 : (uint32_t)c->request) : 0,
@@ -229,7 +259,7 @@ int main(int argc, char **argv)
 		return usage_error("%s needs SRC and DST", c.command);
 	if (c.modes_given > 1)
 		return usage_error("%s", "give at most one of --full, --compare, --bitmap, --extents, --nbd-dirty");
-	if (!copy && (c.modes_given || c.checkpoint || (c.flags & RESYNC_F_VERIFY)))
+	if (!copy && (c.modes_given || c.checkpoint || c.verify))
 		return usage_error("%s takes no mode, --checkpoint or --verify", c.command);
 	if (!copy) {
 		/* compare: every block, nothing written; verify: stop at the first. */
@@ -255,6 +285,13 @@ int main(int argc, char **argv)
 	running = NULL;
 
 	rs_output_finish(&c.out, r, ret);
+	struct resync_stats st;
+	resync_get_stats(r, &st);
+	if (ret == -EILSEQ && st.verify_unplanned_diff)
+		fprintf(stderr, "resync: the change record (%s) missed a changed block, so blocks it did "
+			"not name may differ too: rerun with --compare\n",
+			c.mode == RESYNC_BITMAP ? "--bitmap" : c.mode == RESYNC_EXTENTS ? "--extents" :
+			c.mode == RESYNC_NBD_DIRTY ? "--nbd-dirty" : "plan");
 	if (!ret)
 		status = EXIT_OK;
 	else if (ret == -EILSEQ)

@@ -24,11 +24,13 @@ static void print_json_stats(FILE *f, const struct resync_stats *s, const char *
 		",\"bytes_zeroed\":%" PRIu64 ",\"bytes_skipped_equal\":%" PRIu64
 		",\"bytes_skipped_zero\":%" PRIu64 ",\"bytes_differing\":%" PRIu64
 		",\"elapsed_ns\":%" PRIu64 ",\"checkpoints\":%" PRIu64
-		",\"source_direct\":%s,\"target_direct\":%s,\"resumed\":%s",
+		",\"source_direct\":%s,\"target_direct\":%s,\"resumed\":%s"
+		",\"bytes_verified\":%" PRIu64 ",\"verify_unplanned_diff\":%s",
 		event, phase_name(s->phase), s->size, s->bytes_planned, s->bytes_done, s->bytes_read,
 		s->bytes_written, s->bytes_zeroed, s->bytes_skipped_equal, s->bytes_skipped_zero,
 		s->bytes_differing, s->elapsed_ns, s->checkpoints, s->source_direct ? "true" : "false",
-		s->target_direct ? "true" : "false", s->resumed ? "true" : "false");
+		s->target_direct ? "true" : "false", s->resumed ? "true" : "false", s->bytes_verified,
+		s->verify_unplanned_diff ? "true" : "false");
 }
 
 static void say_access(struct rs_output *o, const struct resync_stats *s)

@@ -40,7 +40,12 @@ enum resync_mode {
 #define RESYNC_F_VERIFY     (1ULL << 0) /* after copying, re-read both sides and compare */
 #define RESYNC_F_DRY_RUN    (1ULL << 1) /* plan, read and compare; write nothing */
 #define RESYNC_F_NO_DIRECT  (1ULL << 2) /* never use O_DIRECT */
-#define RESYNC_F_ALLOW_TRIM (1ULL << 3) /* NBD targets: zero with trim where offered */
+/* Zeroing may deallocate: punch holes in a file, unmap a block device's
+ * blocks (write-zeroes with unmap), trim an NBD export.  Without it zeroing
+ * keeps the target's allocation (zero range, BLKZEROOUT, NBD write-zeroes with
+ * NO_HOLE, or plain writes of zeroes), so a thick disk stays thick; ranges the
+ * target already has as holes are left alone either way. */
+#define RESYNC_F_ALLOW_TRIM (1ULL << 3)
 #define RESYNC_F_NO_ZERO_DETECT (1ULL << 4) /* write zero blocks as data */
 #define RESYNC_F_FIRST_DIFF (1ULL << 5) /* dry run: stop at the first difference */
 /* Open both endpoints (the target for writing), build the plan and check it
@@ -66,6 +71,9 @@ struct resync_stats {
 	uint32_t source_direct;   /* 1 when the source is read with O_DIRECT */
 	uint32_t target_direct;   /* 1 when the target is written with O_DIRECT */
 	uint32_t resumed;         /* 1 when the run started from a checkpoint */
+	uint64_t bytes_verified;  /* verify: bytes re-read and compared on both sides */
+	uint32_t verify_unplanned_diff; /* 1 when verify found a difference in a block
+					 * outside the plan: the change record lied */
 };
 
 enum resync_phase {
@@ -91,6 +99,25 @@ int resync_set_target(resync *r, const char *target);
 /* Mode and, for EXTENTS/BITMAP, the file; for NBD_DIRTY the bitmap name. */
 int resync_set_mode(resync *r, enum resync_mode mode, const char *arg);
 int resync_set_flags(resync *r, uint64_t flags);
+/* What verify re-reads after the copy is flushed (resync_set_verify()). */
+enum resync_verify {
+	RESYNC_VERIFY_NONE = 0,
+	RESYNC_VERIFY_PLANNED = 1, /* re-read what the plan covered */
+	RESYNC_VERIFY_SAMPLE = 2,  /* the planned blocks plus a random sample of blocks outside the plan */
+	RESYNC_VERIFY_FULL = 3     /* every block (what RESYNC_F_VERIFY asks for) */
+};
+/* sample_per_gib blocks per GiB of disk outside the plan, at least sample_min per disk (both capped by the
+ * number of unplanned blocks); -EINVAL for an unknown mode. Defaults: NONE, 16, 256.
+ * A block is the plan's block (resync_set_block_size(), or a change bitmap's
+ * granularity when coarser); "the plan" is every block the mode named,
+ * including those a resumed checkpoint had already retired.  The sample is
+ * drawn afresh each run from getrandom(); a failed getrandom fails the run.
+ * RESYNC_F_VERIFY set in the flags means RESYNC_VERIFY_FULL whatever is set
+ * here; a dry run verifies nothing.  Verify stops at the first difference
+ * outside the plan (stats: verify_unplanned_diff = 1) and otherwise reads its
+ * whole set; any difference makes resync_run() return -EILSEQ.  Since
+ * RESYNC_0.2. */
+int resync_set_verify(resync *r, enum resync_verify how, uint32_t sample_per_gib, uint32_t sample_min);
 /* In-flight requests (1..1024) and bytes per request (power of two, 4 KiB .. 64 MiB). */
 int resync_set_queue_depth(resync *r, unsigned depth);
 int resync_set_request_size(resync *r, uint32_t bytes);
@@ -142,11 +169,14 @@ uint64_t resync_error_offset(const resync *r);
 typedef struct resync_bitmap resync_bitmap;
 
 /* An empty bitmap for a disk of device_size bytes; granularity a power of two
- * in 512 .. 1 GiB. */
+ * in 512 .. 1 GiB (else -EINVAL).  A bitmap holds at most 2^35 blocks
+ * (ceil(device_size / granularity)): more is -EOVERFLOW.  -ENOMEM when
+ * memory runs out. */
 int resync_bitmap_new(resync_bitmap **out, uint64_t device_size, uint32_t granularity);
 /* Loads and validates a file: -EBADMSG for a bad magic or checksum, -EINVAL
  * for a bad granularity, flags or reserved field, -EPROTO for an unknown
- * version, -EFBIG/-ENODATA when the length does not match the header. */
+ * version, -EFBIG/-ENODATA when the length does not match the header,
+ * -EOVERFLOW for more than 2^35 blocks (see resync_bitmap_new()). */
 int resync_bitmap_load(resync_bitmap **out, const char *path);
 /* Why the calling thread's last resync_bitmap_load() failed, in words
  * ("bad magic", "checksum mismatch", ...); "" after a success. */

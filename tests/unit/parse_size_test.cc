@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: MIT
+// The one size and extent-line grammar (common/parse_size.h): decimal with
+// leading zeros read as decimal, 0x hex, K/M/G/T suffixes, overflow refused;
+// and the engine's extent-list reader using it (line numbers in messages).
+#include <gtest/gtest.h>
+#include <cstring>
+#include <fstream>
+#include <resync/resync.h>
+#include "engine_util.h"
+#include "parse_size.h"
+#include "testutil.h"
+
+namespace {
+
+uint64_t size_of(const char *s)
+{
+	uint64_t v = 12345;
+	EXPECT_EQ(rc_parse_size(s, &v), 0) << s;
+	return v;
+}
+
+int size_err(const char *s)
+{
+	uint64_t v = 12345;
+	int ret = rc_parse_size(s, &v);
+	EXPECT_EQ(v, 12345u) << "output changed on failure for " << s;
+	return ret;
+}
+
+TEST(ParseSize, DecimalWithLeadingZerosIsDecimal)
+{
+	EXPECT_EQ(size_of("0"), 0u);
+	EXPECT_EQ(size_of("4096"), 4096u);
+	EXPECT_EQ(size_of("0655360"), 655360u);
+	EXPECT_EQ(size_of("010"), 10u);
+	EXPECT_EQ(size_of("08"), 8u);
+	EXPECT_EQ(size_of("00000"), 0u);
+}
+
+TEST(ParseSize, HexNeedsItsPrefix)
+{
+	EXPECT_EQ(size_of("0x10"), 16u);
+	EXPECT_EQ(size_of("0XfF"), 255u);
+	EXPECT_EQ(size_of("0x1B"), 27u);
+	EXPECT_EQ(size_of("0xffffffffffffffff"), UINT64_MAX);
+	EXPECT_EQ(size_err("0x"), -EINVAL);
+	EXPECT_EQ(size_err("0xg"), -EINVAL);
+	EXPECT_EQ(size_err("ff"), -EINVAL);
+}
+
+TEST(ParseSize, SuffixesArePowersOf1024)
+{
+	EXPECT_EQ(size_of("64K"), 64u << 10);
+	EXPECT_EQ(size_of("64k"), 64u << 10);
+	EXPECT_EQ(size_of("1M"), 1u << 20);
+	EXPECT_EQ(size_of("1MB"), 1u << 20);
+	EXPECT_EQ(size_of("2GiB"), 2ull << 30);
+	EXPECT_EQ(size_of("1T"), 1ull << 40);
+	EXPECT_EQ(size_of("0x10K"), 16u << 10);
+	EXPECT_EQ(size_of("010K"), 10u << 10);
+	EXPECT_EQ(size_err("1P"), -EINVAL);
+	EXPECT_EQ(size_err("1Kb"), -EINVAL);
+	EXPECT_EQ(size_err("1Ki"), -EINVAL);
+	EXPECT_EQ(size_err("1KK"), -EINVAL);
+	EXPECT_EQ(size_err("K"), -EINVAL);
+}
+
+TEST(ParseSize, AnythingElseIsRefused)
+{
+	for (const char *s : { "", " 1", "1 ", "+1", "-1", "1.5", "1e3", "12abc", "0o17", "1_000" })
+		EXPECT_EQ(size_err(s), -EINVAL) << "'" << s << "'";
+}
+
+TEST(ParseSize, OverflowIsRefusedNotWrapped)
+{
+	EXPECT_EQ(size_of("18446744073709551615"), UINT64_MAX);
+	EXPECT_EQ(size_err("18446744073709551616"), -ERANGE);
+	EXPECT_EQ(size_err("99999999999999999999999"), -ERANGE);
+	EXPECT_EQ(size_err("0x10000000000000000"), -ERANGE);
+	EXPECT_EQ(size_of("16777215T"), 16777215ull << 40);
+	EXPECT_EQ(size_err("16777216T"), -ERANGE);
+	EXPECT_EQ(size_err("18446744073709551615K"), -ERANGE);
+}
+
+int line(const char *s, uint64_t *off, uint64_t *len, const char **why)
+{
+	return rc_parse_extent_line(s, strlen(s), off, len, why);
+}
+
+TEST(ExtentLine, OffsetAndLength)
+{
+	uint64_t off, len;
+	const char *why = nullptr;
+	EXPECT_EQ(line("0655360 65536\n", &off, &len, &why), 1);
+	EXPECT_EQ(off, 655360u);
+	EXPECT_EQ(len, 65536u);
+	EXPECT_EQ(line("\t0x10000\t64K  # a comment\r\n", &off, &len, &why), 1);
+	EXPECT_EQ(off, 65536u);
+	EXPECT_EQ(len, 65536u);
+	EXPECT_EQ(line("1 2#x", &off, &len, &why), 1);
+	EXPECT_EQ(len, 2u);
+}
+
+TEST(ExtentLine, BlankAndCommentLinesAreSkipped)
+{
+	uint64_t off, len;
+	const char *why = nullptr;
+	for (const char *s : { "", "\n", "   \t\r\n", "# 1 2", "  #" })
+		EXPECT_EQ(line(s, &off, &len, &why), 0) << "'" << s << "'";
+}
+
+TEST(ExtentLine, BadLinesSayWhy)
+{
+	uint64_t off, len;
+	const char *why = nullptr;
+	EXPECT_EQ(line("4096\n", &off, &len, &why), -EINVAL);
+	EXPECT_STREQ(why, "expected \"offset length\": the length is missing");
+	EXPECT_EQ(line("4O96 1\n", &off, &len, &why), -EINVAL);
+	EXPECT_NE(std::string(why).find("the offset is not a size"), std::string::npos);
+	EXPECT_EQ(line("0 -1\n", &off, &len, &why), -EINVAL);
+	EXPECT_NE(std::string(why).find("the length is not a size"), std::string::npos);
+	EXPECT_EQ(line("0 1 2\n", &off, &len, &why), -EINVAL);
+	EXPECT_STREQ(why, "unexpected text after the length");
+	EXPECT_EQ(line("99999999999999999999 1\n", &off, &len, &why), -ERANGE);
+	EXPECT_STREQ(why, "the offset is larger than 2^64 - 1");
+	EXPECT_EQ(rc_parse_extent_line("0 1\0 5", 6, &off, &len, &why), -EINVAL);
+	EXPECT_STREQ(why, "a NUL byte in the line");
+}
+
+struct ExtentList : ::testing::Test {
+	rt::TempDir tmp;
+	std::string s = tmp.path("src"), d = tmp.path("dst"), list = tmp.path("list");
+	rt::Bytes src = rt::random_bytes(1 << 20, 5);
+	rt::Bytes dst = rt::random_bytes(1 << 20, 6);
+
+	void SetUp() override
+	{
+		rt::write_file(s, src);
+		rt::write_file(d, dst);
+	}
+	void write_list(const std::string &text) { std::ofstream(list) << text; }
+	RunResult run()
+	{
+		return run_engine(s, d, RESYNC_EXTENTS, list.c_str(), 0,
+				  [](resync *h) { ASSERT_EQ(resync_set_block_size(h, 4096), 0); });
+	}
+};
+
+// A leading zero used to make the offset octal: 0655360 is 220912, and the
+// wrong range was copied with exit 0.
+TEST_F(ExtentList, LeadingZeroOffsetIsDecimal)
+{
+	write_list("# leading zeros are decimal\n0655360 65536\n");
+	RunResult r = run();
+	ASSERT_EQ(r.ret, 0) << r.error;
+	EXPECT_EQ(r.st.bytes_written, 65536u);
+	rt::Bytes want = dst;
+	std::memcpy(want.data() + 655360, src.data() + 655360, 65536);
+	EXPECT_TRUE(rt::read_file(d) == want);
+}
+
+TEST_F(ExtentList, SuffixesAndHexAsEverywhere)
+{
+	write_list("0x1000 4K\n1M-64K 64K\n");
+	RunResult r = run();
+	ASSERT_EQ(r.ret, -EINVAL);
+	EXPECT_NE(r.error.find("line 2: the offset is not a size"), std::string::npos) << r.error;
+	write_list("0x1000 4K\n960K 0x10000\n");
+	r = run();
+	ASSERT_EQ(r.ret, 0) << r.error;
+	rt::Bytes want = dst;
+	std::memcpy(want.data() + 4096, src.data() + 4096, 4096);
+	std::memcpy(want.data() + (960 << 10), src.data() + (960 << 10), 65536);
+	EXPECT_TRUE(rt::read_file(d) == want);
+}
+
+TEST_F(ExtentList, BadTokensNameTheLine)
+{
+	write_list("0 4096\n\n# fine so far\n8192 4096 extra\n");
+	RunResult r = run();
+	ASSERT_EQ(r.ret, -EINVAL);
+	EXPECT_NE(r.error.find("line 4: unexpected text after the length"), std::string::npos)
+		<< r.error;
+	write_list("0 4096\n010x 1\n");
+	r = run();
+	ASSERT_EQ(r.ret, -EINVAL);
+	EXPECT_NE(r.error.find("line 2: the offset is not a size"), std::string::npos) << r.error;
+	EXPECT_TRUE(rt::read_file(d) == dst) << "a bad list must change nothing";
+}
+
+TEST_F(ExtentList, OverflowIsRefused)
+{
+	write_list("18446744073709551616 1\n");
+	RunResult r = run();
+	ASSERT_EQ(r.ret, -ERANGE);
+	EXPECT_NE(r.error.find("line 1: the offset is larger than 2^64 - 1"), std::string::npos)
+		<< r.error;
+	write_list("0 1\n18446744073709551615 1\n");
+	r = run();
+	ASSERT_EQ(r.ret, -ERANGE);
+	EXPECT_NE(r.error.find("line 2: extent"), std::string::npos) << r.error;
+	EXPECT_TRUE(rt::read_file(d) == dst);
+}
+
+} // namespace
