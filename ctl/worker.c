@@ -19,6 +19,7 @@
 #include "resync/states.h"
 #include "job.h"
 #include "settings.h"
+#include "trust.h"
 #include "vm.h"
 #include "worker.h"
 
@@ -42,6 +43,9 @@ struct wdisk {
 	char ckpt[4200];
 	struct resync_stats st;  /* under w->mu */
 	bool done;               /* under w->mu */
+	bool fell_back;          /* under w->mu: the record lied, compared instead */
+	enum ctl_change_source from;
+	struct ctl_trust trust;
 };
 
 struct worker {
@@ -125,10 +129,20 @@ int ctl_engine_configure(resync *r, const struct ctl_settings *s, const char *so
 	    (err = resync_set_request_size(r, s->request_size)) ||
 	    (err = resync_set_rate_limit(r, s->rate_limit)))
 		return err;
+	/* A copy by a change record checks the record: what it wrote, and a
+	 * sample of what the record says did not change. */
+	if (!s->verify && (cs == CTL_CS_BITMAP || cs == CTL_CS_NBD_DIRTY || cs == CTL_CS_EXTENTS) &&
+	    (err = resync_set_verify(r, s->verify_sample_per_gib || s->verify_sample_min
+				     ? RESYNC_VERIFY_SAMPLE : RESYNC_VERIFY_PLANNED,
+				     s->verify_sample_per_gib, s->verify_sample_min)))
+		return err;
 	if (s->tls_certificates || s->tls_psk_file || s->tls_username)
 		err = resync_set_tls(r, s->tls_certificates, s->tls_psk_file, s->tls_username);
 	return err;
 }
+
+static uint32_t update_vm(struct worker *w, void (*fn)(struct worker *, json_object *, void *),
+			  void *arg);
 
 static int configure(struct worker *w, struct wdisk *d, resync *r)
 {
@@ -141,6 +155,103 @@ static int configure(struct worker *w, struct wdisk *d, resync *r)
 	return err;
 }
 
+/* Runs one disk to its end: 0 or the engine's negative errno, the reason
+ * in w->error. */
+static int run_disk(struct worker *w, struct wdisk *d)
+{
+	resync *r = resync_new();
+	int err;
+
+	if (!r) {
+		pthread_mutex_lock(&w->mu);
+		snprintf(w->error, sizeof(w->error), "disk %s: out of memory", d->name);
+		pthread_mutex_unlock(&w->mu);
+		return -ENOMEM;
+	}
+	err = configure(w, d, r);
+	pthread_mutex_lock(&w->mu);
+	while (!err && w->paused && !w->cancelled)
+		pthread_cond_wait(&w->cv, &w->mu);
+	if (!err && w->cancelled)
+		err = -ECANCELED;
+	if (err) {
+		snprintf(w->error, sizeof(w->error), "disk %s: %s", d->name,
+			 *resync_error(r) ? resync_error(r) : strerror(-err));
+		pthread_mutex_unlock(&w->mu);
+		resync_free(r);
+		return err;
+	}
+	w->cur = r;
+	pthread_mutex_unlock(&w->mu);
+	wlog(w, LOG_INFO, "disk %s: %s -> %s, change source %s", d->name, d->source,
+	     d->target, ctl_change_source_name(d->cs));
+
+	err = resync_run(r);
+
+	pthread_mutex_lock(&w->mu);
+	w->cur = NULL;
+	resync_get_stats(r, &d->st);
+	d->done = err == 0;
+	if (err)
+		snprintf(w->error, sizeof(w->error), "disk %s: %s", d->name, resync_error(r));
+	pthread_mutex_unlock(&w->mu);
+	if (!err)
+		wlog(w, LOG_INFO, "disk %s: done, %llu bytes planned, %llu written, %llu zeroed, "
+		     "%llu verified%s", d->name, (unsigned long long)d->st.bytes_planned,
+		     (unsigned long long)d->st.bytes_written,
+		     (unsigned long long)d->st.bytes_zeroed,
+		     (unsigned long long)d->st.bytes_verified,
+		     d->st.resumed ? " (resumed from checkpoint)" : "");
+	resync_free(r);
+	return err;
+}
+
+/* A resume of this disk must not go back to the record that lied. */
+static void vm_resume_compare(struct worker *w, json_object *vm, void *arg)
+{
+	struct wdisk *d = arg;
+	json_object *resume = json_object_object_get(ctl_vm_disk(vm, d->name), "Resume");
+
+	(void)w;
+	if (!resume)
+		return;
+	json_object_object_add(resume, "ChangeSource",
+			       json_object_new_string(ctl_change_source_name(d->cs)));
+	json_object_object_add(resume, "ChangeSourceArg", json_object_new_string(""));
+}
+
+/* Verify found a block outside the plan that differs: the change record
+ * left out a change.  The trust rules decide what follows (verify-mismatch:
+ * compare the whole disk); that is recorded where a resume reads it before
+ * the disk is copied again. */
+static int fall_back(struct worker *w, struct wdisk *d)
+{
+	struct ctl_trust_facts f = { .verify_unplanned_diff = true };
+	struct ctl_trust t;
+	uint32_t rv;
+
+	ctl_trust_decide(&f, &t);
+	wlog(w, LOG_WARNING, "disk %s: %s change record not trusted any more (rule %s): %s; "
+	     "copying again by %s", d->name, ctl_change_source_name(d->cs), t.rule, t.reason,
+	     ctl_change_source_name(t.cs));
+	pthread_mutex_lock(&w->mu);
+	d->fell_back = true;
+	d->from = d->cs;
+	d->trust = t;
+	d->cs = t.cs;
+	d->cs_arg = NULL;
+	pthread_mutex_unlock(&w->mu);
+	unlink(d->ckpt);
+	rv = update_vm(w, vm_resume_compare, d);
+	if (rv) {
+		pthread_mutex_lock(&w->mu);
+		w->code = rv;
+		pthread_mutex_unlock(&w->mu);
+		return -EIO;
+	}
+	return 0;
+}
+
 static void *engine_thread(void *arg)
 {
 	struct worker *w = arg;
@@ -148,49 +259,13 @@ static void *engine_thread(void *arg)
 
 	for (size_t i = 0; i < w->n && !err; i++) {
 		struct wdisk *d = &w->disks[i];
-		resync *r = resync_new();
 
-		if (!r) {
-			err = -ENOMEM;
-			pthread_mutex_lock(&w->mu);
-			snprintf(w->error, sizeof(w->error), "disk %s: out of memory", d->name);
-			pthread_mutex_unlock(&w->mu);
-			break;
+		err = run_disk(w, d);
+		if (err == -EILSEQ && d->st.verify_unplanned_diff && !d->fell_back) {
+			err = fall_back(w, d);
+			if (!err)
+				err = run_disk(w, d);
 		}
-		err = configure(w, d, r);
-		pthread_mutex_lock(&w->mu);
-		while (!err && w->paused && !w->cancelled)
-			pthread_cond_wait(&w->cv, &w->mu);
-		if (!err && w->cancelled)
-			err = -ECANCELED;
-		if (err) {
-			snprintf(w->error, sizeof(w->error), "disk %s: %s", d->name,
-				 *resync_error(r) ? resync_error(r) : strerror(-err));
-			pthread_mutex_unlock(&w->mu);
-			resync_free(r);
-			break;
-		}
-		w->cur = r;
-		pthread_mutex_unlock(&w->mu);
-		wlog(w, LOG_INFO, "disk %s: %s -> %s, change source %s", d->name, d->source,
-		     d->target, ctl_change_source_name(d->cs));
-
-		err = resync_run(r);
-
-		pthread_mutex_lock(&w->mu);
-		w->cur = NULL;
-		resync_get_stats(r, &d->st);
-		d->done = err == 0;
-		if (err)
-			snprintf(w->error, sizeof(w->error), "disk %s: %s", d->name, resync_error(r));
-		pthread_mutex_unlock(&w->mu);
-		if (!err)
-			wlog(w, LOG_INFO, "disk %s: done, %llu bytes planned, %llu written, %llu zeroed%s",
-			     d->name, (unsigned long long)d->st.bytes_planned,
-			     (unsigned long long)d->st.bytes_written,
-			     (unsigned long long)d->st.bytes_zeroed,
-			     d->st.resumed ? " (resumed from checkpoint)" : "");
-		resync_free(r);
 	}
 	pthread_mutex_lock(&w->mu);
 	w->result = err;
@@ -240,6 +315,18 @@ static void record_progress(struct worker *w, bool completed)
 		set_int(o, "BytesWritten", (int64_t)d->st.bytes_written);
 		set_int(o, "BytesZeroed", (int64_t)d->st.bytes_zeroed);
 		set_int(o, "BytesSkippedEqual", (int64_t)d->st.bytes_skipped_equal);
+		set_int(o, "BytesVerified", (int64_t)d->st.bytes_verified);
+		if (d->fell_back) {
+			json_object_object_add(o, "FellBackFrom",
+					       json_object_new_string(ctl_change_source_name(d->from)));
+			json_object_object_add(o, "ChangeSource",
+					       json_object_new_string(ctl_change_source_name(d->cs)));
+			json_object_object_add(o, "ChangeSourceArg", json_object_new_string(""));
+			json_object_object_add(o, "ChangeSourceReason",
+					       json_object_new_string(d->trust.reason));
+			json_object_object_add(o, "TrustRule", json_object_new_string(d->trust.rule));
+			json_object_object_add(o, "TrustReason", json_object_new_string(d->trust.reason));
+		}
 		json_object_object_add(o, "Resumed", json_object_new_boolean(d->st.resumed));
 		json_object_object_add(o, "Completed", json_object_new_boolean(d->done));
 	}

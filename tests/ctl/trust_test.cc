@@ -446,6 +446,53 @@ TEST_F(Trust, PartialDiskFailbackKeepsTheVmInProgress)
 	EXPECT_EQ(jnum(vm, "ReplicationHealth"), 1);
 }
 
+// A bitmap that lies (it leaves out a block that changed) and is trusted by
+// every rule: the default sample verification reads every block outside
+// the plan here (256 at least), finds the difference, and the job compares
+// the disk by itself, records why, and only then completes.
+TEST_F(Trust, LyingBitmapIsCaughtAndCompared)
+{
+	std::string img = make_rp_image("rp1", 100, 4);
+	img.replace(kSize / 2 + 3 * 65536, 65536, random_bytes(65536, 31337));
+	write_file(path("rp1.img"), img);
+	add_rp("rp1", "rp1", 1000);
+	ASSERT_EQ(ctl({ "failover", "vm" }).rv, 0u);
+	json_object *j = failback_wait("rp1");
+	EXPECT_EQ(jnum(j, "JobState"), 7);
+	json_object *d = disk_of(j, 0);
+	EXPECT_EQ(jstr(d, "FellBackFrom"), "bitmap");
+	EXPECT_EQ(jstr(d, "ChangeSource"), "compare");
+	EXPECT_EQ(jstr(d, "TrustRule"), "verify-mismatch");
+	EXPECT_NE(jstr(d, "TrustReason").find("outside the plan"), std::string::npos)
+		<< jstr(d, "TrustReason");
+	EXPECT_TRUE(same_bytes(read_file(target), img)) << "Completed by a lying bitmap";
+	std::string log = read_file(state + "/jobs/" + jstr(j, "InstanceID") + "/log");
+	EXPECT_NE(log.find("not trusted any more (rule verify-mismatch)"), std::string::npos) << log;
+	json_object *vm = vm_show("vm");
+	EXPECT_EQ(jnum(vm, "ReplicationState"), 14);
+	EXPECT_FALSE(jbool(disk_of(vm, 0), "Inconsistent"));
+}
+
+// By default a copy by a change record verifies what it wrote and a sample
+// outside the plan; the settings say how much.
+TEST_F(Trust, DefaultSettingsVerifyACopyByChangeRecord)
+{
+	std::string img = make_rp_image("rp1", 100, 4);
+	add_rp("rp1", "rp1", 1000);
+	ASSERT_EQ(ctl({ "failover", "vm" }).rv, 0u);
+	json_object *j = failback_wait("rp1");
+	json_object *d = disk_of(j, 0);
+	EXPECT_EQ(jstr(d, "ChangeSource"), "bitmap");
+	EXPECT_EQ(jstr(d, "TrustRule"), "record-trusted");
+	EXPECT_EQ(jnum(d, "BytesToCopy"), 4 * 65536);
+	// Every one of the 256 blocks: 4 planned, 252 sampled (at least 256).
+	EXPECT_EQ(jnum(d, "BytesVerified"), (int64_t)kSize);
+	json_object *set = json_object_object_get(j, "Settings");
+	EXPECT_EQ(jnum(set, "verify_sample_per_gib"), 16);
+	EXPECT_EQ(jnum(set, "verify_sample_min"), 256);
+	EXPECT_TRUE(same_bytes(read_file(target), img));
+}
+
 // Item 13: two disks naming one target under two names are refused.
 TEST_F(Trust, TwoDisksOneTargetAreRefused)
 {
