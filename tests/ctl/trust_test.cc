@@ -352,16 +352,26 @@ TEST_F(Trust, ReadOnlyBlockDeviceTargetIsRefused)
 {
 	std::string backing = path("ro-backing.img");
 	write_file(backing, std::string(kSize, '\0'));
-	std::string cmd = "losetup -r -f --show '" + backing + "' 2>/dev/null";
-	FILE *p = popen(cmd.c_str(), "r");
-	char dev[64] = "";
-	if (!p || !fgets(dev, sizeof(dev), p)) {
-		if (p)
-			pclose(p);
+	struct ReadOnlyLoop {
+		std::string dev;
+		explicit ReadOnlyLoop(const std::string &file)
+		{
+			FILE *p = popen(("losetup -r -f --show '" + file + "' 2>/dev/null").c_str(), "r");
+			char buf[64] = "";
+			if (p && fgets(buf, sizeof(buf), p))
+				dev.assign(buf, strcspn(buf, "\n"));
+			if (p)
+				pclose(p);
+		}
+		~ReadOnlyLoop()
+		{
+			if (!dev.empty() && system(("losetup -d " + dev).c_str()) != 0)
+				fprintf(stderr, "losetup -d %s failed\n", dev.c_str());
+		}
+	} ro(backing);
+	if (ro.dev.empty())
 		GTEST_SKIP() << "no loop devices on this machine (losetup failed)";
-	}
-	pclose(p);
-	std::string loop(dev, strcspn(dev, "\n"));
+	std::string loop = ro.dev;
 	write_file(path("rp.img"), random_bytes(kSize, 9));
 	ASSERT_EQ(ctl({ "vm", "add", "ro", "--disk", "d0=" + loop }).rv, 0u);
 	ASSERT_EQ(ctl({ "recovery-point", "add", "ro", "rp", "--disk", "d0=" + path("rp.img") }).rv, 0u);
@@ -372,7 +382,6 @@ TEST_F(Trust, ReadOnlyBlockDeviceTargetIsRefused)
 	EXPECT_NE(r.str("ErrorDescription").find("ead-only"), std::string::npos) << r.out;
 	EXPECT_TRUE(same_bytes(read_file(state + "/vms/ro.json"), before));
 	EXPECT_EQ(job_count(), 0u);
-	EXPECT_EQ(system(("losetup -d " + loop).c_str()), 0);
 }
 
 // Item 14: a job that failed while using its change record never traps
