@@ -517,4 +517,29 @@ TEST_F(Trust, TwoDisksOneTargetAreRefused)
 	EXPECT_NE(r.str("ErrorDescription").find("name the same target"), std::string::npos) << r.out;
 }
 
+
+// Item 13 at failback: a store written before vm add checked targets (here
+// by hand) where another VM names this VM's target: refused, nothing changed.
+TEST_F(Trust, FailbackRefusesATargetAnotherVmNames)
+{
+	write_file(path("rp.img"), random_bytes(kSize, 9));
+	ASSERT_EQ(ctl({ "recovery-point", "add", "vm", "rp", "--disk", "d0=" + path("rp.img") }).rv, 0u);
+	ASSERT_EQ(ctl({ "failover", "vm" }).rv, 0u);
+	ASSERT_EQ(symlink(target.c_str(), path("alias.img").c_str()), 0);
+	std::string other = vm_record();
+	size_t at = other.find("\"Name\":\"vm\"");
+	ASSERT_NE(at, std::string::npos) << other;
+	other.replace(at, 11, "\"Name\":\"old\"");
+	at = other.find(target);
+	other.replace(at, target.size(), path("alias.img"));
+	write_file(state + "/vms/old.json", other);
+	std::string before = vm_record();
+	CliRun r = ctl({ "failback", "vm" });
+	EXPECT_EQ(r.rv, 32773u) << r.out;
+	EXPECT_NE(r.str("ErrorDescription").find("of VM \"old\""), std::string::npos) << r.out;
+	EXPECT_EQ(vm_record(), before);
+	EXPECT_EQ(job_count(), 0u);
+	EXPECT_TRUE(same_bytes(read_file(target), base));
+}
+
 } // namespace
