@@ -51,6 +51,10 @@ CTL_OBJ    := $(CTL_SRC:%.c=$(B)/%.o)
 TOOLS      := $(notdir $(patsubst %/,%,$(dir $(wildcard tools/*/main.c))))
 TOOL_BINS  := $(TOOLS:%=$(B)/bin/%)
 COMMON_TEST_OBJ := $(patsubst %.cc,$(B)/%.o,$(wildcard tests/common/*.cc))
+# LD_PRELOAD shims for faults and observations no real component offers:
+# tests/shim/NAME.c becomes $(B)/tests/shim/NAME.so (built by `all`), never
+# sanitized (it is preloaded into sanitized binaries too).
+SHIMS      := $(patsubst tests/shim/%.c,$(B)/tests/shim/%.so,$(wildcard tests/shim/*.c))
 SUITES     := $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard tests/*/*_test.cc)))))
 SUITE_BINS := $(SUITES:%=$(B)/tests/%_tests)
 
@@ -58,7 +62,7 @@ LIB_A  := $(B)/libresync.a
 LIB_SO := $(B)/libresync.so.$(VERSION)
 
 .PHONY: all deps check stress demo bench install clean
-all: $(LIB_A) $(LIB_SO) $(B)/bin/resyncctl $(TOOL_BINS) $(B)/resync.pc
+all: $(LIB_A) $(LIB_SO) $(B)/bin/resyncctl $(TOOL_BINS) $(B)/resync.pc $(SHIMS)
 
 deps:
 	@tools/install-deps build
@@ -112,6 +116,10 @@ $(SHIMS): $(B)/tests/%.so: tests/shim/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -shared -o $@ $< -ldl
 $(B)/tests/ctl_tests: $(SHIMS)
+
+$(SHIMS): $(B)/tests/shim/%.so: tests/shim/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -D_GNU_SOURCE -O2 -g -std=gnu11 -fPIC -shared $(WARN) -o $@ $< -ldl
 
 $(B)/resync.pc: engine/resync.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(patsubst $(PREFIX)%,$${prefix}%,$(LIBDIR))|' \

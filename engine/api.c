@@ -255,6 +255,13 @@ void rs_clear_error(struct resync *r)
 	r->err_off = UINT64_MAX;
 }
 
+int rs_check_cancel(struct resync *r)
+{
+	if (!atomic_load(&r->cancelled))
+		return 0;
+	return rs_fail(r, -ECANCELED, UINT64_MAX, "cancelled");
+}
+
 uint64_t rs_now_ns(void)
 {
 	struct timespec ts;

@@ -43,9 +43,10 @@ struct resync {
 	uint32_t sample_per_gib;
 	uint32_t sample_min;
 
-	atomic_int cancelled;
+	atomic_int cancelled;   /* consumed when resync_run() returns */
 	atomic_int paused;
 	int running;
+	uint64_t run_start_ns;
 
 	struct resync_stats st;
 	char err[512];
@@ -61,6 +62,10 @@ int rs_fail(struct resync *r, int err, uint64_t off, const char *fmt, ...)
 void rs_clear_error(struct resync *r);
 
 uint64_t rs_now_ns(void);
+
+/* -ECANCELED (message set) once resync_cancel() was called, else 0: for the
+ * points between blocking steps of open, plan and flush. */
+int rs_check_cancel(struct resync *r);
 
 /* What verify re-reads: RESYNC_F_VERIFY means FULL, whatever was set. */
 static inline enum resync_verify rs_verify_mode(const struct resync *r)

@@ -53,9 +53,18 @@ static int load_change_bitmap(struct resync *r, uint64_t size, struct resync_bit
 	return 0;
 }
 
+/* Marking into a bitmap, with a cancel seen between extents (an NBD
+ * block-status walk may take many replies). */
+struct mark_ctx {
+	struct resync *r;
+	struct resync_bitmap *into;
+};
+
 static int mark(void *arg, uint64_t off, uint64_t len)
 {
-	return resync_bitmap_mark(arg, off, len);
+	struct mark_ctx *m = arg;
+	int ret = rs_check_cancel(m->r);
+	return ret ? ret : resync_bitmap_mark(m->into, off, len);
 }
 
 static int mark_zero(void *arg, uint64_t off, uint64_t len)
@@ -80,13 +89,14 @@ static int todo_from_source(struct resync *r, struct rs_endpoint *src,
 			    const struct resync_bitmap *change, uint64_t size,
 			    struct resync_bitmap *into)
 {
+	struct mark_ctx m = { r, into };
 	switch (r->mode) {
 	case RESYNC_FULL:
 	case RESYNC_COMPARE:
 		rs_bm_set_blocks(into, 0, into->nblocks);
 		return 0;
 	case RESYNC_EXTENTS:
-		return rs_extent_list_read(r, r->mode_arg, size, mark, into);
+		return rs_extent_list_read(r, r->mode_arg, size, mark, &m);
 	case RESYNC_BITMAP:
 		return todo_from_bitmap(change, into);
 	case RESYNC_NBD_DIRTY:
@@ -95,7 +105,7 @@ static int todo_from_source(struct resync *r, struct rs_endpoint *src,
 				       "source %s is not an NBD export: nbd-dirty needs its "
 				       "qemu:dirty-bitmap:%s context",
 				       src->name, r->mode_arg);
-		return src->ops->dirty_extents(src, r->mode_arg, 0, size, mark, into);
+		return src->ops->dirty_extents(src, r->mode_arg, 0, size, mark, &m);
 	}
 	return -EINVAL;
 }
@@ -126,6 +136,8 @@ static int zero_map(struct rs_endpoint *ep, struct rs_plan *p, struct resync_bit
 		return ret;
 	uint64_t off = 0, len;
 	while (!ret && resync_bitmap_next(p->todo, &off, &len) == 1) {
+		if ((ret = rs_check_cancel(ep->r)))
+			return ret;
 		ret = ep->ops->zero_extents(ep, off, len, mark_zero, *out);
 		off += len;
 	}

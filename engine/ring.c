@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* The engine's io_uring (ring.h): SQEs that carry their completion. */
 #include <errno.h>
 #include <string.h>
 #include "ring.h"
@@ -21,10 +22,22 @@ void rs_ring_exit(struct rs_ring *rg)
 
 struct io_uring_sqe *rs_ring_sqe(struct rs_ring *rg, struct rs_completion *c)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&rg->ring);
-	while (!sqe) {
-		io_uring_submit(&rg->ring);
-		sqe = io_uring_get_sqe(&rg->ring);
+	struct io_uring_sqe *sqe = rg->error ? NULL : io_uring_get_sqe(&rg->ring);
+	while (!sqe && !rg->error) {
+		/* A full queue that the kernel will not take (a dead ring, an
+		 * overflowing completion queue nobody reaps here) never drains:
+		 * retrying would spin forever. */
+		int ret = io_uring_submit(&rg->ring);
+		if (ret == -EINTR)
+			continue;
+		if (ret <= 0)
+			rg->error = ret < 0 ? ret : -EBUSY;
+		else
+			sqe = io_uring_get_sqe(&rg->ring);
+	}
+	if (!sqe) {
+		memset(&rg->scratch, 0, sizeof rg->scratch);
+		return &rg->scratch;
 	}
 	io_uring_sqe_set_data(sqe, c);
 	rg->pending++;
@@ -63,6 +76,8 @@ int rs_ring_run(struct rs_ring *rg, uint64_t timeout_ns)
 {
 	struct io_uring_cqe *cqe;
 	int ret;
+	if (rg->error)
+		return rg->error;
 	if (timeout_ns) {
 		struct __kernel_timespec ts = {
 			.tv_sec = (long long)(timeout_ns / 1000000000ull),

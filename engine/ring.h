@@ -19,12 +19,18 @@ struct rs_ring {
 	struct io_uring ring;
 	unsigned pending;    /* SQEs prepared or in flight, not yet reaped */
 	int files_registered;
+	int error;           /* a submit that failed for good: sticky */
+	struct io_uring_sqe scratch; /* handed out once error is set; never submitted */
 };
 
 int rs_ring_init(struct rs_ring *rg, unsigned entries);
 void rs_ring_exit(struct rs_ring *rg);
 /* A fresh SQE whose completion calls c->fn; submits to make room if needed.
- * Never NULL: the ring is sized for the engine's worst case. */
+ * Never NULL: when making room fails (io_uring_enter refusing the submit for
+ * any reason but EINTR) the error is kept in rg->error and a scratch SQE that
+ * is never submitted is returned, so c->fn is never called and the next
+ * rs_ring_run() returns the error: the ring has failed, and its user stops
+ * waiting for completions. */
 struct io_uring_sqe *rs_ring_sqe(struct rs_ring *rg, struct rs_completion *c);
 /* Registers fds; returns the first fixed-file index, or a negative errno. */
 int rs_ring_register_files(struct rs_ring *rg, const int *fds, unsigned n);
@@ -33,7 +39,8 @@ int rs_ring_register_buffers(struct rs_ring *rg, const struct iovec *iov, unsign
 void rs_ring_poll(struct rs_ring *rg, int fd, unsigned mask, struct rs_completion *c);
 /* Submits what is prepared, waits up to timeout_ns (0: no wait) for at least
  * one completion, and dispatches every completion available. Returns the
- * number dispatched or a negative errno from io_uring_enter. */
+ * number dispatched or a negative errno from io_uring_enter (rg->error first,
+ * when an earlier submit failed). */
 int rs_ring_run(struct rs_ring *rg, uint64_t timeout_ns);
 
 #endif

@@ -18,6 +18,7 @@ struct run {
 	struct rs_buffers *bufs;
 	struct rs_plan plan;
 	uint32_t request;
+	uint64_t verify_seed[4];
 };
 
 static int check_endpoints(struct resync *r, const struct rs_endpoint *src,
@@ -101,9 +102,15 @@ static int setup_ring(struct run *rn, bool two_buffers)
 	return ret;
 }
 
+/* Entering a phase is reported at once (when reports are asked for at an
+ * interval): a caller sees open, plan and flush, and may cancel there. */
 static void set_phase(struct resync *r, enum resync_phase ph)
 {
 	r->st.phase = ph;
+	if (r->progress && r->progress_ms && ph != RESYNC_PHASE_DONE) {
+		r->st.elapsed_ns = rs_now_ns() - r->run_start_ns;
+		r->progress(&r->st, r->progress_arg);
+	}
 }
 
 /* After a failure or cancel: what was retired is flushed and recorded, so a
@@ -133,7 +140,7 @@ static int verify(struct run *rn)
 	struct resync_bitmap *todo;
 	struct rs_plan v;
 	set_phase(r, RESYNC_PHASE_VERIFY);
-	int ret = rs_verify_blocks(r, rs_verify_mode(r), rn->plan.planned, &todo);
+	int ret = rs_verify_blocks(r, rs_verify_mode(r), rn->plan.planned, rn->verify_seed, &todo);
 	if (ret)
 		return ret;
 	ret = rs_plan_from(r, &rn->src, rn->plan.block, todo, &v);
@@ -154,9 +161,15 @@ static int run(struct run *rn)
 	bool compare = dry || r->mode == RESYNC_COMPARE;
 
 	set_phase(r, RESYNC_PHASE_OPEN);
-	int ret = rs_endpoint_open(r, &rn->src, r->source, "source", false);
+	int ret = rs_check_cancel(r);
+	if (!ret)
+		ret = rs_endpoint_open(r, &rn->src, r->source, "source", false);
+	if (!ret)
+		ret = rs_check_cancel(r);
 	if (!ret)
 		ret = rs_endpoint_open(r, &rn->tgt, r->target, "target", !dry);
+	if (!ret)
+		ret = rs_check_cancel(r);
 	if (!ret)
 		ret = check_endpoints(r, &rn->src, &rn->tgt);
 	if (ret)
@@ -167,10 +180,15 @@ static int run(struct run *rn)
 
 	set_phase(r, RESYNC_PHASE_PLAN);
 	ret = rs_plan_build(r, &rn->src, &rn->tgt, &rn->plan);
+	if (!ret)
+		ret = rs_check_cancel(r);
 	if (ret)
 		return ret;
 	ret = request_size(rn);
 	if (ret || check_only)
+		return ret;
+	if (rs_verify_mode(r) == RESYNC_VERIFY_SAMPLE && !dry &&
+	    (ret = rs_verify_seed(r, rn->verify_seed)))
 		return ret;
 	r->st.resumed = (uint32_t)rn->plan.resumed;
 	r->st.bytes_planned = resync_bitmap_dirty_bytes(rn->plan.todo);
@@ -196,8 +214,11 @@ static int run(struct run *rn)
 
 	set_phase(r, RESYNC_PHASE_FLUSH);
 	/* A failed flush keeps the last checkpoint: everything it records was
-	 * flushed, so a rerun redoes only what came after it. */
-	ret = rn->tgt.ops->flush(&rn->tgt);
+	 * flushed, so a rerun redoes only what came after it.  A cancel here
+	 * skips the flush on the same terms. */
+	ret = rs_check_cancel(r);
+	if (!ret)
+		ret = rn->tgt.ops->flush(&rn->tgt);
 	if (ret)
 		return ret;
 	if (rs_verify_mode(r) != RESYNC_VERIFY_NONE)
@@ -221,7 +242,7 @@ int resync_run(resync *r)
 	r->running = 1;
 	memset(&r->st, 0, sizeof r->st);
 	rs_clear_error(r);
-	uint64_t start = rs_now_ns();
+	uint64_t start = r->run_start_ns = rs_now_ns();
 
 	struct run rn = { .r = r };
 	int ret = run(&rn);
@@ -238,6 +259,8 @@ int resync_run(resync *r)
 		set_phase(r, RESYNC_PHASE_DONE);
 	if (r->progress)
 		r->progress(&r->st, r->progress_arg);
+	/* A cancel is for the run it stopped (or the one it found starting). */
+	atomic_store(&r->cancelled, 0);
 	r->running = 0;
 	return ret;
 }

@@ -44,11 +44,11 @@ static uint64_t rng_below(struct rng *g, uint64_t n)
 	return (uint64_t)(m >> 64);
 }
 
-static int rng_seed(struct resync *r, struct rng *g)
+int rs_verify_seed(struct resync *r, uint64_t seed[4])
 {
-	size_t got = 0;
-	while (got < sizeof g->s) {
-		ssize_t n = getrandom((char *)g->s + got, sizeof g->s - got, 0);
+	size_t got = 0, want = 4 * sizeof *seed;
+	while (got < want) {
+		ssize_t n = getrandom((char *)seed + got, want - got, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -57,10 +57,15 @@ static int rng_seed(struct resync *r, struct rng *g)
 				       n < 0 ? strerror(errno) : "no bytes");
 		got += (size_t)n;
 	}
+	return 0;
+}
+
+static void rng_init(struct rng *g, const uint64_t seed[4])
+{
+	memcpy(g->s, seed, sizeof g->s);
 	/* The all-zero state is xoshiro's one fixed point. */
 	if (!(g->s[0] | g->s[1] | g->s[2] | g->s[3]))
 		g->s[0] = 1;
-	return 0;
 }
 
 /* The position of the n-th (from 0) clear bit of w. */
@@ -104,12 +109,10 @@ static uint64_t sample_size(const struct resync *r, const struct resync_bitmap *
 
 /* Floyd's algorithm: k distinct ranks in [0, n) in k draws. */
 static int sample(struct resync *r, const struct resync_bitmap *planned, uint64_t n, uint64_t k,
-		  struct resync_bitmap *out)
+		  const uint64_t seed[4], struct resync_bitmap *out)
 {
 	struct rng g;
-	int ret = rng_seed(r, &g);
-	if (ret)
-		return ret;
+	rng_init(&g, seed);
 	uint64_t *ranks = calloc((n + 63) / 64, sizeof *ranks);
 	if (!ranks)
 		return rs_fail(r, -ENOMEM, UINT64_MAX, "out of memory for the verify sample");
@@ -125,7 +128,8 @@ static int sample(struct resync *r, const struct resync_bitmap *planned, uint64_
 }
 
 int rs_verify_blocks(struct resync *r, enum resync_verify how,
-		     const struct resync_bitmap *planned, struct resync_bitmap **out)
+		     const struct resync_bitmap *planned, const uint64_t seed[4],
+		     struct resync_bitmap **out)
 {
 	struct resync_bitmap *b;
 	int ret = resync_bitmap_new(&b, planned->device_size, planned->granularity);
@@ -140,7 +144,7 @@ int rs_verify_blocks(struct resync *r, enum resync_verify how,
 	if (how == RESYNC_VERIFY_SAMPLE) {
 		uint64_t unplanned = planned->nblocks - rs_bm_count(planned);
 		uint64_t k = sample_size(r, planned, unplanned);
-		if (k && (ret = sample(r, planned, unplanned, k, b))) {
+		if (k && (ret = sample(r, planned, unplanned, k, seed, b))) {
 			resync_bitmap_free(b);
 			return ret;
 		}

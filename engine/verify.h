@@ -11,12 +11,19 @@
 #include "bitmap.h"
 #include "internal.h"
 
+/* The sample's seed, from getrandom(): taken before the copy writes
+ * anything, so a system without it fails the run up front.  0, or a
+ * negative errno with the message set on r (never an all-zero seed). */
+int rs_verify_seed(struct resync *r, uint64_t seed[4]);
+
 /* A new bitmap (planned's geometry) of the blocks to verify for mode how:
  * FULL every block, PLANNED a copy of planned, SAMPLE planned plus
  * min(unplanned, max(sample_min, ceil(sample_per_gib * size / GiB))) blocks
- * drawn uniformly without replacement from the unplanned ones, seeded from
- * getrandom().  0, or a negative errno with the message set on r. */
+ * drawn uniformly without replacement from the unplanned ones with the
+ * generator seeded by seed.  0, or a negative errno with the message set on
+ * r. */
 int rs_verify_blocks(struct resync *r, enum resync_verify how,
-		     const struct resync_bitmap *planned, struct resync_bitmap **out);
+		     const struct resync_bitmap *planned, const uint64_t seed[4],
+		     struct resync_bitmap **out);
 
 #endif

@@ -4,6 +4,7 @@
 // a changed block.  The disks are small enough, and the sample large enough,
 // that a sample covers every unplanned block: no test depends on luck.
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <resync/resync.h>
 #include "engine_util.h"
 #include "testutil.h"
@@ -171,6 +172,25 @@ TEST_F(Verify, ResumedRunCountsEarlierBlocksAsPlanned)
 	EXPECT_EQ(r.st.bytes_written, Blk);
 	EXPECT_EQ(r.st.bytes_verified, changed.size() * Blk);
 	EXPECT_TRUE(rt::read_file(d) == src);
+}
+
+// Without getrandom the sample cannot be random: the run fails, before
+// anything is written, rather than verify a sample every run picks alike.
+TEST_F(Verify, FailedGetrandomFailsTheRun)
+{
+	ASSERT_NO_FATAL_FAILURE(make_target());
+	std::string shim = rt::bin_dir() + "/../tests/shim/getrandom_fail.so";
+	ASSERT_EQ(access(shim.c_str(), R_OK), 0) << shim << " is not built (make all)";
+	std::string out;
+	int rc = rt::sh("LD_PRELOAD='" + shim + "' ASAN_OPTIONS=verify_asan_link_order=0 '" +
+				rt::bin_dir() + "/resync' copy '" + s + "' '" + d + "' --bitmap '" + bm +
+				"' --verify=sample",
+			&out);
+	EXPECT_EQ(rc, 1) << out;
+	EXPECT_NE(out.find("verify: getrandom for the sample: Function not implemented"),
+		  std::string::npos)
+		<< out;
+	EXPECT_TRUE(rt::read_file(d) == dst) << "the target was written before the failure";
 }
 
 } // namespace

@@ -85,7 +85,8 @@ enum resync_phase {
 	RESYNC_PHASE_DONE = 5
 };
 
-/* Called from resync_run()'s thread at the progress interval and at the end. */
+/* Called from resync_run()'s thread at the progress interval, on entering
+ * each phase (when the interval is not 0), and at the end. */
 typedef void (*resync_progress_fn)(const struct resync_stats *stats, void *arg);
 
 /* A new handle with defaults; NULL on ENOMEM. */
@@ -111,7 +112,8 @@ enum resync_verify {
  * A block is the plan's block (resync_set_block_size(), or a change bitmap's
  * granularity when coarser); "the plan" is every block the mode named,
  * including those a resumed checkpoint had already retired.  The sample is
- * drawn afresh each run from getrandom(); a failed getrandom fails the run.
+ * drawn afresh each run from getrandom(); a failed getrandom fails the run
+ * before anything is written.
  * RESYNC_F_VERIFY set in the flags means RESYNC_VERIFY_FULL whatever is set
  * here; a dry run verifies nothing.  Verify stops at the first difference
  * outside the plan (stats: verify_unplanned_diff = 1) and otherwise reads its
@@ -148,7 +150,14 @@ int resync_set_tls(resync *r, const char *certs_dir, const char *psk_file,
 int resync_run(resync *r);
 
 /* Safe from another thread or a signal handler: stop submitting, drain what
- * is in flight, persist the checkpoint, and make resync_run() return -ECANCELED. */
+ * is in flight, persist the checkpoint, and make resync_run() return -ECANCELED.
+ * A cancel applies to the run in progress or, when none is, to the next one to
+ * start (so a signal that arrives just before resync_run() still stops it);
+ * resync_run() consumes it when it returns, and the handle can run again.  It
+ * is seen between the steps of open, between extents while planning, before
+ * the final flush (which is then skipped: the last checkpoint stays valid),
+ * and by the copy and verify loops.  A cancel that arrives once the final
+ * flush has started lets a run without verify complete (0). */
 void resync_cancel(resync *r);
 /* Safe from another thread or a signal handler: pause (1) or resume (0)
  * submitting new requests; in-flight ones complete and are checkpointed. */

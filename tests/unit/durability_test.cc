@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: MIT
+// Durability is tested, not assumed (file and block-device targets):
+//  - every checkpoint is saved after a flush of the target, and the run ends
+//    with a flush (an LD_PRELOAD shim logs fdatasync/rename/unlink in order);
+//  - a short data write (RLIMIT_FSIZE, SIGXFSZ ignored) leaves its block
+//    planned in the checkpoint;
+//  - writes failing with ENOSPC (a loop device over a file on a full, tiny
+//    ext4) leave every block that differs planned, and once space is freed the
+//    rerun resumes to an identical target.
+#include <gtest/gtest.h>
+#include <climits>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <resync/resync.h>
+#include "engine_util.h"
+#include "testutil.h"
+
+namespace {
+
+constexpr uint64_t KiB = 1024, MiB = 1 << 20, Blk = 64 * KiB;
+
+// The blocks (of Blk) where a and b differ.
+std::vector<uint64_t> differing(const rt::Bytes &a, const rt::Bytes &b)
+{
+	std::vector<uint64_t> out;
+	for (uint64_t off = 0; off < a.size(); off += Blk) {
+		uint64_t n = std::min<uint64_t>(Blk, a.size() - off);
+		if (memcmp(a.data() + off, b.data() + off, n))
+			out.push_back(off / Blk);
+	}
+	return out;
+}
+
+// Every block that differs must still be planned in the checkpoint: a
+// block retired without its data on the target is lost for good.
+void expect_planned(const std::string &ck, const std::vector<uint64_t> &blocks)
+{
+	resync_bitmap *b;
+	ASSERT_EQ(resync_bitmap_load(&b, ck.c_str()), 0) << "no readable checkpoint at " << ck;
+	ASSERT_EQ(resync_bitmap_granularity(b), Blk);
+	std::vector<bool> planned(resync_bitmap_device_size(b) / Blk + 1);
+	uint64_t off = 0, len;
+	while (resync_bitmap_next(b, &off, &len) == 1) {
+		for (uint64_t x = off; x < off + len; x += Blk)
+			planned[x / Blk] = true;
+		off += len;
+	}
+	resync_bitmap_free(b);
+	for (uint64_t blk : blocks)
+		EXPECT_TRUE(planned[blk]) << "block " << blk << " differs on the target but was retired";
+}
+
+std::string real(const std::string &p)
+{
+	char buf[PATH_MAX];
+	return realpath(p.c_str(), buf) ? buf : p;
+}
+
+// Every checkpoint after the first (saved before any write) follows a flush
+// of the target, and the run flushes the target after its last checkpoint
+// before removing it.
+TEST(Durability, CheckpointsFollowTargetFlushesAndTheRunEndsFlushed)
+{
+	rt::TempDir tmp;
+	std::string s = tmp.path("s"), d = tmp.path("d"), ck = tmp.path("ck"), log = tmp.path("log");
+	rt::write_file(s, rt::random_bytes(8 * MiB, 41));
+	rt::write_file(d, rt::random_bytes(8 * MiB, 42));
+	std::string shim = rt::bin_dir() + "/../tests/shim/flushlog.so";
+	ASSERT_EQ(access(shim.c_str(), R_OK), 0) << shim << " is not built (make all)";
+	std::string out;
+	ASSERT_EQ(rt::sh("RESYNC_SHIM_LOG='" + log + "' LD_PRELOAD='" + shim +
+				 "' ASAN_OPTIONS=verify_asan_link_order=0 '" + rt::bin_dir() +
+				 "/resync' copy '" + s + "' '" + d + "' --checkpoint '" + ck +
+				 "' --checkpoint-interval 0 --checkpoint-bytes 1M --queue-depth 2",
+			 &out),
+		  0)
+		<< out;
+	EXPECT_TRUE(rt::read_file(d) == rt::read_file(s));
+
+	std::string target = real(d), ckpt = real(ck);
+	std::ifstream in(log);
+	std::string op, a, b, line;
+	int renames = 0;
+	bool flushed_since_rename = false, removed = false;
+	while (std::getline(in, line)) {
+		std::istringstream ls(line);
+		ls >> op >> a;
+		b.clear();
+		ls >> b;
+		if ((op == "fdatasync" || op == "fsync") && a == target) {
+			flushed_since_rename = true;
+		} else if (op == "rename" && b == ckpt) {
+			EXPECT_FALSE(removed);
+			if (renames++) {
+				EXPECT_TRUE(flushed_since_rename)
+					<< "checkpoint " << renames << " was saved without a flush of the "
+					<< "target before it";
+			}
+			flushed_since_rename = false;
+		} else if (op == "unlink" && a == ckpt) {
+			EXPECT_TRUE(flushed_since_rename)
+				<< "the run removed its checkpoint without flushing the target after it";
+			removed = true;
+		}
+	}
+	EXPECT_GE(renames, 3) << "expected the first checkpoint and at least two more";
+	EXPECT_TRUE(removed) << "the finished run did not remove its checkpoint";
+}
+
+// A write that comes back short and then fails (the file size limit) must
+// not retire its block: the checkpoint keeps it, and the rerun completes it.
+TEST(Durability, ShortWriteLeavesItsBlockPlanned)
+{
+	rt::TempDir tmp;
+	std::string s = tmp.path("s"), d = tmp.path("d"), ck = tmp.path("ck");
+	rt::Bytes src = rt::random_bytes(4 * MiB, 43);
+	rt::write_file(s, src);
+	rt::write_file(d, rt::random_bytes(4 * MiB, 44));
+	// Not a block boundary: the write of block 32 gets 12 KiB in.
+	const rlim_t limit = 2 * MiB + 12 * KiB;
+	auto configure = [&](resync *r) {
+		resync_set_block_size(r, Blk);
+		resync_set_queue_depth(r, 4);
+		resync_set_checkpoint(r, ck.c_str(), 0, 512 * KiB);
+	};
+	pid_t pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		signal(SIGXFSZ, SIG_IGN);
+		struct rlimit rl = { limit, limit };
+		if (setrlimit(RLIMIT_FSIZE, &rl))
+			_exit(99);
+		RunResult r = run_engine(s, d, RESYNC_FULL, nullptr, 0, configure);
+		_exit(r.ret < 0 ? -r.ret : 98);
+	}
+	int status;
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status)) << "signal " << WTERMSIG(status);
+	ASSERT_EQ(WEXITSTATUS(status), EFBIG) << "the copy past the size limit did not fail with EFBIG";
+
+	rt::Bytes tgt = rt::read_file(d);
+	std::vector<uint64_t> diff = differing(src, tgt);
+	ASSERT_FALSE(diff.empty());
+	EXPECT_NE(std::find(diff.begin(), diff.end(), limit / Blk), diff.end());
+	ASSERT_NO_FATAL_FAILURE(expect_planned(ck, diff));
+	ASSERT_NO_FATAL_FAILURE(expect_planned(ck, { limit / Blk }));
+
+	RunResult r = run_engine(s, d, RESYNC_FULL, nullptr, 0, configure);
+	ASSERT_EQ(r.ret, 0) << r.error;
+	EXPECT_EQ(r.st.resumed, 1u);
+	EXPECT_LT(r.st.bytes_planned, src.size());
+	EXPECT_TRUE(rt::read_file(d) == src);
+}
+
+// A file system mounted for the test, unmounted at the end.
+struct Mount {
+	std::string dir;
+	bool ok = false;
+	Mount(const std::string &img, const std::string &d) : dir(d)
+	{
+		ok = rt::sh("truncate -s 16M '" + img + "' && mkfs.ext4 -q -F -m 0 '" + img +
+			    "' && mkdir -p '" + dir + "' && mount -o loop '" + img + "' '" + dir + "'") == 0;
+	}
+	~Mount()
+	{
+		if (ok)
+			rt::sh("umount '" + dir + "'");
+	}
+};
+
+// The target is a loop device over a file on an ext4 with 3 MiB free: the
+// loop driver's writes fail with ENOSPC part way.  Every block that differs
+// stays planned; freeing space and rerunning resumes to identical.
+TEST(Durability, WritesFailingWithENOSPCStayPlannedAndResume)
+{
+	rt::TempDir tmp;
+	Mount fs(tmp.path("fs.img"), tmp.path("mnt"));
+	if (!fs.ok)
+		GTEST_SKIP() << "cannot make and mount an ext4 image (mkfs.ext4, mount -o loop)";
+	std::string backing = fs.dir + "/disk", filler = fs.dir + "/filler";
+	std::string s = tmp.path("s"), ck = tmp.path("ck");
+	ASSERT_EQ(rt::sh("truncate -s 8M '" + backing + "'"), 0);
+	struct statvfs sv;
+	ASSERT_EQ(statvfs(fs.dir.c_str(), &sv), 0);
+	uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	ASSERT_GT(avail, 4 * MiB);
+	ASSERT_EQ(rt::sh("fallocate -l " + std::to_string(avail - 3 * MiB) + " '" + filler + "'"), 0);
+	rt::LoopDevice ld(backing);
+	if (!ld.ok())
+		GTEST_SKIP() << "no loop devices on this machine (losetup failed)";
+	rt::Bytes src = rt::random_bytes(8 * MiB, 45);
+	rt::write_file(s, src);
+	auto configure = [&](resync *r) {
+		resync_set_block_size(r, Blk);
+		resync_set_checkpoint(r, ck.c_str(), 0, MiB);
+	};
+
+	RunResult r = run_engine(s, ld.dev(), RESYNC_FULL, nullptr, 0, configure);
+	ASSERT_EQ(r.ret, -ENOSPC) << r.error;
+	EXPECT_NE(r.error.find("No space left on device"), std::string::npos) << r.error;
+	std::vector<uint64_t> diff = differing(src, rt::read_file(ld.dev()));
+	ASSERT_FALSE(diff.empty()) << "the file system did not fill up";
+	ASSERT_NO_FATAL_FAILURE(expect_planned(ck, diff));
+
+	ASSERT_EQ(unlink(filler.c_str()), 0);
+	ASSERT_EQ(rt::sh("sync -f '" + fs.dir + "'"), 0);
+	r = run_engine(s, ld.dev(), RESYNC_FULL, nullptr, 0, configure);
+	ASSERT_EQ(r.ret, 0) << r.error;
+	EXPECT_EQ(r.st.resumed, 1u);
+	EXPECT_TRUE(rt::read_file(ld.dev()) == src);
+}
+
+} // namespace
