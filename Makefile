@@ -107,15 +107,7 @@ $(B)/bin/%: $$(foreach f,$$(wildcard tools/$$*/*.c),$(B)/$$(basename $$f).o) $(L
 # A test suite is a folder tests/NAME/ of *_test.cc files.
 $(B)/tests/%_tests: $$(foreach f,$$(wildcard tests/$$*/*.cc),$(B)/$$(basename $$f).o) $(COMMON_TEST_OBJ) $(B)/libresyncctl.a $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CXX) $(LDFLAGS) -o $@ $(filter-out %.so,$^) $(LIBS) $(shell pkg-config --libs gtest_main 2>/dev/null)
-
-# LD_PRELOAD shims for faults no real component can cause on demand
-# (tests/shim/NAME.c -> $(B)/tests/NAME.so), built with the suites that use them.
-SHIMS := $(patsubst tests/shim/%.c,$(B)/tests/%.so,$(wildcard tests/shim/*.c))
-$(SHIMS): $(B)/tests/%.so: tests/shim/%.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -shared -o $@ $< -ldl
-$(B)/tests/ctl_tests: $(SHIMS)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs gtest_main 2>/dev/null)
 
 $(SHIMS): $(B)/tests/shim/%.so: tests/shim/%.c
 	@mkdir -p $(dir $@)

@@ -44,10 +44,10 @@ std::string shim_path()
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n <= 0)
-		return "build/tests/store_fault.so";
+		return "build/tests/shim/store_fault.so";
 	self[n] = '\0';
 	std::string p(self);
-	return p.substr(0, p.rfind('/')) + "/store_fault.so";
+	return p.substr(0, p.rfind('/')) + "/shim/store_fault.so";
 }
 
 // While alive, every resyncctl the test starts runs with the store-fault
