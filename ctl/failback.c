@@ -14,6 +14,7 @@
 #include "failback.h"
 #include "probe.h"
 #include "settings.h"
+#include "trust.h"
 #include "vm.h"
 #include "worker.h"
 
@@ -44,82 +45,13 @@ struct plan_disk {
 	const char *source;
 	const char *target;
 	uint64_t size;
+	bool source_nbd;
 	enum ctl_change_source cs;
 	const char *cs_arg;
-	char reason[256];
+	struct ctl_trust trust;
+	json_object *binding;   /* what a checkpoint of this disk is bound to */
 	const char *resume_job; /* the job whose checkpoint this disk continues */
 };
-
-static bool generation_matches(json_object *vmdisk, const uint8_t gen[16])
-{
-	const char *t = ctl_json_str(vmdisk, "GenerationId");
-	uint8_t tg[16];
-
-	return t && !json_object_get_boolean(json_object_object_get(vmdisk, "Inconsistent")) &&
-	       ctl_parse_generation(t, tg) == 0 && !memcmp(tg, gen, 16);
-}
-
-/* Whether a change record can be trusted for this target: *trusted, and why
- * not in d->reason; a bitmap file that cannot be loaded also returns the
- * return value saying why.  For bitmaps the file's own header is the truth. */
-static uint32_t trust_record(struct plan_disk *d, json_object *cr, const char *kind,
-			     int *trusted)
-{
-	uint8_t gen[16];
-
-	*trusted = 0;
-	if (json_object_get_boolean(json_object_object_get(d->vmdisk, "Inconsistent"))) {
-		snprintf(d->reason, sizeof(d->reason),
-			 "target is inconsistent (an interrupted failback to another recovery point)");
-		return 0;
-	}
-	if (!strcmp(kind, "bitmap")) {
-		resync_bitmap *b;
-		int err = resync_bitmap_load(&b, d->cs_arg);
-		if (err < 0) {
-			snprintf(d->reason, sizeof(d->reason), "change bitmap %s: %s", d->cs_arg,
-				 strerror(-err));
-			return err == -ENOENT ? RESYNC_RV_FILE_NOT_FOUND
-			     : err == -EACCES ? RESYNC_RV_ACCESS_DENIED : RESYNC_RV_INVALID_PARAMETER;
-		}
-		resync_bitmap_get_generation(b, gen);
-		bool consistent = resync_bitmap_flags(b) & RESYNC_BITMAP_F_CONSISTENT;
-		bool size_ok = resync_bitmap_device_size(b) == d->size;
-		resync_bitmap_free(b);
-		if (!size_ok) {
-			snprintf(d->reason, sizeof(d->reason), "change bitmap %s covers another disk size",
-				 d->cs_arg);
-			return 0;
-		}
-		if (!consistent) {
-			snprintf(d->reason, sizeof(d->reason),
-				 "change bitmap %s is not marked consistent (unclean close)", d->cs_arg);
-			return 0;
-		}
-	} else {
-		const char *g = ctl_json_str(cr, "GenerationId");
-		if (!json_object_get_boolean(json_object_object_get(cr, "Consistent"))) {
-			snprintf(d->reason, sizeof(d->reason), "%s change record is not marked consistent",
-				 kind);
-			return 0;
-		}
-		if (!g || ctl_parse_generation(g, gen) < 0) {
-			snprintf(d->reason, sizeof(d->reason), "%s change record has no generation id",
-				 kind);
-			return 0;
-		}
-	}
-	if (!generation_matches(d->vmdisk, gen)) {
-		char hex[33];
-		ctl_format_generation(gen, hex);
-		snprintf(d->reason, sizeof(d->reason),
-			 "generation mismatch: change record is relative to %s, target holds %s",
-			 hex, ctl_json_str(d->vmdisk, "GenerationId") ?: "");
-		return 0;
-	}
-	*trusted = 1;
-	return 0;
-}
 
 static enum ctl_change_source kind_source(const char *kind)
 {
@@ -129,101 +61,94 @@ static enum ctl_change_source kind_source(const char *kind)
 	return cs;
 }
 
-/* 0 when the image's NBD server offers the dirty bitmap d->cs_arg names. */
-static uint32_t check_dirty_context(struct plan_disk *d, const struct ctl_settings *set,
-				    struct ctl_err *e)
+/* The facts about an earlier job's checkpoint for this disk: the VM disk's
+ * Resume record, when it names this recovery point. */
+static void resume_facts(struct ctl_store *s, struct plan_disk *d, const char *rp_id,
+			 struct ctl_trust_facts *f, char *diff, size_t difflen)
 {
-	struct ctl_probe p;
-	char meta[CTL_NAME_MAX + 128];
+	json_object *resume, *job = NULL;
+	char ck[CTL_NAME_MAX + 8];
+	const char *jid;
+	int dfd;
 
-	snprintf(meta, sizeof(meta), "qemu:dirty-bitmap:%s", d->cs_arg);
-	return ctl_probe(d->source, "image", false, meta, set, &p, e);
+	if (!json_object_object_get_ex(d->vmdisk, "Resume", &resume) ||
+	    strcmp(ctl_json_str(resume, "RecoveryPoint") ?: "", rp_id))
+		return;
+	jid = ctl_json_str(resume, "Job");
+	if (!jid || !ctl_name_valid(jid))
+		return;
+	f->has_resume = true;
+	f->resume_job = jid;
+	f->resume_cs = kind_source(ctl_json_str(resume, "ChangeSource") ?: "");
+	ctl_trust_binding_diff(json_object_object_get(resume, "Binding"), d->binding, diff, difflen);
+	f->binding_diff = diff;
+	dfd = ctl_open_dir(s->jobs, jid);
+	if (dfd >= 0) {
+		snprintf(ck, sizeof(ck), "%s.ckpt", d->name);
+		f->checkpoint_present = faccessat(dfd, ck, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+		close(dfd);
+	}
+	/* A worker that vanished (32771) says nothing against its change source. */
+	if (ctl_job_load(s, jid, &job, NULL) == 0) {
+		f->resume_job_failed = ctl_json_u32(job, "JobState") == RESYNC_JOB_EXCEPTION &&
+				       ctl_json_u32(job, "ErrorCode") != RESYNC_RV_STATUS_UNKNOWN;
+		json_object_put(job);
+	}
 }
 
-static uint32_t choose_source(struct plan_disk *d, json_object *rpdisk, const char *rp_id,
-			      const struct ctl_settings *set, struct ctl_err *e)
+/* Gathers the facts, lets the trust rules decide (trust.c), and checks an
+ * explicitly requested change record was the one they allowed. */
+static uint32_t choose_source(struct ctl_store *s, struct plan_disk *d, json_object *rp,
+			      json_object *rpdisk, const struct ctl_settings *set,
+			      struct ctl_err *e)
 {
-	json_object *cr = NULL, *resume = NULL;
-	const char *kind = NULL;
+	struct ctl_trust_facts f = { .requested = set->change_source };
 	enum ctl_change_source want = set->change_source;
-	uint32_t rv;
-	int trusted;
+	json_object *cr = NULL;
+	const char *rp_id = ctl_json_str(rp, "Id"), *kind;
+	char diff[400] = "";
 
-	/* Resuming: the same recovery point, the same way, from the checkpoint;
-	 * every block written so far lies inside that plan, so it covers them. */
-	if (json_object_object_get_ex(d->vmdisk, "Resume", &resume) &&
-	    !strcmp(ctl_json_str(resume, "RecoveryPoint") ?: "", rp_id)) {
-		enum ctl_change_source prev = kind_source(ctl_json_str(resume, "ChangeSource") ?: "");
-		if (want == CTL_CS_AUTO || want == prev) {
-			d->cs = prev;
-			d->cs_arg = ctl_json_str(resume, "ChangeSourceArg");
-			if (d->cs_arg && !*d->cs_arg)
-				d->cs_arg = NULL;
-			d->resume_job = ctl_json_str(resume, "Job");
-			snprintf(d->reason, sizeof(d->reason), "resuming job %s (%s)", d->resume_job,
-				 ctl_change_source_name(prev));
-			return 0;
+	d->binding = ctl_trust_binding(rp, rpdisk, d->size);
+	f.target_inconsistent =
+		json_object_get_boolean(json_object_object_get(d->vmdisk, "Inconsistent"));
+	f.target_generation = ctl_json_str(d->vmdisk, "GenerationId");
+	resume_facts(s, d, rp_id, &f, diff, sizeof(diff));
+	json_object_object_get_ex(rpdisk, "ChangeRecord", &cr);
+	ctl_trust_read_record(cr, d->source_nbd, d->size, &f);
+	kind = f.record_kind;
+	if (kind && !strcmp(kind, "nbd-dirty") && !f.record_unusable &&
+	    (want == CTL_CS_AUTO || want == CTL_CS_NBD_DIRTY)) {
+		struct ctl_probe p;
+		char meta[CTL_NAME_MAX + 128];
+		snprintf(meta, sizeof(meta), "qemu:dirty-bitmap:%s", ctl_json_str(cr, "Name") ?: "");
+		f.record_rv = ctl_probe(d->source, "image", false, meta, set, &p, e);
+		if (f.record_rv) {
+			f.record_unusable = true;
+			snprintf(f.record_problem, sizeof(f.record_problem), "%.190s", e->msg);
 		}
 	}
-	if (json_object_object_get_ex(rpdisk, "ChangeRecord", &cr)) {
-		kind = ctl_json_str(cr, "Kind");
+	ctl_trust_decide(&f, &d->trust);
+	d->cs = d->trust.cs;
+	d->cs_arg = NULL;
+	if (d->trust.verdict == CTL_TRUST_RESUME) {
+		d->resume_job = f.resume_job;
+		d->cs_arg = ctl_json_str(json_object_object_get(d->vmdisk, "Resume"), "ChangeSourceArg");
+	} else if (d->trust.verdict == CTL_TRUST_USE_RECORD) {
 		d->cs_arg = ctl_json_str(cr, !strcmp(kind, "nbd-dirty") ? "Name" : "Path");
 	}
-	switch (want) {
-	case CTL_CS_COMPARE:
-	case CTL_CS_FULL:
-		d->cs = want;
+	if (d->cs_arg && !*d->cs_arg)
 		d->cs_arg = NULL;
-		snprintf(d->reason, sizeof(d->reason), "requested in the settings");
+	if (want == CTL_CS_AUTO || want == d->cs)
 		return 0;
-	case CTL_CS_AUTO:
-		if (!kind) {
-			d->cs = CTL_CS_COMPARE;
-			snprintf(d->reason, sizeof(d->reason), "no change record in the recovery point");
-			return 0;
-		}
-		if (!strcmp(kind, "nbd-dirty") &&
-		    (!ctl_is_nbd_uri(d->source))) {
-			d->cs = CTL_CS_COMPARE;
-			d->cs_arg = NULL;
-			snprintf(d->reason, sizeof(d->reason), "nbd-dirty record on a non-NBD image");
-			return 0;
-		}
-		/* An unreadable record is as good as none: compare. */
-		trust_record(d, cr, kind, &trusted);
-		if (!trusted) {
-			d->cs = CTL_CS_COMPARE;
-			d->cs_arg = NULL;
-			return 0;
-		}
-		d->cs = kind_source(kind);
-		if (d->cs == CTL_CS_NBD_DIRTY && check_dirty_context(d, set, e)) {
-			d->cs = CTL_CS_COMPARE;
-			snprintf(d->reason, sizeof(d->reason), "%.200s", e->msg);
-			d->cs_arg = NULL;
-			return 0;
-		}
-		snprintf(d->reason, sizeof(d->reason),
-			 "%s change record is consistent and its generation matches the target", kind);
-		return 0;
-	default:
-		if (!kind || kind_source(kind) != want)
-			return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
-					"disk \"%s\": recovery point \"%s\" has no %s change record",
-					d->name, rp_id, ctl_change_source_name(want));
-		rv = trust_record(d, cr, kind, &trusted);
-		if (rv)
-			return ctl_fail(e, rv, "disk \"%s\": %s", d->name, d->reason);
-		if (!trusted)
-			return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
-					"disk \"%s\": %s change record not trusted: %s; use compare or full",
-					d->name, kind, d->reason);
-		d->cs = want;
-		if (want == CTL_CS_NBD_DIRTY && (rv = check_dirty_context(d, set, e)))
-			return rv;
-		snprintf(d->reason, sizeof(d->reason), "requested in the settings; record trusted");
-		return 0;
-	}
+	if (!kind || kind_source(kind) != want)
+		return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
+				"disk \"%s\": recovery point \"%s\" has no %s change record", d->name,
+				rp_id, ctl_change_source_name(want));
+	if (f.record_rv)
+		return ctl_fail(e, f.record_rv, "disk \"%s\": %s", d->name, f.record_problem);
+	return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
+			"disk \"%s\": %s change record not trusted (rule %s): %s; use compare or full",
+			d->name, kind, d->trust.rule, d->trust.reason);
 }
 
 static uint32_t check_disk(struct plan_disk *d, const struct ctl_settings *set,
@@ -242,9 +167,35 @@ static uint32_t check_disk(struct plan_disk *d, const struct ctl_settings *set,
 				"disk \"%s\": image is %llu bytes, target %llu bytes", d->name,
 				(unsigned long long)src.size, (unsigned long long)dst.size);
 	d->size = src.size;
+	d->source_nbd = src.is_nbd;
 	return 0;
 }
 
+/* Asks the engine to open both endpoints and plan exactly as the worker will,
+ * without reading or writing data: whatever it would refuse (an extent list
+ * it cannot parse or that passes the disk's end, a granularity it cannot
+ * copy in, a read-only target) is refused now, with nothing changed. */
+static uint32_t preflight(struct plan_disk *d, const struct ctl_settings *set,
+			  struct ctl_err *e)
+{
+	resync *r = resync_new();
+	uint32_t rv = 0;
+	int err;
+
+	if (!r)
+		return ctl_fail(e, RESYNC_RV_OUT_OF_MEMORY, "out of memory");
+	err = ctl_engine_configure(r, set, d->source, d->target, d->cs, d->cs_arg);
+	if (!err)
+		err = resync_set_flags(r, RESYNC_F_CHECK_ONLY);
+	if (!err)
+		err = resync_run(r);
+	if (err)
+		rv = ctl_fail(e, ctl_rv_from_errno(err), "disk \"%s\" (%s): %s", d->name,
+			      ctl_change_source_name(d->cs),
+			      *resync_error(r) ? resync_error(r) : strerror(-err));
+	resync_free(r);
+	return rv;
+}
 
 static json_object *plan_json(const struct plan_disk *d)
 {
@@ -257,7 +208,9 @@ static json_object *plan_json(const struct plan_disk *d)
 	json_object_object_add(o, "ChangeSource",
 			       json_object_new_string(ctl_change_source_name(d->cs)));
 	json_object_object_add(o, "ChangeSourceArg", json_object_new_string(d->cs_arg ?: ""));
-	json_object_object_add(o, "ChangeSourceReason", json_object_new_string(d->reason));
+	json_object_object_add(o, "ChangeSourceReason", json_object_new_string(d->trust.reason));
+	json_object_object_add(o, "TrustRule", json_object_new_string(d->trust.rule));
+	json_object_object_add(o, "TrustReason", json_object_new_string(d->trust.reason));
 	json_object_object_add(o, "ResumedFrom", json_object_new_string(d->resume_job ?: ""));
 	json_object_object_add(o, "BytesToCopy", json_object_new_int64(0));
 	json_object_object_add(o, "BytesCopied", json_object_new_int64(0));
@@ -330,6 +283,7 @@ static void record_resume(struct plan_disk *d, const char *job, const char *rp)
 	json_object_object_add(r, "RecoveryPoint", json_object_new_string(rp));
 	json_object_object_add(r, "ChangeSource", json_object_new_string(ctl_change_source_name(d->cs)));
 	json_object_object_add(r, "ChangeSourceArg", json_object_new_string(d->cs_arg ?: ""));
+	json_object_object_add(r, "Binding", json_object_get(d->binding));
 	json_object_object_add(d->vmdisk, "Resume", r);
 }
 
@@ -442,6 +396,8 @@ uint32_t ctl_initiate_failback(struct ctl_store *s, const struct ctl_failback_re
 	}
 	rp_id = ctl_json_str(rp, "Id");
 	rv = select_disks(vm, rp, &set, &disks, &n, e);
+	if (!rv)
+		rv = ctl_vm_check_targets(s, req->vm, json_object_object_get(vm, "Disks"), e);
 	if (rv)
 		goto out;
 	need = (uint64_t)set.queue_depth * set.request_size *
@@ -455,7 +411,9 @@ uint32_t ctl_initiate_failback(struct ctl_store *s, const struct ctl_failback_re
 	for (size_t i = 0; i < n && !rv; i++) {
 		rv = check_disk(&disks[i], &set, e);
 		if (!rv)
-			rv = choose_source(&disks[i], rp_disk(rp, disks[i].name), rp_id, &set, e);
+			rv = choose_source(s, &disks[i], rp, rp_disk(rp, disks[i].name), &set, e);
+		if (!rv)
+			rv = preflight(&disks[i], &set, e);
 	}
 	if (rv)
 		goto out;
@@ -518,6 +476,8 @@ out:
 	ctl_unlock(vmfd);
 	json_object_put(job);
 	json_object_put(vm);
+	for (size_t i = 0; i < n; i++)
+		json_object_put(disks[i].binding);
 	free(disks);
 	ctl_settings_free(&set);
 	return rv;

@@ -156,6 +156,14 @@ uint32_t ctl_probe(const char *name, const char *role, bool write, const char *m
 					name, strerror(err));
 		}
 		out->size = size;
+		/* A read-only device (losetup -r, a write-protected disk) opens
+		 * for writing and fails on the first write: refuse it here. */
+		int ro = 0;
+		if (write && ioctl(fd, BLKROGET, &ro) == 0 && ro) {
+			close(fd);
+			return ctl_fail(e, RESYNC_RV_ACCESS_DENIED, "%s %s: the device is read-only",
+					role, name);
+		}
 	} else {
 		out->size = (uint64_t)st.st_size;
 	}

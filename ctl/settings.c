@@ -36,6 +36,8 @@ void ctl_settings_init(struct ctl_settings *s)
 	s->change_source = CTL_CS_AUTO;
 	s->queue_depth = CTL_DEFAULT_QUEUE_DEPTH;
 	s->request_size = CTL_DEFAULT_REQUEST_SIZE;
+	s->verify_sample_per_gib = CTL_DEFAULT_SAMPLE_PER_GIB;
+	s->verify_sample_min = CTL_DEFAULT_SAMPLE_MIN;
 }
 
 void ctl_settings_free(struct ctl_settings *s)
@@ -153,6 +155,16 @@ static uint32_t parse_key(const char *key, json_object *v, struct ctl_settings *
 		s->verify = json_object_get_boolean(v);
 		return 0;
 	}
+	if (!strcmp(key, "verify_sample_per_gib")) {
+		rv = get_uint(v, key, 0, CTL_MAX_SAMPLE, &n, e);
+		s->verify_sample_per_gib = (uint32_t)n;
+		return rv;
+	}
+	if (!strcmp(key, "verify_sample_min")) {
+		rv = get_uint(v, key, 0, CTL_MAX_SAMPLE, &n, e);
+		s->verify_sample_min = (uint32_t)n;
+		return rv;
+	}
 	if (!strcmp(key, "rate_limit")) {
 		rv = get_uint(v, key, 0, INT64_MAX, &n, e);
 		s->rate_limit = n;
@@ -235,6 +247,8 @@ json_object *ctl_settings_to_json(const struct ctl_settings *s)
 	json_object_object_add(o, "change_source",
 			       json_object_new_string(ctl_change_source_name(s->change_source)));
 	json_object_object_add(o, "verify", json_object_new_boolean(s->verify));
+	json_object_object_add(o, "verify_sample_per_gib", json_object_new_int64(s->verify_sample_per_gib));
+	json_object_object_add(o, "verify_sample_min", json_object_new_int64(s->verify_sample_min));
 	json_object_object_add(o, "rate_limit", json_object_new_int64((int64_t)s->rate_limit));
 	json_object_object_add(o, "queue_depth", json_object_new_int64(s->queue_depth));
 	json_object_object_add(o, "request_size", json_object_new_int64(s->request_size));

@@ -3,7 +3,11 @@
  * ReplicationSettingData for a failback, as a JSON object:
  *   disks          array of disk names (default: every disk of the VM)
  *   change_source  "auto" | "bitmap" | "nbd-dirty" | "compare" | "full"
- *   verify         boolean
+ *   verify         boolean: re-read the whole disk after copying
+ *   verify_sample_per_gib, verify_sample_min
+ *                  integers: a copy by a change record re-reads what it wrote
+ *                  and this many blocks per GiB outside the plan, at least
+ *                  verify_sample_min per disk (both 0: only what it wrote)
  *   rate_limit     integer bytes per second, 0 unlimited
  *   queue_depth    integer 1..1024
  *   request_size   integer, power of two, 4096..67108864
@@ -31,12 +35,17 @@ enum ctl_change_source {
 
 #define CTL_DEFAULT_QUEUE_DEPTH  16u
 #define CTL_DEFAULT_REQUEST_SIZE (1u << 20)
+#define CTL_DEFAULT_SAMPLE_PER_GIB 16u
+#define CTL_DEFAULT_SAMPLE_MIN     256u
+#define CTL_MAX_SAMPLE             (1u << 24)
 
 struct ctl_settings {
 	char **disks;          /* NULL: all */
 	size_t ndisks;
 	enum ctl_change_source change_source;
 	bool verify;
+	uint32_t verify_sample_per_gib;
+	uint32_t verify_sample_min;
 	uint64_t rate_limit;
 	unsigned queue_depth;
 	uint32_t request_size;

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "resync/return_codes.h"
 #include "resync/states.h"
 #include "job.h"
+#include "probe.h"
 #include "vm.h"
 
 static void file_names(const char *name, char json[CTL_NAME_MAX + 8], char lock[CTL_NAME_MAX + 8])
@@ -193,6 +196,85 @@ static uint32_t check_disks(json_object *disks, struct ctl_err *e)
 	return 0;
 }
 
+/* What a target is, not what it is called: a block device's number, a
+ * file's device and inode, an NBD URI; a path that does not exist yet is
+ * only its path. */
+static void target_identity(const char *t, char *buf, size_t len)
+{
+	struct stat st;
+
+	if (ctl_is_nbd_uri(t))
+		snprintf(buf, len, "nbd %s", t);
+	else if (stat(t, &st) < 0)
+		snprintf(buf, len, "path %s", t);
+	else if (S_ISBLK(st.st_mode))
+		snprintf(buf, len, "block %llu", (unsigned long long)st.st_rdev);
+	else
+		snprintf(buf, len, "file %llu:%llu", (unsigned long long)st.st_dev,
+			 (unsigned long long)st.st_ino);
+}
+
+/* 32773 when one of disks names the target of an earlier one of disks, or of
+ * a disk of another VM in vms (NULL: none). */
+static uint32_t check_shared(const char *name, json_object *disks, json_object *others,
+			     const char *other_vm, struct ctl_err *e)
+{
+	char a[4200], b[4200];
+
+	for (size_t i = 0; i < json_object_array_length(disks); i++) {
+		json_object *d = json_object_array_get_idx(disks, i);
+		target_identity(ctl_json_str(d, "Target") ?: "", a, sizeof(a));
+		size_t n = others ? json_object_array_length(others) : i;
+		for (size_t j = 0; j < n; j++) {
+			json_object *o = json_object_array_get_idx(others ? others : disks, j);
+			target_identity(ctl_json_str(o, "Target") ?: "", b, sizeof(b));
+			if (strcmp(a, b))
+				continue;
+			if (others)
+				return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
+						"disk \"%s\" of VM \"%s\": target %s is also disk \"%s\" "
+						"of VM \"%s\"", ctl_json_str(d, "Name"), name,
+						ctl_json_str(d, "Target"), ctl_json_str(o, "Name"), other_vm);
+			return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
+					"disks \"%s\" and \"%s\" of VM \"%s\" name the same target %s",
+					ctl_json_str(o, "Name"), ctl_json_str(d, "Name"), name,
+					ctl_json_str(d, "Target"));
+		}
+	}
+	return 0;
+}
+
+uint32_t ctl_vm_check_targets(struct ctl_store *s, const char *name, json_object *disks,
+			      struct ctl_err *e)
+{
+	uint32_t rv = check_shared(name, disks, NULL, NULL, e);
+	int fd = rv ? -1 : dup(s->vms);
+	struct dirent *de;
+	DIR *dir;
+
+	if (rv || fd < 0 || !(dir = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return rv;
+	}
+	rewinddir(dir);
+	while (!rv && (de = readdir(dir))) {
+		size_t len = strlen(de->d_name);
+		char other[CTL_NAME_MAX + 8];
+		json_object *vm = NULL;
+		if (len <= 5 || len - 5 > CTL_NAME_MAX || strcmp(de->d_name + len - 5, ".json"))
+			continue;
+		snprintf(other, sizeof(other), "%.*s", (int)(len - 5), de->d_name);
+		if (!ctl_name_valid(other) || !strcmp(other, name) ||
+		    ctl_read_json(s->vms, de->d_name, &vm) < 0)
+			continue;
+		rv = check_shared(name, disks, json_object_object_get(vm, "Disks"), other, e);
+		json_object_put(vm);
+	}
+	closedir(dir);
+	return rv;
+}
+
 uint32_t ctl_vm_add(struct ctl_store *s, const char *name, uint32_t mode, json_object *disks,
 		    struct ctl_err *e)
 {
@@ -225,6 +307,9 @@ uint32_t ctl_vm_add(struct ctl_store *s, const char *name, uint32_t mode, json_o
 		rv = ctl_fail(e, RESYNC_RV_IN_USE, "VM \"%s\" already exists", name);
 		goto out;
 	}
+	rv = ctl_vm_check_targets(s, name, disks, e);
+	if (rv)
+		goto out;
 	vm = json_object_new_object();
 	json_object_object_add(vm, "Name", json_object_new_string(name));
 	json_object_object_add(vm, "ReplicationMode", json_object_new_int64(mode));

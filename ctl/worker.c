@@ -19,6 +19,7 @@
 #include "resync/states.h"
 #include "job.h"
 #include "settings.h"
+#include "trust.h"
 #include "vm.h"
 #include "worker.h"
 
@@ -42,6 +43,9 @@ struct wdisk {
 	char ckpt[4200];
 	struct resync_stats st;  /* under w->mu */
 	bool done;               /* under w->mu */
+	bool fell_back;          /* under w->mu: the record lied, compared instead */
+	enum ctl_change_source from;
+	struct ctl_trust trust;
 };
 
 struct worker {
@@ -61,6 +65,7 @@ struct worker {
 	bool paused;
 	bool cancelled;
 	int result;
+	uint32_t code;           /* the job's ErrorCode when not derived from result */
 	char error[600];
 };
 
@@ -111,24 +116,140 @@ static enum resync_mode engine_mode(enum ctl_change_source cs)
 	}
 }
 
-static int configure(struct worker *w, struct wdisk *d, resync *r)
+int ctl_engine_configure(resync *r, const struct ctl_settings *s, const char *source,
+			 const char *target, enum ctl_change_source cs, const char *cs_arg)
 {
-	const struct ctl_settings *s = &w->set;
 	int err;
 
-	if ((err = resync_set_source(r, d->source)) ||
-	    (err = resync_set_target(r, d->target)) ||
-	    (err = resync_set_mode(r, engine_mode(d->cs), d->cs_arg)) ||
+	if ((err = resync_set_source(r, source)) ||
+	    (err = resync_set_target(r, target)) ||
+	    (err = resync_set_mode(r, engine_mode(cs), cs_arg)) ||
 	    (err = resync_set_flags(r, s->verify ? RESYNC_F_VERIFY : 0)) ||
 	    (err = resync_set_queue_depth(r, s->queue_depth)) ||
 	    (err = resync_set_request_size(r, s->request_size)) ||
-	    (err = resync_set_rate_limit(r, s->rate_limit)) ||
-	    (err = resync_set_checkpoint(r, d->ckpt, CHECKPOINT_MS, CHECKPOINT_BYTES)) ||
-	    (err = resync_set_progress(r, on_progress, d, PROGRESS_MS)))
+	    (err = resync_set_rate_limit(r, s->rate_limit)))
+		return err;
+	/* A copy by a change record checks the record: what it wrote, and a
+	 * sample of what the record says did not change. */
+	if (!s->verify && (cs == CTL_CS_BITMAP || cs == CTL_CS_NBD_DIRTY || cs == CTL_CS_EXTENTS) &&
+	    (err = resync_set_verify(r, s->verify_sample_per_gib || s->verify_sample_min
+				     ? RESYNC_VERIFY_SAMPLE : RESYNC_VERIFY_PLANNED,
+				     s->verify_sample_per_gib, s->verify_sample_min)))
 		return err;
 	if (s->tls_certificates || s->tls_psk_file || s->tls_username)
 		err = resync_set_tls(r, s->tls_certificates, s->tls_psk_file, s->tls_username);
 	return err;
+}
+
+static uint32_t update_vm(struct worker *w, void (*fn)(struct worker *, json_object *, void *),
+			  void *arg);
+
+static int configure(struct worker *w, struct wdisk *d, resync *r)
+{
+	int err = ctl_engine_configure(r, &w->set, d->source, d->target, d->cs, d->cs_arg);
+
+	if (!err)
+		err = resync_set_checkpoint(r, d->ckpt, CHECKPOINT_MS, CHECKPOINT_BYTES);
+	if (!err)
+		err = resync_set_progress(r, on_progress, d, PROGRESS_MS);
+	return err;
+}
+
+/* Runs one disk to its end: 0 or the engine's negative errno, the reason
+ * in w->error. */
+static int run_disk(struct worker *w, struct wdisk *d)
+{
+	resync *r = resync_new();
+	int err;
+
+	if (!r) {
+		pthread_mutex_lock(&w->mu);
+		snprintf(w->error, sizeof(w->error), "disk %s: out of memory", d->name);
+		pthread_mutex_unlock(&w->mu);
+		return -ENOMEM;
+	}
+	err = configure(w, d, r);
+	pthread_mutex_lock(&w->mu);
+	while (!err && w->paused && !w->cancelled)
+		pthread_cond_wait(&w->cv, &w->mu);
+	if (!err && w->cancelled)
+		err = -ECANCELED;
+	if (err) {
+		snprintf(w->error, sizeof(w->error), "disk %s: %s", d->name,
+			 *resync_error(r) ? resync_error(r) : strerror(-err));
+		pthread_mutex_unlock(&w->mu);
+		resync_free(r);
+		return err;
+	}
+	w->cur = r;
+	pthread_mutex_unlock(&w->mu);
+	wlog(w, LOG_INFO, "disk %s: %s -> %s, change source %s", d->name, d->source,
+	     d->target, ctl_change_source_name(d->cs));
+
+	err = resync_run(r);
+
+	pthread_mutex_lock(&w->mu);
+	w->cur = NULL;
+	resync_get_stats(r, &d->st);
+	d->done = err == 0;
+	if (err)
+		snprintf(w->error, sizeof(w->error), "disk %s: %s", d->name, resync_error(r));
+	pthread_mutex_unlock(&w->mu);
+	if (!err)
+		wlog(w, LOG_INFO, "disk %s: done, %llu bytes planned, %llu written, %llu zeroed, "
+		     "%llu verified%s", d->name, (unsigned long long)d->st.bytes_planned,
+		     (unsigned long long)d->st.bytes_written,
+		     (unsigned long long)d->st.bytes_zeroed,
+		     (unsigned long long)d->st.bytes_verified,
+		     d->st.resumed ? " (resumed from checkpoint)" : "");
+	resync_free(r);
+	return err;
+}
+
+/* A resume of this disk must not go back to the record that lied. */
+static void vm_resume_compare(struct worker *w, json_object *vm, void *arg)
+{
+	struct wdisk *d = arg;
+	json_object *resume = json_object_object_get(ctl_vm_disk(vm, d->name), "Resume");
+
+	(void)w;
+	if (!resume)
+		return;
+	json_object_object_add(resume, "ChangeSource",
+			       json_object_new_string(ctl_change_source_name(d->cs)));
+	json_object_object_add(resume, "ChangeSourceArg", json_object_new_string(""));
+}
+
+/* Verify found a block outside the plan that differs: the change record
+ * left out a change.  The trust rules decide what follows (verify-mismatch:
+ * compare the whole disk); that is recorded where a resume reads it before
+ * the disk is copied again. */
+static int fall_back(struct worker *w, struct wdisk *d)
+{
+	struct ctl_trust_facts f = { .verify_unplanned_diff = true };
+	struct ctl_trust t;
+	uint32_t rv;
+
+	ctl_trust_decide(&f, &t);
+	wlog(w, LOG_WARNING, "disk %s: %s change record not trusted any more (rule %s): %s; "
+	     "copying again by %s", d->name, ctl_change_source_name(d->cs), t.rule, t.reason,
+	     ctl_change_source_name(t.cs));
+	pthread_mutex_lock(&w->mu);
+	d->fell_back = true;
+	d->from = d->cs;
+	d->trust = t;
+	d->cs = t.cs;
+	d->cs_arg = NULL;
+	pthread_mutex_unlock(&w->mu);
+	unlink(d->ckpt);
+	rv = update_vm(w, vm_resume_compare, d);
+	if (rv) {
+		pthread_mutex_lock(&w->mu);
+		w->code = rv;
+		pthread_mutex_unlock(&w->mu);
+		return -EIO;
+	}
+	return 0;
 }
 
 static void *engine_thread(void *arg)
@@ -138,49 +259,13 @@ static void *engine_thread(void *arg)
 
 	for (size_t i = 0; i < w->n && !err; i++) {
 		struct wdisk *d = &w->disks[i];
-		resync *r = resync_new();
 
-		if (!r) {
-			err = -ENOMEM;
-			pthread_mutex_lock(&w->mu);
-			snprintf(w->error, sizeof(w->error), "disk %s: out of memory", d->name);
-			pthread_mutex_unlock(&w->mu);
-			break;
+		err = run_disk(w, d);
+		if (err == -EILSEQ && d->st.verify_unplanned_diff && !d->fell_back) {
+			err = fall_back(w, d);
+			if (!err)
+				err = run_disk(w, d);
 		}
-		err = configure(w, d, r);
-		pthread_mutex_lock(&w->mu);
-		while (!err && w->paused && !w->cancelled)
-			pthread_cond_wait(&w->cv, &w->mu);
-		if (!err && w->cancelled)
-			err = -ECANCELED;
-		if (err) {
-			snprintf(w->error, sizeof(w->error), "disk %s: %s", d->name,
-				 *resync_error(r) ? resync_error(r) : strerror(-err));
-			pthread_mutex_unlock(&w->mu);
-			resync_free(r);
-			break;
-		}
-		w->cur = r;
-		pthread_mutex_unlock(&w->mu);
-		wlog(w, LOG_INFO, "disk %s: %s -> %s, change source %s", d->name, d->source,
-		     d->target, ctl_change_source_name(d->cs));
-
-		err = resync_run(r);
-
-		pthread_mutex_lock(&w->mu);
-		w->cur = NULL;
-		resync_get_stats(r, &d->st);
-		d->done = err == 0;
-		if (err)
-			snprintf(w->error, sizeof(w->error), "disk %s: %s", d->name, resync_error(r));
-		pthread_mutex_unlock(&w->mu);
-		if (!err)
-			wlog(w, LOG_INFO, "disk %s: done, %llu bytes planned, %llu written, %llu zeroed%s",
-			     d->name, (unsigned long long)d->st.bytes_planned,
-			     (unsigned long long)d->st.bytes_written,
-			     (unsigned long long)d->st.bytes_zeroed,
-			     d->st.resumed ? " (resumed from checkpoint)" : "");
-		resync_free(r);
 	}
 	pthread_mutex_lock(&w->mu);
 	w->result = err;
@@ -230,6 +315,18 @@ static void record_progress(struct worker *w, bool completed)
 		set_int(o, "BytesWritten", (int64_t)d->st.bytes_written);
 		set_int(o, "BytesZeroed", (int64_t)d->st.bytes_zeroed);
 		set_int(o, "BytesSkippedEqual", (int64_t)d->st.bytes_skipped_equal);
+		set_int(o, "BytesVerified", (int64_t)d->st.bytes_verified);
+		if (d->fell_back) {
+			json_object_object_add(o, "FellBackFrom",
+					       json_object_new_string(ctl_change_source_name(d->from)));
+			json_object_object_add(o, "ChangeSource",
+					       json_object_new_string(ctl_change_source_name(d->cs)));
+			json_object_object_add(o, "ChangeSourceArg", json_object_new_string(""));
+			json_object_object_add(o, "ChangeSourceReason",
+					       json_object_new_string(d->trust.reason));
+			json_object_object_add(o, "TrustRule", json_object_new_string(d->trust.rule));
+			json_object_object_add(o, "TrustReason", json_object_new_string(d->trust.reason));
+		}
 		json_object_object_add(o, "Resumed", json_object_new_boolean(d->st.resumed));
 		json_object_object_add(o, "Completed", json_object_new_boolean(d->done));
 	}
@@ -256,24 +353,37 @@ static void set_job_state(struct worker *w, uint32_t state)
 	ctl_job_save(&w->st, w->job, NULL);
 }
 
-/* Applies fn to the VM record under its lock. */
-static void update_vm(struct worker *w, void (*fn)(struct worker *, json_object *, void *),
-		      void *arg)
+/* Applies fn to the VM record under its lock and saves it durably: 0, or
+ * the return value of the failure with the reason in w->error. */
+static uint32_t update_vm(struct worker *w, void (*fn)(struct worker *, json_object *, void *),
+			  void *arg)
 {
 	const char *name = ctl_json_str(w->job, "VirtualSystem");
 	json_object *vm = NULL;
 	struct ctl_err e;
+	uint32_t rv;
 	int fd = -1;
 
-	if (ctl_vm_lock(&w->st, name, &fd, &e) || ctl_vm_load(&w->st, name, &vm, &e) ||
-	    (fn(w, vm, arg), ctl_vm_save(&w->st, vm, &e)))
+	rv = ctl_vm_lock(&w->st, name, &fd, &e);
+	if (!rv)
+		rv = ctl_vm_load(&w->st, name, &vm, &e);
+	if (!rv) {
+		fn(w, vm, arg);
+		rv = ctl_vm_save(&w->st, vm, &e);
+	}
+	if (rv) {
 		wlog(w, LOG_ERR, "updating VM %s: %s", name, e.msg);
+		snprintf(w->error, sizeof(w->error), "updating VM %s: %s", name, e.msg);
+	}
 	ctl_unlock(fd);
 	json_object_put(vm);
+	return rv;
 }
 
 /* From the first write until completion the targets are inconsistent, and
- * they no longer hold the generation they were recorded with. */
+ * they no longer hold the generation or recovery point they were recorded
+ * with.  Saved before the engine starts: a copy that cannot say so does not
+ * write. */
 static void vm_start_copy(struct worker *w, json_object *vm, void *arg)
 {
 	(void)arg;
@@ -282,6 +392,7 @@ static void vm_start_copy(struct worker *w, json_object *vm, void *arg)
 		json_object *d = ctl_vm_disk(vm, w->disks[i].name);
 		json_object_object_add(d, "Inconsistent", json_object_new_boolean(true));
 		json_object_object_add(d, "GenerationId", json_object_new_string(""));
+		json_object_object_add(d, "RecoveryPoint", json_object_new_string(""));
 	}
 }
 
@@ -305,6 +416,21 @@ static void new_generation(json_object *vm, const char *rp_id, const char *disk,
 	ctl_format_generation(g, hex);
 }
 
+/* Whether every disk of the VM, not only this job's, holds recovery point rp
+ * consistently: only then is the VM's failback complete. */
+static bool vm_all_disks_at(json_object *vm, const char *rp)
+{
+	json_object *disks = json_object_object_get(vm, "Disks");
+
+	for (size_t i = 0; i < json_object_array_length(disks); i++) {
+		json_object *d = json_object_array_get_idx(disks, i);
+		if (json_object_get_boolean(json_object_object_get(d, "Inconsistent")) ||
+		    strcmp(ctl_json_str(d, "RecoveryPoint") ?: "", rp))
+			return false;
+	}
+	return true;
+}
+
 static void vm_finish(struct worker *w, json_object *vm, void *arg)
 {
 	uint32_t *outcome = arg;
@@ -318,11 +444,17 @@ static void vm_finish(struct worker *w, json_object *vm, void *arg)
 		new_generation(vm, rp, w->disks[i].name, hex);
 		json_object_object_add(d, "Inconsistent", json_object_new_boolean(false));
 		json_object_object_add(d, "GenerationId", json_object_new_string(hex));
+		json_object_object_add(d, "RecoveryPoint", json_object_new_string(rp));
 		json_object_object_del(d, "Resume");
 	}
 	switch (*outcome) {
 	case RESYNC_JOB_COMPLETED:
-		ctl_vm_set_state(vm, RESYNC_STATE_FAILBACK_COMPLETE, RESYNC_HEALTH_OK);
+		/* A job over some of the disks completes its part; the VM's
+		 * failback is complete only when all of them hold the point. */
+		if (vm_all_disks_at(vm, rp))
+			ctl_vm_set_state(vm, RESYNC_STATE_FAILBACK_COMPLETE, RESYNC_HEALTH_OK);
+		else
+			ctl_vm_set_state(vm, RESYNC_STATE_FAILBACK_IN_PROGRESS, RESYNC_HEALTH_WARNING);
 		break;
 	case RESYNC_JOB_TERMINATED:
 		ctl_vm_set_state(vm, RESYNC_STATE_FAILBACK_IN_PROGRESS, RESYNC_HEALTH_WARNING);
@@ -403,7 +535,7 @@ static uint32_t outcome_of(struct worker *w, uint32_t *code)
 		return RESYNC_JOB_COMPLETED;
 	if (w->result == -ECANCELED && w->cancelled)
 		return RESYNC_JOB_TERMINATED;
-	*code = ctl_rv_from_errno(w->result);
+	*code = w->code ?: ctl_rv_from_errno(w->result);
 	return RESYNC_JOB_EXCEPTION;
 }
 
@@ -432,7 +564,11 @@ static int run_job(struct worker *w, int sfd, int ready_fd)
 	wlog(w, LOG_INFO, "failback of VM %s to recovery point %s started, %zu disk(s)",
 	     ctl_json_str(w->job, "VirtualSystem"), ctl_json_str(w->job, "RecoveryPoint"), w->n);
 
-	update_vm(w, vm_start_copy, NULL);
+	w->code = update_vm(w, vm_start_copy, NULL);
+	if (w->code) {
+		w->result = -EIO;
+		goto finish;
+	}
 	set_job_state(w, RESYNC_JOB_RUNNING);
 	if (pipe2(w->wake, O_CLOEXEC) < 0 || pthread_create(&th, NULL, engine_thread, w)) {
 		snprintf(w->error, sizeof(w->error), "starting the engine thread failed");

@@ -8,10 +8,18 @@
 #ifndef CTL_WORKER_H
 #define CTL_WORKER_H
 
+#include "resync/resync.h"
+#include "settings.h"
 #include "store.h"
 
 /* Starts the worker for job id, handing it lockfd (the job's lock, already
  * held).  Returns once the worker has recorded its pid: 0 or a negative errno. */
 int ctl_worker_spawn(struct ctl_store *s, const char *id, int lockfd);
+
+/* Sets up r for one disk as the settings ask: endpoints, mode, flags, depth,
+ * request size, rate and TLS (no checkpoint, no progress).  InitiateFailback's
+ * check and the worker's run share it, so the check sees what the run will. */
+int ctl_engine_configure(resync *r, const struct ctl_settings *s, const char *source,
+			 const char *target, enum ctl_change_source cs, const char *cs_arg);
 
 #endif

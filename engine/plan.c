@@ -18,6 +18,11 @@ static int block_size(struct resync *r, const struct rs_endpoint *src,
 		      uint32_t *block)
 {
 	uint64_t b = change ? rs_max(change->granularity, RS_MIN_REQUEST_SIZE) : r->block_size;
+	/* A valid bitmap the copy cannot use: a capability, not a bad value. */
+	if (change && change->granularity > RS_MAX_REQUEST_SIZE)
+		return rs_fail(r, -EOPNOTSUPP, UINT64_MAX,
+			       "change bitmap %s: granularity %u is coarser than the largest request "
+			       "(%u bytes)", r->mode_arg, change->granularity, RS_MAX_REQUEST_SIZE);
 	b = rs_max(b, rs_max(src->align, tgt->align));
 	while (src->size / b >= RS_MAX_PLAN_BLOCKS)
 		b <<= 1;

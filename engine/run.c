@@ -156,6 +156,7 @@ static int verify(struct run *rn)
 static int run(struct run *rn)
 {
 	struct resync *r = rn->r;
+	bool check_only = r->flags & RESYNC_F_CHECK_ONLY;
 	bool dry = r->flags & RESYNC_F_DRY_RUN;
 	bool compare = dry || r->mode == RESYNC_COMPARE;
 
@@ -184,7 +185,7 @@ static int run(struct run *rn)
 	if (ret)
 		return ret;
 	ret = request_size(rn);
-	if (ret)
+	if (ret || check_only)
 		return ret;
 	if (rs_verify_mode(r) == RESYNC_VERIFY_SAMPLE && !dry &&
 	    (ret = rs_verify_seed(r, rn->verify_seed)))

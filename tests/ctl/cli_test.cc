@@ -73,7 +73,13 @@ TEST_F(Cli, VmAddListShowRemove)
 	EXPECT_EQ(r.rv, 32773u);
 	r = ctl({ "vm", "add", "x", "--disk", "d0=" + t + ",generation=123" });
 	EXPECT_EQ(r.rv, 32773u);
-	r = ctl({ "vm", "add", "db", "--disk", "d0=" + t, "--mode", "primary" });
+	// Another VM may not write the same target, under any name for it.
+	ASSERT_EQ(symlink(t.c_str(), path("alias.img").c_str()), 0);
+	r = ctl({ "vm", "add", "db", "--disk", "d0=" + path("alias.img"), "--mode", "primary" });
+	EXPECT_EQ(r.rv, 32773u);
+	EXPECT_NE(r.str("ErrorDescription").find("is also disk \"d0\" of VM \"web\""),
+		  std::string::npos) << r.out;
+	r = ctl({ "vm", "add", "db", "--disk", "d0=" + path("db.img"), "--mode", "primary" });
 	EXPECT_EQ(r.rv, 0u);
 
 	r = ctl({ "vm", "list" });

@@ -111,3 +111,22 @@ TEST(Settings, ChangeSourceNames)
 		EXPECT_STREQ(ctl_change_source_name(cs), n);
 	}
 }
+
+TEST(Settings, VerifySampleKeys)
+{
+	struct ctl_settings s;
+	ASSERT_EQ(ctl_settings_parse("{}", &s, nullptr), 0u);
+	EXPECT_EQ(s.verify_sample_per_gib, 16u);
+	EXPECT_EQ(s.verify_sample_min, 256u);
+	ctl_settings_free(&s);
+	ASSERT_EQ(ctl_settings_parse(R"({"verify_sample_per_gib":0,"verify_sample_min":0})", &s,
+				     nullptr), 0u);
+	EXPECT_EQ(s.verify_sample_per_gib, 0u);
+	EXPECT_EQ(s.verify_sample_min, 0u);
+	ctl_settings_free(&s);
+	std::string msg;
+	EXPECT_EQ(parse(R"({"verify_sample_min":-1})", &msg), RESYNC_RV_INVALID_PARAMETER);
+	EXPECT_NE(msg.find("verify_sample_min"), std::string::npos) << msg;
+	EXPECT_EQ(parse(R"({"verify_sample_per_gib":16777217})"), RESYNC_RV_INVALID_PARAMETER);
+	EXPECT_EQ(parse(R"({"verify_sample_per_gib":"16"})"), RESYNC_RV_INCORRECT_DATA_TYPE);
+}

@@ -82,6 +82,38 @@ TEST_F(BadInput, BitmapGranularityNotAPowerOfTwo)
 		       "granularity is not a power of two");
 }
 
+// A valid bitmap coarser than the largest request: the copy cannot use it,
+// which is a capability (EOPNOTSUPP), not a bad value.
+TEST_F(BadInput, BitmapGranularityCoarserThanARequest)
+{
+	resync_bitmap *b;
+	ASSERT_EQ(resync_bitmap_new(&b, Size, 128u << 20), 0);
+	ASSERT_EQ(resync_bitmap_mark(b, 0, 4096), 0);
+	ASSERT_EQ(resync_bitmap_save(b, bm.c_str()), 0);
+	resync_bitmap_free(b);
+	expect_failure(run_engine(s, d, RESYNC_BITMAP, bm.c_str()), -EOPNOTSUPP,
+		       "granularity 134217728 is coarser than the largest request");
+	expect_failure(run_engine(s, d, RESYNC_BITMAP, bm.c_str(), RESYNC_F_CHECK_ONLY), -EOPNOTSUPP,
+		       "granularity 134217728");
+}
+
+// CHECK_ONLY refuses what a run would refuse, before anything is read or
+// written, and accepts a good plan without touching the target.
+TEST_F(BadInput, CheckOnlyRefusesUpFrontAndWritesNothing)
+{
+	std::string ext = tmp.path("ext");
+	std::ofstream(ext) << "0 4096\n" << Size - 10 << " 11\n";
+	expect_failure(run_engine(s, d, RESYNC_EXTENTS, ext.c_str(), RESYNC_F_CHECK_ONLY), -ERANGE,
+		       "passes the source size");
+	expect_failure(run_engine(s, d, RESYNC_EXTENTS, tmp.path("nope").c_str(),
+				  RESYNC_F_CHECK_ONLY), -ENOENT, "extent list");
+	std::ofstream(ext, std::ios::trunc) << "0 4096\n";
+	RunResult r = run_engine(s, d, RESYNC_EXTENTS, ext.c_str(), RESYNC_F_CHECK_ONLY);
+	EXPECT_EQ(r.ret, 0) << r.error;
+	EXPECT_EQ(r.st.bytes_read + r.st.bytes_written + r.st.bytes_zeroed, 0u);
+	EXPECT_EQ(rt::sha256(d), before);
+}
+
 TEST_F(BadInput, MissingBitmapAndExtentList)
 {
 	expect_failure(run_engine(s, d, RESYNC_BITMAP, tmp.path("nope").c_str()), -ENOENT,

@@ -48,7 +48,11 @@ enum resync_mode {
 #define RESYNC_F_ALLOW_TRIM (1ULL << 3)
 #define RESYNC_F_NO_ZERO_DETECT (1ULL << 4) /* write zero blocks as data */
 #define RESYNC_F_FIRST_DIFF (1ULL << 5) /* dry run: stop at the first difference */
-#define RESYNC_F_ALL_FLAGS  ((1ULL << 6) - 1)
+/* Open both endpoints (the target for writing), build the plan and check it
+ * against both endpoints' limits, then return 0 without reading or writing
+ * data and without writing a checkpoint: what a run would refuse up front. */
+#define RESYNC_F_CHECK_ONLY (1ULL << 6)
+#define RESYNC_F_ALL_FLAGS  ((1ULL << 7) - 1)
 
 /* Progress and result figures.  Fields are only ever appended. */
 struct resync_stats {

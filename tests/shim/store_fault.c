@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * LD_PRELOAD shim for the ctl tests: a state store whose file system fails
+ * the way a full one does, at the one step a test chooses.  rename(),
+ * renameat() and renameat2() onto a file whose name is $RESYNC_FAULT_RENAME
+ * fail with $RESYNC_FAULT_ERRNO (default ENOSPC) -- the step that makes a
+ * store record durable.
+ *   RESYNC_FAULT_CHILDREN_ONLY=1  only in processes forked after the exec (a
+ *                                 job's worker, not the CLI that starts it)
+ *   RESYNC_FAULT_SKIP=N           the first N matching renames of a process
+ *                                 succeed (the count is inherited on fork)
+ * Nothing else changes, so everything else the process does is real.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static pid_t exec_pid;
+static unsigned matched;
+
+__attribute__((constructor)) static void init(void)
+{
+	exec_pid = getpid();
+}
+
+static int should_fail(const char *newpath)
+{
+	const char *want = getenv("RESYNC_FAULT_RENAME");
+	const char *base = strrchr(newpath, '/');
+	const char *skip = getenv("RESYNC_FAULT_SKIP");
+	const char *children = getenv("RESYNC_FAULT_CHILDREN_ONLY");
+
+	base = base ? base + 1 : newpath;
+	if (!want || strcmp(base, want))
+		return 0;
+	if (children && *children == '1' && getpid() == exec_pid)
+		return 0;
+	if (skip && matched++ < strtoul(skip, NULL, 10))
+		return 0;
+	const char *e = getenv("RESYNC_FAULT_ERRNO");
+	errno = e ? atoi(e) : ENOSPC;
+	return 1;
+}
+
+int rename(const char *oldpath, const char *newpath)
+{
+	int (*real)(const char *, const char *) =
+		(int (*)(const char *, const char *))dlsym(RTLD_NEXT, "rename");
+
+	return should_fail(newpath) ? -1 : real(oldpath, newpath);
+}
+
+int renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
+{
+	int (*real)(int, const char *, int, const char *) =
+		(int (*)(int, const char *, int, const char *))dlsym(RTLD_NEXT, "renameat");
+
+	return should_fail(newpath) ? -1 : real(olddirfd, oldpath, newdirfd, newpath);
+}
+
+int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+	      unsigned int flags)
+{
+	int (*real)(int, const char *, int, const char *, unsigned int) =
+		(int (*)(int, const char *, int, const char *, unsigned int))dlsym(RTLD_NEXT,
+										   "renameat2");
+
+	return should_fail(newpath) ? -1 : real(olddirfd, oldpath, newdirfd, newpath, flags);
+}
