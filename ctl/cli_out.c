@@ -18,6 +18,9 @@ uint32_t cli_open(struct cli *c, struct ctl_err *e)
 	if (c->opened)
 		return 0;
 	err = ctl_store_open(&c->store, c->state_dir);
+	if (err < 0 && c->store.why[0])
+		return ctl_fail(e, RESYNC_RV_ACCESS_DENIED, "state store not trusted: %s",
+				c->store.why);
 	if (err < 0)
 		return ctl_fail(e, ctl_rv_from_errno(err), "state store %s: %s", c->state_dir,
 				strerror(-err));

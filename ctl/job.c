@@ -51,6 +51,7 @@ int ctl_job_alive(struct ctl_store *s, const char *id)
 
 uint32_t ctl_job_load(struct ctl_store *s, const char *id, json_object **job, struct ctl_err *e)
 {
+	char why[256];
 	int dfd, err;
 
 	*job = NULL;
@@ -59,11 +60,21 @@ uint32_t ctl_job_load(struct ctl_store *s, const char *id, json_object **job, st
 	dfd = ctl_open_dir(s->jobs, id);
 	if (dfd == -ENOENT)
 		return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "unknown job %s", id);
+	if (dfd == -EPERM) {
+		ctl_untrusted_reason(s->jobs, id, why, sizeof(why));
+		return ctl_fail(e, RESYNC_RV_ACCESS_DENIED, "job folder %s/jobs/%s not trusted: %s",
+				s->path, id, why);
+	}
 	if (dfd < 0)
 		return ctl_fail(e, dfd == -ELOOP || dfd == -ENOTDIR ? RESYNC_RV_STATUS_UNKNOWN
 				: ctl_rv_from_errno(dfd), "job %s: %s", id, strerror(-dfd));
 	err = ctl_read_json(dfd, "job.json", job);
+	if (err == -EPERM)
+		ctl_untrusted_reason(dfd, "job.json", why, sizeof(why));
 	close(dfd);
+	if (err == -EPERM)
+		return ctl_fail(e, RESYNC_RV_ACCESS_DENIED, "job record %s/jobs/%s/job.json not trusted: %s",
+				s->path, id, why);
 	if (err < 0)
 		return ctl_fail(e, err == -ENOMEM ? RESYNC_RV_OUT_OF_MEMORY : RESYNC_RV_STATUS_UNKNOWN,
 				"job %s: record unreadable: %s", id, strerror(-err));

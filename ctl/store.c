@@ -2,6 +2,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,94 @@ bool ctl_name_valid(const char *name)
 	return n <= CTL_NAME_MAX;
 }
 
+/* $RESYNC_OPERATOR_GROUP as a gid: a group name, else a number; -1 when
+ * unset or naming no group. */
+static long operator_gid(void)
+{
+	const char *g = getenv("RESYNC_OPERATOR_GROUP");
+	struct group *gr;
+	unsigned long v;
+	char *end;
+
+	if (!g || !*g)
+		return -1;
+	gr = getgrnam(g);
+	if (gr)
+		return (long)gr->gr_gid;
+	v = strtoul(g, &end, 10);
+	return *end || v >= (gid_t)-1 ? -1 : (long)v;
+}
+
+mode_t ctl_create_mode(mode_t mode)
+{
+	return operator_gid() >= 0 ? mode | ((mode & 0700) >> 3) : mode;
+}
+
+static bool is_group_member(uid_t uid, gid_t gid)
+{
+	struct passwd *pw = getpwuid(uid);
+	struct group *gr;
+
+	if (!pw)
+		return false;
+	if (pw->pw_gid == gid)
+		return true;
+	gr = getgrgid(gid);
+	for (char **m = gr ? gr->gr_mem : NULL; m && *m; m++)
+		if (!strcmp(*m, pw->pw_name))
+			return true;
+	return false;
+}
+
+int ctl_trust_stat(const struct stat *st, char *why, size_t n)
+{
+	long og = operator_gid();
+	bool opgroup = og >= 0 && st->st_gid == (gid_t)og;
+	unsigned mode = st->st_mode & 07777;
+	uid_t me = geteuid();
+
+	if (st->st_uid != me && st->st_uid != 0 && !(opgroup && is_group_member(st->st_uid, st->st_gid))) {
+		snprintf(why, n, "owned by uid %u, neither you (uid %u) nor root%s", (unsigned)st->st_uid,
+			 (unsigned)me, og >= 0 ? " nor a member of the operator group" : "");
+		return -EPERM;
+	}
+	if (mode & S_IWOTH) {
+		snprintf(why, n, "writable by others (mode %04o)", mode);
+		return -EPERM;
+	}
+	if ((mode & S_IWGRP) && !opgroup) {
+		if (og < 0)
+			snprintf(why, n, "group-writable (mode %04o) and no operator group is set "
+				 "(RESYNC_OPERATOR_GROUP)", mode);
+		else
+			snprintf(why, n, "group-writable (mode %04o) by gid %u, not the operator group %ld",
+				 mode, (unsigned)st->st_gid, og);
+		return -EPERM;
+	}
+	return 0;
+}
+
+void ctl_untrusted_reason(int dirfd, const char *name, char *why, size_t n)
+{
+	struct stat st;
+	bool self = !name || !*name;
+
+	why[0] = '\0';
+	if (fstatat(dirfd, self ? "" : name, &st, AT_SYMLINK_NOFOLLOW | (self ? AT_EMPTY_PATH : 0)) == 0)
+		ctl_trust_stat(&st, why, n);
+}
+
+/* Opened O_NOFOLLOW, so st is what will be read, not what a path named. */
+static int trust_fd(int fd)
+{
+	struct stat st;
+	char why[160];
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	return ctl_trust_stat(&st, why, sizeof(why));
+}
+
 /* mkdir -p; a component that exists is fine even on a read-only mount, where
  * mkdir may answer EROFS rather than EEXIST. */
 static int mkdir_p(const char *path)
@@ -49,7 +139,7 @@ static int mkdir_p(const char *path)
 			continue;
 		char saved = *p;
 		*p = '\0';
-		if (mkdir(buf, 0700) < 0 && errno != EEXIST &&
+		if (mkdir(buf, ctl_create_mode(0700)) < 0 && errno != EEXIST &&
 		    !(stat(buf, &st) == 0 && S_ISDIR(st.st_mode)))
 			return -errno;
 		*p = saved;
@@ -64,7 +154,7 @@ int ctl_mkdir(int dirfd, const char *name)
 
 	int err;
 
-	if (mkdirat(dirfd, name, 0700) == 0)
+	if (mkdirat(dirfd, name, ctl_create_mode(0700)) == 0)
 		return 0;
 	err = errno;
 	if (err == EEXIST ||
@@ -76,15 +166,26 @@ int ctl_mkdir(int dirfd, const char *name)
 int ctl_open_dir(int dirfd, const char *name)
 {
 	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int err;
 
-	return fd < 0 ? -errno : fd;
+	if (fd < 0)
+		return -errno;
+	err = trust_fd(fd);
+	if (err < 0) {
+		close(fd);
+		return err;
+	}
+	return fd;
 }
 
 int ctl_store_open(struct ctl_store *s, const char *path)
 {
 	int err;
 
+	char why[256];
+
 	s->root = s->vms = s->jobs = -1;
+	s->why[0] = '\0';
 	if (strlen(path) >= sizeof(s->path))
 		return -ENAMETOOLONG;
 	strcpy(s->path, path);
@@ -94,12 +195,23 @@ int ctl_store_open(struct ctl_store *s, const char *path)
 	s->root = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->root < 0)
 		return -errno;
+	/* Checked before anything is created inside. */
+	ctl_untrusted_reason(s->root, NULL, why, sizeof(why));
+	if (why[0]) {
+		snprintf(s->why, sizeof(s->why), "%s is %s", path, why);
+		err = -EPERM;
+		goto fail;
+	}
 	for (int i = 0; i < 2; i++) {
 		const char *sub = i ? "jobs" : "vms";
 		err = ctl_mkdir(s->root, sub);
 		if (err < 0 && err != -EEXIST)
 			goto fail;
 		err = ctl_open_dir(s->root, sub);
+		if (err == -EPERM) {
+			ctl_untrusted_reason(s->root, sub, why, sizeof(why));
+			snprintf(s->why, sizeof(s->why), "%s/%s is %s", path, sub, why);
+		}
 		if (err < 0)
 			goto fail;
 		*(i ? &s->jobs : &s->vms) = err;
@@ -140,6 +252,9 @@ int ctl_read_json(int dirfd, const char *name, json_object **out)
 		err = -EBADMSG;
 		goto out;
 	}
+	err = trust_fd(fd);
+	if (err < 0)
+		goto out;
 	for (;;) {
 		if (len + 4096 > cap) {
 			char *nb = realloc(buf, cap = cap * 2 + 8192);
@@ -211,7 +326,8 @@ int ctl_write_json(int dirfd, const char *name, json_object *obj)
 					      JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (!text)
 		return -ENOMEM;
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		    ctl_create_mode(0600));
 	if (fd < 0)
 		return -errno;
 	err = write_all(fd, text, strlen(text));
@@ -231,7 +347,8 @@ int ctl_write_json(int dirfd, const char *name, json_object *obj)
 
 static int open_lock(int dirfd, const char *name)
 {
-	int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+			 ctl_create_mode(0600));
 
 	/* An existing lock file still locks on a read-only store. */
 	if (fd < 0 && (errno == EROFS || errno == EACCES))

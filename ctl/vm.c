@@ -42,6 +42,12 @@ uint32_t ctl_vm_load(struct ctl_store *s, const char *name, json_object **vm, st
 	err = ctl_read_json(s->vms, jn, vm);
 	if (err == -ENOENT)
 		return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "unknown VM \"%s\"", name);
+	if (err == -EPERM) {
+		char why[256];
+		ctl_untrusted_reason(s->vms, jn, why, sizeof(why));
+		return ctl_fail(e, RESYNC_RV_ACCESS_DENIED, "VM record %s/vms/%s not trusted: %s",
+				s->path, jn, why);
+	}
 	if (err == -EBADMSG || err == -ELOOP)
 		return ctl_fail(e, RESYNC_RV_STATUS_UNKNOWN, "VM record %s/vms/%s unreadable: %s",
 				s->path, jn, strerror(-err));
