@@ -51,6 +51,7 @@ TOOLS      := $(notdir $(patsubst %/,%,$(dir $(wildcard tools/*/main.c))))
 TOOL_BINS  := $(TOOLS:%=$(B)/bin/%)
 TOOL_COMMON_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard tools/common/*.c))
 COMMON_TEST_OBJ := $(patsubst %.cc,$(B)/%.o,$(wildcard tests/common/*.cc))
+SHIMS      := $(patsubst tests/shim/%.c,$(B)/tests/shim/%.so,$(wildcard tests/shim/*.c))
 SUITES     := $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard tests/*/*_test.cc)))))
 SUITE_BINS := $(SUITES:%=$(B)/tests/%_tests)
 
@@ -104,6 +105,14 @@ $(B)/bin/%: $$(foreach f,$$(wildcard tools/$$*/*.c),$(B)/$$(basename $$f).o) $(T
 $(B)/tests/%_tests: $$(foreach f,$$(wildcard tests/$$*/*.cc),$(B)/$$(basename $$f).o) $(COMMON_TEST_OBJ) $(B)/libresyncctl.a $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs gtest_main 2>/dev/null)
+
+# LD_PRELOAD shims (tests/shim/NAME.c -> $(B)/tests/shim/NAME.so) fake the
+# faults no real component can cause; built without sanitizers so they load
+# into any process, and before the suites that use them.
+$(SUITE_BINS): | $(SHIMS)
+$(B)/tests/shim/%.so: tests/shim/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -O2 -g -std=gnu11 -fPIC $(WARN) -shared -o $@ $< -ldl
 
 $(B)/resync.pc: engine/resync.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(patsubst $(PREFIX)%,$${prefix}%,$(LIBDIR))|' \

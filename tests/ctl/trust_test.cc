@@ -51,13 +51,6 @@ void chown_r(const std::string &p, uid_t u, gid_t g)
 	ASSERT_EQ(system(cmd.c_str()), 0);
 }
 
-// Sets an environment variable for the children of one test.
-struct ScopedEnv {
-	std::string name;
-	ScopedEnv(const char *n, const std::string &v) : name(n) { setenv(n, v.c_str(), 1); }
-	~ScopedEnv() { unsetenv(name.c_str()); }
-};
-
 class Trust : public CtlTest {
 protected:
 	void SetUp() override
