@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,7 +156,7 @@ int ctl_mkdir(int dirfd, const char *name)
 	int err;
 
 	if (mkdirat(dirfd, name, ctl_create_mode(0700)) == 0)
-		return 0;
+		return fsync(dirfd) < 0 ? -errno : 0;
 	err = errno;
 	if (err == EEXIST ||
 	    (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)))
@@ -216,6 +217,7 @@ int ctl_store_open(struct ctl_store *s, const char *path)
 			goto fail;
 		*(i ? &s->jobs : &s->vms) = err;
 	}
+	ctl_store_sweep(s);
 	return 0;
 fail:
 	ctl_store_close(s);
@@ -418,6 +420,106 @@ int ctl_remove_dir(int dirfd, const char *name)
 	if (!err && fsync(dirfd) < 0)
 		err = -errno;
 	return err;
+}
+
+/* DT_REG, DT_DIR, ...: from readdir where the file system says, else lstat. */
+static unsigned char entry_type(int dirfd, const struct dirent *de)
+{
+	struct stat st;
+
+	if (de->d_type != DT_UNKNOWN)
+		return de->d_type;
+	if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return DT_UNKNOWN;
+	return S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
+}
+
+/* The PID in ".NAME.PID.tmp", or 0 when name is no such temporary. */
+static pid_t tmp_owner(const char *name)
+{
+	size_t n = strlen(name);
+	const char *end = name + n - 4, *p = end;
+
+	if (n < 8 || name[0] != '.' || strcmp(end, ".tmp"))
+		return 0;
+	while (p > name + 1 && p[-1] >= '0' && p[-1] <= '9')
+		p--;
+	if (p == end || p[-1] != '.' || end - p > 9)
+		return 0;
+	return (pid_t)strtol(p, NULL, 10);
+}
+
+/* A temporary whose writer is dead is garbage: a live writer keeps its pid. */
+static bool tmp_orphaned(const char *name)
+{
+	pid_t pid = tmp_owner(name);
+
+	return pid > 0 && kill(pid, 0) < 0 && errno == ESRCH;
+}
+
+/* A new open file description, so reading it leaves dirfd's offset alone. */
+static int reopen_dir(int dirfd)
+{
+	return openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+static void sweep_tmp(int dirfd)
+{
+	int fd = reopen_dir(dirfd);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	struct dirent *de;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)))
+		if (entry_type(dirfd, de) == DT_REG && tmp_orphaned(de->d_name))
+			ctl_unlink(dirfd, de->d_name);
+	closedir(d);
+}
+
+/* A job folder without job.json is a creation that died before its first
+ * record (ctl_job_create() publishes folders with their lock held); its lock
+ * free means nobody is still filling it. */
+static void sweep_job(struct ctl_store *s, const char *name)
+{
+	int dfd = ctl_open_dir(s->jobs, name), lfd = -1;
+
+	if (dfd < 0)
+		return;
+	sweep_tmp(dfd);
+	if (faccessat(dfd, "job.json", F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT &&
+	    ctl_lock(dfd, "lock", false, &lfd) == 0 &&
+	    faccessat(dfd, "job.json", F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+		ctl_remove_dir(s->jobs, name);
+	if (lfd >= 0)
+		close(lfd);
+	close(dfd);
+}
+
+void ctl_store_sweep(struct ctl_store *s)
+{
+	int fd = reopen_dir(s->jobs);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	struct dirent *de;
+
+	sweep_tmp(s->vms);
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		if (entry_type(s->jobs, de) != DT_DIR)
+			continue;
+		if (ctl_name_valid(de->d_name))
+			sweep_job(s, de->d_name);
+		else if (tmp_orphaned(de->d_name))
+			ctl_remove_dir(s->jobs, de->d_name);
+	}
+	closedir(d);
 }
 
 long long ctl_now(void)

@@ -35,9 +35,14 @@ struct ctl_store {
 /* $RESYNC_STATE_DIR, else the default. */
 const char *ctl_store_default_path(void);
 /* Opens (creating with mode 0700 where missing) the store at path; -EPERM
- * with the reason in s->why for a directory that may not be trusted. */
+ * with the reason in s->why for a directory that may not be trusted.
+ * Also sweeps what killed calls left behind (ctl_store_sweep()). */
 int ctl_store_open(struct ctl_store *s, const char *path);
 void ctl_store_close(struct ctl_store *s);
+/* Removes what a killed call leaves: ".NAME.PID.tmp" records and job
+ * folders whose PID is dead, and job folders without job.json whose lock is
+ * free.  Best effort: a read-only store is left as it is. */
+void ctl_store_sweep(struct ctl_store *s);
 
 /* 0 when st (a directory or record of the store) may be trusted, else
  * -EPERM with the reason ("owned by uid 65534, neither you nor root",
@@ -64,8 +69,8 @@ int ctl_lock(int dirfd, const char *name, bool wait, int *fdp);
 /* 1 when some process holds the lock, 0 when free or absent. */
 int ctl_lock_held(int dirfd, const char *name);
 
-/* mkdirat 0700 (-EEXIST when present) and an O_NOFOLLOW directory open
- * that refuses an untrusted directory (-EPERM). */
+/* mkdirat 0700, made durable in dirfd (-EEXIST when present), and an
+ * O_NOFOLLOW directory open that refuses an untrusted directory (-EPERM). */
 int ctl_mkdir(int dirfd, const char *name);
 int ctl_open_dir(int dirfd, const char *name);
 /* Removes dirfd/name and the plain files in it. */
