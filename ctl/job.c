@@ -14,6 +14,7 @@
 #include "resync/return_codes.h"
 #include "resync/states.h"
 #include "job.h"
+#include "record.h"
 #include "vm.h"
 
 int ctl_random(void *buf, size_t n)
@@ -148,7 +149,13 @@ uint32_t ctl_job_load(struct ctl_store *s, const char *id, json_object **job, st
 				s->path, id, why);
 	if (err < 0)
 		return ctl_fail(e, err == -ENOMEM ? RESYNC_RV_OUT_OF_MEMORY : RESYNC_RV_STATUS_UNKNOWN,
-				"job %s: record unreadable: %s", id, strerror(-err));
+				"job %s: record unreadable: %s", id,
+				err == -EBADMSG ? "not JSON (an object)" : strerror(-err));
+	if (ctl_job_record_check(*job, id, why, sizeof(why)) < 0) {
+		json_object_put(*job);
+		*job = NULL;
+		return ctl_fail(e, RESYNC_RV_STATUS_UNKNOWN, "job %s: record unreadable: %s", id, why);
+	}
 	return 0;
 }
 

@@ -172,7 +172,7 @@ TEST_F(StoreFaults, JobSignalsNeverReachARecycledPid)
 	ASSERT_EQ(mkdir(jd.c_str(), 0700), 0);
 	std::ostringstream rec;
 	rec << "{\"InstanceID\":\"" << id << "\",\"JobType\":124,\"JobState\":4,"
-	    << "\"VirtualSystem\":\"vm\",\"RecoveryPoint\":\"rp1\",\"TimeSubmittedEpochNs\":1,"
+	    << "\"VirtualSystem\":\"vm\",\"RecoveryPoint\":\"rp1\",\"TimeSubmitted\":\"\",\"TimeSubmittedEpochNs\":1,"
 	    << "\"WorkerPid\":" << other << ",\"WorkerStartTime\":1,\"Disks\":[]}";
 	write_file(jd + "/job.json", rec.str());
 	int lfd = open((jd + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
