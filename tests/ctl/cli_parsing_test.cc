@@ -86,6 +86,10 @@ TEST_F(CliParsing, UnknownOptionsAreNamed)
 	refused({ "job", "list", "--vmm", "vm" }, 32773u, "unknown option \"--vmm\"");
 	refused({ "job", "wait", "j", "--timeout" }, 32773u, "option \"--timeout\" wants a value");
 	refused({ "failover", "vm", "--force" }, 32773u, "unknown option \"--force\"");
+	CliRun r = run_cmd(ctl_binary(), { "--json", "vm", "list", "--state-dir" });
+	EXPECT_EQ(r.rv, 32773u);
+	EXPECT_NE(jstr(r.json, "ErrorDescription").find("option \"--state-dir\" wants a value"),
+		  std::string::npos) << r.out;
 }
 
 TEST_F(CliParsing, SettingsThatAreNotJsonSayWhere)
