@@ -4,7 +4,8 @@
 // (Status is unknown), and no command may crash on any of them.  The storm
 // mutates real records a few hundred ways (a shortened round under
 // `make check`, the full one under `make stress`) and runs every command
-// that reads them.
+// that reads them.  Its first rounds give every top-level key of both
+// records a value of another type.
 #include "harness.h"
 #include "stress.h"
 #include <set>
@@ -96,9 +97,9 @@ void collect(json_object *o, std::vector<Slot> &out)
 	}
 }
 
-json_object *odd_value(std::mt19937 &g)
+json_object *odd_value(unsigned k)
 {
-	switch (g() % 14) {
+	switch (k % 14) {
 	case 0: return json_object_new_string("");
 	case 1: return json_object_new_string("zz");
 	case 2: return json_object_new_int64(0);
@@ -149,17 +150,45 @@ std::string mutate(const std::string &text, std::mt19937 &g, std::string &how)
 			if (del)
 				json_object_object_del(s.parent, s.key.c_str());
 			else
-				json_object_object_add(s.parent, s.key.c_str(), odd_value(g));
+				json_object_object_add(s.parent, s.key.c_str(), odd_value(g()));
 		} else if (del) {
 			json_object_array_del_idx(s.parent, s.idx, 1);
 		} else {
-			json_object_array_put_idx(s.parent, s.idx, odd_value(g));
+			json_object_array_put_idx(s.parent, s.idx, odd_value(g()));
 		}
 		std::string out = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 		json_object_put(o);
 		return out;
 	}
 	}
+}
+
+// Every top-level key given a value of another type, in turn: the first
+// rounds of the storm, so even the shortened one covers each key.
+std::vector<std::string> every_key_retyped(const std::string &text)
+{
+	std::vector<std::string> out;
+	json_object *o = json_tokener_parse(text.c_str());
+	std::vector<std::string> keys;
+	json_object_object_foreach(o, key, val) {
+		(void)val;
+		keys.push_back(key);
+	}
+	for (size_t i = 0; i < keys.size(); i++) {
+		json_object *c = json_tokener_parse(text.c_str());
+		json_type was = json_object_get_type(json_object_object_get(c, keys[i].c_str()));
+		unsigned pick = (unsigned)i;
+		json_object *odd = odd_value(pick);
+		while (json_object_get_type(odd) == was) {
+			json_object_put(odd);
+			odd = odd_value(++pick);
+		}
+		json_object_object_add(c, keys[i].c_str(), odd);
+		out.push_back(json_object_to_json_string_ext(c, JSON_C_TO_STRING_PLAIN));
+		json_object_put(c);
+	}
+	json_object_put(o);
+	return out;
 }
 
 } // namespace
@@ -229,12 +258,17 @@ TEST_F(RecordFuzz, NoCommandCrashesOnAMutatedRecord)
 	// A sanitizer's report must show as a signal, not as exit 1 (32768).
 	ScopedEnv asan("ASAN_OPTIONS", "abort_on_error=1:verify_asan_link_order=0");
 	ScopedEnv ubsan("UBSAN_OPTIONS", "halt_on_error=1:abort_on_error=1:print_stacktrace=1");
-	const int n = rt::rounds(60, 600);
+	const std::vector<std::string> vm_keys = every_key_retyped(vm_orig);
+	const std::vector<std::string> job_keys = every_key_retyped(job_orig);
+	const size_t fixed = vm_keys.size() + job_keys.size();
+	const int n = (int)fixed + rt::rounds(40, 600);
 	std::mt19937 g(20261125);
 	for (int i = 0; i < n && !HasFatalFailure(); i++) {
-		bool vm = i % 2 == 0;
-		std::string how;
-		std::string text = mutate(vm ? vm_orig : job_orig, g, how);
+		bool vm = (size_t)i < fixed ? (size_t)i < vm_keys.size() : i % 2 == 0;
+		std::string how = "top-level key retyped";
+		std::string text = (size_t)i < vm_keys.size() ? vm_keys[i]
+				   : (size_t)i < fixed ? job_keys[i - vm_keys.size()]
+				   : mutate(vm ? vm_orig : job_orig, g, how);
 		write_file(vm_file, vm ? text : vm_orig);
 		write_file(job_file, vm ? job_orig : text);
 		run_readers(std::string(vm ? "vm.json " : "job.json ") + how + " (round " +
