@@ -109,6 +109,8 @@ $(B)/tests/%_tests: $$(foreach f,$$(wildcard tests/$$*/*.cc),$(B)/$$(basename $$
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs gtest_main 2>/dev/null)
 
+# Shims build before the suites that preload them.
+$(SUITE_BINS): | $(SHIMS)
 $(SHIMS): $(B)/tests/shim/%.so: tests/shim/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -D_GNU_SOURCE -O2 -g -std=gnu11 -fPIC -shared $(WARN) -o $@ $< -ldl

@@ -41,13 +41,13 @@ int cli_failover(struct cli *c, int argc, char **argv)
 	if (cli_help(argc, argv, failover_usage))
 		return 0;
 	optind = 0;
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		if (o == 'r')
 			rp = optarg;
 		else if (o == 'c')
 			commit = true;
 		else
-			return cli_usage(c, failover_usage, "unknown option");
+			return cli_bad_option(c, failover_usage, o, argv);
 	}
 	if (optind + 1 != argc)
 		return cli_usage(c, failover_usage, "failover wants one VM");
@@ -59,7 +59,8 @@ int cli_failover(struct cli *c, int argc, char **argv)
 	return cli_finish(c, rv, NULL, &e, NULL);
 }
 
-/* "-": standard input; text starting with '{': inline JSON; else a file. */
+/* "-": standard input; text starting with '{' or '[': inline JSON (an array
+ * is then refused as not an object, 32776); else a file. */
 static uint32_t read_settings(const char *arg, char **out, struct ctl_err *e)
 {
 	const char *p = arg + strspn(arg, " \t\r\n");
@@ -68,7 +69,7 @@ static uint32_t read_settings(const char *arg, char **out, struct ctl_err *e)
 	char *buf = NULL;
 
 	*out = NULL;
-	if (*p == '{') {
+	if (*p == '{' || *p == '[') {
 		*out = strdup(arg);
 		return *out ? 0 : ctl_fail(e, RESYNC_RV_OUT_OF_MEMORY, "out of memory");
 	}
@@ -132,7 +133,7 @@ int cli_failback(struct cli *c, int argc, char **argv)
 	if (cli_help(argc, argv, failback_usage))
 		return 0;
 	optind = 0;
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (o) {
 		case 'r': req.recovery_point = optarg; break;
 		case 's': settings_arg = optarg; break;
@@ -144,7 +145,7 @@ int cli_failback(struct cli *c, int argc, char **argv)
 			timeout_ms = (long long)(secs * 1000);
 			break;
 		default:
-			return cli_usage(c, failback_usage, "unknown option");
+			return cli_bad_option(c, failback_usage, o, argv);
 		}
 	}
 	if (optind + 1 != argc)

@@ -63,9 +63,9 @@ static int job_list(struct cli *c, int argc, char **argv)
 	int o;
 
 	optind = 0;
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		if (o != 'v')
-			return cli_usage(c, job_usage, "unknown option");
+			return cli_bad_option(c, job_usage, o, argv);
 		vm = optarg;
 	}
 	if (optind != argc)
@@ -93,9 +93,9 @@ static int job_wait(struct cli *c, int argc, char **argv)
 	int o;
 
 	optind = 0;
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		if (o != 't')
-			return cli_usage(c, job_usage, "unknown option");
+			return cli_bad_option(c, job_usage, o, argv);
 		secs = strtod(optarg, &end);
 		if (!*optarg || *end || secs < 0 || secs > 1e9)
 			return cli_usage(c, job_usage, "bad --timeout \"%s\"", optarg);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +20,9 @@ uint32_t cli_open(struct cli *c, struct ctl_err *e)
 	if (c->opened)
 		return 0;
 	err = ctl_store_open(&c->store, c->state_dir);
+	if (err < 0 && c->store.why[0])
+		return ctl_fail(e, RESYNC_RV_ACCESS_DENIED, "state store not trusted: %s",
+				c->store.why);
 	if (err < 0)
 		return ctl_fail(e, ctl_rv_from_errno(err), "state store %s: %s", c->state_dir,
 				strerror(-err));
@@ -72,6 +77,50 @@ int cli_usage(struct cli *c, const char *usage, const char *fmt, ...)
 	if (!c->json)
 		fprintf(stderr, "%s", usage);
 	return cli_finish(c, RESYNC_RV_INVALID_PARAMETER, NULL, &e, NULL);
+}
+
+int cli_bad_option(struct cli *c, const char *usage, int o, char **argv)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "";
+	int n = (int)strcspn(arg, "=");
+
+	/* A short option may sit inside a cluster ("-xv"): name it alone. */
+	if (strncmp(arg, "--", 2) && optopt > 0 && optopt < 128)
+		return cli_usage(c, usage, o == ':' ? "option \"-%c\" wants a value"
+				 : "unknown option \"-%c\"", optopt);
+	if (o == ':')
+		return cli_usage(c, usage, "option \"%.*s\" wants a value", n, arg);
+	return cli_usage(c, usage, "unknown option \"%.*s\"", n, arg);
+}
+
+int cli_split_disk(const char *spec, char **buf, char **f, size_t max, size_t *n)
+{
+	const char *eq = strchr(spec, '=');
+	char *b = malloc(strlen(spec) + 1), *w = b;
+
+	*buf = b;
+	*n = 0;
+	if (!b || !eq || eq == spec || max < 2)
+		return -1;
+	memcpy(w, spec, (size_t)(eq - spec));
+	w[eq - spec] = '\0';
+	f[(*n)++] = w;
+	w += eq - spec + 1;
+	f[(*n)++] = w;
+	for (const char *p = eq + 1; *p; p++) {
+		if (*p == '\\' && (p[1] == ',' || p[1] == '\\')) {
+			*w++ = *++p;
+		} else if (*p == ',') {
+			*w++ = '\0';
+			if (*n == max)
+				return -1;
+			f[(*n)++] = w;
+		} else {
+			*w++ = *p;
+		}
+	}
+	*w = '\0';
+	return *f[1] ? 0 : -1;
 }
 
 bool cli_help(int argc, char **argv, const char *usage)

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,67 +26,93 @@ static const char rp_usage[] =
 	"  consistent          dirty-bitmap/extents: the record was closed cleanly\n"
 	"  generation=HEX      the image's own generation id, recorded on the target\n"
 	"                      after a failback to this point\n"
+	"A comma or backslash in IMAGE or a FILE is written \\, or \\\\.\n"
 	"TIME is RFC 3339 UTC (2026-11-25T06:00:00Z) or seconds since the epoch;\n"
 	"default now.  The latest recovery point is the one with the latest TIME.\n";
 
-/* The trailing ",key[=value]" options of a disk spec; see parse_disk(). */
-static int take_option(char *rest, json_object *d, json_object *cr)
-{
-	char *c = strrchr(rest, ',');
-	const char *kv;
+#define MAX_PARTS 16
 
-	if (!c)
-		return 0;
-	kv = c + 1;
-	if (!strncmp(kv, "bitmap=", 7)) {
-		json_object_object_add(cr, "Kind", json_object_new_string("bitmap"));
-		json_object_object_add(cr, "Path", json_object_new_string(kv + 7));
-	} else if (!strncmp(kv, "dirty-bitmap=", 13)) {
-		json_object_object_add(cr, "Kind", json_object_new_string("nbd-dirty"));
-		json_object_object_add(cr, "Name", json_object_new_string(kv + 13));
-	} else if (!strncmp(kv, "extents=", 8)) {
-		json_object_object_add(cr, "Kind", json_object_new_string("extents"));
-		json_object_object_add(cr, "Path", json_object_new_string(kv + 8));
-	} else if (!strncmp(kv, "base=", 5)) {
-		json_object_object_add(cr, "GenerationId", json_object_new_string(kv + 5));
-	} else if (!strcmp(kv, "consistent")) {
-		json_object_object_add(cr, "Consistent", json_object_new_boolean(true));
-	} else if (!strncmp(kv, "generation=", 11)) {
-		json_object_object_add(d, "GenerationId", json_object_new_string(kv + 11));
-	} else {
-		return 0;
+/* One ",OPTION" of a recovery point's --disk; NULL or why it is refused. */
+static const char *take_option(const char *o, json_object *d, json_object *cr)
+{
+	static const struct { const char *key, *kind, *field; } kinds[] = {
+		{ "bitmap=", "bitmap", "Path" },
+		{ "dirty-bitmap=", "nbd-dirty", "Name" },
+		{ "extents=", "extents", "Path" },
+	};
+	uint8_t g[16];
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		size_t k = strlen(kinds[i].key);
+		if (strncmp(o, kinds[i].key, k))
+			continue;
+		if (!o[k])
+			return "wants a value";
+		if (json_object_object_get(cr, "Kind"))
+			return "is a second change record (one of bitmap=, dirty-bitmap=, extents=)";
+		json_object_object_add(cr, "Kind", json_object_new_string(kinds[i].kind));
+		json_object_object_add(cr, kinds[i].field, json_object_new_string(o + k));
+		return NULL;
 	}
-	*c = '\0';
-	return 1;
+	if (!strncmp(o, "base=", 5) || !strncmp(o, "generation=", 11)) {
+		bool base = o[0] == 'b';
+		json_object *to = base ? cr : d;
+		if (ctl_parse_generation(strchr(o, '=') + 1, g) < 0)
+			return "must be 32 hex digits";
+		if (json_object_object_get(to, "GenerationId"))
+			return "is given twice";
+		json_object_object_add(to, "GenerationId", json_object_new_string(strchr(o, '=') + 1));
+		return NULL;
+	}
+	if (!strcmp(o, "consistent")) {
+		json_object_object_add(cr, "Consistent", json_object_new_boolean(true));
+		return NULL;
+	}
+	return "is not an option (bitmap=, dirty-bitmap=, extents=, base=, consistent, "
+	       "generation=; a comma in a path is written \\,)";
 }
 
-static json_object *parse_disk(const char *spec)
+/* "DISK=IMAGE[,OPTION]...", see rp_usage; NULL with the reason in why. */
+static json_object *parse_disk(const char *spec, char *why, size_t n)
 {
-	const char *eq = strchr(spec, '=');
-	json_object *d, *cr;
-	char *rest;
+	json_object *d = NULL, *cr = NULL;
+	char *buf, *f[MAX_PARTS];
+	const char *bad = NULL;
+	size_t nf, i;
 
-	if (!eq || !(rest = strdup(eq + 1)))
-		return NULL;
+	if (cli_split_disk(spec, &buf, f, MAX_PARTS, &nf) < 0) {
+		snprintf(why, n, "--disk wants DISK=IMAGE[,OPTION]..., not \"%s\"", spec);
+		goto out;
+	}
 	d = json_object_new_object();
 	cr = json_object_new_object();
-	json_object_object_add(d, "Name", json_object_new_string_len(spec, (int)(eq - spec)));
-	while (take_option(rest, d, cr))
+	json_object_object_add(d, "Name", json_object_new_string(f[0]));
+	json_object_object_add(d, "Image", json_object_new_string(f[1]));
+	for (i = 2; i < nf && !(bad = take_option(f[i], d, cr)); i++)
 		;
-	json_object_object_add(d, "Image", json_object_new_string(rest));
-	free(rest);
+	if (bad) {
+		snprintf(why, n, "--disk %s: option \"%s\" %s", f[0], f[i], bad);
+		goto fail;
+	}
 	if (!json_object_object_get(cr, "Kind")) {
 		if (json_object_object_length(cr)) {
-			json_object_put(cr);
-			json_object_put(d);
-			return NULL;
+			snprintf(why, n, "--disk %s: base= and consistent describe a change record "
+				 "(dirty-bitmap= or extents=), and there is none", f[0]);
+			goto fail;
 		}
 		json_object_put(cr);
-		return d;
+		goto out;
 	}
 	if (!json_object_object_get(cr, "Consistent"))
 		json_object_object_add(cr, "Consistent", json_object_new_boolean(false));
 	json_object_object_add(d, "ChangeRecord", cr);
+	goto out;
+fail:
+	json_object_put(cr);
+	json_object_put(d);
+	d = NULL;
+out:
+	free(buf);
 	return d;
 }
 
@@ -133,13 +161,13 @@ static int rp_add(struct cli *c, int argc, char **argv)
 	int o;
 
 	optind = 0;
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (o) {
 		case 'd':
-			d = parse_disk(optarg);
+			d = parse_disk(optarg, e.msg, sizeof(e.msg));
 			if (!d) {
 				json_object_put(disks);
-				return cli_usage(c, rp_usage, "bad --disk \"%s\"", optarg);
+				return cli_usage(c, rp_usage, "%s", e.msg);
 			}
 			json_object_array_add(disks, d);
 			break;
@@ -158,7 +186,7 @@ static int rp_add(struct cli *c, int argc, char **argv)
 			break;
 		default:
 			json_object_put(disks);
-			return cli_usage(c, rp_usage, "unknown option");
+			return cli_bad_option(c, rp_usage, o, argv);
 		}
 	}
 	if (optind + 2 != argc) {

@@ -19,7 +19,8 @@ static const char vm_usage[] =
 	"(file, block device or NBD URI) that failback writes; generation is the\n"
 	"16-byte id (32 hex digits) of the state it holds, which change records are\n"
 	"checked against.  MODE: none, primary, replica (default), test-replica,\n"
-	"extended-replica.  A new VM is in state 3 Replicating (0 Disabled for none).\n";
+	"extended-replica.  A new VM is in state 3 Replicating (0 Disabled for none).\n"
+	"A comma or backslash in TARGET is written \\, or \\\\.\n";
 
 static int parse_mode(const char *s, uint32_t *mode)
 {
@@ -41,31 +42,27 @@ static int parse_mode(const char *s, uint32_t *mode)
 	return -1;
 }
 
-/* "NAME=TARGET[,generation=HEX]": options are the trailing ",key=value"
- * parts with a known key, so a target may itself contain commas. */
-static json_object *parse_disk(const char *spec)
+/* "DISK=TARGET[,generation=HEX]" (commas in TARGET written "\\,"); NULL
+ * with the reason in why. */
+static json_object *parse_disk(const char *spec, char *why, size_t n)
 {
-	const char *eq = strchr(spec, '=');
-	char *rest, *gen = NULL;
-	json_object *d;
+	char *buf, *f[3];
+	json_object *d = NULL;
+	size_t nf;
 
-	if (!eq)
-		return NULL;
-	rest = strdup(eq + 1);
-	if (!rest)
-		return NULL;
-	for (char *c = strrchr(rest, ','); c; c = strrchr(rest, ',')) {
-		if (strncmp(c + 1, "generation=", 11))
-			break;
-		gen = c + 12;
-		*c = '\0';
+	if (cli_split_disk(spec, &buf, f, 3, &nf) < 0)
+		snprintf(why, n, "--disk wants DISK=TARGET[,generation=HEX], not \"%s\"", spec);
+	else if (nf == 3 && strncmp(f[2], "generation=", 11))
+		snprintf(why, n, "--disk %s: option \"%s\" is not an option (generation=; a comma "
+			 "in a path is written \\,)", f[0], f[2]);
+	else {
+		d = json_object_new_object();
+		json_object_object_add(d, "Name", json_object_new_string(f[0]));
+		json_object_object_add(d, "Target", json_object_new_string(f[1]));
+		if (nf == 3)
+			json_object_object_add(d, "GenerationId", json_object_new_string(f[2] + 11));
 	}
-	d = json_object_new_object();
-	json_object_object_add(d, "Name", json_object_new_string_len(spec, (int)(eq - spec)));
-	json_object_object_add(d, "Target", json_object_new_string(rest));
-	if (gen)
-		json_object_object_add(d, "GenerationId", json_object_new_string(gen));
-	free(rest);
+	free(buf);
 	return d;
 }
 
@@ -82,13 +79,13 @@ static int vm_add(struct cli *c, int argc, char **argv)
 	int o;
 
 	optind = 0;
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (o) {
 		case 'd':
-			d = parse_disk(optarg);
+			d = parse_disk(optarg, e.msg, sizeof(e.msg));
 			if (!d) {
 				json_object_put(disks);
-				return cli_usage(c, vm_usage, "--disk wants DISK=TARGET, not \"%s\"", optarg);
+				return cli_usage(c, vm_usage, "%s", e.msg);
 			}
 			json_object_array_add(disks, d);
 			break;
@@ -100,7 +97,7 @@ static int vm_add(struct cli *c, int argc, char **argv)
 			break;
 		default:
 			json_object_put(disks);
-			return cli_usage(c, vm_usage, "unknown option");
+			return cli_bad_option(c, vm_usage, o, argv);
 		}
 	}
 	if (optind + 1 != argc) {

@@ -420,20 +420,17 @@ uint32_t ctl_initiate_failback(struct ctl_store *s, const struct ctl_failback_re
 
 	/* Everything checked: from here on state changes. */
 	err = ctl_job_new_id(job_id);
-	if (!err)
-		err = ctl_mkdir(s->jobs, job_id);
+	if (err < 0) {
+		rv = ctl_fail(e, RESYNC_RV_FAILED, "no random job id: getrandom: %s", strerror(-err));
+		goto out;
+	}
+	err = ctl_job_create(s, job_id, &dfd, &lockfd);
 	if (err < 0) {
 		rv = ctl_fail(e, ctl_rv_from_errno(err), "creating job in %s/jobs: %s", s->path,
 			      strerror(-err));
 		goto out;
 	}
 	created = true;
-	dfd = ctl_open_dir(s->jobs, job_id);
-	err = dfd < 0 ? dfd : ctl_lock(dfd, "lock", false, &lockfd);
-	if (err < 0) {
-		rv = ctl_fail(e, ctl_rv_from_errno(err), "job %s: lock: %s", job_id, strerror(-err));
-		goto out;
-	}
 	job = new_job(job_id, req->vm, rp_id, &set, disks, n);
 	rv = ctl_job_save(s, job, e);
 	if (rv)

@@ -1,31 +1,103 @@
 /* SPDX-License-Identifier: MIT */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/stat.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 #include "resync/return_codes.h"
 #include "resync/states.h"
 #include "job.h"
+#include "record.h"
 #include "vm.h"
+
+int ctl_random(void *buf, size_t n)
+{
+	uint8_t *p = buf;
+
+	while (n) {
+		ssize_t r = getrandom(p, n, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -EIO;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
 
 int ctl_job_new_id(char id[CTL_JOB_ID_LEN])
 {
 	uint8_t b[16];
+	int err = ctl_random(b, sizeof(b));
 
-	if (getrandom(b, sizeof(b), 0) != sizeof(b))
-		return -errno;
+	if (err < 0)
+		return err;
 	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
 	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
 	snprintf(id, CTL_JOB_ID_LEN,
 		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
 		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
 		 b[12], b[13], b[14], b[15]);
+	return 0;
+}
+
+int ctl_job_create(struct ctl_store *s, const char *id, int *dfd, int *lockfd)
+{
+	char tmp[CTL_JOB_ID_LEN + 32];
+	int err, fd = -1, lfd = -1;
+
+	*dfd = *lockfd = -1;
+	snprintf(tmp, sizeof(tmp), ".%s.%ld.tmp", id, (long)getpid());
+	if (mkdirat(s->jobs, tmp, ctl_create_mode(0700)) < 0)
+		return -errno;
+	fd = ctl_open_dir(s->jobs, tmp);
+	err = fd < 0 ? fd : ctl_lock(fd, "lock", false, &lfd);
+	if (!err && renameat2(s->jobs, tmp, s->jobs, id, RENAME_NOREPLACE) < 0)
+		err = -errno;
+	if (!err && fsync(s->jobs) < 0)
+		err = -errno;
+	if (err < 0) {
+		if (lfd >= 0)
+			close(lfd);
+		if (fd >= 0)
+			close(fd);
+		ctl_remove_dir(s->jobs, faccessat(s->jobs, tmp, F_OK, AT_SYMLINK_NOFOLLOW) ? id : tmp);
+		return err;
+	}
+	*dfd = fd;
+	*lockfd = lfd;
+	return 0;
+}
+
+int ctl_proc_start_time(pid_t pid, long long *start)
+{
+	char path[64], buf[1024];
+	const char *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? -errno : -ESRCH;
+	buf[n] = '\0';
+	/* The command name (field 2) may hold spaces and ')': skip to its last ')'. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c" " %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s"
+			 " %*s %*s %*s %*s %*s %*s %*s %*s %lld", start) != 1)
+		return -EIO;
 	return 0;
 }
 
@@ -51,6 +123,7 @@ int ctl_job_alive(struct ctl_store *s, const char *id)
 
 uint32_t ctl_job_load(struct ctl_store *s, const char *id, json_object **job, struct ctl_err *e)
 {
+	char why[256];
 	int dfd, err;
 
 	*job = NULL;
@@ -59,14 +132,30 @@ uint32_t ctl_job_load(struct ctl_store *s, const char *id, json_object **job, st
 	dfd = ctl_open_dir(s->jobs, id);
 	if (dfd == -ENOENT)
 		return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "unknown job %s", id);
+	if (dfd == -EPERM) {
+		ctl_untrusted_reason(s->jobs, id, why, sizeof(why));
+		return ctl_fail(e, RESYNC_RV_ACCESS_DENIED, "job folder %s/jobs/%s not trusted: %s",
+				s->path, id, why);
+	}
 	if (dfd < 0)
 		return ctl_fail(e, dfd == -ELOOP || dfd == -ENOTDIR ? RESYNC_RV_STATUS_UNKNOWN
 				: ctl_rv_from_errno(dfd), "job %s: %s", id, strerror(-dfd));
 	err = ctl_read_json(dfd, "job.json", job);
+	if (err == -EPERM)
+		ctl_untrusted_reason(dfd, "job.json", why, sizeof(why));
 	close(dfd);
+	if (err == -EPERM)
+		return ctl_fail(e, RESYNC_RV_ACCESS_DENIED, "job record %s/jobs/%s/job.json not trusted: %s",
+				s->path, id, why);
 	if (err < 0)
 		return ctl_fail(e, err == -ENOMEM ? RESYNC_RV_OUT_OF_MEMORY : RESYNC_RV_STATUS_UNKNOWN,
-				"job %s: record unreadable: %s", id, strerror(-err));
+				"job %s: record unreadable: %s", id,
+				err == -EBADMSG ? "not JSON (an object)" : strerror(-err));
+	if (ctl_job_record_check(*job, id, why, sizeof(why)) < 0) {
+		json_object_put(*job);
+		*job = NULL;
+		return ctl_fail(e, RESYNC_RV_STATUS_UNKNOWN, "job %s: record unreadable: %s", id, why);
+	}
 	return 0;
 }
 
@@ -213,16 +302,24 @@ uint32_t ctl_job_list(struct ctl_store *s, const char *vm, json_object **jobs, s
 	return 0;
 }
 
-/* Signals the job's worker.  The pidfd is opened before the liveness check:
- * while the job's lock is held its worker lives, so the pidfd names it and
- * not a process that reused the pid. */
-static int signal_worker(struct ctl_store *s, const char *id, pid_t pid, int sig)
+/* Signals the job's worker, and only it.  A held lock does not prove the
+ * worker lives (a reader reaping the job holds it too), so the process is
+ * named by pid and start time: the pidfd pins one process, its start time
+ * is read while the pidfd shows it still alive (so the pid was not yet
+ * reused), and only a match with the start time the worker recorded is
+ * signalled, through that pidfd.  -ESRCH when the worker is gone. */
+static int signal_worker(struct ctl_store *s, const char *id, pid_t pid, long long start,
+			 int sig)
 {
-	int pfd = pidfd_open(pid, 0), err = 0;
+	int pfd = pidfd_open(pid, 0), err;
+	long long now;
 
 	if (pfd < 0)
-		return -errno;
-	if (ctl_job_alive(s, id) != 1)
+		return errno == ESRCH ? -ESRCH : -errno;
+	err = ctl_proc_start_time(pid, &now);
+	if (!err && pidfd_send_signal(pfd, 0, NULL, 0) < 0)
+		err = -errno;
+	if (err < 0 || now != start || ctl_job_alive(s, id) != 1)
 		err = -ESRCH;
 	else if (pidfd_send_signal(pfd, sig, NULL, 0) < 0)
 		err = -errno;
@@ -241,13 +338,14 @@ static int wait_for_exit(struct ctl_store *s, const char *id)
 	return -ETIMEDOUT;
 }
 
-static uint32_t kill_job(struct ctl_store *s, const char *id, pid_t pid, struct ctl_err *e)
+static uint32_t kill_job(struct ctl_store *s, const char *id, pid_t pid, long long start,
+			 struct ctl_err *e)
 {
 	json_object *job = NULL;
 	uint32_t rv;
 	int dfd, fd = -1, err;
 
-	err = signal_worker(s, id, pid, SIGKILL);
+	err = signal_worker(s, id, pid, start, SIGKILL);
 	if (err < 0 && err != -ESRCH)
 		return ctl_fail(e, ctl_rv_from_errno(err), "kill %d: %s", (int)pid, strerror(-err));
 	if (wait_for_exit(s, id) < 0)
@@ -279,6 +377,7 @@ uint32_t ctl_job_request_state(struct ctl_store *s, const char *id, uint32_t req
 {
 	json_object *job;
 	uint32_t rv, state;
+	long long start;
 	pid_t pid;
 	int sig;
 
@@ -287,10 +386,13 @@ uint32_t ctl_job_request_state(struct ctl_store *s, const char *id, uint32_t req
 				"RequestedState %u is not 2 Start, 3 Suspend, 4 Terminate or 5 Kill",
 				requested);
 	rv = ctl_job_get(s, id, &job, e);
+	if (rv == RESYNC_RV_INVALID_PARAMETER)
+		return RESYNC_RSC_INVALID_PARAMETER;
 	if (rv)
 		return rv;
 	state = ctl_json_u32(job, "JobState");
 	pid = (pid_t)ctl_json_u32(job, "WorkerPid");
+	start = json_object_get_int64(json_object_object_get(job, "WorkerStartTime"));
 	json_object_put(job);
 	if (ctl_job_state_final(state) || pid <= 0)
 		return ctl_fail(e, RESYNC_RSC_INVALID_TRANSITION, "job %s has ended (JobState %u)",
@@ -317,9 +419,9 @@ uint32_t ctl_job_request_state(struct ctl_store *s, const char *id, uint32_t req
 		sig = SIGTERM;
 		break;
 	default:
-		return kill_job(s, id, pid, e);
+		return kill_job(s, id, pid, start, e);
 	}
-	if (signal_worker(s, id, pid, sig) < 0)
+	if (signal_worker(s, id, pid, start, sig) < 0)
 		return ctl_fail(e, RESYNC_RSC_INVALID_TRANSITION, "job %s: worker %d is gone",
 				id, (int)pid);
 	return RESYNC_RSC_STARTED;

@@ -11,14 +11,25 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <json-c/json.h>
 #include "errmap.h"
 #include "store.h"
 
 #define CTL_JOB_ID_LEN 37
 
+/* n random bytes from getrandom(2); -errno (never zeroes) when it fails. */
+int ctl_random(void *buf, size_t n);
 /* A random GUID, lower case. */
 int ctl_job_new_id(char id[CTL_JOB_ID_LEN]);
+/* Creates jobs/ID with its lock taken, so no folder without a holder is
+ * ever visible under a job's name (see ctl_store_sweep()): made under a
+ * temporary name, locked, then renamed into place and made durable.
+ * *dfd is the folder, *lockfd the lock; -EEXIST when ID exists. */
+int ctl_job_create(struct ctl_store *s, const char *id, int *dfd, int *lockfd);
+/* Field 22 of /proc/PID/stat, the process's start time in clock ticks since
+ * boot: with the pid it names one process for the life of the system. */
+int ctl_proc_start_time(pid_t pid, long long *start);
 /* Completed, Terminated, Killed or Exception. */
 bool ctl_job_state_final(uint32_t state);
 /* 1 when the job's worker (or the CLI creating it) holds its lock. */
@@ -37,7 +48,8 @@ uint32_t ctl_job_reap(struct ctl_store *s, const char *id, json_object **job, bo
 uint32_t ctl_job_list(struct ctl_store *s, const char *vm, json_object **jobs, struct ctl_err *e);
 
 /* RequestStateChange: 0 done, 4096 transition started, 4097 invalid
- * transition, 5 invalid RequestedState; 32773 unknown job. */
+ * transition, 5 invalid RequestedState or unknown job; 32771 for an
+ * unreadable record. */
 uint32_t ctl_job_request_state(struct ctl_store *s, const char *id, uint32_t requested,
 			       struct ctl_err *e);
 /* Removes a job that has ended; 32774 while its worker lives. */

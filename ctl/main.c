@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* resyncctl: the control plane of resync (see resyncctl(1)). */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include "resync/resync.h"
@@ -22,16 +23,21 @@ static const char usage[] =
 	"`resyncctl COMMAND --help` describes a command; resyncctl(1) all of them.\n";
 
 /* Takes the global options out of argv wherever they appear, so both
- * `resyncctl --json vm list` and `resyncctl vm list --json` work. */
+ * `resyncctl --json vm list` and `resyncctl vm list --json` work; -1 when
+ * --state-dir ends the line without its value. */
 static int take_globals(struct cli *c, int argc, char **argv)
 {
+	bool missing = false;
 	int n = 1;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json")) {
 			c->json = true;
-		} else if (!strcmp(argv[i], "--state-dir") && i + 1 < argc) {
-			c->state_dir = argv[++i];
+		} else if (!strcmp(argv[i], "--state-dir")) {
+			if (i + 1 == argc)
+				missing = true;
+			else
+				c->state_dir = argv[++i];
 		} else if (!strncmp(argv[i], "--state-dir=", 12)) {
 			c->state_dir = argv[i] + 12;
 		} else if (!strcmp(argv[i], "--")) {
@@ -43,7 +49,7 @@ static int take_globals(struct cli *c, int argc, char **argv)
 		}
 	}
 	argv[n] = NULL;
-	return n;
+	return missing ? -1 : n;
 }
 
 int main(int argc, char **argv)
@@ -54,6 +60,8 @@ int main(int argc, char **argv)
 
 	opterr = 0;
 	argc = take_globals(&c, argc, argv);
+	if (argc < 0)
+		return cli_usage(&c, usage, "option \"--state-dir\" wants a value");
 	if (argc < 2)
 		return cli_usage(&c, usage, "no command given");
 	cmd = argv[1];

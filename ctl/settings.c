@@ -188,6 +188,33 @@ static uint32_t parse_key(const char *key, json_object *v, struct ctl_settings *
 	return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "settings: unknown key \"%s\"", key);
 }
 
+/* Where the text stopped being JSON, as line and column (from 1), and why:
+ * json-c's own text for a truncated value is just "continue". */
+static uint32_t not_json(const char *text, json_tokener *tok, struct ctl_err *e)
+{
+	enum json_tokener_error err = json_tokener_get_error(tok);
+	size_t end = json_tokener_get_parse_end(tok), line = 1, col = 1;
+	const char *why = json_tokener_error_desc(err);
+
+	if (err == json_tokener_continue) {
+		end = strlen(text);
+		why = "the text ends inside a value";
+	} else if (err == json_tokener_success) {
+		end += strspn(text + end, " \t\r\n");
+		why = "text after the JSON value";
+	}
+	for (size_t i = 0; i < end && text[i]; i++) {
+		if (text[i] == '\n') {
+			line++;
+			col = 1;
+		} else {
+			col++;
+		}
+	}
+	return ctl_fail(e, RESYNC_RV_INCORRECT_DATA_TYPE,
+			"settings: not JSON at line %zu, column %zu: %s", line, col, why);
+}
+
 uint32_t ctl_settings_parse(const char *text, struct ctl_settings *s, struct ctl_err *e)
 {
 	json_tokener *tok;
@@ -207,8 +234,7 @@ uint32_t ctl_settings_parse(const char *text, struct ctl_settings *s, struct ctl
 	root = json_tokener_parse_ex(tok, text, (int)len);
 	if (!root || json_tokener_get_error(tok) != json_tokener_success ||
 	    json_tokener_get_parse_end(tok) + strspn(text + json_tokener_get_parse_end(tok), " \t\r\n") != len) {
-		rv = ctl_fail(e, RESYNC_RV_INCORRECT_DATA_TYPE, "settings: not JSON: %s",
-			      json_tokener_error_desc(json_tokener_get_error(tok)));
+		rv = not_json(text, tok, e);
 		goto out;
 	}
 	if (!json_object_is_type(root, json_type_object)) {

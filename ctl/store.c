@@ -2,6 +2,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +36,94 @@ bool ctl_name_valid(const char *name)
 	return n <= CTL_NAME_MAX;
 }
 
+/* $RESYNC_OPERATOR_GROUP as a gid: a group name, else a number; -1 when
+ * unset or naming no group. */
+static long operator_gid(void)
+{
+	const char *g = getenv("RESYNC_OPERATOR_GROUP");
+	struct group *gr;
+	unsigned long v;
+	char *end;
+
+	if (!g || !*g)
+		return -1;
+	gr = getgrnam(g);
+	if (gr)
+		return (long)gr->gr_gid;
+	v = strtoul(g, &end, 10);
+	return *end || v >= (gid_t)-1 ? -1 : (long)v;
+}
+
+mode_t ctl_create_mode(mode_t mode)
+{
+	return operator_gid() >= 0 ? mode | ((mode & 0700) >> 3) : mode;
+}
+
+static bool is_group_member(uid_t uid, gid_t gid)
+{
+	struct passwd *pw = getpwuid(uid);
+	struct group *gr;
+
+	if (!pw)
+		return false;
+	if (pw->pw_gid == gid)
+		return true;
+	gr = getgrgid(gid);
+	for (char **m = gr ? gr->gr_mem : NULL; m && *m; m++)
+		if (!strcmp(*m, pw->pw_name))
+			return true;
+	return false;
+}
+
+int ctl_trust_stat(const struct stat *st, char *why, size_t n)
+{
+	long og = operator_gid();
+	bool opgroup = og >= 0 && st->st_gid == (gid_t)og;
+	unsigned mode = st->st_mode & 07777;
+	uid_t me = geteuid();
+
+	if (st->st_uid != me && st->st_uid != 0 && !(opgroup && is_group_member(st->st_uid, st->st_gid))) {
+		snprintf(why, n, "owned by uid %u, neither you (uid %u) nor root%s", (unsigned)st->st_uid,
+			 (unsigned)me, og >= 0 ? " nor a member of the operator group" : "");
+		return -EPERM;
+	}
+	if (mode & S_IWOTH) {
+		snprintf(why, n, "writable by others (mode %04o)", mode);
+		return -EPERM;
+	}
+	if ((mode & S_IWGRP) && !opgroup) {
+		if (og < 0)
+			snprintf(why, n, "group-writable (mode %04o) and no operator group is set "
+				 "(RESYNC_OPERATOR_GROUP)", mode);
+		else
+			snprintf(why, n, "group-writable (mode %04o) by gid %u, not the operator group %ld",
+				 mode, (unsigned)st->st_gid, og);
+		return -EPERM;
+	}
+	return 0;
+}
+
+void ctl_untrusted_reason(int dirfd, const char *name, char *why, size_t n)
+{
+	struct stat st;
+	bool self = !name || !*name;
+
+	why[0] = '\0';
+	if (fstatat(dirfd, self ? "" : name, &st, AT_SYMLINK_NOFOLLOW | (self ? AT_EMPTY_PATH : 0)) == 0)
+		ctl_trust_stat(&st, why, n);
+}
+
+/* Opened O_NOFOLLOW, so st is what will be read, not what a path named. */
+static int trust_fd(int fd)
+{
+	struct stat st;
+	char why[160];
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	return ctl_trust_stat(&st, why, sizeof(why));
+}
+
 /* mkdir -p; a component that exists is fine even on a read-only mount, where
  * mkdir may answer EROFS rather than EEXIST. */
 static int mkdir_p(const char *path)
@@ -49,7 +140,7 @@ static int mkdir_p(const char *path)
 			continue;
 		char saved = *p;
 		*p = '\0';
-		if (mkdir(buf, 0700) < 0 && errno != EEXIST &&
+		if (mkdir(buf, ctl_create_mode(0700)) < 0 && errno != EEXIST &&
 		    !(stat(buf, &st) == 0 && S_ISDIR(st.st_mode)))
 			return -errno;
 		*p = saved;
@@ -64,8 +155,8 @@ int ctl_mkdir(int dirfd, const char *name)
 
 	int err;
 
-	if (mkdirat(dirfd, name, 0700) == 0)
-		return 0;
+	if (mkdirat(dirfd, name, ctl_create_mode(0700)) == 0)
+		return fsync(dirfd) < 0 ? -errno : 0;
 	err = errno;
 	if (err == EEXIST ||
 	    (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)))
@@ -76,15 +167,26 @@ int ctl_mkdir(int dirfd, const char *name)
 int ctl_open_dir(int dirfd, const char *name)
 {
 	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int err;
 
-	return fd < 0 ? -errno : fd;
+	if (fd < 0)
+		return -errno;
+	err = trust_fd(fd);
+	if (err < 0) {
+		close(fd);
+		return err;
+	}
+	return fd;
 }
 
 int ctl_store_open(struct ctl_store *s, const char *path)
 {
 	int err;
 
+	char why[256];
+
 	s->root = s->vms = s->jobs = -1;
+	s->why[0] = '\0';
 	if (strlen(path) >= sizeof(s->path))
 		return -ENAMETOOLONG;
 	strcpy(s->path, path);
@@ -94,16 +196,28 @@ int ctl_store_open(struct ctl_store *s, const char *path)
 	s->root = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->root < 0)
 		return -errno;
+	/* Checked before anything is created inside. */
+	ctl_untrusted_reason(s->root, NULL, why, sizeof(why));
+	if (why[0]) {
+		snprintf(s->why, sizeof(s->why), "%s is %s", path, why);
+		err = -EPERM;
+		goto fail;
+	}
 	for (int i = 0; i < 2; i++) {
 		const char *sub = i ? "jobs" : "vms";
 		err = ctl_mkdir(s->root, sub);
 		if (err < 0 && err != -EEXIST)
 			goto fail;
 		err = ctl_open_dir(s->root, sub);
+		if (err == -EPERM) {
+			ctl_untrusted_reason(s->root, sub, why, sizeof(why));
+			snprintf(s->why, sizeof(s->why), "%s/%s is %s", path, sub, why);
+		}
 		if (err < 0)
 			goto fail;
 		*(i ? &s->jobs : &s->vms) = err;
 	}
+	ctl_store_sweep(s);
 	return 0;
 fail:
 	ctl_store_close(s);
@@ -140,6 +254,9 @@ int ctl_read_json(int dirfd, const char *name, json_object **out)
 		err = -EBADMSG;
 		goto out;
 	}
+	err = trust_fd(fd);
+	if (err < 0)
+		goto out;
 	for (;;) {
 		if (len + 4096 > cap) {
 			char *nb = realloc(buf, cap = cap * 2 + 8192);
@@ -211,7 +328,8 @@ int ctl_write_json(int dirfd, const char *name, json_object *obj)
 					      JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (!text)
 		return -ENOMEM;
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		    ctl_create_mode(0600));
 	if (fd < 0)
 		return -errno;
 	err = write_all(fd, text, strlen(text));
@@ -231,7 +349,8 @@ int ctl_write_json(int dirfd, const char *name, json_object *obj)
 
 static int open_lock(int dirfd, const char *name)
 {
-	int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+			 ctl_create_mode(0600));
 
 	/* An existing lock file still locks on a read-only store. */
 	if (fd < 0 && (errno == EROFS || errno == EACCES))
@@ -301,6 +420,106 @@ int ctl_remove_dir(int dirfd, const char *name)
 	if (!err && fsync(dirfd) < 0)
 		err = -errno;
 	return err;
+}
+
+/* DT_REG, DT_DIR, ...: from readdir where the file system says, else lstat. */
+static unsigned char entry_type(int dirfd, const struct dirent *de)
+{
+	struct stat st;
+
+	if (de->d_type != DT_UNKNOWN)
+		return de->d_type;
+	if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return DT_UNKNOWN;
+	return S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
+}
+
+/* The PID in ".NAME.PID.tmp", or 0 when name is no such temporary. */
+static pid_t tmp_owner(const char *name)
+{
+	size_t n = strlen(name);
+	const char *end = name + n - 4, *p = end;
+
+	if (n < 8 || name[0] != '.' || strcmp(end, ".tmp"))
+		return 0;
+	while (p > name + 1 && p[-1] >= '0' && p[-1] <= '9')
+		p--;
+	if (p == end || p[-1] != '.' || end - p > 9)
+		return 0;
+	return (pid_t)strtol(p, NULL, 10);
+}
+
+/* A temporary whose writer is dead is garbage: a live writer keeps its pid. */
+static bool tmp_orphaned(const char *name)
+{
+	pid_t pid = tmp_owner(name);
+
+	return pid > 0 && kill(pid, 0) < 0 && errno == ESRCH;
+}
+
+/* A new open file description, so reading it leaves dirfd's offset alone. */
+static int reopen_dir(int dirfd)
+{
+	return openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+static void sweep_tmp(int dirfd)
+{
+	int fd = reopen_dir(dirfd);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	struct dirent *de;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)))
+		if (entry_type(dirfd, de) == DT_REG && tmp_orphaned(de->d_name))
+			ctl_unlink(dirfd, de->d_name);
+	closedir(d);
+}
+
+/* A job folder without job.json is a creation that died before its first
+ * record (ctl_job_create() publishes folders with their lock held); its lock
+ * free means nobody is still filling it. */
+static void sweep_job(struct ctl_store *s, const char *name)
+{
+	int dfd = ctl_open_dir(s->jobs, name), lfd = -1;
+
+	if (dfd < 0)
+		return;
+	sweep_tmp(dfd);
+	if (faccessat(dfd, "job.json", F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT &&
+	    ctl_lock(dfd, "lock", false, &lfd) == 0 &&
+	    faccessat(dfd, "job.json", F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+		ctl_remove_dir(s->jobs, name);
+	if (lfd >= 0)
+		close(lfd);
+	close(dfd);
+}
+
+void ctl_store_sweep(struct ctl_store *s)
+{
+	int fd = reopen_dir(s->jobs);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	struct dirent *de;
+
+	sweep_tmp(s->vms);
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		if (entry_type(s->jobs, de) != DT_DIR)
+			continue;
+		if (ctl_name_valid(de->d_name))
+			sweep_job(s, de->d_name);
+		else if (tmp_orphaned(de->d_name))
+			ctl_remove_dir(s->jobs, de->d_name);
+	}
+	closedir(d);
 }
 
 long long ctl_now(void)

@@ -9,6 +9,7 @@
 #include "resync/states.h"
 #include "job.h"
 #include "probe.h"
+#include "record.h"
 #include "vm.h"
 
 static void file_names(const char *name, char json[CTL_NAME_MAX + 8], char lock[CTL_NAME_MAX + 8])
@@ -35,7 +36,7 @@ const char *ctl_json_str(json_object *o, const char *key)
 
 uint32_t ctl_vm_load(struct ctl_store *s, const char *name, json_object **vm, struct ctl_err *e)
 {
-	char jn[CTL_NAME_MAX + 8], ln[CTL_NAME_MAX + 8];
+	char jn[CTL_NAME_MAX + 8], ln[CTL_NAME_MAX + 8], why[256];
 	int err;
 
 	*vm = NULL;
@@ -45,12 +46,23 @@ uint32_t ctl_vm_load(struct ctl_store *s, const char *name, json_object **vm, st
 	err = ctl_read_json(s->vms, jn, vm);
 	if (err == -ENOENT)
 		return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "unknown VM \"%s\"", name);
+	if (err == -EPERM) {
+		ctl_untrusted_reason(s->vms, jn, why, sizeof(why));
+		return ctl_fail(e, RESYNC_RV_ACCESS_DENIED, "VM record %s/vms/%s not trusted: %s",
+				s->path, jn, why);
+	}
 	if (err == -EBADMSG || err == -ELOOP)
 		return ctl_fail(e, RESYNC_RV_STATUS_UNKNOWN, "VM record %s/vms/%s unreadable: %s",
-				s->path, jn, strerror(-err));
+				s->path, jn, err == -EBADMSG ? "not JSON (an object)" : strerror(-err));
 	if (err < 0)
 		return ctl_fail(e, ctl_rv_from_errno(err), "reading VM \"%s\": %s", name,
 				strerror(-err));
+	if (ctl_vm_record_check(*vm, name, why, sizeof(why)) < 0) {
+		json_object_put(*vm);
+		*vm = NULL;
+		return ctl_fail(e, RESYNC_RV_STATUS_UNKNOWN, "VM record %s/vms/%s unreadable: %s",
+				s->path, jn, why);
+	}
 	return 0;
 }
 

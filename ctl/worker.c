@@ -410,10 +410,12 @@ static void new_generation(json_object *vm, const char *rp_id, const char *disk,
 		}
 	}
 	/* Without a known generation for the image, a fresh one makes sure no
-	 * older change record is ever trusted against this target. */
-	if (getrandom(g, sizeof(g), 0) != sizeof(g))
-		memset(g, 0, sizeof(g));
-	ctl_format_generation(g, hex);
+	 * older change record is ever trusted against this target; without
+	 * randomness none ("": unknown, so the next failback compares). */
+	if (ctl_random(g, sizeof(g)) < 0)
+		hex[0] = '\0';
+	else
+		ctl_format_generation(g, hex);
 }
 
 /* Whether every disk of the VM, not only this job's, holds recovery point rp
@@ -544,6 +546,7 @@ static int run_job(struct worker *w, int sfd, int ready_fd)
 	pthread_t th;
 	char ts[32];
 	uint32_t outcome, code;
+	long long start;
 	pid_t pid = getpid();
 	int err;
 
@@ -555,6 +558,8 @@ static int run_job(struct worker *w, int sfd, int ready_fd)
 	}
 	ctl_format_time(ctl_now(), ts);
 	set_int(w->job, "WorkerPid", pid);
+	if (ctl_proc_start_time(pid, &start) == 0)
+		set_int(w->job, "WorkerStartTime", start);
 	json_object_object_add(w->job, "StartTime", json_object_new_string(ts));
 	ctl_job_save(&w->st, w->job, NULL);
 	if (write(ready_fd, &pid, sizeof(pid)) != sizeof(pid))

@@ -186,7 +186,7 @@ TEST_F(Cli, JobCommandsOnUnknownJobs)
 {
 	EXPECT_EQ(ctl({ "job", "show", "nope" }).rv, 32773u);
 	EXPECT_EQ(ctl({ "job", "show", "../vms" }).rv, 32773u);
-	EXPECT_EQ(ctl({ "job", "suspend", "nope" }).rv, 32773u);
+	EXPECT_EQ(ctl({ "job", "suspend", "nope" }).rv, 5u);
 	EXPECT_EQ(ctl({ "job", "wait", "nope" }).rv, 32773u);
 	EXPECT_EQ(ctl({ "job", "remove", "nope" }).rv, 32773u);
 	CliRun r = ctl({ "job", "list" });

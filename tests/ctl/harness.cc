@@ -88,6 +88,18 @@ std::string ctl_binary()
 	return p.substr(0, p.rfind('/')) + "/bin/resyncctl";
 }
 
+std::string shim_path(const std::string &name)
+{
+	// build/bin/resyncctl -> build/tests/shim/NAME.so.  A sanitized binary
+	// would refuse a preload that comes before its runtime.
+	std::string bin = ctl_binary();
+	const char *asan = getenv("ASAN_OPTIONS");
+	std::string opts = asan ? asan : "";
+	if (opts.find("verify_asan_link_order") == std::string::npos)
+		setenv("ASAN_OPTIONS", (opts + (opts.empty() ? "" : ":") + "verify_asan_link_order=0").c_str(), 1);
+	return bin.substr(0, bin.rfind("/bin/")) + "/tests/shim/" + name + ".so";
+}
+
 CliRun run_cmd(const std::string &bin, const std::vector<std::string> &args, const std::string &in)
 {
 	int pin[2], pout[2], perr[2];

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 #include <json-c/json.h>
+#include <stdlib.h>
 #include <sys/types.h>
 #include <cstdint>
 #include <functional>
@@ -71,6 +72,16 @@ protected:
 };
 
 #endif
+
+// Sets an environment variable for the commands one scope runs.
+struct ScopedEnv {
+	std::string name;
+	ScopedEnv(const char *n, const std::string &v) : name(n) { setenv(n, v.c_str(), 1); }
+	~ScopedEnv() { unsetenv(name.c_str()); }
+};
+// An LD_PRELOAD shim built from tests/shim/NAME.c, for ScopedEnv
+// ("LD_PRELOAD", shim_path(NAME)); a sanitized resyncctl accepts it too.
+std::string shim_path(const std::string &name);
 
 // Starts `nbdkit -f --exit-with-parent -U SOCK ARGS...` and waits for its
 // socket; returns its pid, or -1 when nbdkit is missing or did not start.

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <string>
 extern "C" {
+#include "cli.h"
 #include "store.h"
 }
 
@@ -121,4 +122,67 @@ TEST_F(Store, RemovesJobDirectories)
 	close(d);
 	EXPECT_EQ(ctl_remove_dir(s.jobs, "j1"), 0);
 	EXPECT_EQ(ctl_open_dir(s.jobs, "j1"), -ENOENT);
+}
+
+TEST(StoreOwnershipRules, OwnerAndModeRules)
+{
+	struct stat st = {};
+	char why[256];
+
+	unsetenv("RESYNC_OPERATOR_GROUP");
+	st.st_uid = geteuid();
+	st.st_gid = 12345;
+	st.st_mode = S_IFDIR | 0700;
+	EXPECT_EQ(ctl_trust_stat(&st, why, sizeof(why)), 0);
+	st.st_uid = 0;
+	EXPECT_EQ(ctl_trust_stat(&st, why, sizeof(why)), 0);
+	st.st_uid = 4242;
+	EXPECT_EQ(ctl_trust_stat(&st, why, sizeof(why)), geteuid() == 4242 ? 0 : -EPERM);
+	EXPECT_NE(std::string(why).find("owned by uid 4242"), std::string::npos) << why;
+	st.st_uid = geteuid();
+	st.st_mode = S_IFREG | 0602;
+	EXPECT_EQ(ctl_trust_stat(&st, why, sizeof(why)), -EPERM);
+	EXPECT_STREQ(why, "writable by others (mode 0602)");
+	st.st_mode = S_IFREG | 0660;
+	EXPECT_EQ(ctl_trust_stat(&st, why, sizeof(why)), -EPERM);
+	setenv("RESYNC_OPERATOR_GROUP", "12345", 1);
+	EXPECT_EQ(ctl_trust_stat(&st, why, sizeof(why)), 0);
+	EXPECT_EQ(ctl_create_mode(0700), 0770u);
+	EXPECT_EQ(ctl_create_mode(0600), 0660u);
+	st.st_gid = 54321;
+	EXPECT_EQ(ctl_trust_stat(&st, why, sizeof(why)), -EPERM);
+	EXPECT_NE(std::string(why).find("not the operator group 12345"), std::string::npos) << why;
+	st.st_mode = S_IFREG | 0666;
+	st.st_gid = 12345;
+	EXPECT_EQ(ctl_trust_stat(&st, why, sizeof(why)), -EPERM);
+	unsetenv("RESYNC_OPERATOR_GROUP");
+	EXPECT_EQ(ctl_create_mode(0700), 0700u);
+}
+
+TEST(CliSplitDisk, EscapesAndLimits)
+{
+	char *buf, *f[4];
+	size_t n;
+
+	ASSERT_EQ(cli_split_disk("d0=/a\\,b\\\\c,bitmap=x\\y", &buf, f, 4, &n), 0);
+	ASSERT_EQ(n, 3u);
+	EXPECT_STREQ(f[0], "d0");
+	EXPECT_STREQ(f[1], "/a,b\\c");
+	EXPECT_STREQ(f[2], "bitmap=x\\y");
+	free(buf);
+	ASSERT_EQ(cli_split_disk("d0=nbd://h/x=y,", &buf, f, 4, &n), 0);
+	EXPECT_STREQ(f[1], "nbd://h/x=y");
+	EXPECT_STREQ(f[2], "");
+	free(buf);
+	EXPECT_EQ(cli_split_disk("d0=a,b,c,d", &buf, f, 4, &n), -1);
+	free(buf);
+	EXPECT_EQ(cli_split_disk("d0=", &buf, f, 4, &n), -1);
+	free(buf);
+	EXPECT_EQ(cli_split_disk("=a", &buf, f, 4, &n), -1);
+	free(buf);
+	EXPECT_EQ(cli_split_disk("noequals", &buf, f, 4, &n), -1);
+	free(buf);
+	ASSERT_EQ(cli_split_disk("d0=trailing\\", &buf, f, 4, &n), 0);
+	EXPECT_STREQ(f[1], "trailing\\");
+	free(buf);
 }
