@@ -103,7 +103,15 @@ $(B)/bin/%: $$(foreach f,$$(wildcard tools/$$*/*.c),$(B)/$$(basename $$f).o) $(T
 # A test suite is a folder tests/NAME/ of *_test.cc files.
 $(B)/tests/%_tests: $$(foreach f,$$(wildcard tests/$$*/*.cc),$(B)/$$(basename $$f).o) $(COMMON_TEST_OBJ) $(B)/libresyncctl.a $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CXX) $(LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs gtest_main 2>/dev/null)
+	$(CXX) $(LDFLAGS) -o $@ $(filter-out %.so,$^) $(LIBS) $(shell pkg-config --libs gtest_main 2>/dev/null)
+
+# LD_PRELOAD shims for faults no real component can cause: tests/shim/NAME.c
+# becomes $(B)/tests/NAME.so, built with every suite.
+SHIMS := $(patsubst tests/shim/%.c,$(B)/tests/%.so,$(wildcard tests/shim/*.c))
+$(SHIMS): $(B)/tests/%.so: tests/shim/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -O2 -fPIC $(WARN) -shared -o $@ $<
+$(SUITE_BINS): $(SHIMS)
 
 $(B)/resync.pc: engine/resync.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(patsubst $(PREFIX)%,$${prefix}%,$(LIBDIR))|' \

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -298,6 +299,45 @@ TEST(KillNine, RerunOntoALoopDeviceRightAfterTheKillSucceeds)
 		ASSERT_TRUE(got == src) << "round " << i << ": the device differs from the source";
 	}
 	munmap(shm, 4096);
+}
+
+} // namespace
+
+namespace {
+
+// With libxxhash unable to allocate a state (an LD_PRELOAD shim), a change
+// bitmap and a checkpoint are still saved with their real checksum and a
+// checkpoint with a real identity: the engine's digests need no allocation.
+// The old engine wrote checksum 0 and an all-zero identity here.
+TEST(NoAllocation, ChecksumsAndIdentityNeedNoHashState)
+{
+	rt::TempDir tmp;
+	std::string shim = rt::bin_dir() + "/../tests/xxh_nomem.so";
+	ASSERT_EQ(access(shim.c_str(), R_OK), 0) << shim << " not built";
+	std::string env = "LD_PRELOAD=" + shim + " ASAN_OPTIONS=verify_asan_link_order=0 ";
+	std::string bm = tmp.path("bm"), s = tmp.path("src"), d = tmp.path("dst"),
+		    ck = tmp.path("ck"), out;
+	ASSERT_EQ(rt::sh(env + rt::bin_dir() + "/resync-bitmap create --size 8M --granularity 64K " +
+			 bm, &out), 0) << out;
+	resync_bitmap *b = nullptr;
+	ASSERT_EQ(resync_bitmap_load(&b, bm.c_str()), 0) << resync_bitmap_load_error();
+	resync_bitmap_free(b);
+
+	// A checkpointed copy killed once it has saved its first checkpoint
+	// (before its first write) leaves one to read back.
+	rt::write_file(s, rt::random_bytes(8 << 20, 51));
+	rt::write_file(d, rt::random_bytes(8 << 20, 52));
+	ASSERT_EQ(rt::sh(env + rt::bin_dir() + "/resync copy " + s + " " + d + " --checkpoint " +
+			 ck + " --rate 1M --json --progress-interval 10 >" + tmp.path("log") +
+			 " 2>&1 & pid=$!; for i in $(seq 3000); do grep -q '\"checkpoints\":[1-9]' " +
+			 tmp.path("log") + " && break; sleep 0.01; done; kill -9 $pid; wait $pid; "
+			 "grep -q '\"checkpoints\":[1-9]' " + tmp.path("log"), &out), 0)
+		<< out << rt::sh("cat " + tmp.path("log"));
+	ASSERT_EQ(resync_bitmap_load(&b, ck.c_str()), 0) << resync_bitmap_load_error();
+	uint8_t id[16], zero[16] = {};
+	resync_bitmap_get_disk_id(b, id);
+	resync_bitmap_free(b);
+	EXPECT_NE(memcmp(id, zero, 16), 0) << "all-zero checkpoint identity";
 }
 
 } // namespace
