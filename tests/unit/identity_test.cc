@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <resync/resync.h>
+#include <resync/change_bitmap.h>
 #include "engine_util.h"
 #include "stress.h"
 #include "testutil.h"
@@ -167,6 +168,31 @@ TEST_F(Identity, ChangedExtentListIsNotResumed)
 	ASSERT_EQ(res.ret, 0) << res.error;
 	EXPECT_EQ(res.st.resumed, 0u);
 	EXPECT_NE(why.find("change record differ"), std::string::npos) << why;
+	EXPECT_TRUE(rt::read_file(d) == src);
+}
+
+TEST_F(Identity, CheckpointOfAnOlderFormatStartsOver)
+{
+	// A checkpoint as the old engine wrote it: flagged, a path-string
+	// identity, no record of how to check it again.
+	resync_bitmap *b;
+	ASSERT_EQ(resync_bitmap_new(&b, src.size(), 64 << 10), 0);
+	ASSERT_EQ(resync_bitmap_mark(b, 0, 4096), 0);
+	ASSERT_EQ(resync_bitmap_set_flags(b, RESYNC_BITMAP_F_CHECKPOINT), 0);
+	uint8_t id[16];
+	for (int i = 0; i < 16; i++)
+		id[i] = (uint8_t)(i * 7 + 1);
+	resync_bitmap_set_disk_id(b, id);
+	ASSERT_EQ(resync_bitmap_save(b, ck.c_str()), 0);
+	resync_bitmap_free(b);
+	RunResult res;
+	std::string why = refused_reason(s, d, ck, &res);
+	ASSERT_EQ(res.ret, 0) << res.error;
+	EXPECT_EQ(res.st.resumed, 0u);
+	EXPECT_EQ(res.st.resume_refused, 1u);
+	EXPECT_EQ(res.st.bytes_planned, src.size());
+	EXPECT_EQ(why, "checkpoint " + ck + " not resumed, starting over: it was made by another "
+		       "version of resync");
 	EXPECT_TRUE(rt::read_file(d) == src);
 }
 
