@@ -107,7 +107,7 @@ $(B)/bin/%: $$(foreach f,$$(wildcard tools/$$*/*.c),$(B)/$$(basename $$f).o) $(L
 # A test suite is a folder tests/NAME/ of *_test.cc files.
 $(B)/tests/%_tests: $$(foreach f,$$(wildcard tests/$$*/*.cc),$(B)/$$(basename $$f).o) $(COMMON_TEST_OBJ) $(B)/libresyncctl.a $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CXX) $(LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs gtest_main 2>/dev/null)
+	$(CXX) $(LDFLAGS) -o $@ $(filter-out %.so,$^) $(LIBS) $(shell pkg-config --libs gtest_main 2>/dev/null)
 
 # Shims build before the suites that preload them.
 $(SUITE_BINS): | $(SHIMS)

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <libnbd.h>
+#include "resync/resync.h"
 #include "resync/return_codes.h"
 #include "probe.h"
 
@@ -138,9 +139,19 @@ uint32_t ctl_probe(const char *name, const char *role, bool write, const char *m
 				"%s %s: neither a regular file nor a block device", role, name);
 	out->is_block = S_ISBLK(st.st_mode);
 	/* O_EXCL on a block device fails with EBUSY while it is mounted or
-	 * held exclusively: copying under a user would corrupt both. */
-	fd = open(name, (write ? O_WRONLY : O_RDONLY) | O_CLOEXEC |
-		  (out->is_block && write ? O_EXCL : 0));
+	 * held exclusively: copying under a user would corrupt both.  A job
+	 * killed a moment ago holds it too, until the kernel has torn its
+	 * io_uring down after its last write: waited for as the engine does,
+	 * up to RESYNC_CLAIM_WAIT_MS, so kill then failback does not answer
+	 * 32774. */
+	int64_t deadline = now_ms() + RESYNC_CLAIM_WAIT_MS;
+	for (long pause_ms = 1;; pause_ms = pause_ms < 50 ? pause_ms * 2 : 50) {
+		fd = open(name, (write ? O_WRONLY : O_RDONLY) | O_CLOEXEC |
+			  (out->is_block && write ? O_EXCL : 0));
+		if (fd >= 0 || errno != EBUSY || now_ms() >= deadline)
+			break;
+		nanosleep(&(struct timespec){ .tv_nsec = pause_ms * 1000000 }, NULL);
+	}
 	if (fd < 0) {
 		err = errno;
 		return ctl_fail(e, ctl_rv_from_errno(-err), "%s %s: %s", role, name,

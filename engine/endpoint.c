@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
+/* Opening an endpoint: the kind from its name, then the kind's own open. */
 #include <string.h>
+#include <xxhash.h>
 #include "endpoint.h"
 #include "internal.h"
 
@@ -24,6 +26,14 @@ int rs_endpoint_open(struct resync *r, struct rs_endpoint *ep, const char *name,
 	if (ret) {
 		rs_endpoint_close(ep);
 		return ret;
+	}
+	static const uint8_t unknown[16];
+	if (!memcmp(ep->identity, unknown, sizeof unknown)) {
+		/* A network endpoint is what its name (the URI, export name
+		 * included) and size say; the checkpoint adds a content
+		 * fingerprint of the source. */
+		XXH128_canonicalFromHash((XXH128_canonical_t *)ep->identity,
+					 XXH3_128bits_withSeed(name, strlen(name), ep->size));
 	}
 	return 0;
 }

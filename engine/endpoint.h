@@ -76,9 +76,14 @@ struct rs_endpoint {
 	bool direct;             /* O_DIRECT in use */
 	bool is_block;           /* a block device */
 	/* Identity, to refuse copying a disk onto itself: st_dev/st_ino of a
-	 * file, st_rdev of a block device; both 0 when unknown (NBD). */
+	 * file, st_rdev of a block device (of the opened descriptor); both 0
+	 * when unknown (NBD). */
 	uint64_t id_dev;
 	uint64_t id_ino;
+	/* What the endpoint is, for the checkpoint: a digest of its identity
+	 * (file: device, inode, birth time; block device: number, WWN/serial or
+	 * the loop device's file; NBD: the URI with its export name) and size. */
+	uint8_t identity[16];
 	void *priv;
 };
 

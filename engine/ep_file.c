@@ -10,13 +10,16 @@
  * hole first (on a block device: write-zeroes that may unmap).
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "endpoint.h"
 #include "internal.h"
@@ -41,12 +44,105 @@ static const char *op_name(enum rs_op op)
 	return op == RS_OP_READ ? "read" : op == RS_OP_WRITE ? "write" : "write zeroes";
 }
 
+/* Runs try_once until it stops answering -EBUSY, for at most
+ * RESYNC_CLAIM_WAIT_MS.  A killed run's io_uring keeps its files, and with
+ * them its O_EXCL claim or flock, until the kernel has torn the ring down
+ * after its last in-flight write: the claim coming free is the proof that no
+ * late write of the dead run can land over ours.  The time waited is counted
+ * in the stats (claim_wait_ms), since the library says nothing itself. */
+static int wait_claim(struct rs_endpoint *ep, int (*try_once)(struct rs_endpoint *ep, void *arg),
+		      void *arg)
+{
+	struct resync *r = ep->r;
+	uint64_t start = rs_now_ns(), limit = RESYNC_CLAIM_WAIT_MS * 1000000ull;
+	uint64_t pause = 1000000;
+	int ret;
+	while ((ret = try_once(ep, arg)) == -EBUSY) {
+		uint64_t waited = rs_now_ns() - start;
+		if (waited >= limit || atomic_load(&r->cancelled))
+			break;
+		pause = rs_min(rs_min(pause * 2, 50000000), limit - waited);
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)pause };
+		nanosleep(&ts, NULL);
+	}
+	uint64_t waited_ms = (rs_now_ns() - start) / 1000000;
+	if (waited_ms)
+		r->st.claim_wait_ms += (uint32_t)waited_ms;
+	if (ret == -EBUSY && atomic_load(&r->cancelled))
+		return rs_fail(r, -ECANCELED, UINT64_MAX, "cancelled");
+	return ret;
+}
+
+struct open_args {
+	int flags;
+	int *fd;
+};
+
+static int try_open(struct rs_endpoint *ep, void *arg)
+{
+	struct open_args *a = arg;
+	*a->fd = open(ep->name, a->flags);
+	return *a->fd < 0 ? -errno : 0;
+}
+
+static int try_lock(struct rs_endpoint *ep, void *arg)
+{
+	struct file_ep *f = ep->priv;
+	if (!flock(f->fd, LOCK_EX | LOCK_NB))
+		return 0;
+	/* A file system without flock gives no barrier, but refusing it would
+	 * refuse the target for good. */
+	if (errno == ENOLCK || errno == EOPNOTSUPP || errno == EINVAL)
+		return 0;
+	return errno == EWOULDBLOCK ? -EBUSY : -errno;
+}
+
+/* Opens ep->name again with flags and checks it is still the object first
+ * looked at (st): a path swapped in between must not be written. */
+static int open_same(struct rs_endpoint *ep, const struct stat *st, int flags, int *fd, bool wait)
+{
+	struct open_args a = { flags, fd };
+	int ret = wait ? wait_claim(ep, try_open, &a) : try_open(ep, &a);
+	if (ret)
+		return ret;
+	struct stat now;
+	if (fstat(*fd, &now))
+		return -errno;
+	if (now.st_dev != st->st_dev || now.st_ino != st->st_ino || now.st_rdev != st->st_rdev)
+		return rs_fail(ep->r, -ESTALE, UINT64_MAX,
+			       "%s %s was replaced while it was being opened", ep->role, ep->name);
+	return 0;
+}
+
+static int open_fail(struct rs_endpoint *ep, int err)
+{
+	struct resync *r = ep->r;
+	if (r->err_code)
+		return r->err_code;
+	if (err == -EBUSY)
+		return rs_fail(r, -EBUSY, UINT64_MAX,
+			       "%s %s is in use (%s); still so after waiting %u ms", ep->role,
+			       ep->name,
+			       ep->is_block ? "mounted, or held open exclusively by another program"
+					    : "locked by another resync run",
+			       RESYNC_CLAIM_WAIT_MS);
+	return rs_fail(r, err, UINT64_MAX, "%s %s: open: %s", ep->role, ep->name, strerror(-err));
+}
+
 static int file_open(struct rs_endpoint *ep, bool write)
 {
 	struct resync *r = ep->r;
 	struct stat st;
-	if (stat(ep->name, &st))
+	/* Looked at through O_PATH, which opens nothing (a FIFO would block);
+	 * every decision below is made on this object, and the descriptors
+	 * opened for I/O are checked to be the same one. */
+	int pfd = open(ep->name, O_PATH | O_CLOEXEC);
+	if (pfd < 0)
 		return rs_fail(r, -errno, UINT64_MAX, "%s %s: %s", ep->role, ep->name, strerror(errno));
+	int ret = fstat(pfd, &st) ? -errno : 0;
+	close(pfd);
+	if (ret)
+		return rs_fail(r, ret, UINT64_MAX, "%s %s: %s", ep->role, ep->name, strerror(-ret));
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
 		return rs_fail(r, -EINVAL, UINT64_MAX, "%s %s: not a regular file or block device",
 			       ep->role, ep->name);
@@ -56,29 +152,37 @@ static int file_open(struct rs_endpoint *ep, bool write)
 	f->fd = f->fd_buffered = -1;
 	ep->priv = f;
 	ep->is_block = S_ISBLK(st.st_mode);
-	ep->id_dev = ep->is_block ? (uint64_t)st.st_rdev : (uint64_t)st.st_dev;
-	ep->id_ino = ep->is_block ? 0 : (uint64_t)st.st_ino;
 
 	int flags = (write ? O_RDWR : O_RDONLY) | O_CLOEXEC;
 	/* O_EXCL on a block device fails with EBUSY when it is mounted or held
-	 * by another exclusive opener: exactly the targets we must not touch. */
-	int excl = write && ep->is_block ? O_EXCL : 0;
+	 * by another exclusive opener: exactly the targets we must not touch,
+	 * and a killed run's ring until its writes have drained. */
+	bool claim = write && ep->is_block;
+	int excl = claim ? O_EXCL : 0;
 	ep->direct = !(r->flags & RESYNC_F_NO_DIRECT);
 	if (ep->direct) {
-		f->fd = open(ep->name, flags | excl | O_DIRECT);
-		if (f->fd < 0 && errno == EINVAL)
+		ret = open_same(ep, &st, flags | excl | O_DIRECT, &f->fd, claim);
+		if (ret == -EINVAL && !r->err_code)
 			ep->direct = false;
-		else if (f->fd < 0)
-			goto fail;
+		else if (ret)
+			return open_fail(ep, ret);
 	}
-	if (!ep->direct && (f->fd = open(ep->name, flags | excl)) < 0)
-		goto fail;
-	if ((f->fd_buffered = open(ep->name, flags)) < 0)
-		goto fail;
+	if (!ep->direct && (ret = open_same(ep, &st, flags | excl, &f->fd, claim)))
+		return open_fail(ep, ret);
+	/* A file has no O_EXCL claim: a lock on the descriptor the writes go
+	 * through gives the same barrier against a killed run's late writes
+	 * and against a second run onto the same file. */
+	if (write && !ep->is_block && (ret = wait_claim(ep, try_lock, NULL)))
+		return open_fail(ep, ret);
+	if ((ret = open_same(ep, &st, flags, &f->fd_buffered, false)))
+		return open_fail(ep, ret);
+	if (fstat(f->fd, &st))
+		return rs_fail(r, -errno, UINT64_MAX, "%s %s: %s", ep->role, ep->name,
+			       strerror(errno));
 
 	if (ep->is_block) {
 		struct rs_topology t;
-		int ret = rs_probe_block(f->fd, &t);
+		ret = rs_probe_block(f->fd, &t);
 		if (ret)
 			return rs_fail(r, ret, UINT64_MAX, "%s %s: probing the device: %s", ep->role,
 				       ep->name, strerror(-ret));
@@ -90,14 +194,12 @@ static int file_open(struct rs_endpoint *ep, bool write)
 		ep->align = 4096;
 		f->may_have_holes = (uint64_t)st.st_blocks * 512 < ep->size;
 	}
+	ret = rs_probe_identity(f->fd, ep->size, &ep->id_dev, &ep->id_ino, ep->identity);
+	if (ret)
+		return rs_fail(r, ret, UINT64_MAX, "%s %s: reading its identity: %s", ep->role,
+			       ep->name, strerror(-ret));
 	f->zero = ZERO_PUNCH;
 	return 0;
-fail:
-	if (errno == EBUSY)
-		return rs_fail(r, -EBUSY, UINT64_MAX,
-			       "%s %s is in use (mounted, or held open exclusively by another program)",
-			       ep->role, ep->name);
-	return rs_fail(r, -errno, UINT64_MAX, "%s %s: open: %s", ep->role, ep->name, strerror(errno));
 }
 
 static int file_attach(struct rs_endpoint *ep, struct rs_ring *rg)

@@ -50,6 +50,7 @@ struct resync {
 
 	struct resync_stats st;
 	char err[512];
+	char resume_refused[512];   /* why a checkpoint was not resumed, "" */
 	uint64_t err_off;
 	int err_code;
 };

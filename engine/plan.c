@@ -147,20 +147,19 @@ static int zero_map(struct rs_endpoint *ep, struct rs_plan *p, struct resync_bit
 	return 0;
 }
 
-int rs_plan_build(struct resync *r, struct rs_endpoint *src, struct rs_endpoint *tgt,
-		  struct rs_plan *p)
+int rs_plan_build(struct resync *r, struct rs_ring *rg, struct rs_endpoint *src,
+		  struct rs_endpoint *tgt, struct rs_plan *p)
 {
 	memset(p, 0, sizeof *p);
 	p->size = src->size;
 	p->progress = true;
-	rs_checkpoint_identity(r, p->identity);
 
 	struct resync_bitmap *change = NULL;
 	int ret = r->mode == RESYNC_BITMAP ? load_change_bitmap(r, p->size, &change) : 0;
 	if (!ret)
 		ret = block_size(r, src, tgt, change, &p->block);
 	if (!ret && r->checkpoint)
-		ret = rs_checkpoint_load(r, r->checkpoint, p, &p->todo);
+		ret = rs_checkpoint_load(r, r->checkpoint, rg, src, tgt, change, p, &p->todo);
 	p->resumed = ret == 1;
 	if (ret == 0) {
 		ret = resync_bitmap_new(&p->todo, p->size, p->block);

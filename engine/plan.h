@@ -26,16 +26,18 @@ struct rs_plan {
 	 * record missed a change. */
 	struct resync_bitmap *planned;
 	uint8_t identity[16];          /* ties a checkpoint to its endpoints and mode */
+	uint8_t record[16];            /* and how to check it again (checkpoint.h) */
 	int resumed;
 	bool progress;                 /* retiring counts as bytes_done (not for verify) */
 };
 
 /* Builds todo from the mode's extent source, or from the checkpoint when one
- * exists for the same identity; then the zero maps.  The block size is the
+ * exists for the same identity (its source fingerprint read through rg, to
+ * which the endpoints are attached); then the zero maps.  The block size is the
  * caller's, raised to a change bitmap's granularity and the endpoints'
  * alignment, and so that one bitmap stays within 32 MiB. */
-int rs_plan_build(struct resync *r, struct rs_endpoint *src, struct rs_endpoint *tgt,
-		  struct rs_plan *p);
+int rs_plan_build(struct resync *r, struct rs_ring *rg, struct rs_endpoint *src,
+		  struct rs_endpoint *tgt, struct rs_plan *p);
 /* A plan over todo (taken over, freed on failure too) with the source's
  * zero map, for verify. */
 int rs_plan_from(struct resync *r, struct rs_endpoint *src, uint32_t block,

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* What a block device is: size and sector sizes (ioctl and libblkid topology). */
+/* What a block device is: size and sector sizes (ioctl and libblkid topology),
+ * and what an opened file or device is, for checkpoints. */
 #ifndef RESYNC_PROBE_H
 #define RESYNC_PROBE_H
 
@@ -13,5 +14,10 @@ struct rs_topology {
 };
 
 int rs_probe_block(int fd, struct rs_topology *t);
+/* The identity of the object fd is open on: *dev and *ino as st_dev/st_ino
+ * of a file or st_rdev/0 of a block device (to refuse a copy onto itself),
+ * and in id a digest of everything that tells it apart from whatever may
+ * later take its name or number (see probe.c), size included. */
+int rs_probe_identity(int fd, uint64_t size, uint64_t *dev, uint64_t *ino, uint8_t id[16]);
 
 #endif

@@ -87,19 +87,20 @@ static unsigned ring_entries(unsigned depth)
 	return n;
 }
 
-static int setup_ring(struct run *rn, bool two_buffers)
+/* The ring comes first: the plan already reads through it (the source's
+ * fingerprint for the checkpoint), before the request size is known. */
+static int setup_ring(struct run *rn)
 {
 	struct resync *r = rn->r;
 	int ret = rs_ring_init(&rn->rg, ring_entries(r->queue_depth));
 	if (ret)
 		return rs_fail(r, ret, UINT64_MAX, "io_uring_queue_init: %s", strerror(-ret));
 	rn->ring_ready = true;
-	ret = rs_buffers_new(r, &rn->rg, r->queue_depth, rn->request, two_buffers, &rn->bufs);
-	if (!ret && rn->src.ops->attach)
-		ret = rn->src.ops->attach(&rn->src, &rn->rg);
-	if (!ret && rn->tgt.ops->attach)
-		ret = rn->tgt.ops->attach(&rn->tgt, &rn->rg);
-	return ret;
+	if (rn->src.ops->attach && (ret = rn->src.ops->attach(&rn->src, &rn->rg)))
+		return ret;
+	if (rn->tgt.ops->attach && (ret = rn->tgt.ops->attach(&rn->tgt, &rn->rg)))
+		return ret;
+	return 0;
 }
 
 /* Entering a phase is reported at once (when reports are asked for at an
@@ -177,9 +178,11 @@ static int run(struct run *rn)
 	r->st.size = rn->src.size;
 	r->st.source_direct = rn->src.direct;
 	r->st.target_direct = rn->tgt.direct;
+	if ((ret = setup_ring(rn)))
+		return ret;
 
 	set_phase(r, RESYNC_PHASE_PLAN);
-	ret = rs_plan_build(r, &rn->src, &rn->tgt, &rn->plan);
+	ret = rs_plan_build(r, &rn->rg, &rn->src, &rn->tgt, &rn->plan);
 	if (!ret)
 		ret = rs_check_cancel(r);
 	if (ret)
@@ -192,7 +195,8 @@ static int run(struct run *rn)
 		return ret;
 	r->st.resumed = (uint32_t)rn->plan.resumed;
 	r->st.bytes_planned = resync_bitmap_dirty_bytes(rn->plan.todo);
-	ret = setup_ring(rn, compare || rs_verify_mode(r) != RESYNC_VERIFY_NONE);
+	ret = rs_buffers_new(r, &rn->rg, r->queue_depth, rn->request,
+			     compare || rs_verify_mode(r) != RESYNC_VERIFY_NONE, &rn->bufs);
 	if (ret)
 		return ret;
 	/* Recorded before the first write, so a crash at any point resumes. */
@@ -241,6 +245,7 @@ int resync_run(resync *r)
 		return -EBUSY;
 	r->running = 1;
 	memset(&r->st, 0, sizeof r->st);
+	r->resume_refused[0] = 0;
 	rs_clear_error(r);
 	uint64_t start = r->run_start_ns = rs_now_ns();
 

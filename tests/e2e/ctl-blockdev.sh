@@ -21,7 +21,9 @@ trap unmount_all EXIT
 truncate -s 16M "$TMP/primary.img"
 dev=$(loop_attach "$TMP/primary.img") || skip "no loop devices here"
 head -c 16M /dev/urandom >"$TMP/rp.img"
-mkfs.ext4 -q "$dev"
+# No lazy init: a mounted ext4 otherwise writes in the background while the
+# refused failback waits for the device (up to 5 s), and the device changes.
+mkfs.ext4 -q -E lazy_itable_init=0,lazy_journal_init=0 "$dev"
 mkdir "$TMP/mnt"
 mount "$dev" "$TMP/mnt" || skip "cannot mount here"
 

@@ -1,15 +1,19 @@
 #!/bin/bash
-# kill -9 of `resync copy` at random moments, then a rerun with the same
-# checkpoint: the end result is byte-identical, and each rerun's plan is no
-# larger than what the killed run had left plus one checkpoint interval and
-# the requests in flight.  24 kills over full, compare and extent-list copies
-# onto files and a loop device.
+# kill -9 of `resync copy` at random points of its progress, then at once a
+# rerun with the same checkpoint: every run starts (a killed run's claim on
+# the target is waited for, not refused), the end result is byte-identical,
+# and each rerun's plan is no larger than what the killed run had left plus
+# one checkpoint interval and the requests in flight.  Kills are placed by the
+# progress the copy reports, never by elapsed time, so a machine 3x faster or
+# slower kills at the same points.  Full, compare and extent-list copies onto
+# files and a loop device; `make check` kills 24 times, `make stress` 200.
 . "$(dirname "$0")/lib.bash"
 
 MiB=$((1024 * 1024))
 size=$((48 * MiB + 4096 * 3))
 interval=$((2 * MiB))
 inflight=$((4 * 256 * 1024))
+per_target=$(($(rounds 24 200) / 4))
 head -c $size /dev/urandom >"$TMP/src"
 RANDOM=$$
 kills=0
@@ -28,55 +32,83 @@ make_delta_target() {
 	echo "$(( (size / 65536) * 65536 )) $((size % 65536))" >>"$TMP/extents"
 }
 
-run_with_kills() { # run_with_kills TARGET MODE-ARGS...
+# What a run said when it failed: its own message, not a guess.
+said() { grep -v '^{' "$1" | tail -3 | tr '\n' ' '; }
+
+# kill_at_progress PID OUT: once the run's JSON progress shows a random 5-60%
+# of its plan done, kill -9 it.  Prints "killed" or, when the run ended
+# first, "ended".  Waits for progress, however slow, up to 300 s.
+kill_at_progress() {
+	local pid=$1 out=$2 pct=$((RANDOM % 56 + 5)) planned done_ deadline=$((SECONDS + 300))
+	while kill -0 "$pid" 2>/dev/null; do
+		planned=$(json_field "$out" bytes_planned)
+		done_=$(json_field "$out" bytes_done)
+		if [ -n "$planned" ] && [ -n "$done_" ] && [ "$planned" -gt 0 ] &&
+			[ "$done_" -ge $((planned * pct / 100)) ]; then
+			kill -9 "$pid" 2>/dev/null && { echo killed; return; }
+		fi
+		[ $SECONDS -lt $deadline ] || fail "no progress from resync in 300 s: $(said "$out")"
+		sleep 0.005
+	done
+	echo ended
+}
+
+# One episode: a fresh copy killed up to three times, each rerun started at
+# once, then a last run to the end.  Adds to $kills.
+episode() { # episode TARGET MODE-ARGS...
 	local dst=$1; shift
 	rm -f "$TMP/ck"
-	local planned_left=$size k
-	for k in 1 2 3 4 5 6; do
+	local left=$size k out how status planned done_
+	for k in 1 2 3; do
+		out="$TMP/run$k"
 		resync copy "$TMP/src" "$dst" "$@" --checkpoint "$TMP/ck" --checkpoint-bytes $interval \
 			--checkpoint-interval 0 --queue-depth 4 --request-size 256K --rate "${RATE:-40M}" \
-			--json --progress-interval 10 >"$TMP/run$k" 2>&1 &
+			--json --progress-interval 10 -v >"$out" 2>&1 &
 		local pid=$!
-		sleep "$(printf "0.%03d" $((RANDOM % 100 + 50)))"
-		kill -9 $pid 2>/dev/null || true
-		wait $pid 2>/dev/null || true
-		kills=$((kills + 1))
-		local planned done_
-		planned=$(json_field "$TMP/run$k" bytes_planned)
-		done_=$(json_field "$TMP/run$k" bytes_done)
-		! grep -q '"event":"result"' "$TMP/run$k" ||
-			fail "kill $kills came after the copy finished: the rate limit is too high to test"
-		[ -n "$planned" ] || continue
+		how=$(kill_at_progress $pid "$out")
+		status=0
+		wait $pid 2>/dev/null || status=$?
+		planned=$(json_field "$out" bytes_planned)
+		done_=$(json_field "$out" bytes_done)
+		[ -n "$planned" ] || fail "run $k (kill $kills) reported no plan: $(said "$out")"
 		# This run planned at most what the last one left, plus slack.
-		[ "$planned" -le $((planned_left + interval + inflight)) ] ||
-			fail "kill $kills: run planned $planned bytes, but only $planned_left (+$((interval + inflight)) slack) remained"
-		planned_left=$((planned - done_))
+		[ "$planned" -le $((left + interval + inflight)) ] ||
+			fail "kill $kills: run planned $planned bytes, but only $left (+$((interval + inflight)) slack) remained"
+		# A run may end on its own just before the kill reaches it.
+		[ "$status" = 0 ] && return 0
+		[ "$how" = killed ] && [ "$status" = 137 ] ||
+			fail "run $k after kill $kills failed (exit $status): $(said "$out")"
+		kills=$((kills + 1))
+		left=$((planned - done_))
 	done
-	resync copy "$TMP/src" "$dst" "$@" --checkpoint "$TMP/ck" --stats >"$TMP/final" 2>&1 ||
-		fail "final run failed: $(cat "$TMP/final")"
-	local final_planned
-	final_planned=$(json_field "$TMP/final" bytes_planned)
-	[ "$final_planned" -le $((planned_left + interval + inflight)) ] ||
-		fail "final run planned $final_planned bytes, only $planned_left (+slack) remained"
+	resync copy "$TMP/src" "$dst" "$@" --checkpoint "$TMP/ck" --stats -v >"$TMP/final" 2>&1 ||
+		fail "the run after kill $kills failed: $(said "$TMP/final")"
+	planned=$(json_field "$TMP/final" bytes_planned)
+	[ "$planned" -le $((left + interval + inflight)) ] ||
+		fail "final run planned $planned bytes, only $left (+slack) remained"
+	grep -q '"resumed":true' "$TMP/final" || fail "the run after kill $kills did not resume: $(said "$TMP/final")"
 	[ ! -e "$TMP/ck" ] || fail "checkpoint left behind after success"
 }
 
-head -c $size /dev/urandom >"$TMP/dst1"
-run_with_kills "$TMP/dst1" --full
-same "$TMP/src" "$TMP/dst1"
+storm() { # storm TARGET PREPARE MODE-ARGS...: episodes until per_target kills
+	local dst=$1 prepare=$2; shift 2
+	local goal=$((kills + per_target))
+	while [ $kills -lt $goal ]; do
+		$prepare "$dst"
+		episode "$dst" "$@"
+		cmp -s -n $size "$TMP/src" "$dst" || fail "after kill $kills: $dst differs from the source"
+	done
+}
 
-make_delta_target "$TMP/dst2"
-run_with_kills "$TMP/dst2" --compare
-same "$TMP/src" "$TMP/dst2"
+random_target() { head -c $size /dev/urandom >"$1"; }
+random_device() { head -c $size /dev/urandom | dd of="$1" bs=1M iflag=fullblock oflag=direct status=none; }
 
-make_delta_target "$TMP/dst3"
-RATE=5M run_with_kills "$TMP/dst3" --extents "$TMP/extents"
-same "$TMP/src" "$TMP/dst3"
+storm "$TMP/dst1" random_target --full
+storm "$TMP/dst2" make_delta_target --compare
+RATE=5M storm "$TMP/dst3" make_delta_target --extents "$TMP/extents"
 
 head -c $size /dev/urandom >"$TMP/dst4"
 dev=$(loop_attach "$TMP/dst4") || skip "no loop devices on this machine"
-run_with_kills "$dev" --full
-cmp -s -n $size "$TMP/src" "$dev" || fail "loop device target differs from the source"
+storm "$dev" random_device --full
 
-[ $kills -ge 20 ] || fail "only $kills kills"
-echo "$kills kills, every result identical"
+echo "$kills kills, every rerun started at once and every result identical"

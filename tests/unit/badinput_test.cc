@@ -176,15 +176,17 @@ TEST_F(BadInput, DirectoryAsSource)
 	expect_failure(run_engine(tmp.dir(), d), -EINVAL, "not a regular file or block device");
 }
 
-TEST_F(BadInput, CheckpointOfAnotherCopyIsRefused)
+TEST_F(BadInput, ChangeBitmapAsCheckpointIsNeverOverwritten)
 {
 	std::string ck = tmp.path("ck");
 	save_bitmap(Size);
-	// A file that is a bitmap but not a checkpoint of this copy.
+	// A change bitmap given as the checkpoint: a mistake that would lose it.
 	ASSERT_EQ(rt::sh("cp " + bm + " " + ck), 0);
+	std::string ck_before = rt::sha256(ck);
 	expect_failure(run_engine(s, d, RESYNC_FULL, nullptr, 0,
 				  [&](resync *h) { resync_set_checkpoint(h, ck.c_str(), 1000, 0); }),
-		       -ESTALE, "belongs to another copy");
+		       -EEXIST, "exists and is not a checkpoint");
+	EXPECT_EQ(rt::sha256(ck), ck_before);
 }
 
 TEST_F(BadInput, MountedDeviceIsInUse)

@@ -25,12 +25,27 @@ static void print_json_stats(FILE *f, const struct resync_stats *s, const char *
 		",\"bytes_skipped_zero\":%" PRIu64 ",\"bytes_differing\":%" PRIu64
 		",\"elapsed_ns\":%" PRIu64 ",\"checkpoints\":%" PRIu64
 		",\"source_direct\":%s,\"target_direct\":%s,\"resumed\":%s"
-		",\"bytes_verified\":%" PRIu64 ",\"verify_unplanned_diff\":%s",
+		",\"bytes_verified\":%" PRIu64 ",\"verify_unplanned_diff\":%s"
+		",\"resume_refused\":%s,\"claim_wait_ms\":%" PRIu32,
 		event, phase_name(s->phase), s->size, s->bytes_planned, s->bytes_done, s->bytes_read,
 		s->bytes_written, s->bytes_zeroed, s->bytes_skipped_equal, s->bytes_skipped_zero,
 		s->bytes_differing, s->elapsed_ns, s->checkpoints, s->source_direct ? "true" : "false",
 		s->target_direct ? "true" : "false", s->resumed ? "true" : "false", s->bytes_verified,
-		s->verify_unplanned_diff ? "true" : "false");
+		s->verify_unplanned_diff ? "true" : "false", s->resume_refused ? "true" : "false",
+		s->claim_wait_ms);
+}
+
+static void print_json_string(FILE *f, const char *name, const char *v)
+{
+	fprintf(f, ",\"%s\":\"", name);
+	for (const char *p = v; *p; p++)
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if ((unsigned char)*p < 0x20)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	fputc('"', f);
 }
 
 static void say_access(struct rs_output *o, const struct resync_stats *s)
@@ -38,6 +53,13 @@ static void say_access(struct rs_output *o, const struct resync_stats *s)
 	if (!o->verbose || o->said_access || s->phase < RESYNC_PHASE_COPY)
 		return;
 	o->said_access = true;
+	/* Waiting means a killed run's ring still held the target: its
+	 * writes were draining. */
+	if (s->claim_wait_ms)
+		fprintf(stderr, "resync: waited %" PRIu32 " ms for the target to come free "
+			"(an earlier run's I/O draining)\n", s->claim_wait_ms);
+	if (s->resume_refused)
+		fprintf(stderr, "resync: %s\n", resync_resume_refused(o->r));
 	fprintf(stderr, "resync: source %s, target %s%s\n",
 		s->source_direct ? "O_DIRECT" : "buffered I/O (O_DIRECT refused or disabled)",
 		s->target_direct ? "O_DIRECT" : "buffered I/O (O_DIRECT refused or disabled)",
@@ -72,6 +94,7 @@ static void on_progress(const struct resync_stats *s, void *arg)
 void rs_output_start(struct rs_output *o, resync *r, const char *command)
 {
 	o->command = command;
+	o->r = r;
 	if (!o->json && isatty(STDERR_FILENO))
 		o->bar = true;
 	uint32_t ms = o->interval_ms ? (uint32_t)o->interval_ms : o->json ? 1000 : 200;
@@ -88,16 +111,10 @@ void rs_output_finish(struct rs_output *o, resync *r, int ret)
 	if (o->json || o->stats) {
 		print_json_stats(stdout, &s, "result");
 		fprintf(stdout, ",\"command\":\"%s\",\"status\":%d", o->command, ret);
+		if (s.resume_refused)
+			print_json_string(stdout, "resume_refused_reason", resync_resume_refused(r));
 		if (ret) {
-			fputs(",\"error\":\"", stdout);
-			for (const char *p = resync_error(r); *p; p++)
-				if (*p == '"' || *p == '\\')
-					fprintf(stdout, "\\%c", *p);
-				else if ((unsigned char)*p < 0x20)
-					fprintf(stdout, "\\u%04x", *p);
-				else
-					fputc(*p, stdout);
-			fputc('"', stdout);
+			print_json_string(stdout, "error", resync_error(r));
 			if (resync_error_offset(r) != UINT64_MAX)
 				fprintf(stdout, ",\"error_offset\":%" PRIu64, resync_error_offset(r));
 		}

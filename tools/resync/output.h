@@ -15,6 +15,7 @@ struct rs_output {
 	bool said_access;
 	uint64_t interval_ms; /* 0: 200 for the bar, 1000 for JSON */
 	const char *command;
+	resync *r;
 };
 
 /* Installs the progress callback on r. */

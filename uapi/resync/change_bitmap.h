@@ -39,8 +39,11 @@ struct resync_bitmap_header {
 	uint32_t granularity;       /* bytes per bit, power of two, 512 .. 1 GiB */
 	uint32_t reserved0;         /* must be zero */
 	uint64_t bitmap_bytes;      /* ceil(ceil(device_size / granularity) / 8) */
-	uint8_t  generation_id[16]; /* the base generation this record is relative to */
-	uint8_t  disk_id[16];       /* which disk; checkpoints: which copy job */
+	uint8_t  generation_id[16]; /* the base generation this record is relative to;
+				     * checkpoints: the engine's record for checking
+				     * disk_id again (engine/checkpoint.h) */
+	uint8_t  disk_id[16];       /* which disk; checkpoints: which copy job (a digest of
+				     * what its endpoints and change record are) */
 	uint64_t checksum;          /* XXH64, see above */
 	uint64_t reserved[5];       /* must be zero */
 };

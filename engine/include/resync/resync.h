@@ -54,6 +54,14 @@ enum resync_mode {
 #define RESYNC_F_CHECK_ONLY (1ULL << 6)
 #define RESYNC_F_ALL_FLAGS  ((1ULL << 7) - 1)
 
+/* How long opening a target waits for it to come free: a block device's
+ * O_EXCL claim, a file's flock on the descriptor written through.  A run
+ * killed with SIGKILL keeps both until the kernel has torn its io_uring down,
+ * after its last in-flight write; so a rerun waits for them, and none of the
+ * dead run's writes can land after its own.  A target still held after this
+ * long (mounted, or another run copying onto it) is -EBUSY. */
+#define RESYNC_CLAIM_WAIT_MS 5000u
+
 /* Progress and result figures.  Fields are only ever appended. */
 struct resync_stats {
 	uint64_t size;            /* source size in bytes */
@@ -74,6 +82,11 @@ struct resync_stats {
 	uint64_t bytes_verified;  /* verify: bytes re-read and compared on both sides */
 	uint32_t verify_unplanned_diff; /* 1 when verify found a difference in a block
 					 * outside the plan: the change record lied */
+	uint32_t resume_refused;  /* 1 when a checkpoint was found but belonged to other
+				   * endpoints or content: the run started over and
+				   * resync_resume_refused() says why */
+	uint32_t claim_wait_ms;   /* time spent waiting for the target's exclusive claim
+				   * (RESYNC_CLAIM_WAIT_MS) */
 };
 
 enum resync_phase {
@@ -130,8 +143,16 @@ int resync_set_block_size(resync *r, uint32_t bytes);
 int resync_set_rate_limit(resync *r, uint64_t bytes_per_sec);
 /* Checkpoint file (NULL: none) and how often to persist it: after this many
  * milliseconds or this many retired bytes, whichever comes first (0: never by
- * that measure).  An existing valid checkpoint for the same endpoints is
- * resumed; one for other endpoints is refused with -ESTALE. */
+ * that measure).  An existing checkpoint is resumed only when it was made for
+ * the same endpoints as they are now (what they are, not their names: a
+ * file's device, inode and birth time; a block device's number with its
+ * WWN/serial, device-mapper UUID or loop-backing file; an NBD URI), the same
+ * sizes, mode, block size and change record (a bitmap's checksum and
+ * generation, an extent list's content), and the source still reads the same
+ * at a few fixed and random places.  Otherwise the run starts over, planning
+ * from the mode, and overwrites it: stats.resume_refused is 1 and
+ * resync_resume_refused() says why.  A file that is not a checkpoint at all
+ * is never overwritten: -EEXIST. */
 int resync_set_checkpoint(resync *r, const char *path, uint32_t interval_ms,
 			  uint64_t interval_bytes);
 /* Progress callback every interval_ms (0: only at the end). */
@@ -169,6 +190,9 @@ void resync_get_stats(const resync *r, struct resync_stats *out);
 const char *resync_error(const resync *r);
 /* The byte offset of the last failure or first difference, or UINT64_MAX. */
 uint64_t resync_error_offset(const resync *r);
+/* Why the last run did not resume its checkpoint ("" when it did, or there
+ * was none); valid until the next call on r. */
+const char *resync_resume_refused(const resync *r);
 
 /*
  * Change bitmaps (format: uapi/resync/change_bitmap.h).  A bitmap is what the
