@@ -53,11 +53,11 @@ static void resume_refusal(const struct ctl_trust_facts *f, char *buf, size_t le
 	else if (f->binding_diff && *f->binding_diff)
 		snprintf(buf, len, "not resuming job %s: the recovery point changed since (%s); ",
 			 f->resume_job, f->binding_diff);
-	else if (!f->checkpoint_present && is_record(f->resume_cs))
-		snprintf(buf, len, "not resuming job %s: its checkpoint is gone; ", f->resume_job);
 	else if (f->resume_job_failed && is_record(f->resume_cs))
 		snprintf(buf, len, "not resuming job %s: it failed while using its %s change "
 			 "record; ", f->resume_job, ctl_change_source_name(f->resume_cs));
+	else if (!f->checkpoint_present && is_record(f->resume_cs))
+		snprintf(buf, len, "not resuming job %s: its checkpoint is gone; ", f->resume_job);
 }
 
 void ctl_trust_decide(const struct ctl_trust_facts *f, struct ctl_trust *t)
