@@ -45,9 +45,9 @@ int rs_nbd_wait(struct nbd_handle *h, int (*done)(struct nbd_handle *h, void *ar
  * a dead connection as -ENOTCONN. */
 int rs_nbd_complete(struct nbd_handle *h, int64_t cookie, const struct rs_nbd_wait *w,
 		    const char *what, char *msg, size_t msglen);
-/* Closes h: a connected handle is disconnected politely first, waiting at
- * most as w allows (w NULL: no politeness, the socket is just closed, as
- * after a failure, when the server may not answer). */
+/* Closes h: a connected handle first sends NBD_CMD_DISC, waiting at most as
+ * w allows for it to go out but never for the server to close (w NULL: the
+ * socket is just closed, as after a failure, when the server may not read). */
 void rs_nbd_close(struct nbd_handle *h, const struct rs_nbd_wait *w);
 
 /* Calls fn for every maximal range of [off, off + len) whose flags in

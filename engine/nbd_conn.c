@@ -169,17 +169,22 @@ int rs_nbd_complete(struct nbd_handle *h, int64_t cookie, const struct rs_nbd_wa
 	return rs_nbd_wait(h, command_done, &c, w, what, msg, msglen);
 }
 
-static int is_closed(struct nbd_handle *h, void *arg)
+/* NBD_CMD_DISC is on its way: nothing left for libnbd to write. */
+static int is_sent(struct nbd_handle *h, void *arg)
 {
 	(void)arg;
-	return nbd_aio_is_closed(h) || nbd_aio_is_dead(h);
+	return nbd_aio_is_closed(h) || nbd_aio_is_dead(h) ||
+	       !(nbd_aio_get_direction(h) & LIBNBD_AIO_DIRECTION_WRITE);
 }
 
+/* nbd_shutdown() would also wait, without a bound, for the server to close
+ * its end, which a stopped server (or one slow to close) never does; nothing
+ * of ours depends on it once the request to disconnect is sent. */
 void rs_nbd_close(struct nbd_handle *h, const struct rs_nbd_wait *w)
 {
 	char msg[128];
 	if (h && w && nbd_aio_is_ready(h) && nbd_aio_disconnect(h, 0) == 0)
-		rs_nbd_wait(h, is_closed, NULL, w, "disconnect", msg, sizeof msg);
+		rs_nbd_wait(h, is_sent, NULL, w, "disconnect", msg, sizeof msg);
 	nbd_close(h);
 }
 
