@@ -622,7 +622,9 @@ static int nbd_open(struct rs_endpoint *ep, bool write)
 		return rs_fail(r, -ENOMEM, UINT64_MAX, "%s %s: out of memory", ep->role, ep->name);
 	ep->priv = ne;
 	ne->ep = ep;
-	ne->io_timeout_ns = rs_nbd_env_ms("RESYNC_NBD_IO_TIMEOUT_MS", RS_NBD_IO_TIMEOUT_MS) * 1000000ull;
+	ne->io_timeout_ns = (r->nbd_timeout_ms ? r->nbd_timeout_ms
+					       : rs_nbd_env_ms("RESYNC_NBD_IO_TIMEOUT_MS",
+							       RS_NBD_IO_TIMEOUT_MS)) * 1000000ull;
 	int err = 0;
 	if (!write && r->mode == RESYNC_NBD_DIRTY && r->mode_arg &&
 	    !(ne->dirty_context = rs_nbd_dirty_context(r->mode_arg)))
