@@ -11,7 +11,11 @@
 #include <memory>
 #include <random>
 #include <thread>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
+#include <cstring>
 #include <resync/resync.h>
 #include "servers.h"
 #include "stress.h"
@@ -131,10 +135,10 @@ protected:
 // timeout; it used to be waited for in full (and then "succeeded").
 TEST_F(Liveness, SlowFlushTimesOut)
 {
-	IoTimeout io("1000");
 	auto dst = file_with_flush(tmp_, "dst", dstf_, "exec sleep 60");
 	ASSERT_TRUE(dst->ok()) << dst->log();
 	resync *r = handle(src_, dst->uri());
+	ASSERT_EQ(resync_set_nbd_timeout(r, 1000), 0);
 	auto start = Clock::now();
 	auto fut = start_copy(r);
 	auto res = finish(fut, 50);
@@ -177,8 +181,8 @@ TEST_F(Liveness, SlowBlockStatusTimesOutAndIsCancellable)
 					      "logfile=" + log_, "delay-extents=60" });
 	ASSERT_TRUE(srv->ok()) << srv->log();
 	{
-		IoTimeout io("1000");
 		resync *r = handle(srv->uri(), dstf_);
+		ASSERT_EQ(resync_set_nbd_timeout(r, 1000), 0);
 		auto start = Clock::now();
 		auto fut = start_copy(r);
 		auto res = finish(fut, 50);
@@ -202,6 +206,53 @@ TEST_F(Liveness, SlowBlockStatusTimesOutAndIsCancellable)
 	EXPECT_EQ(res.ret, -ECANCELED) << res.error;
 	EXPECT_LT(secs, 10.0);
 	EXPECT_EQ(rt::read_file(dstf_), rt::Bytes(4 * MiB, 0x5a));
+}
+
+// The stall timeout is per handle: 1 ms .. 24 h, 0 for the default.
+TEST(NbdTimeout, RangeIsChecked)
+{
+	resync *r = resync_new();
+	EXPECT_EQ(resync_set_nbd_timeout(r, 0), 0);
+	EXPECT_EQ(resync_set_nbd_timeout(r, 1), 0);
+	EXPECT_EQ(resync_set_nbd_timeout(r, 24u * 3600 * 1000), 0);
+	EXPECT_EQ(resync_set_nbd_timeout(r, 24u * 3600 * 1000 + 1), -EINVAL);
+	resync_free(r);
+}
+
+// A server that accepts and never answers: resync_cancel() ends the
+// handshake's wait at once instead of after the 30 s connect timeout.
+TEST(Unreachable, CancelEndsTheHandshakeWait)
+{
+	rt::TempDir tmp;
+	std::string sock = tmp.path("silent.sock"), raw = tmp.path("raw.img");
+	rt::write_file(raw, rt::Bytes(1 * MiB, 0x55));
+	int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+	ASSERT_GE(fd, 0);
+	sockaddr_un addr{};
+	addr.sun_family = AF_UNIX;
+	strncpy(addr.sun_path, sock.c_str(), sizeof addr.sun_path - 1);
+	ASSERT_EQ(bind(fd, (sockaddr *)&addr, sizeof addr), 0);
+	ASSERT_EQ(listen(fd, 4), 0);
+	resync *r = handle("nbd+unix:///?socket=" + sock, raw);
+	auto fut = start_copy(r);
+	// The connection is queued on the socket once the engine is waiting.
+	int conn = -1;
+	for (int i = 0; i < 600 && conn < 0; i++) {
+		pollfd p{ fd, POLLIN, 0 };
+		if (poll(&p, 1, 50) == 1)
+			conn = accept(fd, nullptr, nullptr);
+	}
+	ASSERT_GE(conn, 0);
+	auto start = Clock::now();
+	resync_cancel(r);
+	auto res = finish(fut, 50);
+	double secs = since(start);
+	resync_free(r);
+	close(conn);
+	close(fd);
+	EXPECT_EQ(res.ret, -ECANCELED) << res.error;
+	EXPECT_LT(secs, 10.0);
+	EXPECT_EQ(rt::read_file(raw), rt::Bytes(1 * MiB, 0x55));
 }
 
 // One 256 MiB zero request goes out as eight 32 MiB commands, which a server
