@@ -23,6 +23,8 @@
 namespace {
 
 constexpr uint64_t MiB = 1 << 20;
+// The fixture's disk: small, the eval plugin forks a shell per request.
+constexpr uint64_t kSize = 1 * MiB;
 using Clock = std::chrono::steady_clock;
 
 double since(Clock::time_point t)
@@ -119,11 +121,11 @@ class Liveness : public ::testing::Test {
 protected:
 	void SetUp() override
 	{
-		data_ = rt::random_bytes(4 * MiB, 41);
+		data_ = rt::random_bytes(kSize, 41);
 		src_ = tmp_.path("src.img");
 		rt::write_file(src_, data_);
 		dstf_ = tmp_.path("dst.img");
-		rt::write_file(dstf_, rt::Bytes(4 * MiB, 0x5a));
+		rt::write_file(dstf_, rt::Bytes(kSize, 0x5a));
 		log_ = tmp_.path("dst.log");
 	}
 	rt::TempDir tmp_;
@@ -146,6 +148,8 @@ TEST_F(Liveness, SlowFlushTimesOut)
 	EXPECT_EQ(res.ret, -ETIMEDOUT) << res.error;
 	EXPECT_EQ(res.error, "target " + dst->uri() + ": flush: no answer from the server within 1000 ms");
 	EXPECT_LT(since(start), 30.0);
+	// SIGTERM would wait for the held flush.
+	dst->crash();
 }
 
 // resync_cancel() while the server holds the final flush: -ECANCELED at once
@@ -169,8 +173,9 @@ TEST_F(Liveness, CancelCutsASlowFlushShort)
 	// Nothing was flushed: the checkpoint still holds the whole disk.
 	resync_bitmap *b = nullptr;
 	ASSERT_EQ(resync_bitmap_load(&b, ck.c_str()), 0);
-	EXPECT_EQ(resync_bitmap_dirty_bytes(b), 4 * MiB);
+	EXPECT_EQ(resync_bitmap_dirty_bytes(b), kSize);
 	resync_bitmap_free(b);
+	dst->crash();
 }
 
 // Planning asks the source for its allocation: a reply the server holds for
@@ -205,7 +210,7 @@ TEST_F(Liveness, SlowBlockStatusTimesOutAndIsCancellable)
 	resync_free(r);
 	EXPECT_EQ(res.ret, -ECANCELED) << res.error;
 	EXPECT_LT(secs, 10.0);
-	EXPECT_EQ(rt::read_file(dstf_), rt::Bytes(4 * MiB, 0x5a));
+	EXPECT_EQ(rt::read_file(dstf_), rt::Bytes(kSize, 0x5a));
 }
 
 // The stall timeout is per handle: 1 ms .. 24 h, 0 for the default.
