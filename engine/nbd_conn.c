@@ -66,6 +66,11 @@ static int ended(int err, const char *what, const char *why, char *msg, size_t m
 	return err;
 }
 
+static int dead(const char *what, char *msg, size_t msglen)
+{
+	return ended(-ENOTCONN, what, "the server closed the connection", msg, msglen);
+}
+
 /* done() said 1 or a negative errno. */
 static int finished(int d, char *msg, size_t msglen)
 {
@@ -85,7 +90,7 @@ int rs_nbd_wait(struct nbd_handle *h, int (*done)(struct nbd_handle *h, void *ar
 		if (d)
 			return finished(d, msg, msglen);
 		if (nbd_aio_is_dead(h) || nbd_aio_is_closed(h))
-			return ended(-ENOTCONN, what, "the server closed the connection", msg, msglen);
+			return dead(what, msg, msglen);
 		if (w->cancel && atomic_load(w->cancel))
 			return ended(-ECANCELED, what, "cancelled", msg, msglen);
 		int64_t spent = now_ms() - last;
@@ -105,8 +110,9 @@ int rs_nbd_wait(struct nbd_handle *h, int (*done)(struct nbd_handle *h, void *ar
 		int64_t left = w->timeout_ms - spent;
 		int n = poll(&p, 1, (int)(left < WAIT_TICK_MS ? left : WAIT_TICK_MS));
 		if (n < 0 && errno != EINTR) {
-			snprintf(msg, msglen, "%s: poll: %s", what, strerror(errno));
-			return -errno;
+			int err = errno;
+			snprintf(msg, msglen, "%s: poll: %s", what, strerror(err));
+			return -err;
 		}
 		int ret = 0;
 		if (n > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)) &&
@@ -148,11 +154,6 @@ static int command_done(struct nbd_handle *h, void *arg)
 		return err ? -err : -EIO;
 	}
 	return r;
-}
-
-static int dead(const char *what, char *msg, size_t msglen)
-{
-	return ended(-ENOTCONN, what, "the server closed the connection", msg, msglen);
 }
 
 int rs_nbd_complete(struct nbd_handle *h, int64_t cookie, const struct rs_nbd_wait *w,
