@@ -163,12 +163,13 @@ struct ByteKill {
 // them.  Each round kills the server at random points of the copy — right
 // after a checkpoint was saved, or at a random byte count — restarts it and
 // resumes from the same checkpoint until the copy succeeds, then kills it once
-// more (the last power loss) before comparing the file.
+// more (the last power loss) before comparing the file.  The rate limit makes
+// a copy last a second or more, so the kills land inside it on any machine.
 TEST(Durability, WritebackCacheKilledAtRandomPointsResumesToIdentical)
 {
 	rt::TempDir tmp;
 	std::mt19937_64 rng(std::random_device{}());
-	const uint64_t size = 32 * MiB;
+	const uint64_t size = 16 * MiB;
 	rt::Bytes data = rt::random_bytes(size, 64);
 	std::string src = tmp.path("src.img"), tgt = tmp.path("tgt.img"), ck = tmp.path("ck");
 	rt::write_file(src, data);
@@ -188,7 +189,8 @@ TEST(Durability, WritebackCacheKilledAtRandomPointsResumesToIdentical)
 			ByteKill bk{ dst.get(), attempt < 8 ? rng() % size : UINT64_MAX, false };
 			Killer killer(dst.get(), ck, by_checkpoint ? 1 + (int)(rng() % 4) : INT32_MAX);
 			auto res = nbdt::copy(src, dst->uri(), RESYNC_FULL, nullptr, [&](resync *r) {
-				resync_set_checkpoint(r, ck.c_str(), 0, 4 * MiB);
+				resync_set_checkpoint(r, ck.c_str(), 0, 2 * MiB);
+				resync_set_rate_limit(r, 16 * MiB);
 				resync_set_nbd_connections(r, 1 + (unsigned)(rng() % 4));
 				if (!by_checkpoint)
 					resync_set_progress(r, [](const resync_stats *st, void *arg) {
