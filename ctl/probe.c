@@ -67,6 +67,25 @@ static int connect_with_timeout(struct nbd_handle *h, const char *uri)
 	return 0;
 }
 
+/* nbd_shutdown() waits without a timeout for the server to close its end,
+ * and still waits when the handshake never finished: a stopped server (or
+ * one slow to close) held the probe forever.  The probe read only what the
+ * handshake told; asking to disconnect is all the server needs. */
+static void close_bounded(struct nbd_handle *h)
+{
+	int64_t deadline = now_ms() + CTL_NBD_CONNECT_TIMEOUT_MS;
+
+	if (nbd_aio_is_ready(h) && nbd_aio_disconnect(h, 0) == 0) {
+		while (!nbd_aio_is_closed(h) && !nbd_aio_is_dead(h) &&
+		       (nbd_aio_get_direction(h) & LIBNBD_AIO_DIRECTION_WRITE)) {
+			int64_t left = deadline - now_ms();
+			if (left <= 0 || nbd_poll(h, (int)left) < 0)
+				break;
+		}
+	}
+	nbd_close(h);
+}
+
 static uint32_t probe_nbd(const char *uri, const char *role, bool write, const char *meta,
 			  const struct ctl_settings *tls, struct ctl_probe *out, struct ctl_err *e)
 {
@@ -114,8 +133,7 @@ static uint32_t probe_nbd(const char *uri, const char *role, bool write, const c
 		rv = ctl_fail(e, RESYNC_RV_NOT_SUPPORTED, "%s %s: the server offers no %s", role, uri,
 			      meta);
 out:
-	nbd_shutdown(h, 0);
-	nbd_close(h);
+	close_bounded(h);
 	return rv;
 }
 

@@ -6,7 +6,11 @@
  * ready (nbd_aio_notify_read/write).  libnbd runs our completion callbacks
  * inside those calls, where calling back into libnbd is not allowed, so a
  * finished request is only queued there and handed to its rs_io's cb after
- * libnbd has returned.
+ * libnbd has returned.  Progress, for the I/O timeout, is anything the
+ * server sends, not whole requests: one long zero request split into many
+ * commands is answered piece by piece.  The calls outside the copy loop
+ * (flush, block status, the handshake, the disconnect) are asynchronous too,
+ * driven by rs_nbd_wait() with the same timeout and the handle's cancel flag.
  */
 #include <errno.h>
 #include <poll.h>
@@ -51,8 +55,9 @@ struct nbd_conn {
 	struct nbd_ep *ne;
 	struct nbd_poll rd, wr;
 	unsigned queued;            /* requests submitted here, not yet finished */
-	uint64_t progress_ns;       /* last reply, or when it last became busy */
+	uint64_t progress_ns;       /* last bytes or reply, or when it last became busy */
 	bool timed_out;             /* cut off for not answering */
+	bool cut;                   /* a command was abandoned on it (timeout, cancel) */
 };
 
 /* One rs_io in flight: one or more libnbd commands (a zero request may be
@@ -84,6 +89,7 @@ struct nbd_ep {
 	uint32_t zeroes_len;
 	uint32_t limit;             /* the server's maximum payload: ep->max_request */
 	uint64_t io_timeout_ns;
+	bool flush_cancelled;       /* a cancel cut a flush short */
 };
 
 static void arm(struct nbd_conn *c);
@@ -117,6 +123,7 @@ static void part_done(struct nbd_req *q)
 static int req_done_cb(void *user_data, int *error)
 {
 	struct nbd_req *q = user_data;
+	q->conn->progress_ns = rs_now_ns();
 	if (*error && !q->err)
 		q->err = *error;
 	part_done(q);
@@ -130,8 +137,17 @@ static nbd_completion_callback completion(struct nbd_req *q)
 	};
 }
 
-static int last_errno(void)
+static bool conn_dead(const struct nbd_conn *c)
 {
+	return nbd_aio_is_dead(c->h) || nbd_aio_is_closed(c->h);
+}
+
+/* libnbd refuses a command on a dead handle with EINVAL ("invalid state");
+ * what happened is that the connection is gone. */
+static int last_errno(struct nbd_conn *c)
+{
+	if (c && conn_dead(c))
+		return ENOTCONN;
 	int err = nbd_get_errno();
 	return err ? err : EIO;
 }
@@ -170,7 +186,7 @@ static int send_req(struct nbd_req *q)
 			: nbd_aio_pwrite(h, io->buf, io->len, io->off, completion(q), 0);
 		if (cookie == -1) {
 			q->parts = 0;
-			return -last_errno();
+			return -last_errno(q->conn);
 		}
 		return 0;
 	}
@@ -186,7 +202,7 @@ static int send_req(struct nbd_req *q)
 		if (send_zero(q, off, rs_min(piece, end - off)) == -1) {
 			q->parts--;
 			/* Pieces already out finish the request, failed. */
-			q->err = last_errno();
+			q->err = last_errno(q->conn);
 			break;
 		}
 		sent++;
@@ -265,6 +281,8 @@ static void on_poll(struct rs_completion *comp, int res)
 		return;
 	if (res > 0) {
 		unsigned dir = nbd_aio_get_direction(c->h);
+		if (p->mask == POLLIN)
+			c->progress_ns = rs_now_ns();
 		/* A hangup or error is noticed by the read or write that follows. */
 		if (p->mask == POLLIN && (dir & LIBNBD_AIO_DIRECTION_READ))
 			nbd_aio_notify_read(c->h);
@@ -344,7 +362,8 @@ static int nbd_submit(struct rs_endpoint *ep, struct rs_io *io)
 		err = rs_fail(ep->r, err, io->off, "%s %s: %s (%s) at offset %llu length %llu: %s",
 			      ep->role, ep->name, q->call, what[io->op],
 			      (unsigned long long)io->off, (unsigned long long)io->len,
-			      nbd_get_error());
+			      err == -ENOTCONN ? "the server closed the connection"
+					       : nbd_get_error());
 		req_put(q);
 		return err;
 	}
@@ -394,17 +413,57 @@ static int nbd_attach(struct rs_endpoint *ep, struct rs_ring *rg)
 	return 0;
 }
 
+/* Abandons what is in flight on c after a wait ended without its answer: the
+ * connection is shut down, so nothing waits on it again. */
+static void cut(struct nbd_conn *c)
+{
+	c->cut = true;
+	shutdown(c->fd, SHUT_RDWR);
+}
+
+static struct rs_nbd_wait io_wait(const struct nbd_ep *ne, const atomic_int *cancel)
+{
+	return (struct rs_nbd_wait){
+		.timeout_ms = (unsigned)(ne->io_timeout_ns / 1000000),
+		.cancel = cancel,
+	};
+}
+
 /* With multi-conn a flush on one connection covers writes completed on all
- * of them; without it there is only one connection. */
+ * of them; without it there is only one connection.  A cancel cuts a flush
+ * short; a flush that starts after a cancel (saving the progress made) still
+ * runs, bounded by the I/O timeout, unless an earlier flush was already cut
+ * short by it: that server is slow to flush and the caller asked to stop. */
 static int nbd_flush_ep(struct rs_endpoint *ep)
 {
 	struct nbd_ep *ne = ep->priv;
+	struct resync *r = ep->r;
 	if (!ne->can_flush)
 		return 0;
-	if (nbd_flush(ne->conns[0].h, 0) == -1)
-		return rs_fail(ep->r, -last_errno(), UINT64_MAX, "%s %s: nbd_flush: %s",
-			       ep->role, ep->name, nbd_get_error());
-	return 0;
+	struct nbd_conn *c = NULL;
+	for (unsigned i = 0; i < ne->nconns && !c; i++)
+		if (!ne->conns[i].timed_out && !ne->conns[i].cut && !conn_dead(&ne->conns[i]))
+			c = &ne->conns[i];
+	if (!c)
+		return rs_fail(r, -ENOTCONN, UINT64_MAX, "%s %s: flush: no connection left",
+			       ep->role, ep->name);
+	bool cancelled = atomic_load(&r->cancelled);
+	if (cancelled && ne->flush_cancelled)
+		return rs_fail(r, -ECANCELED, UINT64_MAX, "cancelled");
+	struct rs_nbd_wait w = io_wait(ne, cancelled ? NULL : &r->cancelled);
+	char msg[400];
+	int64_t cookie = nbd_aio_flush(c->h, NBD_NULL_COMPLETION, 0);
+	int err = rs_nbd_complete(c->h, cookie, &w, "flush", msg, sizeof msg);
+	if (!err)
+		return 0;
+	if (err == -ECANCELED) {
+		ne->flush_cancelled = true;
+		cut(c);
+		return rs_fail(r, err, UINT64_MAX, "cancelled");
+	}
+	if (err == -ETIMEDOUT)
+		cut(c);
+	return rs_fail(r, err, UINT64_MAX, "%s %s: %s", ep->role, ep->name, msg);
 }
 
 struct extent_relay {
@@ -412,14 +471,29 @@ struct extent_relay {
 	void *arg;
 };
 
-static int block_status_error(struct rs_endpoint *ep, int err, const char *context)
+/* Block status on the first connection, cancellable; a wait that ended
+ * leaves a command in flight, so that connection is given up. */
+static int extents(struct rs_endpoint *ep, const char *context, uint32_t mask, uint64_t off,
+		   uint64_t len, rs_extent_fn fn, void *arg)
 {
+	struct nbd_ep *ne = ep->priv;
+	struct nbd_conn *c = &ne->conns[0];
+	struct rs_nbd_wait w = io_wait(ne, &ep->r->cancelled);
+	char msg[400];
+	int err = rs_nbd_extents(c->h, context, mask, off, len, fn, arg, &w, msg, sizeof msg);
+	/* fn's own errors carry their message already. */
+	if (!err || ep->r->err_code)
+		return err;
+	if (err == -ETIMEDOUT || err == -ECANCELED)
+		cut(c);
+	if (err == -ECANCELED)
+		return rs_fail(ep->r, err, UINT64_MAX, "cancelled");
 	if (err == -EPROTO)
 		return rs_fail(ep->r, -EPROTO, UINT64_MAX,
-			       "%s %s: nbd_block_status: the reply for %s made no progress",
+			       "%s %s: block status: the reply for %s made no progress",
 			       ep->role, ep->name, context);
-	return rs_fail(ep->r, err, UINT64_MAX, "%s %s: nbd_block_status (%s): %s", ep->role,
-		       ep->name, context, nbd_get_error() ? nbd_get_error() : strerror(-err));
+	return rs_fail(ep->r, err, UINT64_MAX, "%s %s: %s (%s)", ep->role, ep->name, msg,
+		       context);
 }
 
 static int nbd_zero_extents(struct rs_endpoint *ep, uint64_t off, uint64_t len,
@@ -428,12 +502,7 @@ static int nbd_zero_extents(struct rs_endpoint *ep, uint64_t off, uint64_t len,
 	struct nbd_ep *ne = ep->priv;
 	if (!ne->allocation)
 		return 0;
-	int err = rs_nbd_extents(ne->conns[0].h, RS_NBD_ALLOCATION_CONTEXT, LIBNBD_STATE_ZERO,
-				 off, len, fn, arg);
-	/* fn's own errors carry their message already. */
-	if (err && !ep->r->err_code)
-		return block_status_error(ep, err, RS_NBD_ALLOCATION_CONTEXT);
-	return err;
+	return extents(ep, RS_NBD_ALLOCATION_CONTEXT, LIBNBD_STATE_ZERO, off, len, fn, arg);
 }
 
 static int nbd_dirty_extents(struct rs_endpoint *ep, const char *name, uint64_t off,
@@ -451,10 +520,7 @@ static int nbd_dirty_extents(struct rs_endpoint *ep, const char *name, uint64_t 
 			      "%s %s: the server does not offer %s (it offers: %s)", ep->role,
 			      ep->name, context, ne->offered ? ne->offered : "unknown");
 	} else {
-		err = rs_nbd_extents(ne->conns[0].h, context, RS_NBD_STATE_DIRTY, off, len, fn,
-				     arg);
-		if (err && !ep->r->err_code)
-			err = block_status_error(ep, err, context);
+		err = extents(ep, context, RS_NBD_STATE_DIRTY, off, len, fn, arg);
 	}
 	free(context);
 	return err;
@@ -498,29 +564,31 @@ static int connect_one(struct rs_endpoint *ep, struct nbd_conn *c, bool first)
 		return open_fail(ep, -ENOMEM, nbd_get_error());
 	bool opt = first && ne->dirty_context;
 	if (opt && nbd_set_opt_mode(c->h, true) == -1)
-		return open_fail(ep, -last_errno(), nbd_get_error());
+		return open_fail(ep, -last_errno(NULL), nbd_get_error());
 	/* In option mode the list query comes first: libnbd sends the contexts
 	 * added so far as its filter. */
 	if (first && !opt && nbd_add_meta_context(c->h, RS_NBD_ALLOCATION_CONTEXT) == -1)
-		return open_fail(ep, -last_errno(), nbd_get_error());
-	int err = rs_nbd_connect(c->h, ep->name, &tls, msg, sizeof msg);
+		return open_fail(ep, -last_errno(NULL), nbd_get_error());
+	int err = rs_nbd_connect(c->h, ep->name, &tls, &r->cancelled, msg, sizeof msg);
+	if (err == -ECANCELED)
+		return rs_fail(r, err, UINT64_MAX, "cancelled");
 	if (err)
 		return open_fail(ep, err, msg);
 	if (opt) {
+		struct rs_nbd_wait w = rs_nbd_connect_wait(&r->cancelled);
 		/* Not every server can list; the message then says "unknown". */
-		nbd_opt_list_meta_context(c->h, (nbd_context_callback){
-							.callback = add_offered, .user_data = ne });
+		err = rs_nbd_opt_list(c->h, add_offered, ne, &w, msg, sizeof msg);
+		if (err == -ETIMEDOUT || err == -ECANCELED || err == -ENOTCONN)
+			return open_fail(ep, err, msg);
 		if (nbd_add_meta_context(c->h, RS_NBD_ALLOCATION_CONTEXT) == -1 ||
 		    nbd_add_meta_context(c->h, ne->dirty_context) == -1)
-			return open_fail(ep, -last_errno(), nbd_get_error());
-		if (nbd_opt_go(c->h) == -1) {
-			err = rs_nbd_error(msg, sizeof msg);
+			return open_fail(ep, -last_errno(NULL), nbd_get_error());
+		if ((err = rs_nbd_opt_go(c->h, &w, msg, sizeof msg)))
 			return open_fail(ep, err, msg);
-		}
 	}
 	c->fd = nbd_aio_get_fd(c->h);
 	if (c->fd < 0)
-		return open_fail(ep, -last_errno(), nbd_get_error());
+		return open_fail(ep, -last_errno(NULL), nbd_get_error());
 	return 0;
 }
 
@@ -529,11 +597,15 @@ static void nbd_close_ep(struct rs_endpoint *ep)
 	struct nbd_ep *ne = ep->priv;
 	if (!ne)
 		return;
+	/* After any failure the server may not answer at all (it stalled, or
+	 * is stopped): the sockets are just closed, which no server needs
+	 * more than.  Otherwise each disconnect waits as a request would. */
+	struct resync *r = ep->r;
+	bool polite = !r->err_code && !atomic_load(&r->cancelled);
+	struct rs_nbd_wait w = io_wait(ne, &r->cancelled);
 	for (unsigned i = 0; i < ne->nconns; i++) {
 		struct nbd_conn *c = &ne->conns[i];
-		if (c->h && nbd_aio_is_ready(c->h))
-			nbd_shutdown(c->h, 0);
-		nbd_close(c->h);
+		rs_nbd_close(c->h, polite && !c->timed_out && !c->cut ? &w : NULL);
 	}
 	free(ne->dirty_context);
 	free(ne->offered);
@@ -550,7 +622,9 @@ static int nbd_open(struct rs_endpoint *ep, bool write)
 		return rs_fail(r, -ENOMEM, UINT64_MAX, "%s %s: out of memory", ep->role, ep->name);
 	ep->priv = ne;
 	ne->ep = ep;
-	ne->io_timeout_ns = rs_nbd_env_ms("RESYNC_NBD_IO_TIMEOUT_MS", RS_NBD_IO_TIMEOUT_MS) * 1000000ull;
+	ne->io_timeout_ns = (r->nbd_timeout_ms ? r->nbd_timeout_ms
+					       : rs_nbd_env_ms("RESYNC_NBD_IO_TIMEOUT_MS",
+							       RS_NBD_IO_TIMEOUT_MS)) * 1000000ull;
 	int err = 0;
 	if (!write && r->mode == RESYNC_NBD_DIRTY && r->mode_arg &&
 	    !(ne->dirty_context = rs_nbd_dirty_context(r->mode_arg)))
@@ -562,7 +636,7 @@ static int nbd_open(struct rs_endpoint *ep, bool write)
 	struct nbd_handle *h = ne->conns[0].h;
 	int64_t size = err ? 0 : nbd_get_size(h);
 	if (!err && size < 0)
-		err = open_fail(ep, -last_errno(), nbd_get_error());
+		err = open_fail(ep, -last_errno(NULL), nbd_get_error());
 	if (!err && write && nbd_is_read_only(h) == 1)
 		err = open_fail(ep, -EROFS, "the export is read-only");
 	int64_t min = 0, pref = 0, max = 0;

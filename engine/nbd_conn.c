@@ -32,22 +32,71 @@ unsigned rs_nbd_env_ms(const char *name, unsigned def)
 	return env && *env && !*end && v > 0 && v <= UINT_MAX ? (unsigned)v : def;
 }
 
-/* Drives the handshake with poll() until the handle is ready (or, in option
- * mode, negotiating).  Not the copy path: nothing else runs yet. */
-static int wait_connected(struct nbd_handle *h, char *msg, size_t msglen)
+/* How often a wait looks at the cancel flag: a cancel has no descriptor to
+ * poll, and 100 ms is prompt for a person or a control plane. */
+#define WAIT_TICK_MS 100
+
+static int64_t now_ms(void)
 {
-	/* A host that drops packets or a server that accepts and then says
-	 * nothing must not hold a failback forever. */
-	unsigned timeout = rs_nbd_env_ms("RESYNC_NBD_CONNECT_TIMEOUT_MS", RS_NBD_CONNECT_TIMEOUT_MS);
-	struct timespec start, now;
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	while (!nbd_aio_is_ready(h) && !nbd_aio_is_negotiating(h)) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		int64_t spent = (now.tv_sec - start.tv_sec) * 1000 +
-				(now.tv_nsec - start.tv_nsec) / 1000000;
-		if (spent >= timeout) {
-			snprintf(msg, msglen, "connect: no answer from the server within %u ms",
-				 timeout);
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct rs_nbd_wait rs_nbd_connect_wait(const atomic_int *cancel)
+{
+	return (struct rs_nbd_wait){
+		.timeout_ms = rs_nbd_env_ms("RESYNC_NBD_CONNECT_TIMEOUT_MS", RS_NBD_CONNECT_TIMEOUT_MS),
+		.from_start = true,
+		.cancel = cancel,
+	};
+}
+
+struct rs_nbd_wait rs_nbd_io_wait(const atomic_int *cancel)
+{
+	return (struct rs_nbd_wait){
+		.timeout_ms = rs_nbd_env_ms("RESYNC_NBD_IO_TIMEOUT_MS", RS_NBD_IO_TIMEOUT_MS),
+		.cancel = cancel,
+	};
+}
+
+static int ended(int err, const char *what, const char *why, char *msg, size_t msglen)
+{
+	snprintf(msg, msglen, "%s: %s", what, why);
+	return err;
+}
+
+static int dead(const char *what, char *msg, size_t msglen)
+{
+	return ended(-ENOTCONN, what, "the server closed the connection", msg, msglen);
+}
+
+/* done() said 1 or a negative errno. */
+static int finished(int d, char *msg, size_t msglen)
+{
+	if (d > 0)
+		return 0;
+	/* The message is libnbd's; TLS failures map to EACCES. */
+	int err = rs_nbd_error(msg, msglen);
+	return err == -EACCES ? err : d;
+}
+
+int rs_nbd_wait(struct nbd_handle *h, int (*done)(struct nbd_handle *h, void *arg), void *arg,
+		const struct rs_nbd_wait *w, const char *what, char *msg, size_t msglen)
+{
+	int64_t last = now_ms();
+	for (;;) {
+		int d = done(h, arg);
+		if (d)
+			return finished(d, msg, msglen);
+		if (nbd_aio_is_dead(h) || nbd_aio_is_closed(h))
+			return dead(what, msg, msglen);
+		if (w->cancel && atomic_load(w->cancel))
+			return ended(-ECANCELED, what, "cancelled", msg, msglen);
+		int64_t spent = now_ms() - last;
+		if (spent >= w->timeout_ms) {
+			snprintf(msg, msglen, "%s: no answer from the server within %u ms", what,
+				 w->timeout_ms);
 			return -ETIMEDOUT;
 		}
 		unsigned dir = nbd_aio_get_direction(h);
@@ -58,26 +107,90 @@ static int wait_connected(struct nbd_handle *h, char *msg, size_t msglen)
 		};
 		if (p.fd < 0)
 			return rs_nbd_error(msg, msglen);
-		int n = poll(&p, 1, (int)(timeout - spent));
+		int64_t left = w->timeout_ms - spent;
+		int n = poll(&p, 1, (int)(left < WAIT_TICK_MS ? left : WAIT_TICK_MS));
 		if (n < 0 && errno != EINTR) {
-			snprintf(msg, msglen, "poll: %s", strerror(errno));
-			return -errno;
+			int err = errno;
+			snprintf(msg, msglen, "%s: poll: %s", what, strerror(err));
+			return -err;
 		}
 		int ret = 0;
 		if (n > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)) &&
-		    (dir & LIBNBD_AIO_DIRECTION_READ))
+		    (dir & LIBNBD_AIO_DIRECTION_READ)) {
+			/* Any bytes from the server are progress: a long reply
+			 * arriving slowly is not a silent server. */
+			if (!w->from_start)
+				last = now_ms();
 			ret = nbd_aio_notify_read(h);
-		else if (n > 0 && (p.revents & (POLLOUT | POLLHUP | POLLERR)) &&
-			 (dir & LIBNBD_AIO_DIRECTION_WRITE))
+		} else if (n > 0 && (p.revents & (POLLOUT | POLLHUP | POLLERR)) &&
+			   (dir & LIBNBD_AIO_DIRECTION_WRITE)) {
 			ret = nbd_aio_notify_write(h);
-		if (ret == -1)
-			return rs_nbd_error(msg, msglen);
+		}
+		if (ret == -1) {
+			/* A command the failure ended says more than the
+			 * failure itself. */
+			d = done(h, arg);
+			return d ? finished(d, msg, msglen) : rs_nbd_error(msg, msglen);
+		}
 	}
-	return 0;
+}
+
+static int is_connected(struct nbd_handle *h, void *arg)
+{
+	(void)arg;
+	return nbd_aio_is_ready(h) || nbd_aio_is_negotiating(h);
+}
+
+struct command {
+	int64_t cookie;
+};
+
+static int command_done(struct nbd_handle *h, void *arg)
+{
+	struct command *c = arg;
+	int r = nbd_aio_command_completed(h, (uint64_t)c->cookie);
+	if (r == -1) {
+		int err = nbd_get_errno();
+		return err ? -err : -EIO;
+	}
+	return r;
+}
+
+int rs_nbd_complete(struct nbd_handle *h, int64_t cookie, const struct rs_nbd_wait *w,
+		    const char *what, char *msg, size_t msglen)
+{
+	if (cookie == -1) {
+		/* Issuing on a dead handle fails with EINVAL ("invalid state"):
+		 * what happened is that the server went away. */
+		if (nbd_aio_is_dead(h) || nbd_aio_is_closed(h))
+			return dead(what, msg, msglen);
+		return rs_nbd_error(msg, msglen);
+	}
+	struct command c = { cookie };
+	return rs_nbd_wait(h, command_done, &c, w, what, msg, msglen);
+}
+
+/* NBD_CMD_DISC is on its way: nothing left for libnbd to write. */
+static int is_sent(struct nbd_handle *h, void *arg)
+{
+	(void)arg;
+	return nbd_aio_is_closed(h) || nbd_aio_is_dead(h) ||
+	       !(nbd_aio_get_direction(h) & LIBNBD_AIO_DIRECTION_WRITE);
+}
+
+/* nbd_shutdown() would also wait, without a bound, for the server to close
+ * its end, which a stopped server (or one slow to close) never does; nothing
+ * of ours depends on it once the request to disconnect is sent. */
+void rs_nbd_close(struct nbd_handle *h, const struct rs_nbd_wait *w)
+{
+	char msg[128];
+	if (h && w && nbd_aio_is_ready(h) && nbd_aio_disconnect(h, 0) == 0)
+		rs_nbd_wait(h, is_sent, NULL, w, "disconnect", msg, sizeof msg);
+	nbd_close(h);
 }
 
 int rs_nbd_connect(struct nbd_handle *h, const char *uri, const struct rs_nbd_tls *tls,
-		   char *msg, size_t msglen)
+		   const atomic_int *cancel, char *msg, size_t msglen)
 {
 	if (tls && tls->certs && nbd_set_tls_certificates(h, tls->certs) == -1)
 		return tls_error("nbd_set_tls_certificates", msg, msglen);
@@ -93,7 +206,10 @@ int rs_nbd_connect(struct nbd_handle *h, const char *uri, const struct rs_nbd_tl
 	}
 	if (nbd_aio_connect_uri(h, uri) == -1)
 		return rs_nbd_error(msg, msglen);
-	return wait_connected(h, msg, msglen);
+	/* A host that drops packets or a server that accepts and then says
+	 * nothing must not hold a failback forever. */
+	struct rs_nbd_wait w = rs_nbd_connect_wait(cancel);
+	return rs_nbd_wait(h, is_connected, NULL, &w, "connect", msg, msglen);
 }
 
 int rs_nbd_error(char *msg, size_t msglen)
@@ -139,24 +255,64 @@ static int add_context(void *arg, const char *name)
 	return 0;
 }
 
+struct option {
+	bool done;
+	int err;
+};
+
+static int option_cb(void *user_data, int *error)
+{
+	struct option *o = user_data;
+	o->done = true;
+	o->err = *error;
+	return 1;
+}
+
+static int option_done(struct nbd_handle *h, void *arg)
+{
+	struct option *o = arg;
+	(void)h;
+	if (!o->done)
+		return 0;
+	return o->err ? -o->err : 1;
+}
+
+int rs_nbd_opt_list(struct nbd_handle *h, int (*fn)(void *arg, const char *name), void *arg,
+		    const struct rs_nbd_wait *w, char *msg, size_t msglen)
+{
+	struct option o = { 0 };
+	if (nbd_aio_opt_list_meta_context(h, (nbd_context_callback){ .callback = fn, .user_data = arg },
+					  (nbd_completion_callback){ .callback = option_cb,
+								     .user_data = &o }) == -1)
+		return rs_nbd_error(msg, msglen);
+	return rs_nbd_wait(h, option_done, &o, w, "list contexts", msg, msglen);
+}
+
+int rs_nbd_opt_go(struct nbd_handle *h, const struct rs_nbd_wait *w, char *msg, size_t msglen)
+{
+	struct option o = { 0 };
+	if (nbd_aio_opt_go(h, (nbd_completion_callback){ .callback = option_cb,
+							 .user_data = &o }) == -1)
+		return rs_nbd_error(msg, msglen);
+	return rs_nbd_wait(h, option_done, &o, w, "handshake", msg, msglen);
+}
+
 char *rs_nbd_list_contexts(const char *uri, const struct rs_nbd_tls *tls)
 {
 	struct nbd_handle *h = nbd_create();
 	struct ctx_list l = { 0 };
+	struct rs_nbd_wait w = rs_nbd_connect_wait(NULL);
 	char msg[256];
 	if (!h)
 		return NULL;
 	/* Option mode stops before NBD_OPT_GO, where the server still answers
 	 * NBD_OPT_LIST_META_CONTEXT; with no query it lists every context. */
-	if (nbd_set_opt_mode(h, true) == -1 || rs_nbd_connect(h, uri, tls, msg, sizeof msg) ||
-	    nbd_opt_list_meta_context(h, (nbd_context_callback){ .callback = add_context,
-								 .user_data = &l }) == -1 ||
-	    l.err) {
+	if (nbd_set_opt_mode(h, true) == -1 || rs_nbd_connect(h, uri, tls, NULL, msg, sizeof msg) ||
+	    rs_nbd_opt_list(h, add_context, &l, &w, msg, sizeof msg) || l.err) {
 		free(l.s);
 		nbd_close(h);
 		return NULL;
 	}
-	nbd_opt_abort(h);
 	nbd_close(h);
 	return l.s ? l.s : strdup("none");
 }

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Block status in chunks: allocation (base:allocation) and qemu dirty bitmaps. */
+/* Block status in chunks: allocation (base:allocation) and qemu dirty bitmaps,
+ * each chunk an asynchronous command waited for with the caller's timeout and
+ * cancel flag. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,11 +78,13 @@ static int extent_cb(void *user_data, const char *metacontext, uint64_t offset,
 }
 
 int rs_nbd_extents(struct nbd_handle *h, const char *context, uint32_t mask,
-		   uint64_t off, uint64_t len, rs_extent_fn fn, void *arg)
+		   uint64_t off, uint64_t len, rs_extent_fn fn, void *arg,
+		   const struct rs_nbd_wait *w, char *msg, size_t msglen)
 {
 	struct status s = {
 		.context = context, .mask = mask, .end = off + len, .fn = fn, .arg = arg,
 	};
+	struct rs_nbd_wait io = rs_nbd_io_wait(NULL);
 	uint64_t pos = off;
 	while (pos < s.end) {
 		uint64_t count = s.end - pos;
@@ -88,14 +92,14 @@ int rs_nbd_extents(struct nbd_handle *h, const char *context, uint32_t mask,
 			count = RS_NBD_STATUS_CHUNK;
 		s.pos = pos;
 		s.seen = 0;
-		if (nbd_block_status(h, count, pos,
-				     (nbd_extent_callback){ .callback = extent_cb, .user_data = &s },
-				     0) == -1) {
-			if (s.err)
-				return s.err;
-			int err = nbd_get_errno();
-			return err ? -err : -EIO;
-		}
+		int64_t cookie = nbd_aio_block_status(
+			h, count, pos, (nbd_extent_callback){ .callback = extent_cb, .user_data = &s },
+			NBD_NULL_COMPLETION, 0);
+		int err = rs_nbd_complete(h, cookie, w ? w : &io, "block status", msg, msglen);
+		if (s.err)
+			return s.err;
+		if (err)
+			return err;
 		if (!s.seen || s.pos <= pos)
 			return -EPROTO;
 		pos = s.pos;

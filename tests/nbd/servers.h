@@ -29,6 +29,8 @@ public:
 	void stop();
 	// SIGKILL: the server vanishes mid-conversation.
 	void crash();
+	// The server's process, for SIGSTOP/SIGCONT.
+	int pid() const { return pid_; }
 
 private:
 	std::string sock_, pidfile_, logfile_, log_text_;

@@ -22,7 +22,7 @@ static int open_export(const char *uri, const char *context, struct nbd_handle *
 		nbd_close(h);
 		return ret;
 	}
-	if (rs_nbd_connect(h, uri, NULL, msg, sizeof msg)) {
+	if (rs_nbd_connect(h, uri, NULL, NULL, msg, sizeof msg)) {
 		nbd_close(h);
 		return fail("%s: %s", uri, msg);
 	}
@@ -46,12 +46,14 @@ static int walk(struct nbd_handle *h, const char *uri, const char *context,
 	int64_t size = nbd_get_size(h);
 	if (size < 0)
 		return fail("%s: nbd_get_size: %s", uri, nbd_get_error());
-	int err = rs_nbd_extents(h, context, RS_NBD_STATE_DIRTY, 0, (uint64_t)size, fn, arg);
+	char msg[512] = "";
+	int err = rs_nbd_extents(h, context, RS_NBD_STATE_DIRTY, 0, (uint64_t)size, fn, arg, NULL,
+				 msg, sizeof msg);
 	if (err == -EPROTO)
 		return fail("%s: block status for %s: the server's reply made no progress",
 			    uri, context);
-	if (err && nbd_get_error())
-		return fail("%s: nbd_block_status: %s", uri, nbd_get_error());
+	if (err && *msg)
+		return fail("%s: %s", uri, msg);
 	if (err)
 		return fail("%s: %s", uri, strerror(-err));
 	return EXIT_OK;

@@ -160,6 +160,11 @@ int resync_set_progress(resync *r, resync_progress_fn fn, void *arg,
 			uint32_t interval_ms);
 /* NBD: connections per endpoint when the server allows multi-conn (1..16). */
 int resync_set_nbd_connections(resync *r, unsigned n);
+/* NBD: how long a server may send nothing while the engine waits on it (a
+ * request, a flush, block status) before resync_run() fails with -ETIMEDOUT;
+ * 1 ms .. 24 h, 0: the default (60 s, or RESYNC_NBD_IO_TIMEOUT_MS from the
+ * environment).  Since 0.2. */
+int resync_set_nbd_timeout(resync *r, uint32_t ms);
 /* NBD TLS: certificates directory or PSK file (at most one), and username. */
 int resync_set_tls(resync *r, const char *certs_dir, const char *psk_file,
 		   const char *username);
