@@ -28,7 +28,9 @@ endif
 CC  ?= cc
 CXX ?= c++
 SOVERSION := 0
-VERSION   := 0.1.0
+# The one version number (VERSION): the library, every --version, the
+# packages' (debian/changelog, checked by tests/e2e/version.sh).
+VERSION   := $(shell cat VERSION)
 
 PKGS      := liburing libnbd blkid json-c libxxhash
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -41,6 +43,7 @@ CFLAGS   += -std=gnu11 -fPIC $(WARN) $(SANFLAGS) $(PKG_CFLAGS)
 CXXFLAGS ?= -O2 -g
 CXXFLAGS += -std=gnu++17 $(WARN) -Wno-missing-field-initializers $(SANFLAGS) $(PKG_CFLAGS) -Itests/common
 LDFLAGS  += $(SANFLAGS)
+CPPFLAGS += -DRESYNC_PACKAGE_VERSION='"$(VERSION)"'
 LIBS      = $(PKG_LIBS) -lpthread
 
 # common/: code the engine and the tools share (the size grammar), in libresync.
@@ -92,6 +95,9 @@ $(B)/libresyncctl.a: $(CTL_OBJ)
 $(B)/bin/resyncctl: $(B)/ctl/main.o $(B)/libresyncctl.a $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# What prints the version rebuilds when it changes.
+$(B)/engine/api.o $(B)/ctl/main.o $(patsubst %.c,$(B)/%.o,$(wildcard tools/*/main.c)): VERSION
 
 # Objects reached through the pattern rules below are kept, not deleted as
 # intermediates, so a rebuild only compiles what changed.

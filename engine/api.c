@@ -241,7 +241,7 @@ uint64_t resync_error_offset(const resync *r)
 
 const char *resync_version(void)
 {
-	return "resync 0.1";
+	return "resync " RESYNC_PACKAGE_VERSION;
 }
 
 int rs_fail(struct resync *r, int err, uint64_t off, const char *fmt, ...)

@@ -38,5 +38,5 @@ san=
 [ "$B" = build-san ] && san="-fsanitize=address,undefined"
 cc $san "$TMP/prog.c" -o "$TMP/prog" $flags ||
 	fail "a program does not build against the installed library"
-[ "$(LD_LIBRARY_PATH="$TMP/root/usr/lib" "$TMP/prog")" = "resync 0.1" ] || fail "installed library does not run"
+[ "$(LD_LIBRARY_PATH="$TMP/root/usr/lib" "$TMP/prog")" = "resync $(cat VERSION)" ] || fail "installed library does not run"
 echo "headers, exports and install are clean"

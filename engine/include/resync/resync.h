@@ -23,7 +23,7 @@ extern "C" {
 #endif
 
 #define RESYNC_VERSION_MAJOR 0
-#define RESYNC_VERSION_MINOR 1
+#define RESYNC_VERSION_MINOR 2
 
 typedef struct resync resync;
 
@@ -243,7 +243,8 @@ void resync_bitmap_set_generation(resync_bitmap *b, const uint8_t id[16]);
 void resync_bitmap_get_disk_id(const resync_bitmap *b, uint8_t id[16]);
 void resync_bitmap_set_disk_id(resync_bitmap *b, const uint8_t id[16]);
 
-/* "resync 0.1" */
+/* "resync X.Y.Z", the version of the library running (the VERSION file of
+ * its source); RESYNC_VERSION_MAJOR/MINOR are those it was compiled against. */
 const char *resync_version(void);
 
 #ifdef __cplusplus
