@@ -16,11 +16,22 @@ static const char usage[] =
 	"  failback VM                          InitiateFailback: resync a recovery point\n"
 	"                                       back onto the VM's targets in a job\n"
 	"  job list|show|wait|suspend|resume|terminate|kill|remove\n"
-	"  version\n"
+	"  version (also --version), --long-options, --short-options\n"
 	"Every command prints \"ReturnValue: N\" (\"ReturnValue\": N with --json) and exits\n"
 	"0 for 0 and 4096, N - 32767 for 32768..32779, 13 for 4097, 14 for 5.\n"
 	"The state store is $RESYNC_STATE_DIR or " CTL_DEFAULT_STATE_DIR ".\n"
 	"`resyncctl COMMAND --help` describes a command; resyncctl(1) all of them.\n";
+
+/* The global options; each command's own are in its cli_*.c table. */
+static const struct option global_options[] = {
+	{ "state-dir", required_argument, NULL, 0 },
+	{ "json", no_argument, NULL, 0 },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 0 },
+	{ "long-options", no_argument, NULL, 0 },
+	{ "short-options", no_argument, NULL, 0 },
+	{ NULL, 0, NULL, 0 },
+};
 
 /* Takes the global options out of argv wherever they appear, so both
  * `resyncctl --json vm list` and `resyncctl vm list --json` work; -1 when
@@ -70,7 +81,16 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-		printf("resyncctl (%s)\n", resync_version());
+		printf("resyncctl %s\nlib%s\n", RESYNC_PACKAGE_VERSION, resync_version());
+		return 0;
+	}
+	/* For the bash completion. */
+	if (!strcmp(cmd, "--long-options") || !strcmp(cmd, "--short-options")) {
+		for (const struct option *o = global_options; o->name; o++)
+			if (cmd[2] == 'l')
+				printf("--%s\n", o->name);
+			else if (o->val)
+				printf("-%c\n", o->val);
 		return 0;
 	}
 	if (!strcmp(cmd, "vm"))

@@ -124,7 +124,8 @@ struct header_opts {
 
 /* Long options only; the letters just name them in the allowed lists. */
 enum { OPT_SIZE = 's', OPT_GRANULARITY = 'g', OPT_EXTENTS = 'e', OPT_GENERATION = 'G',
-       OPT_DISK_ID = 'd', OPT_CONSISTENT = 'c', OPT_JSON = 'j', OPT_HELP = 'h' };
+       OPT_DISK_ID = 'd', OPT_CONSISTENT = 'c', OPT_JSON = 'j', OPT_HELP = 'h',
+       OPT_VERSION = 'V', OPT_LONG_OPTIONS = 'L', OPT_SHORT_OPTIONS = 'S' };
 
 static const struct option long_opts[] = {
 	{ "size", required_argument, NULL, OPT_SIZE },
@@ -135,8 +136,28 @@ static const struct option long_opts[] = {
 	{ "consistent", no_argument, NULL, OPT_CONSISTENT },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "help", no_argument, NULL, OPT_HELP },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "long-options", no_argument, NULL, OPT_LONG_OPTIONS },
+	{ "short-options", no_argument, NULL, OPT_SHORT_OPTIONS },
 	{ 0 }
 };
+
+/* --version, --long-options, --short-options (the bash completion reads
+ * the last two), anywhere on the line: nonzero when opt was one of them,
+ * after printing. */
+static int info_option(int opt)
+{
+	if (opt == OPT_VERSION)
+		printf("resync-bitmap %s\nlib%s\n", RESYNC_PACKAGE_VERSION, resync_version());
+	else if (opt == OPT_LONG_OPTIONS)
+		for (const struct option *o = long_opts; o->name; o++)
+			printf("--%s\n", o->name);
+	else if (opt == OPT_SHORT_OPTIONS)
+		puts("-h");
+	else
+		return 0;
+	return 1;
+}
 
 /* Parses argv[1..] of a command, allowing only the options in allowed
  * (a string of OPT_* values); returns -1 after printing help, 0, or
@@ -157,6 +178,8 @@ static int parse_opts(int argc, char **argv, const char *allowed, struct header_
 			fputs(usage_text, stdout);
 			return -1;
 		}
+		if (info_option(c))
+			return -1;
 		if (!strchr(allowed, c))
 			return usage("%s: option %s does not apply", argv[0], argv[optind - 1]);
 		switch (c) {
@@ -417,6 +440,9 @@ int main(int argc, char **argv)
 		fputs(usage_text, stdout);
 		return EXIT_OK;
 	}
+	for (const struct option *o = long_opts; o->name; o++)
+		if (!strncmp(argv[1], "--", 2) && !strcmp(argv[1] + 2, o->name) && info_option(o->val))
+			return EXIT_OK;
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
 		if (!strcmp(argv[1], cmds[i].name)) {
 			return cmds[i].fn(argc - 1, argv + 1);

@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,8 +70,11 @@ enum {
 	OPT_FULL = 256, OPT_COMPARE, OPT_BITMAP, OPT_EXTENTS, OPT_NBD_DIRTY, OPT_CHECKPOINT,
 	OPT_CKPT_MS, OPT_CKPT_BYTES, OPT_VERIFY, OPT_RATE, OPT_DEPTH, OPT_REQUEST, OPT_BLOCK,
 	OPT_NO_DIRECT, OPT_NO_ZERO, OPT_TRIM, OPT_CONNS, OPT_TLS_CERTS, OPT_TLS_PSK, OPT_TLS_USER,
-	OPT_PROGRESS, OPT_JSON, OPT_STATS, OPT_HELP, OPT_PROGRESS_MS
+	OPT_PROGRESS, OPT_JSON, OPT_STATS, OPT_HELP, OPT_PROGRESS_MS, OPT_VERSION, OPT_LONG_OPTIONS,
+	OPT_SHORT_OPTIONS
 };
+
+static const char short_options[] = "hv";
 
 static const struct option options[] = {
 	{ "full", no_argument, NULL, OPT_FULL },
@@ -99,8 +103,28 @@ static const struct option options[] = {
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "progress-interval", required_argument, NULL, OPT_PROGRESS_MS },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "long-options", no_argument, NULL, OPT_LONG_OPTIONS },
+	{ "short-options", no_argument, NULL, OPT_SHORT_OPTIONS },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* --version, --long-options, --short-options (the bash completion reads
+ * the last two): true when opt was one of them, after printing. */
+static bool info_option(int opt)
+{
+	if (opt == OPT_VERSION)
+		printf("resync %s\nlib%s\n", RESYNC_PACKAGE_VERSION, resync_version());
+	else if (opt == OPT_LONG_OPTIONS)
+		for (const struct option *o = options; o->name; o++)
+			printf("--%s\n", o->name);
+	else if (opt == OPT_SHORT_OPTIONS)
+		for (const char *p = short_options; *p; p++)
+			printf("-%c\n", *p);
+	else
+		return false;
+	return true;
+}
 
 struct cli {
 	const char *command;
@@ -169,7 +193,7 @@ static int parse(struct cli *c, int argc, char **argv)
 	int opt, idx = 0;
 	c->mode = RESYNC_FULL;
 	c->ckpt_ms = 5000;
-	while ((opt = getopt_long(argc, argv, "v", options, &idx)) != -1) {
+	while ((opt = getopt_long(argc, argv, short_options, options, &idx)) != -1) {
 		const char *name = options[idx].name;
 		switch (opt) {
 		case OPT_FULL: c->mode = RESYNC_FULL; c->modes_given++; break;
@@ -197,7 +221,11 @@ static int parse(struct cli *c, int argc, char **argv)
 		case OPT_STATS: c->out.stats = true; break;
 		case OPT_PROGRESS_MS: if (number(name, optarg, &c->out.interval_ms)) return -1; break;
 		case 'v': c->out.verbose = true; break;
+		case 'h':
 		case OPT_HELP: usage(stdout); exit(EXIT_OK);
+		case OPT_VERSION:
+		case OPT_LONG_OPTIONS:
+		case OPT_SHORT_OPTIONS: info_option(opt); exit(EXIT_OK);
 		default: fprintf(stderr, "Try 'resync --help'.\n"); return -1;
 		}
 	}
@@ -245,8 +273,9 @@ int main(int argc, char **argv)
 		return usage(stderr), EXIT_USAGE;
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
 		return usage(stdout), EXIT_OK;
-	if (!strcmp(argv[1], "--version"))
-		return puts(resync_version()), EXIT_OK;
+	for (const struct option *o = options; o->name; o++)
+		if (!strncmp(argv[1], "--", 2) && !strcmp(argv[1] + 2, o->name) && info_option(o->val))
+			return EXIT_OK;
 	c.command = argv[1];
 	bool copy = !strcmp(c.command, "copy");
 	bool compare = !strcmp(c.command, "compare");
