@@ -61,7 +61,7 @@ same "$TMP/src.img" "$TMP/dst.img"
 fresh
 expect_rc 1 resync copy "nbds+unix:///?socket=$TMP/x509.sock" "$TMP/dst.img" \
 	--tls-certs "$TMP/rogue" --json
-grep -q '"status":-13,' "$TMP/out" ||
+grep -q '"status":1,"errno":"EACCES",' "$TMP/out" ||
 	fail "rogue certificate: $(cat "$TMP/out" "$TMP/err")"
 cmp -s "$TMP/dst.img" <(head -c 4M /dev/zero) || fail "refused TLS wrote to the target"
 

@@ -313,14 +313,6 @@ int main(int argc, char **argv)
 	int ret = resync_run(r);
 	running = NULL;
 
-	rs_output_finish(&c.out, r, ret);
-	struct resync_stats st;
-	resync_get_stats(r, &st);
-	if (ret == -EILSEQ && st.verify_unplanned_diff)
-		fprintf(stderr, "resync: the change record (%s) missed a changed block, so blocks it did "
-			"not name may differ too: rerun with --compare\n",
-			c.mode == RESYNC_BITMAP ? "--bitmap" : c.mode == RESYNC_EXTENTS ? "--extents" :
-			c.mode == RESYNC_NBD_DIRTY ? "--nbd-dirty" : "plan");
 	if (!ret)
 		status = EXIT_OK;
 	else if (ret == -EILSEQ)
@@ -329,6 +321,14 @@ int main(int argc, char **argv)
 		status = EXIT_INTERRUPTED;
 	else
 		status = EXIT_RUNTIME;
+	rs_output_finish(&c.out, r, ret, status);
+	struct resync_stats st;
+	resync_get_stats(r, &st);
+	if (ret == -EILSEQ && st.verify_unplanned_diff)
+		fprintf(stderr, "resync: the change record (%s) missed a changed block, so blocks it did "
+			"not name may differ too: rerun with --compare\n",
+			c.mode == RESYNC_BITMAP ? "--bitmap" : c.mode == RESYNC_EXTENTS ? "--extents" :
+			c.mode == RESYNC_NBD_DIRTY ? "--nbd-dirty" : "plan");
 	resync_free(r);
 	return status;
 }

@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * What resync prints: the progress bar, the verbose notes, and the JSON
+ * progress and result lines, written by json-c.
+ */
 #include <inttypes.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,36 +21,52 @@ static double mib(uint64_t b)
 	return (double)b / (1024.0 * 1024.0);
 }
 
-static void print_json_stats(FILE *f, const struct resync_stats *s, const char *event)
+/* The figures as one JSON object, keys in snake_case (resync's JSON; the
+ * schema is in resync(1)), headed by the event it reports. */
+static json_object *json_stats(const struct resync_stats *s, const char *event)
 {
-	fprintf(f,
-		"{\"event\":\"%s\",\"phase\":\"%s\",\"size\":%" PRIu64 ",\"bytes_planned\":%" PRIu64
-		",\"bytes_done\":%" PRIu64 ",\"bytes_read\":%" PRIu64 ",\"bytes_written\":%" PRIu64
-		",\"bytes_zeroed\":%" PRIu64 ",\"bytes_skipped_equal\":%" PRIu64
-		",\"bytes_skipped_zero\":%" PRIu64 ",\"bytes_differing\":%" PRIu64
-		",\"elapsed_ns\":%" PRIu64 ",\"checkpoints\":%" PRIu64
-		",\"source_direct\":%s,\"target_direct\":%s,\"resumed\":%s"
-		",\"bytes_verified\":%" PRIu64 ",\"verify_unplanned_diff\":%s"
-		",\"resume_refused\":%s,\"claim_wait_ms\":%" PRIu32,
-		event, phase_name(s->phase), s->size, s->bytes_planned, s->bytes_done, s->bytes_read,
-		s->bytes_written, s->bytes_zeroed, s->bytes_skipped_equal, s->bytes_skipped_zero,
-		s->bytes_differing, s->elapsed_ns, s->checkpoints, s->source_direct ? "true" : "false",
-		s->target_direct ? "true" : "false", s->resumed ? "true" : "false", s->bytes_verified,
-		s->verify_unplanned_diff ? "true" : "false", s->resume_refused ? "true" : "false",
-		s->claim_wait_ms);
+	json_object *o = json_object_new_object();
+	const struct { const char *key; uint64_t v; } n[] = {
+		{ "size", s->size },
+		{ "bytes_planned", s->bytes_planned },
+		{ "bytes_done", s->bytes_done },
+		{ "bytes_read", s->bytes_read },
+		{ "bytes_written", s->bytes_written },
+		{ "bytes_zeroed", s->bytes_zeroed },
+		{ "bytes_skipped_equal", s->bytes_skipped_equal },
+		{ "bytes_skipped_zero", s->bytes_skipped_zero },
+		{ "bytes_differing", s->bytes_differing },
+		{ "elapsed_ns", s->elapsed_ns },
+		{ "checkpoints", s->checkpoints },
+	};
+	json_object_object_add(o, "event", json_object_new_string(event));
+	json_object_object_add(o, "phase", json_object_new_string(phase_name(s->phase)));
+	for (size_t i = 0; i < sizeof n / sizeof n[0]; i++)
+		json_object_object_add(o, n[i].key, json_object_new_uint64(n[i].v));
+	json_object_object_add(o, "source_direct", json_object_new_boolean(s->source_direct));
+	json_object_object_add(o, "target_direct", json_object_new_boolean(s->target_direct));
+	json_object_object_add(o, "resumed", json_object_new_boolean(s->resumed));
+	json_object_object_add(o, "bytes_verified", json_object_new_uint64(s->bytes_verified));
+	json_object_object_add(o, "verify_unplanned_diff",
+			       json_object_new_boolean(s->verify_unplanned_diff));
+	json_object_object_add(o, "resume_refused", json_object_new_boolean(s->resume_refused));
+	json_object_object_add(o, "claim_wait_ms", json_object_new_uint64(s->claim_wait_ms));
+	return o;
 }
 
-static void print_json_string(FILE *f, const char *name, const char *v)
+/* One line on stdout; takes over o. */
+static void print_json(json_object *o)
 {
-	fprintf(f, ",\"%s\":\"", name);
-	for (const char *p = v; *p; p++)
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if ((unsigned char)*p < 0x20)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
-	fputc('"', f);
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	fflush(stdout);
+	json_object_put(o);
+}
+
+/* An errno by name ("EILSEQ"): its number differs between architectures. */
+static const char *errno_name(int err)
+{
+	const char *name = strerrorname_np(err);
+	return name ? name : "unknown";
 }
 
 static void say_access(struct rs_output *o, const struct resync_stats *s)
@@ -70,11 +91,8 @@ static void on_progress(const struct resync_stats *s, void *arg)
 {
 	struct rs_output *o = arg;
 	say_access(o, s);
-	if (o->json) {
-		print_json_stats(stdout, s, "progress");
-		fputs("}\n", stdout);
-		fflush(stdout);
-	}
+	if (o->json)
+		print_json(json_stats(s, "progress"));
 	if (!o->bar || s->phase == RESYNC_PHASE_DONE)
 		return;
 	double secs = (double)s->elapsed_ns / 1e9;
@@ -102,23 +120,28 @@ void rs_output_start(struct rs_output *o, resync *r, const char *command)
 		resync_set_progress(r, on_progress, o, ms);
 }
 
-void rs_output_finish(struct rs_output *o, resync *r, int ret)
+void rs_output_finish(struct rs_output *o, resync *r, int ret, int status)
 {
 	struct resync_stats s;
 	resync_get_stats(r, &s);
 	if (o->bar)
 		fputc('\n', stderr);
 	if (o->json || o->stats) {
-		print_json_stats(stdout, &s, "result");
-		fprintf(stdout, ",\"command\":\"%s\",\"status\":%d", o->command, ret);
+		json_object *j = json_stats(&s, "result");
+		json_object_object_add(j, "command", json_object_new_string(o->command));
+		json_object_object_add(j, "status", json_object_new_int(status));
+		if (ret)
+			json_object_object_add(j, "errno", json_object_new_string(errno_name(-ret)));
 		if (s.resume_refused)
-			print_json_string(stdout, "resume_refused_reason", resync_resume_refused(r));
+			json_object_object_add(j, "resume_refused_reason",
+					       json_object_new_string(resync_resume_refused(r)));
 		if (ret) {
-			print_json_string(stdout, "error", resync_error(r));
+			json_object_object_add(j, "error", json_object_new_string(resync_error(r)));
 			if (resync_error_offset(r) != UINT64_MAX)
-				fprintf(stdout, ",\"error_offset\":%" PRIu64, resync_error_offset(r));
+				json_object_object_add(j, "error_offset",
+						       json_object_new_uint64(resync_error_offset(r)));
 		}
-		fputs("}\n", stdout);
+		print_json(j);
 	}
 	if (ret) {
 		fprintf(stderr, "resync: %s\n", *resync_error(r) ? resync_error(r) : "failed");

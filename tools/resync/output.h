@@ -20,7 +20,7 @@ struct rs_output {
 
 /* Installs the progress callback on r. */
 void rs_output_start(struct rs_output *o, resync *r, const char *command);
-/* Prints the outcome of resync_run() (ret). */
-void rs_output_finish(struct rs_output *o, resync *r, int ret);
+/* Prints the outcome of resync_run() (ret) and the exit status it gives. */
+void rs_output_finish(struct rs_output *o, resync *r, int ret, int status);
 
 #endif
