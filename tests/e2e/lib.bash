@@ -34,3 +34,30 @@ loop_attach() { # loop_attach FILE -> prints the device
 # rounds CHECK STRESS: how many rounds a storm runs; `make stress` sets
 # RESYNC_STRESS=1 for the full count, `make check` runs the shortened one.
 rounds() { if [ "${RESYNC_STRESS:-0}" = 1 ]; then echo "$2"; else echo "$1"; fi; }
+# check_options TOOL DOC: TOOL --version names TOOL and libresync at VERSION;
+# every option TOOL --long-options/--short-options lists is documented in its
+# man page source DOC, and the bash completion offers it.
+check_options() {
+	local tool=$1 doc=$ROOT/$2 v opt
+	v=$(cat "$ROOT/VERSION")
+	expect_rc 0 "$tool" --version
+	[ "$(cat "$TMP/out")" = "$tool $v
+libresync $v" ] || fail "$tool --version: $(cat "$TMP/out")"
+	expect_rc 0 "$tool" --long-options
+	mv "$TMP/out" "$TMP/long"
+	grep -qx -- --help "$TMP/long" && grep -qx -- --version "$TMP/long" || fail "$tool --long-options: $(cat "$TMP/long")"
+	expect_rc 0 "$tool" --short-options
+	mv "$TMP/out" "$TMP/short"
+	grep -qx -- -h "$TMP/short" || fail "$tool --short-options: $(cat "$TMP/short")"
+	grep -vEx -- '--[a-z][a-z0-9-]*|-[a-zA-Z0-9]' "$TMP/long" "$TMP/short" && fail "$tool lists a malformed option"
+	sed 's/\\//g' "$doc" >"$TMP/doc"
+	while read -r opt; do
+		grep -Eq -- "(^|[^a-z0-9-])$opt([^a-z0-9-]|\$)" "$TMP/doc" || fail "$tool $opt is not documented in $2"
+	done < <(cat "$TMP/long" "$TMP/short")
+	# shellcheck source=/dev/null
+	. "$ROOT/tools/bash-completion/resync"
+	COMP_WORDS=("$tool" --) COMP_CWORD=1 COMPREPLY=()
+	_resync_tools
+	[ "$(printf '%s\n' "${COMPREPLY[@]}" | sort)" = "$(sort "$TMP/long")" ] ||
+		fail "completion of $tool --: ${COMPREPLY[*]}"
+}
