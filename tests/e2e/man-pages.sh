@@ -9,8 +9,11 @@ pages="resync.1 resyncctl.1 resync-bitmap.1 libresync.3 resync-bitmap.5"
 for p in $pages; do
 	page=$B/man/$p
 	[ -s "$page" ] || fail "$page was not built"
-	MANWIDTH=80 man --warnings -l "$page" >"$TMP/out" 2>"$TMP/err" || fail "man -l $page failed: $(cat "$TMP/err")"
-	[ ! -s "$TMP/err" ] || fail "$page renders with warnings: $(head -5 "$TMP/err")"
+	# Layout warnings depend on the width: a narrow, the usual and a wide one.
+	for w in 60 80 132; do
+		MANWIDTH=$w man --warnings -l "$page" >"$TMP/out" 2>"$TMP/err" || fail "man -l $page failed: $(cat "$TMP/err")"
+		[ ! -s "$TMP/err" ] || fail "$page renders with warnings at width $w: $(head -5 "$TMP/err")"
+	done
 	name=${p%.*}
 	lexgrog "$page" | grep -q ": \"$name - " || fail "$page has no NAME line for whatis: $(lexgrog "$page")"
 	grep -q "^\.TH \"${name^^}\" \"${p##*.}\" \"\" \"resync $(cat VERSION)\"" "$page" ||
