@@ -33,6 +33,7 @@ static const char usage_text[] =
 	"       resync-bitmap nbd-extents URI NAME\n"
 	"       resync-bitmap from-nbd URI NAME OUT [--granularity G] [--generation HEX32]\n"
 	"                            [--disk-id HEX32] [--consistent]\n"
+	"       resync-bitmap --version | --long-options | --short-options\n"
 	"  BYTES and G: decimal (leading zeros too) or 0x hex, optional K, M, G, T suffix\n"
 	"  (powers of 1024, also KB, KiB); an extents FILE holds \"offset length\" lines\n"
 	"  in the same numbers, '#' starts a comment; NAME is a qemu dirty bitmap\n"

@@ -60,6 +60,7 @@ static void usage(FILE *f)
 	      "  --progress-interval MS    how often progress is shown (default 200, JSON 1000)\n"
 	      "  --stats                   print the result figures as JSON at the end\n"
 	      "  -v, --verbose             say how the endpoints are accessed\n"
+	      "  --version                 resync's and libresync's versions\n"
 	      "numbers: decimal (leading zeros too) or 0x hex, optional K, M, G, T suffix\n"
 	      "(powers of 1024, also KB, KiB); extent files use the same numbers\n"
 	      "exit status: 0 done or equal, 1 error, 2 usage, 3 differences found, 4 interrupted\n",
