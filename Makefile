@@ -30,7 +30,7 @@ CXX ?= c++
 SOVERSION := 0
 VERSION   := 0.1.0
 
-PKGS      := liburing libnbd blkid json-c libxxhash
+PKGS      := liburing libnbd blkid uuid json-c libxxhash
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

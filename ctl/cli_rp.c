@@ -8,6 +8,7 @@
 #include <time.h>
 #include "resync/return_codes.h"
 #include "cli.h"
+#include "guid.h"
 #include "vm.h"
 
 static const char rp_usage[] =
@@ -57,7 +58,7 @@ static const char *take_option(const char *o, json_object *d, json_object *cr)
 	if (!strncmp(o, "base=", 5) || !strncmp(o, "generation=", 11)) {
 		bool base = o[0] == 'b';
 		json_object *to = base ? cr : d;
-		if (ctl_parse_generation(strchr(o, '=') + 1, g) < 0)
+		if (rc_guid_parse(strchr(o, '=') + 1, g) < 0)
 			return "must be 32 hex digits";
 		if (json_object_object_get(to, "GenerationId"))
 			return "is given twice";

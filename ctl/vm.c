@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include "resync/return_codes.h"
 #include "resync/states.h"
+#include "guid.h"
 #include "job.h"
 #include "probe.h"
 #include "record.h"
@@ -101,27 +102,6 @@ void ctl_unlock(int fd)
 		close(fd);
 }
 
-int ctl_parse_generation(const char *hex, uint8_t id[16])
-{
-	if (strlen(hex) != 32)
-		return -EINVAL;
-	for (int i = 0; i < 16; i++) {
-		unsigned v;
-		if (sscanf(hex + 2 * i, "%2x", &v) != 1 ||
-		    !strchr("0123456789abcdefABCDEF", hex[2 * i]) ||
-		    !strchr("0123456789abcdefABCDEF", hex[2 * i + 1]))
-			return -EINVAL;
-		id[i] = (uint8_t)v;
-	}
-	return 0;
-}
-
-void ctl_format_generation(const uint8_t id[16], char hex[33])
-{
-	for (int i = 0; i < 16; i++)
-		snprintf(hex + 2 * i, 3, "%02x", id[i]);
-}
-
 json_object *ctl_vm_disk(json_object *vm, const char *disk)
 {
 	json_object *disks;
@@ -197,7 +177,7 @@ static uint32_t check_disks(json_object *disks, struct ctl_err *e)
 					name ? name : "");
 		if (!target || !*target)
 			return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "disk \"%s\" has no target", name);
-		if (gen && *gen && ctl_parse_generation(gen, id) < 0)
+		if (gen && *gen && rc_guid_parse(gen, id) < 0)
 			return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
 					"disk \"%s\": generation must be 32 hex digits", name);
 		for (size_t j = 0; j < i; j++)
@@ -404,7 +384,7 @@ static uint32_t check_rp(json_object *vm, json_object *rp, struct ctl_err *e)
 		if (json_object_object_get_ex(d, "ChangeRecord", &cr)) {
 			const char *gen = ctl_json_str(cr, "GenerationId");
 			uint8_t g[16];
-			if (gen && *gen && ctl_parse_generation(gen, g) < 0)
+			if (gen && *gen && rc_guid_parse(gen, g) < 0)
 				return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
 						"disk \"%s\": generation must be 32 hex digits", name);
 		}

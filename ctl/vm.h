@@ -54,8 +54,4 @@ void ctl_vm_set_state(json_object *vm, uint32_t state, uint32_t health);
 /* InitiateFailback's accepted starting points, ignoring liveness of jobs. */
 bool ctl_vm_failback_state_ok(uint32_t mode, uint32_t state);
 
-/* Parses 32 hex digits (a 16-byte generation id). */
-int ctl_parse_generation(const char *hex, uint8_t id[16]);
-void ctl_format_generation(const uint8_t id[16], char hex[33]);
-
 #endif

@@ -17,6 +17,7 @@
 #include "resync/resync.h"
 #include "resync/return_codes.h"
 #include "resync/states.h"
+#include "guid.h"
 #include "job.h"
 #include "settings.h"
 #include "trust.h"
@@ -396,7 +397,7 @@ static void vm_start_copy(struct worker *w, json_object *vm, void *arg)
 	}
 }
 
-static void new_generation(json_object *vm, const char *rp_id, const char *disk, char hex[33])
+static void new_generation(json_object *vm, const char *rp_id, const char *disk, char hex[RC_GUID_HEX_LEN])
 {
 	json_object *rp = ctl_vm_rp(vm, rp_id), *rpdisks = json_object_object_get(rp, "Disks");
 	uint8_t g[16];
@@ -404,18 +405,18 @@ static void new_generation(json_object *vm, const char *rp_id, const char *disk,
 	for (size_t i = 0; i < json_object_array_length(rpdisks); i++) {
 		json_object *rd = json_object_array_get_idx(rpdisks, i);
 		const char *gen = ctl_json_str(rd, "GenerationId");
-		if (!strcmp(ctl_json_str(rd, "Name"), disk) && gen && ctl_parse_generation(gen, g) == 0) {
-			ctl_format_generation(g, hex);
+		if (!strcmp(ctl_json_str(rd, "Name"), disk) && gen && rc_guid_parse(gen, g) == 0) {
+			rc_guid_hex(g, hex);
 			return;
 		}
 	}
 	/* Without a known generation for the image, a fresh one makes sure no
 	 * older change record is ever trusted against this target; without
 	 * randomness none ("": unknown, so the next failback compares). */
-	if (ctl_random(g, sizeof(g)) < 0)
+	if (rc_guid_random(g) < 0)
 		hex[0] = '\0';
 	else
-		ctl_format_generation(g, hex);
+		rc_guid_hex(g, hex);
 }
 
 /* Whether every disk of the VM, not only this job's, holds recovery point rp
@@ -437,7 +438,7 @@ static void vm_finish(struct worker *w, json_object *vm, void *arg)
 {
 	uint32_t *outcome = arg;
 	const char *rp = ctl_json_str(w->job, "RecoveryPoint");
-	char hex[33];
+	char hex[RC_GUID_HEX_LEN];
 
 	for (size_t i = 0; i < w->n; i++) {
 		json_object *d = ctl_vm_disk(vm, w->disks[i].name);
