@@ -11,6 +11,7 @@
 #include "resync/states.h"
 #include "cli.h"
 #include "job.h"
+#include "progress_bar.h"
 #include "vm.h"
 
 uint32_t cli_open(struct cli *c, struct ctl_err *e)
@@ -209,16 +210,15 @@ void cli_print_job(json_object *job)
 
 static void draw_bar(json_object *job)
 {
-	int pct = (int)jint(job, "PercentComplete"), fill = pct * 30 / 100;
-	double rate = (double)jint(job, "RateBytesPerSecond") / (1 << 20);
-	char bar[31];
+	struct rc_progress p = {
+		.fraction = (double)jint(job, "PercentComplete") / 100,
+		.done = (uint64_t)jint(job, "BytesCopied"),
+		.total = (uint64_t)jint(job, "BytesToCopy"),
+		.rate = (double)jint(job, "RateBytesPerSecond"),
+		.label = cli_job_state_name((uint32_t)jint(job, "JobState")),
+	};
 
-	memset(bar, '#', (size_t)fill);
-	memset(bar + fill, '.', (size_t)(30 - fill));
-	bar[30] = '\0';
-	fprintf(stderr, "\r[%s] %3d%% %8.1f MiB/s  %-13s", bar, pct, rate,
-		cli_job_state_name((uint32_t)jint(job, "JobState")));
-	fflush(stderr);
+	rc_progress_draw(stderr, &p);
 }
 
 static int64_t mono_ms(void)
