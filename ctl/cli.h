@@ -36,12 +36,6 @@ int cli_usage(struct cli *c, const char *usage, const char *fmt, ...)
  * ':' "option \"--settings\" wants a value", else "unknown option
  * \"--bogus\"".  argv and optind are getopt's. */
 int cli_bad_option(struct cli *c, const char *usage, int o, char **argv);
-/* Splits a --disk spec "DISK=PATH[,OPTION]...": the commas that separate
- * options are the unescaped ones, and "\\," and "\\\\" in a part stand for
- * "," and "\\".  *buf (free it) holds the parts; f[0] is DISK, f[1] PATH,
- * f[2..] the options; any other '\\' is itself.  -1 without '=', for an
- * empty DISK or PATH, or more than max parts. */
-int cli_split_disk(const char *spec, char **buf, char **f, size_t max, size_t *n);
 /* True (after printing usage to stdout) when argv asks for --help. */
 bool cli_help(int argc, char **argv, const char *usage);
 

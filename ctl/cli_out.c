@@ -94,36 +94,6 @@ int cli_bad_option(struct cli *c, const char *usage, int o, char **argv)
 	return cli_usage(c, usage, "unknown option \"%.*s\"", n, arg);
 }
 
-int cli_split_disk(const char *spec, char **buf, char **f, size_t max, size_t *n)
-{
-	const char *eq = strchr(spec, '=');
-	char *b = malloc(strlen(spec) + 1), *w = b;
-
-	*buf = b;
-	*n = 0;
-	if (!b || !eq || eq == spec || max < 2)
-		return -1;
-	memcpy(w, spec, (size_t)(eq - spec));
-	w[eq - spec] = '\0';
-	f[(*n)++] = w;
-	w += eq - spec + 1;
-	f[(*n)++] = w;
-	for (const char *p = eq + 1; *p; p++) {
-		if (*p == '\\' && (p[1] == ',' || p[1] == '\\')) {
-			*w++ = *++p;
-		} else if (*p == ',') {
-			*w++ = '\0';
-			if (*n == max)
-				return -1;
-			f[(*n)++] = w;
-		} else {
-			*w++ = *p;
-		}
-	}
-	*w = '\0';
-	return *f[1] ? 0 : -1;
-}
-
 bool cli_help(int argc, char **argv, const char *usage)
 {
 	for (int i = 1; i < argc; i++) {
