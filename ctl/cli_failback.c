@@ -7,6 +7,7 @@
 #include "resync/return_codes.h"
 #include "cli.h"
 #include "failback.h"
+#include "state_machine.h"
 #include "vm.h"
 
 static const char failover_usage[] =

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "disk_spec.h"
 #include "guid.h"
+#include "recovery_point.h"
 #include "vm.h"
 
 static const char rp_usage[] =

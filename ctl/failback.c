@@ -14,6 +14,8 @@
 #include "failback.h"
 #include "probe.h"
 #include "settings.h"
+#include "recovery_point.h"
+#include "state_machine.h"
 #include "trust.h"
 #include "vm.h"
 #include "worker.h"

@@ -14,6 +14,7 @@
 #include "resync/states.h"
 #include "job.h"
 #include "record.h"
+#include "state_machine.h"
 #include "vm.h"
 
 int ctl_job_new_id(char id[CTL_JOB_ID_LEN])

@@ -11,6 +11,8 @@
 #include "resync/states.h"
 #include "guid.h"
 #include "job.h"
+#include "recovery_point.h"
+#include "state_machine.h"
 #include "vm.h"
 #include "worker_internal.h"
 
