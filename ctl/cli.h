@@ -54,7 +54,7 @@ uint32_t cli_wait_job(struct cli *c, const char *id, long long timeout_ms, json_
 void cli_print_job(json_object *job);
 
 int cli_vm(struct cli *c, int argc, char **argv);
-int cli_rp(struct cli *c, int argc, char **argv);
+int cli_recovery_point(struct cli *c, int argc, char **argv);
 int cli_failover(struct cli *c, int argc, char **argv);
 int cli_failback(struct cli *c, int argc, char **argv);
 int cli_job(struct cli *c, int argc, char **argv);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* resyncctl failover and failback: options and settings to failback.h. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: MIT */
+/* What every resyncctl command shares (cli.h): usage errors, human and JSON
+ * output, names for numbers, and job wait with its progress bar. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: MIT */
+/* resyncctl recovery-point add|list|show|remove: --disk specs
+ * (common/disk_spec.h) and their options to recovery_point.h. */
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -243,7 +245,7 @@ static void print_rp_list(json_object *out)
 	}
 }
 
-int cli_rp(struct cli *c, int argc, char **argv)
+int cli_recovery_point(struct cli *c, int argc, char **argv)
 {
 	struct ctl_err e = { "" };
 	json_object *vm = NULL, *out = NULL, *rp;

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* resyncctl vm add|list|show|remove: options to a VM record (vm.h). */
 #include <dirent.h>
 #include <getopt.h>
 #include <stdio.h>

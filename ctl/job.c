@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* Job records and their lifecycle: see job.h. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* Record validation against a schema table: see record.h. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>

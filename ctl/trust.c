@@ -9,9 +9,9 @@
 #include "resync/resync.h"
 #include "resync/change_bitmap.h"
 #include "resync/return_codes.h"
+#include "endpoint_check.h"
 #include "errmap.h"
 #include "guid.h"
-#include "probe.h"
 #include "trust.h"
 #include "vm.h"
 

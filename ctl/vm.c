@@ -13,9 +13,9 @@
 #include <unistd.h>
 #include "resync/return_codes.h"
 #include "resync/states.h"
+#include "endpoint_check.h"
 #include "guid.h"
 #include "job.h"
-#include "probe.h"
 #include "record.h"
 #include "state_machine.h"
 #include "vm.h"

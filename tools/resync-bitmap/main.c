@@ -23,7 +23,7 @@
 #include "guid.h"
 #include "parse_size.h"
 #include "resync/change_bitmap.h"
-#include "tool.h"
+#include "cli.h"
 
 #define DEFAULT_GRANULARITY (64u << 10)
 

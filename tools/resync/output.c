@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* resync's output: the progress bar, JSON lines and the summary (output.h). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -49,7 +50,7 @@ static void print_json_string(FILE *f, const char *name, const char *v)
 	fputc('"', f);
 }
 
-static void say_access(struct rs_output *o, const struct resync_stats *s)
+static void say_access(struct output *o, const struct resync_stats *s)
 {
 	if (!o->verbose || o->said_access || s->phase < RESYNC_PHASE_COPY)
 		return;
@@ -69,7 +70,7 @@ static void say_access(struct rs_output *o, const struct resync_stats *s)
 
 static void on_progress(const struct resync_stats *s, void *arg)
 {
-	struct rs_output *o = arg;
+	struct output *o = arg;
 	say_access(o, s);
 	if (o->json) {
 		print_json_stats(stdout, s, "progress");
@@ -89,7 +90,7 @@ static void on_progress(const struct resync_stats *s, void *arg)
 	rc_progress_draw(stderr, &p);
 }
 
-void rs_output_start(struct rs_output *o, resync *r, const char *command)
+void output_start(struct output *o, resync *r, const char *command)
 {
 	o->command = command;
 	o->r = r;
@@ -100,7 +101,7 @@ void rs_output_start(struct rs_output *o, resync *r, const char *command)
 		resync_set_progress(r, on_progress, o, ms);
 }
 
-void rs_output_finish(struct rs_output *o, resync *r, int ret)
+void output_finish(struct output *o, resync *r, int ret)
 {
 	struct resync_stats s;
 	resync_get_stats(r, &s);
