@@ -59,7 +59,8 @@ void worker_vm_start_copy(struct worker *w, json_object *vm, void *arg)
 	}
 }
 
-static void new_generation(json_object *vm, const char *rp_id, const char *disk, char hex[RC_GUID_HEX_LEN])
+static void new_generation(json_object *vm, const char *rp_id, const char *disk,
+			   char hex[RC_GUID_HEX_LEN])
 {
 	json_object *rp = ctl_vm_rp(vm, rp_id), *rpdisks = json_object_object_get(rp, "Disks");
 	uint8_t g[16];
