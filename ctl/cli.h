@@ -36,12 +36,6 @@ int cli_usage(struct cli *c, const char *usage, const char *fmt, ...)
  * ':' "option \"--settings\" wants a value", else "unknown option
  * \"--bogus\"".  argv and optind are getopt's. */
 int cli_bad_option(struct cli *c, const char *usage, int o, char **argv);
-/* Splits a --disk spec "DISK=PATH[,OPTION]...": the commas that separate
- * options are the unescaped ones, and "\\," and "\\\\" in a part stand for
- * "," and "\\".  *buf (free it) holds the parts; f[0] is DISK, f[1] PATH,
- * f[2..] the options; any other '\\' is itself.  -1 without '=', for an
- * empty DISK or PATH, or more than max parts. */
-int cli_split_disk(const char *spec, char **buf, char **f, size_t max, size_t *n);
 /* True (after printing usage to stdout) when argv asks for --help. */
 bool cli_help(int argc, char **argv, const char *usage);
 
@@ -60,7 +54,7 @@ uint32_t cli_wait_job(struct cli *c, const char *id, long long timeout_ms, json_
 void cli_print_job(json_object *job);
 
 int cli_vm(struct cli *c, int argc, char **argv);
-int cli_rp(struct cli *c, int argc, char **argv);
+int cli_recovery_point(struct cli *c, int argc, char **argv);
 int cli_failover(struct cli *c, int argc, char **argv);
 int cli_failback(struct cli *c, int argc, char **argv);
 int cli_job(struct cli *c, int argc, char **argv);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* resyncctl failover and failback: options and settings to failback.h. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include "resync/return_codes.h"
 #include "cli.h"
 #include "failback.h"
+#include "state_machine.h"
 #include "vm.h"
 
 static const char failover_usage[] =

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* resyncctl job list|show|wait|suspend|resume|terminate|remove (job.h). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: MIT */
+/* What every resyncctl command shares (cli.h): usage errors, human and JSON
+ * output, names for numbers, and job wait with its progress bar. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -11,6 +13,7 @@
 #include "resync/states.h"
 #include "cli.h"
 #include "job.h"
+#include "progress_bar.h"
 #include "vm.h"
 
 uint32_t cli_open(struct cli *c, struct ctl_err *e)
@@ -91,36 +94,6 @@ int cli_bad_option(struct cli *c, const char *usage, int o, char **argv)
 	if (o == ':')
 		return cli_usage(c, usage, "option \"%.*s\" wants a value", n, arg);
 	return cli_usage(c, usage, "unknown option \"%.*s\"", n, arg);
-}
-
-int cli_split_disk(const char *spec, char **buf, char **f, size_t max, size_t *n)
-{
-	const char *eq = strchr(spec, '=');
-	char *b = malloc(strlen(spec) + 1), *w = b;
-
-	*buf = b;
-	*n = 0;
-	if (!b || !eq || eq == spec || max < 2)
-		return -1;
-	memcpy(w, spec, (size_t)(eq - spec));
-	w[eq - spec] = '\0';
-	f[(*n)++] = w;
-	w += eq - spec + 1;
-	f[(*n)++] = w;
-	for (const char *p = eq + 1; *p; p++) {
-		if (*p == '\\' && (p[1] == ',' || p[1] == '\\')) {
-			*w++ = *++p;
-		} else if (*p == ',') {
-			*w++ = '\0';
-			if (*n == max)
-				return -1;
-			f[(*n)++] = w;
-		} else {
-			*w++ = *p;
-		}
-	}
-	*w = '\0';
-	return *f[1] ? 0 : -1;
 }
 
 bool cli_help(int argc, char **argv, const char *usage)
@@ -209,16 +182,15 @@ void cli_print_job(json_object *job)
 
 static void draw_bar(json_object *job)
 {
-	int pct = (int)jint(job, "PercentComplete"), fill = pct * 30 / 100;
-	double rate = (double)jint(job, "RateBytesPerSecond") / (1 << 20);
-	char bar[31];
+	struct rc_progress p = {
+		.fraction = (double)jint(job, "PercentComplete") / 100,
+		.done = (uint64_t)jint(job, "BytesCopied"),
+		.total = (uint64_t)jint(job, "BytesToCopy"),
+		.rate = (double)jint(job, "RateBytesPerSecond"),
+		.label = cli_job_state_name((uint32_t)jint(job, "JobState")),
+	};
 
-	memset(bar, '#', (size_t)fill);
-	memset(bar + fill, '.', (size_t)(30 - fill));
-	bar[30] = '\0';
-	fprintf(stderr, "\r[%s] %3d%% %8.1f MiB/s  %-13s", bar, pct, rate,
-		cli_job_state_name((uint32_t)jint(job, "JobState")));
-	fflush(stderr);
+	rc_progress_draw(stderr, &p);
 }
 
 static int64_t mono_ms(void)

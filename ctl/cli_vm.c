@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* resyncctl vm add|list|show|remove: options to a VM record (vm.h). */
 #include <dirent.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include "resync/return_codes.h"
 #include "resync/states.h"
 #include "cli.h"
+#include "disk_spec.h"
 #include "vm.h"
 
 static const char vm_usage[] =
@@ -46,23 +48,34 @@ static int parse_mode(const char *s, uint32_t *mode)
  * with the reason in why. */
 static json_object *parse_disk(const char *spec, char *why, size_t n)
 {
-	char *buf, *f[3];
+	struct rc_disk_spec ds;
 	json_object *d = NULL;
-	size_t nf;
+	const char *gen = NULL;
 
-	if (cli_split_disk(spec, &buf, f, 3, &nf) < 0)
+	if (rc_disk_spec_parse(spec, &ds) < 0) {
 		snprintf(why, n, "--disk wants DISK=TARGET[,generation=HEX], not \"%s\"", spec);
-	else if (nf == 3 && strncmp(f[2], "generation=", 11))
-		snprintf(why, n, "--disk %s: option \"%s\" is not an option (generation=; a comma "
-			 "in a path is written \\,)", f[0], f[2]);
-	else {
-		d = json_object_new_object();
-		json_object_object_add(d, "Name", json_object_new_string(f[0]));
-		json_object_object_add(d, "Target", json_object_new_string(f[1]));
-		if (nf == 3)
-			json_object_object_add(d, "GenerationId", json_object_new_string(f[2] + 11));
+		goto out;
 	}
-	free(buf);
+	for (size_t i = 0; i < ds.n; i++) {
+		const struct rc_disk_option *o = &ds.opt[i];
+		if (!o->value || !rc_disk_option_is(o, "generation")) {
+			snprintf(why, n, "--disk %s: option \"%s\" is not an option (generation=; "
+				 "a comma in a path is written \\,)", ds.name, o->text);
+			goto out;
+		}
+		if (gen) {
+			snprintf(why, n, "--disk %s: option \"%s\" is given twice", ds.name, o->text);
+			goto out;
+		}
+		gen = o->value;
+	}
+	d = json_object_new_object();
+	json_object_object_add(d, "Name", json_object_new_string(ds.name));
+	json_object_object_add(d, "Target", json_object_new_string(ds.target));
+	if (gen)
+		json_object_object_add(d, "GenerationId", json_object_new_string(gen));
+out:
+	rc_disk_spec_free(&ds);
 	return d;
 }
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* errno to InitiateFailback return values, and their text: see errmap.h. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* InitiateFailback: see failback.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,9 +12,11 @@
 #include "resync/change_bitmap.h"
 #include "resync/return_codes.h"
 #include "resync/states.h"
+#include "endpoint_check.h"
 #include "failback.h"
-#include "probe.h"
+#include "recovery_point.h"
 #include "settings.h"
+#include "state_machine.h"
 #include "trust.h"
 #include "vm.h"
 #include "worker.h"
@@ -118,10 +121,10 @@ static uint32_t choose_source(struct ctl_store *s, struct plan_disk *d, json_obj
 	kind = f.record_kind;
 	if (kind && !strcmp(kind, "nbd-dirty") && !f.record_unusable &&
 	    (want == CTL_CS_AUTO || want == CTL_CS_NBD_DIRTY)) {
-		struct ctl_probe p;
+		struct ctl_endpoint_check p;
 		char meta[CTL_NAME_MAX + 128];
 		snprintf(meta, sizeof(meta), "qemu:dirty-bitmap:%s", ctl_json_str(cr, "Name") ?: "");
-		f.record_rv = ctl_probe(d->source, "image", false, meta, set, &p, e);
+		f.record_rv = ctl_endpoint_check(d->source, "image", false, meta, set, &p, e);
 		if (f.record_rv) {
 			f.record_unusable = true;
 			snprintf(f.record_problem, sizeof(f.record_problem), "%.190s", e->msg);
@@ -154,12 +157,12 @@ static uint32_t choose_source(struct ctl_store *s, struct plan_disk *d, json_obj
 static uint32_t check_disk(struct plan_disk *d, const struct ctl_settings *set,
 			   struct ctl_err *e)
 {
-	struct ctl_probe src, dst;
+	struct ctl_endpoint_check src, dst;
 	uint32_t rv;
 
-	rv = ctl_probe(d->source, "image", false, NULL, set, &src, e);
+	rv = ctl_endpoint_check(d->source, "image", false, NULL, set, &src, e);
 	if (!rv)
-		rv = ctl_probe(d->target, "target", true, NULL, set, &dst, e);
+		rv = ctl_endpoint_check(d->target, "target", true, NULL, set, &dst, e);
 	if (rv)
 		return rv;
 	if (src.size != dst.size)

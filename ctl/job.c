@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* Job records and their lifecycle: see job.h. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -8,44 +9,23 @@
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/stat.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 #include "resync/return_codes.h"
 #include "resync/states.h"
 #include "job.h"
 #include "record.h"
+#include "state_machine.h"
 #include "vm.h"
-
-int ctl_random(void *buf, size_t n)
-{
-	uint8_t *p = buf;
-
-	while (n) {
-		ssize_t r = getrandom(p, n, 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r < 0 ? -errno : -EIO;
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
 
 int ctl_job_new_id(char id[CTL_JOB_ID_LEN])
 {
 	uint8_t b[16];
-	int err = ctl_random(b, sizeof(b));
+	int err = rc_guid_random(b);
 
 	if (err < 0)
 		return err;
-	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-	snprintf(id, CTL_JOB_ID_LEN,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
-		 b[12], b[13], b[14], b[15]);
+	rc_guid_text(b, id);
 	return 0;
 }
 

@@ -14,13 +14,13 @@
 #include <sys/types.h>
 #include <json-c/json.h>
 #include "errmap.h"
+#include "guid.h"
 #include "store.h"
 
-#define CTL_JOB_ID_LEN 37
+#define CTL_JOB_ID_LEN RC_GUID_TEXT_LEN
 
-/* n random bytes from getrandom(2); -errno (never zeroes) when it fails. */
-int ctl_random(void *buf, size_t n);
-/* A random GUID, lower case. */
+/* A random GUID, dashed, lower case; rc_guid_random's -errno (never an id
+ * made without randomness) when it fails. */
 int ctl_job_new_id(char id[CTL_JOB_ID_LEN]);
 /* Creates jobs/ID with its lock taken, so no folder without a holder is
  * ever visible under a job's name (see ctl_store_sweep()): made under a

@@ -96,7 +96,7 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "vm"))
 		rc = cli_vm(&c, argc - 1, argv + 1);
 	else if (!strcmp(cmd, "recovery-point") || !strcmp(cmd, "rp"))
-		rc = cli_rp(&c, argc - 1, argv + 1);
+		rc = cli_recovery_point(&c, argc - 1, argv + 1);
 	else if (!strcmp(cmd, "failover"))
 		rc = cli_failover(&c, argc - 1, argv + 1);
 	else if (!strcmp(cmd, "failback"))

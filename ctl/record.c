@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
+/* Record validation against a schema table: see record.h. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include "guid.h"
 #include "record.h"
 #include "store.h"
 #include "vm.h"
@@ -157,7 +159,7 @@ static int check_value(json_object *v, const struct field *f, const char *path, 
 			return bad(why, n, path, f->key, *s ? "too long" : "empty");
 		if ((f->type == F_NAME || (f->type == F_JOBREF && *s)) && !ctl_name_valid(s))
 			return bad(why, n, path, f->key, "not a valid name");
-		if (f->type == F_GEN && *s && ctl_parse_generation(s, g) < 0)
+		if (f->type == F_GEN && *s && rc_guid_parse(s, g) < 0)
 			return bad(why, n, path, f->key, "not 32 hex digits");
 		return 0;
 	case F_INT:

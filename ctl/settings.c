@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* The failback settings JSON: see settings.h. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* The state directory: see store.h. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

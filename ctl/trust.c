@@ -9,8 +9,9 @@
 #include "resync/resync.h"
 #include "resync/change_bitmap.h"
 #include "resync/return_codes.h"
+#include "endpoint_check.h"
 #include "errmap.h"
-#include "probe.h"
+#include "guid.h"
 #include "trust.h"
 #include "vm.h"
 
@@ -109,10 +110,10 @@ void ctl_trust_decide(const struct ctl_trust_facts *f, struct ctl_trust *t)
 			"%s change record has no generation id", f->record_kind);
 		return;
 	}
-	if (!f->target_generation || ctl_parse_generation(f->target_generation, tg) < 0 ||
+	if (!f->target_generation || rc_guid_parse(f->target_generation, tg) < 0 ||
 	    memcmp(tg, f->record_generation, 16)) {
-		char hex[33];
-		ctl_format_generation(f->record_generation, hex);
+		char hex[RC_GUID_HEX_LEN];
+		rc_guid_hex(f->record_generation, hex);
 		verdict(t, CTL_TRUST_COMPARE, CTL_CS_COMPARE, "generation-mismatch", no_resume,
 			"generation mismatch: change record is relative to %s, target holds %s", hex,
 			f->target_generation && *f->target_generation ? f->target_generation
@@ -147,7 +148,7 @@ void ctl_trust_read_record(json_object *cr, bool image_is_nbd, uint64_t size,
 	if (strcmp(kind, "bitmap")) {
 		g = ctl_json_str(cr, "GenerationId");
 		f->record_consistent = json_object_get_boolean(json_object_object_get(cr, "Consistent"));
-		f->record_has_generation = g && ctl_parse_generation(g, f->record_generation) == 0;
+		f->record_has_generation = g && rc_guid_parse(g, f->record_generation) == 0;
 		return;
 	}
 	/* For bitmaps the file's own header is the truth. */

@@ -1,4 +1,10 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * VM records: vms/NAME.json read, written durably and locked, and the
+ * checks made when a VM is registered or removed (names, disks, and targets
+ * that may not be shared between disks or VMs).  Recovery points are in
+ * recovery_point.c, replication state changes in state_machine.c.
+ */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -7,31 +13,17 @@
 #include <unistd.h>
 #include "resync/return_codes.h"
 #include "resync/states.h"
+#include "endpoint_check.h"
+#include "guid.h"
 #include "job.h"
-#include "probe.h"
 #include "record.h"
+#include "state_machine.h"
 #include "vm.h"
 
 static void file_names(const char *name, char json[CTL_NAME_MAX + 8], char lock[CTL_NAME_MAX + 8])
 {
 	snprintf(json, CTL_NAME_MAX + 8, "%s.json", name);
 	snprintf(lock, CTL_NAME_MAX + 8, "%s.lock", name);
-}
-
-uint32_t ctl_json_u32(json_object *o, const char *key)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, key, &v) ? (uint32_t)json_object_get_int64(v) : 0;
-}
-
-const char *ctl_json_str(json_object *o, const char *key)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
 }
 
 uint32_t ctl_vm_load(struct ctl_store *s, const char *name, json_object **vm, struct ctl_err *e)
@@ -101,27 +93,6 @@ void ctl_unlock(int fd)
 		close(fd);
 }
 
-int ctl_parse_generation(const char *hex, uint8_t id[16])
-{
-	if (strlen(hex) != 32)
-		return -EINVAL;
-	for (int i = 0; i < 16; i++) {
-		unsigned v;
-		if (sscanf(hex + 2 * i, "%2x", &v) != 1 ||
-		    !strchr("0123456789abcdefABCDEF", hex[2 * i]) ||
-		    !strchr("0123456789abcdefABCDEF", hex[2 * i + 1]))
-			return -EINVAL;
-		id[i] = (uint8_t)v;
-	}
-	return 0;
-}
-
-void ctl_format_generation(const uint8_t id[16], char hex[33])
-{
-	for (int i = 0; i < 16; i++)
-		snprintf(hex + 2 * i, 3, "%02x", id[i]);
-}
-
 json_object *ctl_vm_disk(json_object *vm, const char *disk)
 {
 	json_object *disks;
@@ -135,49 +106,6 @@ json_object *ctl_vm_disk(json_object *vm, const char *disk)
 			return d;
 	}
 	return NULL;
-}
-
-json_object *ctl_vm_rp(json_object *vm, const char *id)
-{
-	json_object *rps, *best = NULL;
-	int64_t best_t = INT64_MIN;
-
-	if (!json_object_object_get_ex(vm, "RecoveryPoints", &rps))
-		return NULL;
-	for (size_t i = 0; i < json_object_array_length(rps); i++) {
-		json_object *rp = json_object_array_get_idx(rps, i), *t;
-		const char *n = ctl_json_str(rp, "Id");
-		if (id && *id) {
-			if (n && !strcmp(n, id))
-				return rp;
-			continue;
-		}
-		json_object_object_get_ex(rp, "CreationTimeEpoch", &t);
-		if (json_object_get_int64(t) >= best_t) {
-			best_t = json_object_get_int64(t);
-			best = rp;
-		}
-	}
-	return best;
-}
-
-void ctl_vm_set_state(json_object *vm, uint32_t state, uint32_t health)
-{
-	char ts[32];
-
-	ctl_format_time(ctl_now(), ts);
-	json_object_object_add(vm, "ReplicationState", json_object_new_int64(state));
-	json_object_object_add(vm, "ReplicationHealth", json_object_new_int64(health));
-	json_object_object_add(vm, "TimeOfLastStateChange", json_object_new_string(ts));
-}
-
-bool ctl_vm_failback_state_ok(uint32_t mode, uint32_t state)
-{
-	if (mode != RESYNC_MODE_REPLICA)
-		return false;
-	return state == RESYNC_STATE_RECOVERED || state == RESYNC_STATE_COMMITTED ||
-	       state == RESYNC_STATE_WAITING_FOR_FAILBACK ||
-	       state == RESYNC_STATE_FAILBACK_IN_PROGRESS;
 }
 
 static uint32_t check_disks(json_object *disks, struct ctl_err *e)
@@ -197,7 +125,7 @@ static uint32_t check_disks(json_object *disks, struct ctl_err *e)
 					name ? name : "");
 		if (!target || !*target)
 			return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "disk \"%s\" has no target", name);
-		if (gen && *gen && ctl_parse_generation(gen, id) < 0)
+		if (gen && *gen && rc_guid_parse(gen, id) < 0)
 			return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
 					"disk \"%s\": generation must be 32 hex digits", name);
 		for (size_t j = 0; j < i; j++)
@@ -340,8 +268,7 @@ out:
 	return rv;
 }
 
-/* 32774 when the VM's current job has a live worker. */
-static uint32_t check_no_live_job(struct ctl_store *s, json_object *vm, struct ctl_err *e)
+uint32_t ctl_vm_check_no_live_job(struct ctl_store *s, json_object *vm, struct ctl_err *e)
 {
 	const char *job = ctl_json_str(vm, "CurrentJob");
 
@@ -362,7 +289,7 @@ uint32_t ctl_vm_remove(struct ctl_store *s, const char *name, struct ctl_err *e)
 	if (!rv)
 		rv = ctl_vm_load(s, name, &vm, e);
 	if (!rv)
-		rv = check_no_live_job(s, vm, e);
+		rv = ctl_vm_check_no_live_job(s, vm, e);
 	if (!rv) {
 		file_names(name, jn, ln);
 		err = ctl_unlink(s->vms, jn);
@@ -370,155 +297,6 @@ uint32_t ctl_vm_remove(struct ctl_store *s, const char *name, struct ctl_err *e)
 			rv = ctl_fail(e, ctl_rv_from_errno(err), "removing VM \"%s\": %s", name,
 				      strerror(-err));
 	}
-	ctl_unlock(fd);
-	json_object_put(vm);
-	return rv;
-}
-
-static uint32_t check_rp(json_object *vm, json_object *rp, struct ctl_err *e)
-{
-	const char *id = ctl_json_str(rp, "Id");
-	json_object *disks, *vmdisks;
-	size_t n;
-
-	if (!ctl_name_valid(id))
-		return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "invalid recovery point id \"%s\"",
-				id ? id : "");
-	if (ctl_vm_rp(vm, id))
-		return ctl_fail(e, RESYNC_RV_IN_USE, "recovery point \"%s\" already exists", id);
-	json_object_object_get_ex(rp, "Disks", &disks);
-	json_object_object_get_ex(vm, "Disks", &vmdisks);
-	n = json_object_array_length(disks);
-	for (size_t i = 0; i < n; i++) {
-		json_object *d = json_object_array_get_idx(disks, i), *cr;
-		const char *name = ctl_json_str(d, "Name"), *img = ctl_json_str(d, "Image");
-		if (!name || !ctl_vm_disk(vm, name))
-			return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "VM has no disk \"%s\"",
-					name ? name : "");
-		if (!img || !*img)
-			return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "disk \"%s\" has no image", name);
-		for (size_t j = 0; j < i; j++)
-			if (!strcmp(name, ctl_json_str(json_object_array_get_idx(disks, j), "Name")))
-				return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "disk \"%s\" given twice",
-						name);
-		if (json_object_object_get_ex(d, "ChangeRecord", &cr)) {
-			const char *gen = ctl_json_str(cr, "GenerationId");
-			uint8_t g[16];
-			if (gen && *gen && ctl_parse_generation(gen, g) < 0)
-				return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
-						"disk \"%s\": generation must be 32 hex digits", name);
-		}
-	}
-	if (n != json_object_array_length(vmdisks))
-		return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
-				"a recovery point needs an image for each of the VM's %zu disks",
-				json_object_array_length(vmdisks));
-	return 0;
-}
-
-uint32_t ctl_rp_add(struct ctl_store *s, const char *name, json_object *rp, struct ctl_err *e)
-{
-	json_object *vm = NULL, *rps;
-	uint32_t rv;
-	int fd = -1;
-
-	rv = ctl_vm_lock(s, name, &fd, e);
-	if (!rv)
-		rv = ctl_vm_load(s, name, &vm, e);
-	if (!rv)
-		rv = check_rp(vm, rp, e);
-	if (!rv) {
-		json_object_object_get_ex(vm, "RecoveryPoints", &rps);
-		json_object_array_add(rps, json_object_get(rp));
-		rv = ctl_vm_save(s, vm, e);
-	}
-	ctl_unlock(fd);
-	json_object_put(vm);
-	json_object_put(rp);
-	return rv;
-}
-
-uint32_t ctl_rp_remove(struct ctl_store *s, const char *name, const char *id, struct ctl_err *e)
-{
-	json_object *vm = NULL, *rps;
-	uint32_t rv;
-	int fd = -1;
-
-	rv = ctl_vm_lock(s, name, &fd, e);
-	if (!rv)
-		rv = ctl_vm_load(s, name, &vm, e);
-	if (rv)
-		goto out;
-	if (!ctl_name_valid(id) || !ctl_vm_rp(vm, id)) {
-		rv = ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "unknown recovery point \"%s\"", id);
-		goto out;
-	}
-	rv = check_no_live_job(s, vm, e);
-	if (rv)
-		goto out;
-	json_object_object_get_ex(vm, "RecoveryPoints", &rps);
-	for (size_t i = 0; i < json_object_array_length(rps); i++) {
-		if (!strcmp(ctl_json_str(json_object_array_get_idx(rps, i), "Id"), id)) {
-			json_object_array_del_idx(rps, i, 1);
-			break;
-		}
-	}
-	rv = ctl_vm_save(s, vm, e);
-out:
-	ctl_unlock(fd);
-	json_object_put(vm);
-	return rv;
-}
-
-uint32_t ctl_failover(struct ctl_store *s, const char *name, const char *id, bool commit,
-		      struct ctl_err *e)
-{
-	json_object *vm = NULL, *rp;
-	uint32_t rv, state, mode;
-	int fd = -1;
-
-	rv = ctl_vm_lock(s, name, &fd, e);
-	if (!rv)
-		rv = ctl_vm_load(s, name, &vm, e);
-	if (rv)
-		goto out;
-	state = ctl_json_u32(vm, "ReplicationState");
-	mode = ctl_json_u32(vm, "ReplicationMode");
-	if (commit) {
-		if (mode != RESYNC_MODE_REPLICA || state != RESYNC_STATE_RECOVERED) {
-			rv = ctl_fail(e, RESYNC_RV_INVALID_STATE,
-				      "commit needs a Replica VM in state 5 Recovered (mode %u, state %u)",
-				      mode, state);
-			goto out;
-		}
-		ctl_vm_set_state(vm, RESYNC_STATE_COMMITTED, RESYNC_HEALTH_OK);
-		rv = ctl_vm_save(s, vm, e);
-		goto out;
-	}
-	/* Failover is the step a replica takes when the primary is lost: from
-	 * any settled replication state, or again after a completed failback. */
-	if (mode != RESYNC_MODE_REPLICA ||
-	    !(state == RESYNC_STATE_READY || state == RESYNC_STATE_WAITING_INITIAL ||
-	      state == RESYNC_STATE_REPLICATING || state == RESYNC_STATE_SYNCED ||
-	      state == RESYNC_STATE_SUSPENDED || state == RESYNC_STATE_CRITICAL ||
-	      state == RESYNC_STATE_RECOVERED || state == RESYNC_STATE_FAILBACK_COMPLETE)) {
-		rv = ctl_fail(e, RESYNC_RV_INVALID_STATE,
-			      "failover needs a Replica VM in a replicating or recovered state (mode %u, state %u)",
-			      mode, state);
-		goto out;
-	}
-	rp = ctl_vm_rp(vm, id);
-	if (!rp) {
-		rv = ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, id && *id ?
-			      "unknown recovery point \"%s\"" : "VM has no recovery point%s",
-			      id && *id ? id : "");
-		goto out;
-	}
-	json_object_object_add(vm, "FailedOverTo",
-			       json_object_new_string(ctl_json_str(rp, "Id")));
-	ctl_vm_set_state(vm, RESYNC_STATE_RECOVERED, RESYNC_HEALTH_OK);
-	rv = ctl_vm_save(s, vm, e);
-out:
 	ctl_unlock(fd);
 	json_object_put(vm);
 	return rv;

@@ -2,7 +2,8 @@
 /*
  * VM records (vms/NAME.json): replication mode, state and health, disks with
  * their targets, the generation id each target holds and whether it is
- * inconsistent, and the VM's recovery points.  Transitions are made under the
+ * inconsistent, and the VM's recovery points (recovery_point.h).  Changes,
+ * and the state machine's transitions (state_machine.h), are made under the
  * VM's lock (vms/NAME.lock); functions returning uint32_t return 0 or an
  * InitiateFailback return value with the reason in e.
  */
@@ -13,6 +14,7 @@
 #include <stdint.h>
 #include <json-c/json.h>
 #include "errmap.h"
+#include "json_get.h"
 #include "store.h"
 
 /* Loads vms/NAME.json: 0, or 32773 (unknown VM or bad name), 32771 (record unreadable). */
@@ -34,28 +36,10 @@ uint32_t ctl_vm_check_targets(struct ctl_store *s, const char *name, json_object
 /* 32774 while a live job holds the VM. */
 uint32_t ctl_vm_remove(struct ctl_store *s, const char *name, struct ctl_err *e);
 
-/* Adds a recovery point {Id, CreationTime, Type, Disks: [{Name, Image[,
- * ChangeRecord]}]} (taken over): every disk of the VM exactly once. */
-uint32_t ctl_rp_add(struct ctl_store *s, const char *vm, json_object *rp, struct ctl_err *e);
-uint32_t ctl_rp_remove(struct ctl_store *s, const char *vm, const char *id, struct ctl_err *e);
+/* 32774 when the VM's current job has a live worker. */
+uint32_t ctl_vm_check_no_live_job(struct ctl_store *s, json_object *vm, struct ctl_err *e);
 
-/* Failover to a recovery point (NULL: latest): state 5 Recovered; commit: 5 -> 6. */
-uint32_t ctl_failover(struct ctl_store *s, const char *vm, const char *rp, bool commit,
-		      struct ctl_err *e);
-
-/* Accessors on a loaded record. */
-uint32_t ctl_json_u32(json_object *o, const char *key);
-const char *ctl_json_str(json_object *o, const char *key);
+/* The disk of a loaded record by name; NULL when it has none. */
 json_object *ctl_vm_disk(json_object *vm, const char *disk);
-/* The named recovery point, or the latest (by CreationTime, then order) for NULL/"". */
-json_object *ctl_vm_rp(json_object *vm, const char *id);
-/* State and health, stamping TimeOfLastStateChange. */
-void ctl_vm_set_state(json_object *vm, uint32_t state, uint32_t health);
-/* InitiateFailback's accepted starting points, ignoring liveness of jobs. */
-bool ctl_vm_failback_state_ok(uint32_t mode, uint32_t state);
-
-/* Parses 32 hex digits (a 16-byte generation id). */
-int ctl_parse_generation(const char *hex, uint8_t id[16]);
-void ctl_format_generation(const uint8_t id[16], char hex[33]);
 
 #endif

@@ -85,7 +85,7 @@ TEST_F(Lifecycle, FailbackToAChosenOlderRecoveryPoint)
 	// On a terminal, job wait draws a progress bar.
 	CliRun tty = run_cmd("/usr/bin/script", { "-qec", ctl_binary() + " --state-dir " + state +
 					       " job wait " + job, "/dev/null" });
-	EXPECT_NE(tty.out.find("] 100%"), std::string::npos) << tty.out;
+	EXPECT_NE(tty.out.find("] 100.0%"), std::string::npos) << tty.out;
 	EXPECT_NE(tty.out.find("Completed"), std::string::npos);
 
 	std::string log = read_file(state + "/jobs/" + job + "/log");

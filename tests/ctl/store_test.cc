@@ -159,30 +159,3 @@ TEST(StoreOwnershipRules, OwnerAndModeRules)
 	EXPECT_EQ(ctl_create_mode(0700), 0700u);
 }
 
-TEST(CliSplitDisk, EscapesAndLimits)
-{
-	char *buf, *f[4];
-	size_t n;
-
-	ASSERT_EQ(cli_split_disk("d0=/a\\,b\\\\c,bitmap=x\\y", &buf, f, 4, &n), 0);
-	ASSERT_EQ(n, 3u);
-	EXPECT_STREQ(f[0], "d0");
-	EXPECT_STREQ(f[1], "/a,b\\c");
-	EXPECT_STREQ(f[2], "bitmap=x\\y");
-	free(buf);
-	ASSERT_EQ(cli_split_disk("d0=nbd://h/x=y,", &buf, f, 4, &n), 0);
-	EXPECT_STREQ(f[1], "nbd://h/x=y");
-	EXPECT_STREQ(f[2], "");
-	free(buf);
-	EXPECT_EQ(cli_split_disk("d0=a,b,c,d", &buf, f, 4, &n), -1);
-	free(buf);
-	EXPECT_EQ(cli_split_disk("d0=", &buf, f, 4, &n), -1);
-	free(buf);
-	EXPECT_EQ(cli_split_disk("=a", &buf, f, 4, &n), -1);
-	free(buf);
-	EXPECT_EQ(cli_split_disk("noequals", &buf, f, 4, &n), -1);
-	free(buf);
-	ASSERT_EQ(cli_split_disk("d0=trailing\\", &buf, f, 4, &n), 0);
-	EXPECT_STREQ(f[1], "trailing\\");
-	free(buf);
-}

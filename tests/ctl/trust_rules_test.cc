@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <cstring>
 extern "C" {
+#include "guid.h"
 #include "trust.h"
 #include "vm.h"
 }
@@ -21,7 +22,7 @@ ctl_trust_facts trusted()
 	f.record_kind = "bitmap";
 	f.record_consistent = true;
 	f.record_has_generation = true;
-	EXPECT_EQ(ctl_parse_generation(kGen, f.record_generation), 0);
+	EXPECT_EQ(rc_guid_parse(kGen, f.record_generation), 0);
 	return f;
 }
 

@@ -18,8 +18,10 @@ done
 so=$(ls "$B"/libresync.so.*.*.* | head -1)
 bad=$(nm -D --defined-only "$so" | awk '$2 ~ /[TDBR]/ {print $3}' | grep -v '^resync_' | grep -v '^RESYNC_' || true)
 [ -z "$bad" ] || fail "the shared library exports more than resync_*: $bad"
-objdump -T "$so" | grep -Eq 'RESYNC_0\.1[[:space:]]+resync_run$' || fail "resync_run is not under the RESYNC_0.1 node"
-readelf -d "$so" | grep -q 'SONAME.*libresync.so.0' || fail "soname is not libresync.so.0"
+# grep reads everything (no -q): under pipefail, a writer cut off by an
+# early exit dies of SIGPIPE and fails the check it just passed.
+objdump -T "$so" | grep -E 'RESYNC_0\.1[[:space:]]+resync_run$' >/dev/null || fail "resync_run is not under the RESYNC_0.1 node"
+readelf -d "$so" | grep 'SONAME.*libresync.so.0' >/dev/null || fail "soname is not libresync.so.0"
 
 make -s install B="$B" PREFIX=/usr DESTDIR="$TMP/root" >/dev/null
 for f in usr/lib/libresync.a usr/lib/libresync.so.0 usr/include/resync/resync.h \

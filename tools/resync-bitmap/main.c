@@ -20,9 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "resync/resync.h"
+#include "guid.h"
 #include "parse_size.h"
 #include "resync/change_bitmap.h"
-#include "tool.h"
+#include "cli.h"
 
 #define DEFAULT_GRANULARITY (64u << 10)
 
@@ -63,39 +64,6 @@ int fail(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	return EXIT_RUNTIME;
-}
-
-/* 32 hex digits; dashes (UUID spelling) are ignored. */
-static int parse_id(const char *s, uint8_t id[16])
-{
-	unsigned n = 0;
-	for (; *s; s++) {
-		if (*s == '-')
-			continue;
-		int v;
-		if (*s >= '0' && *s <= '9')
-			v = *s - '0';
-		else if (*s >= 'a' && *s <= 'f')
-			v = *s - 'a' + 10;
-		else if (*s >= 'A' && *s <= 'F')
-			v = *s - 'A' + 10;
-		else
-			return -EINVAL;
-		if (n >= 32)
-			return -EINVAL;
-		if (n % 2 == 0)
-			id[n / 2] = (uint8_t)(v << 4);
-		else
-			id[n / 2] |= (uint8_t)v;
-		n++;
-	}
-	return n == 32 ? 0 : -EINVAL;
-}
-
-static void format_id(const uint8_t id[16], char out[33])
-{
-	for (int i = 0; i < 16; i++)
-		sprintf(out + 2 * i, "%02x", id[i]);
 }
 
 int parse_granularity(const char *s, uint32_t *out)
@@ -200,13 +168,15 @@ static int parse_opts(int argc, char **argv, const char *allowed, struct header_
 			o->extents = optarg;
 			break;
 		case OPT_GENERATION:
-			if (parse_id(optarg, o->generation))
-				return usage("bad --generation %s: 32 hex digits", optarg);
+			if (rc_guid_parse(optarg, o->generation))
+				return usage("bad --generation %s: 32 hex digits or a dashed GUID",
+					     optarg);
 			o->have_generation = 1;
 			break;
 		case OPT_DISK_ID:
-			if (parse_id(optarg, o->disk_id))
-				return usage("bad --disk-id %s: 32 hex digits", optarg);
+			if (rc_guid_parse(optarg, o->disk_id))
+				return usage("bad --disk-id %s: 32 hex digits or a dashed GUID",
+					     optarg);
 			o->have_disk_id = 1;
 			break;
 		case OPT_CONSISTENT:
@@ -308,17 +278,17 @@ static int cmd_create(int argc, char **argv)
 static int dump_text(resync_bitmap *b)
 {
 	uint8_t id[16];
-	char hex[33];
+	char hex[RC_GUID_HEX_LEN];
 	uint64_t flags = resync_bitmap_flags(b);
 	printf("device_size: %llu\n", (unsigned long long)resync_bitmap_device_size(b));
 	printf("granularity: %u\n", resync_bitmap_granularity(b));
 	printf("flags:%s%s%s\n", flags & RESYNC_BITMAP_F_CONSISTENT ? " consistent" : "",
 	       flags & RESYNC_BITMAP_F_CHECKPOINT ? " checkpoint" : "", flags ? "" : " none");
 	resync_bitmap_get_generation(b, id);
-	format_id(id, hex);
+	rc_guid_hex(id, hex);
 	printf("generation: %s\n", hex);
 	resync_bitmap_get_disk_id(b, id);
-	format_id(id, hex);
+	rc_guid_hex(id, hex);
 	printf("disk_id: %s\n", hex);
 	printf("dirty_bytes: %llu\n", (unsigned long long)resync_bitmap_dirty_bytes(b));
 	printf("extents:\n");
@@ -333,7 +303,7 @@ static int dump_text(resync_bitmap *b)
 static int dump_json(resync_bitmap *b)
 {
 	uint8_t id[16];
-	char hex[33];
+	char hex[RC_GUID_HEX_LEN];
 	uint64_t flags = resync_bitmap_flags(b);
 	json_object *root = json_object_new_object(), *fl = json_object_new_array(),
 		    *ext = json_object_new_array();
@@ -347,10 +317,10 @@ static int dump_json(resync_bitmap *b)
 		json_object_array_add(fl, json_object_new_string("checkpoint"));
 	json_object_object_add(root, "flags", fl);
 	resync_bitmap_get_generation(b, id);
-	format_id(id, hex);
+	rc_guid_hex(id, hex);
 	json_object_object_add(root, "generation", json_object_new_string(hex));
 	resync_bitmap_get_disk_id(b, id);
-	format_id(id, hex);
+	rc_guid_hex(id, hex);
 	json_object_object_add(root, "disk_id", json_object_new_string(hex));
 	json_object_object_add(root, "dirty_bytes",
 			       json_object_new_int64((int64_t)resync_bitmap_dirty_bytes(b)));

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "nbd.h"
-#include "tool.h"
+#include "cli.h"
 
 /* Connects asking for the dirty bitmap's context; fails when it is absent. */
 static int open_export(const char *uri, const char *context, struct nbd_handle **out)

@@ -138,7 +138,7 @@ struct cli {
 	uint64_t ckpt_ms, ckpt_bytes;
 	uint64_t rate, depth, request, block, conns;
 	const char *tls_certs, *tls_psk, *tls_user;
-	struct rs_output out;
+	struct output out;
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -305,7 +305,7 @@ int main(int argc, char **argv)
 		resync_free(r);
 		return status;
 	}
-	rs_output_start(&c.out, r, c.command);
+	output_start(&c.out, r, c.command);
 
 	struct sigaction sa = { .sa_handler = on_signal };
 	running = r;
@@ -322,7 +322,7 @@ int main(int argc, char **argv)
 		status = EXIT_INTERRUPTED;
 	else
 		status = EXIT_RUNTIME;
-	rs_output_finish(&c.out, r, ret, status);
+	output_finish(&c.out, r, ret, status);
 	struct resync_stats st;
 	resync_get_stats(r, &st);
 	if (ret == -EILSEQ && st.verify_unplanned_diff)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "output.h"
+#include "progress_bar.h"
 
 static const char *phase_name(uint32_t ph)
 {
@@ -69,7 +70,7 @@ static const char *errno_name(int err)
 	return name ? name : "unknown";
 }
 
-static void say_access(struct rs_output *o, const struct resync_stats *s)
+static void say_access(struct output *o, const struct resync_stats *s)
 {
 	if (!o->verbose || o->said_access || s->phase < RESYNC_PHASE_COPY)
 		return;
@@ -89,27 +90,24 @@ static void say_access(struct rs_output *o, const struct resync_stats *s)
 
 static void on_progress(const struct resync_stats *s, void *arg)
 {
-	struct rs_output *o = arg;
+	struct output *o = arg;
 	say_access(o, s);
 	if (o->json)
 		print_json(json_stats(s, "progress"));
 	if (!o->bar || s->phase == RESYNC_PHASE_DONE)
 		return;
 	double secs = (double)s->elapsed_ns / 1e9;
-	double pct = s->bytes_planned ? 100.0 * (double)s->bytes_done / (double)s->bytes_planned : 100.0;
-	double rate = secs > 0 ? mib(s->bytes_done) / secs : 0;
-	double eta = rate > 0 ? mib(s->bytes_planned - s->bytes_done) / rate : 0;
-	int filled = (int)(pct / 100.0 * 30);
-	char bar[31];
-	memset(bar, '#', (size_t)filled);
-	memset(bar + filled, '.', (size_t)(30 - filled));
-	bar[30] = 0;
-	fprintf(stderr, "\r%-6s [%s] %5.1f%% %9.1f/%.1f MiB %8.1f MiB/s ETA %4.0fs ",
-		phase_name(s->phase), bar, pct, mib(s->bytes_done), mib(s->bytes_planned), rate, eta);
-	fflush(stderr);
+	struct rc_progress p = {
+		.fraction = s->bytes_planned ? (double)s->bytes_done / (double)s->bytes_planned : 1,
+		.done = s->bytes_done,
+		.total = s->bytes_planned,
+		.rate = secs > 0 ? (double)s->bytes_done / secs : 0,
+		.label = phase_name(s->phase),
+	};
+	rc_progress_draw(stderr, &p);
 }
 
-void rs_output_start(struct rs_output *o, resync *r, const char *command)
+void output_start(struct output *o, resync *r, const char *command)
 {
 	o->command = command;
 	o->r = r;
@@ -120,7 +118,7 @@ void rs_output_start(struct rs_output *o, resync *r, const char *command)
 		resync_set_progress(r, on_progress, o, ms);
 }
 
-void rs_output_finish(struct rs_output *o, resync *r, int ret, int status)
+void output_finish(struct output *o, resync *r, int ret, int status)
 {
 	struct resync_stats s;
 	resync_get_stats(r, &s);

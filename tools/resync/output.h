@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <resync/resync.h>
 
-struct rs_output {
+struct output {
 	bool bar;      /* --progress, or stderr is a terminal */
 	bool json;     /* JSON lines on stdout */
 	bool stats;    /* the final figures as JSON */
@@ -19,8 +19,8 @@ struct rs_output {
 };
 
 /* Installs the progress callback on r. */
-void rs_output_start(struct rs_output *o, resync *r, const char *command);
+void output_start(struct output *o, resync *r, const char *command);
 /* Prints the outcome of resync_run() (ret) and the exit status it gives. */
-void rs_output_finish(struct rs_output *o, resync *r, int ret, int status);
+void output_finish(struct output *o, resync *r, int ret, int status);
 
 #endif

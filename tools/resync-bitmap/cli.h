@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* resync-bitmap's pieces: the commands in main.c, the NBD side in nbd.c. */
-#ifndef RESYNC_BITMAP_TOOL_H
-#define RESYNC_BITMAP_TOOL_H
+/* resync-bitmap's command-line edge, shared by main.c (the commands) and
+ * nbd.c (the NBD side): exit codes, message helpers, the NBD commands. */
+#ifndef RESYNC_BITMAP_CLI_H
+#define RESYNC_BITMAP_CLI_H
 
 #include <stdint.h>
 #include "resync/resync.h"

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: MIT */
+/* resyncctl recovery-point add|list|show|remove: --disk specs
+ * (common/disk_spec.h) and their options to recovery_point.h. */
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -8,6 +10,9 @@
 #include <time.h>
 #include "resync/return_codes.h"
 #include "cli.h"
+#include "disk_spec.h"
+#include "guid.h"
+#include "recovery_point.h"
 #include "vm.h"
 
 static const char rp_usage[] =
@@ -30,41 +35,37 @@ static const char rp_usage[] =
 	"TIME is RFC 3339 UTC (2026-11-25T06:00:00Z) or seconds since the epoch;\n"
 	"default now.  The latest recovery point is the one with the latest TIME.\n";
 
-#define MAX_PARTS 16
-
 /* One ",OPTION" of a recovery point's --disk; NULL or why it is refused. */
-static const char *take_option(const char *o, json_object *d, json_object *cr)
+static const char *take_option(const struct rc_disk_option *o, json_object *d, json_object *cr)
 {
 	static const struct { const char *key, *kind, *field; } kinds[] = {
-		{ "bitmap=", "bitmap", "Path" },
-		{ "dirty-bitmap=", "nbd-dirty", "Name" },
-		{ "extents=", "extents", "Path" },
+		{ "bitmap", "bitmap", "Path" },
+		{ "dirty-bitmap", "nbd-dirty", "Name" },
+		{ "extents", "extents", "Path" },
 	};
 	uint8_t g[16];
 
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		size_t k = strlen(kinds[i].key);
-		if (strncmp(o, kinds[i].key, k))
+		if (!rc_disk_option_is(o, kinds[i].key) || !o->value)
 			continue;
-		if (!o[k])
+		if (!*o->value)
 			return "wants a value";
 		if (json_object_object_get(cr, "Kind"))
 			return "is a second change record (one of bitmap=, dirty-bitmap=, extents=)";
 		json_object_object_add(cr, "Kind", json_object_new_string(kinds[i].kind));
-		json_object_object_add(cr, kinds[i].field, json_object_new_string(o + k));
+		json_object_object_add(cr, kinds[i].field, json_object_new_string(o->value));
 		return NULL;
 	}
-	if (!strncmp(o, "base=", 5) || !strncmp(o, "generation=", 11)) {
-		bool base = o[0] == 'b';
-		json_object *to = base ? cr : d;
-		if (ctl_parse_generation(strchr(o, '=') + 1, g) < 0)
+	if (o->value && (rc_disk_option_is(o, "base") || rc_disk_option_is(o, "generation"))) {
+		json_object *to = rc_disk_option_is(o, "base") ? cr : d;
+		if (rc_guid_parse(o->value, g) < 0)
 			return "must be 32 hex digits";
 		if (json_object_object_get(to, "GenerationId"))
 			return "is given twice";
-		json_object_object_add(to, "GenerationId", json_object_new_string(strchr(o, '=') + 1));
+		json_object_object_add(to, "GenerationId", json_object_new_string(o->value));
 		return NULL;
 	}
-	if (!strcmp(o, "consistent")) {
+	if (!o->value && rc_disk_option_is(o, "consistent")) {
 		json_object_object_add(cr, "Consistent", json_object_new_boolean(true));
 		return NULL;
 	}
@@ -75,29 +76,29 @@ static const char *take_option(const char *o, json_object *d, json_object *cr)
 /* "DISK=IMAGE[,OPTION]...", see rp_usage; NULL with the reason in why. */
 static json_object *parse_disk(const char *spec, char *why, size_t n)
 {
+	struct rc_disk_spec ds;
 	json_object *d = NULL, *cr = NULL;
-	char *buf, *f[MAX_PARTS];
 	const char *bad = NULL;
-	size_t nf, i;
+	size_t i;
 
-	if (cli_split_disk(spec, &buf, f, MAX_PARTS, &nf) < 0) {
+	if (rc_disk_spec_parse(spec, &ds) < 0) {
 		snprintf(why, n, "--disk wants DISK=IMAGE[,OPTION]..., not \"%s\"", spec);
 		goto out;
 	}
 	d = json_object_new_object();
 	cr = json_object_new_object();
-	json_object_object_add(d, "Name", json_object_new_string(f[0]));
-	json_object_object_add(d, "Image", json_object_new_string(f[1]));
-	for (i = 2; i < nf && !(bad = take_option(f[i], d, cr)); i++)
+	json_object_object_add(d, "Name", json_object_new_string(ds.name));
+	json_object_object_add(d, "Image", json_object_new_string(ds.target));
+	for (i = 0; i < ds.n && !(bad = take_option(&ds.opt[i], d, cr)); i++)
 		;
 	if (bad) {
-		snprintf(why, n, "--disk %s: option \"%s\" %s", f[0], f[i], bad);
+		snprintf(why, n, "--disk %s: option \"%s\" %s", ds.name, ds.opt[i].text, bad);
 		goto fail;
 	}
 	if (!json_object_object_get(cr, "Kind")) {
 		if (json_object_object_length(cr)) {
 			snprintf(why, n, "--disk %s: base= and consistent describe a change record "
-				 "(dirty-bitmap= or extents=), and there is none", f[0]);
+				 "(dirty-bitmap= or extents=), and there is none", ds.name);
 			goto fail;
 		}
 		json_object_put(cr);
@@ -112,7 +113,7 @@ fail:
 	json_object_put(d);
 	d = NULL;
 out:
-	free(buf);
+	rc_disk_spec_free(&ds);
 	return d;
 }
 
@@ -244,7 +245,7 @@ static void print_rp_list(json_object *out)
 	}
 }
 
-int cli_rp(struct cli *c, int argc, char **argv)
+int cli_recovery_point(struct cli *c, int argc, char **argv)
 {
 	struct ctl_err e = { "" };
 	json_object *vm = NULL, *out = NULL, *rp;

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* Endpoint checks before a job starts: see endpoint_check.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -11,7 +12,7 @@
 #include <libnbd.h>
 #include "resync/resync.h"
 #include "resync/return_codes.h"
-#include "probe.h"
+#include "endpoint_check.h"
 
 bool ctl_is_nbd_uri(const char *name)
 {
@@ -87,7 +88,8 @@ static void close_bounded(struct nbd_handle *h)
 }
 
 static uint32_t probe_nbd(const char *uri, const char *role, bool write, const char *meta,
-			  const struct ctl_settings *tls, struct ctl_probe *out, struct ctl_err *e)
+			  const struct ctl_settings *tls, struct ctl_endpoint_check *out,
+			  struct ctl_err *e)
 {
 	struct nbd_handle *h = nbd_create();
 	uint32_t rv = 0;
@@ -137,8 +139,9 @@ out:
 	return rv;
 }
 
-uint32_t ctl_probe(const char *name, const char *role, bool write, const char *meta,
-		   const struct ctl_settings *tls, struct ctl_probe *out, struct ctl_err *e)
+uint32_t ctl_endpoint_check(const char *name, const char *role, bool write, const char *meta,
+			    const struct ctl_settings *tls, struct ctl_endpoint_check *out,
+			    struct ctl_err *e)
 {
 	struct stat st;
 	int fd, err;

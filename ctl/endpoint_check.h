@@ -6,8 +6,8 @@
  * servers (32777, 32772 on a connect timeout), capabilities such as a
  * writable export or a dirty-bitmap context (32770), and the size.
  */
-#ifndef CTL_PROBE_H
-#define CTL_PROBE_H
+#ifndef CTL_ENDPOINT_CHECK_H
+#define CTL_ENDPOINT_CHECK_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -16,7 +16,7 @@
 
 #define CTL_NBD_CONNECT_TIMEOUT_MS 10000
 
-struct ctl_probe {
+struct ctl_endpoint_check {
 	uint64_t size;
 	bool is_nbd;
 	bool is_block;
@@ -25,7 +25,8 @@ struct ctl_probe {
 bool ctl_is_nbd_uri(const char *name);
 /* role: "image" or "target" for messages; write: must be writable;
  * meta: an NBD metadata context that must exist (NULL: none). */
-uint32_t ctl_probe(const char *name, const char *role, bool write, const char *meta,
-		   const struct ctl_settings *tls, struct ctl_probe *out, struct ctl_err *e);
+uint32_t ctl_endpoint_check(const char *name, const char *role, bool write, const char *meta,
+			    const struct ctl_settings *tls, struct ctl_endpoint_check *out,
+			    struct ctl_err *e);
 
 #endif

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The job record's progress figures (CIM_ConcreteJob PercentComplete,
+ * BytesCopied, RateBytesPerSecond, ElapsedTime, and per disk), copied from
+ * the engine's statistics by the worker's main loop.
+ */
+#include <pthread.h>
+#include <time.h>
+#include "cim_time.h"
+#include "job.h"
+#include "vm.h"
+#include "worker_internal.h"
+
+uint64_t worker_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void worker_set_int(json_object *o, const char *key, int64_t v)
+{
+	json_object_object_add(o, key, json_object_new_int64(v));
+}
+
+/* Copies the engine's figures into the job record and saves it. */
+void worker_record_progress(struct worker *w, bool completed)
+{
+	json_object *arr = json_object_object_get(w->job, "Disks");
+	uint64_t planned = 0, done = 0, total = 0, elapsed = worker_mono_ns() - w->start_ns;
+	double frac = 0;
+	char iv[CTL_CIM_INTERVAL_LEN];
+
+	pthread_mutex_lock(&w->mu);
+	for (size_t i = 0; i < w->n; i++) {
+		struct wdisk *d = &w->disks[i];
+		json_object *o = json_object_array_get_idx(arr, i);
+		total += d->size;
+		planned += d->st.bytes_planned;
+		done += d->st.bytes_done;
+		if (d->done)
+			frac += (double)d->size;
+		else if (d->st.bytes_planned)
+			frac += (double)d->size * (double)d->st.bytes_done / (double)d->st.bytes_planned;
+		worker_set_int(o, "BytesToCopy", (int64_t)d->st.bytes_planned);
+		worker_set_int(o, "BytesCopied", (int64_t)d->st.bytes_done);
+		worker_set_int(o, "BytesWritten", (int64_t)d->st.bytes_written);
+		worker_set_int(o, "BytesZeroed", (int64_t)d->st.bytes_zeroed);
+		worker_set_int(o, "BytesSkippedEqual", (int64_t)d->st.bytes_skipped_equal);
+		worker_set_int(o, "BytesVerified", (int64_t)d->st.bytes_verified);
+		if (d->fell_back) {
+			json_object_object_add(o, "FellBackFrom",
+					       json_object_new_string(ctl_change_source_name(d->from)));
+			json_object_object_add(o, "ChangeSource",
+					       json_object_new_string(ctl_change_source_name(d->cs)));
+			json_object_object_add(o, "ChangeSourceArg", json_object_new_string(""));
+			json_object_object_add(o, "ChangeSourceReason",
+					       json_object_new_string(d->trust.reason));
+			json_object_object_add(o, "TrustRule", json_object_new_string(d->trust.rule));
+			json_object_object_add(o, "TrustReason", json_object_new_string(d->trust.reason));
+		}
+		json_object_object_add(o, "Resumed", json_object_new_boolean(d->st.resumed));
+		json_object_object_add(o, "Completed", json_object_new_boolean(d->done));
+	}
+	pthread_mutex_unlock(&w->mu);
+	int pct = total ? (int)(frac * 100 / (double)total) : 0;
+	if (completed)
+		pct = 100;
+	else if (pct > 99)
+		pct = 99;
+	worker_set_int(w->job, "PercentComplete", pct);
+	worker_set_int(w->job, "BytesToCopy", (int64_t)planned);
+	worker_set_int(w->job, "BytesCopied", (int64_t)done);
+	worker_set_int(w->job, "RateBytesPerSecond",
+		elapsed ? (int64_t)((double)done * 1e9 / (double)elapsed) : 0);
+	ctl_cim_interval(elapsed, iv);
+	json_object_object_add(w->job, "ElapsedTime", json_object_new_string(iv));
+	worker_set_int(w->job, "ElapsedMilliseconds", (int64_t)(elapsed / 1000000));
+	ctl_job_save(&w->st, w->job, NULL);
+}

@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The worker's engine thread: one libresync run per disk, configured from
+ * the job's settings (ctl_engine_configure, shared with InitiateFailback's
+ * check), paused and cancelled by the main loop through w->cur, and falling
+ * back to a compare when verify shows the change record missed a change.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+#include "resync/resync.h"
+#include "trust.h"
+#include "vm.h"
+#include "worker.h"
+#include "worker_internal.h"
+
+static void on_progress(const struct resync_stats *stats, void *arg)
+{
+	struct wdisk *d = arg;
+
+	pthread_mutex_lock(&d->w->mu);
+	d->st = *stats;
+	pthread_mutex_unlock(&d->w->mu);
+}
+
+static enum resync_mode engine_mode(enum ctl_change_source cs)
+{
+	switch (cs) {
+	case CTL_CS_BITMAP: return RESYNC_BITMAP;
+	case CTL_CS_NBD_DIRTY: return RESYNC_NBD_DIRTY;
+	case CTL_CS_EXTENTS: return RESYNC_EXTENTS;
+	case CTL_CS_FULL: return RESYNC_FULL;
+	default: return RESYNC_COMPARE;
+	}
+}
+
+int ctl_engine_configure(resync *r, const struct ctl_settings *s, const char *source,
+			 const char *target, enum ctl_change_source cs, const char *cs_arg)
+{
+	int err;
+
+	if ((err = resync_set_source(r, source)) ||
+	    (err = resync_set_target(r, target)) ||
+	    (err = resync_set_mode(r, engine_mode(cs), cs_arg)) ||
+	    (err = resync_set_flags(r, s->verify ? RESYNC_F_VERIFY : 0)) ||
+	    (err = resync_set_queue_depth(r, s->queue_depth)) ||
+	    (err = resync_set_request_size(r, s->request_size)) ||
+	    (err = resync_set_rate_limit(r, s->rate_limit)))
+		return err;
+	/* A copy by a change record checks the record: what it wrote, and a
+	 * sample of what the record says did not change. */
+	if (!s->verify && (cs == CTL_CS_BITMAP || cs == CTL_CS_NBD_DIRTY || cs == CTL_CS_EXTENTS) &&
+	    (err = resync_set_verify(r, s->verify_sample_per_gib || s->verify_sample_min
+				     ? RESYNC_VERIFY_SAMPLE : RESYNC_VERIFY_PLANNED,
+				     s->verify_sample_per_gib, s->verify_sample_min)))
+		return err;
+	if (s->tls_certificates || s->tls_psk_file || s->tls_username)
+		err = resync_set_tls(r, s->tls_certificates, s->tls_psk_file, s->tls_username);
+	return err;
+}
+
+static int configure(struct worker *w, struct wdisk *d, resync *r)
+{
+	int err = ctl_engine_configure(r, &w->set, d->source, d->target, d->cs, d->cs_arg);
+
+	if (!err)
+		err = resync_set_checkpoint(r, d->ckpt, CHECKPOINT_MS, CHECKPOINT_BYTES);
+	if (!err)
+		err = resync_set_progress(r, on_progress, d, PROGRESS_MS);
+	return err;
+}
+
+/* Runs one disk to its end: 0 or the engine's negative errno, the reason
+ * in w->error. */
+static int run_disk(struct worker *w, struct wdisk *d)
+{
+	resync *r = resync_new();
+	int err;
+
+	if (!r) {
+		pthread_mutex_lock(&w->mu);
+		snprintf(w->error, sizeof(w->error), "disk %s: out of memory", d->name);
+		pthread_mutex_unlock(&w->mu);
+		return -ENOMEM;
+	}
+	err = configure(w, d, r);
+	pthread_mutex_lock(&w->mu);
+	while (!err && w->paused && !w->cancelled)
+		pthread_cond_wait(&w->cv, &w->mu);
+	if (!err && w->cancelled)
+		err = -ECANCELED;
+	if (err) {
+		snprintf(w->error, sizeof(w->error), "disk %s: %s", d->name,
+			 *resync_error(r) ? resync_error(r) : strerror(-err));
+		pthread_mutex_unlock(&w->mu);
+		resync_free(r);
+		return err;
+	}
+	w->cur = r;
+	pthread_mutex_unlock(&w->mu);
+	worker_log(w, LOG_INFO, "disk %s: %s -> %s, change source %s", d->name, d->source,
+	     d->target, ctl_change_source_name(d->cs));
+
+	err = resync_run(r);
+
+	pthread_mutex_lock(&w->mu);
+	w->cur = NULL;
+	resync_get_stats(r, &d->st);
+	d->done = err == 0;
+	if (err)
+		snprintf(w->error, sizeof(w->error), "disk %s: %s", d->name, resync_error(r));
+	pthread_mutex_unlock(&w->mu);
+	if (!err)
+		worker_log(w, LOG_INFO, "disk %s: done, %llu bytes planned, %llu written, %llu zeroed, "
+		     "%llu verified%s", d->name, (unsigned long long)d->st.bytes_planned,
+		     (unsigned long long)d->st.bytes_written,
+		     (unsigned long long)d->st.bytes_zeroed,
+		     (unsigned long long)d->st.bytes_verified,
+		     d->st.resumed ? " (resumed from checkpoint)" : "");
+	resync_free(r);
+	return err;
+}
+
+/* A resume of this disk must not go back to the record that lied. */
+static void vm_resume_compare(struct worker *w, json_object *vm, void *arg)
+{
+	struct wdisk *d = arg;
+	json_object *resume = json_object_object_get(ctl_vm_disk(vm, d->name), "Resume");
+
+	(void)w;
+	if (!resume)
+		return;
+	json_object_object_add(resume, "ChangeSource",
+			       json_object_new_string(ctl_change_source_name(d->cs)));
+	json_object_object_add(resume, "ChangeSourceArg", json_object_new_string(""));
+}
+
+/* Verify found a block outside the plan that differs: the change record
+ * left out a change.  The trust rules decide what follows (verify-mismatch:
+ * compare the whole disk); that is recorded where a resume reads it before
+ * the disk is copied again. */
+static int fall_back(struct worker *w, struct wdisk *d)
+{
+	struct ctl_trust_facts f = { .verify_unplanned_diff = true };
+	struct ctl_trust t;
+	uint32_t rv;
+
+	ctl_trust_decide(&f, &t);
+	worker_log(w, LOG_WARNING, "disk %s: %s change record not trusted any more (rule %s): %s; "
+	     "copying again by %s", d->name, ctl_change_source_name(d->cs), t.rule, t.reason,
+	     ctl_change_source_name(t.cs));
+	pthread_mutex_lock(&w->mu);
+	d->fell_back = true;
+	d->from = d->cs;
+	d->trust = t;
+	d->cs = t.cs;
+	d->cs_arg = NULL;
+	pthread_mutex_unlock(&w->mu);
+	unlink(d->ckpt);
+	rv = worker_update_vm(w, vm_resume_compare, d);
+	if (rv) {
+		pthread_mutex_lock(&w->mu);
+		w->code = rv;
+		pthread_mutex_unlock(&w->mu);
+		return -EIO;
+	}
+	return 0;
+}
+
+void *worker_engine_thread(void *arg)
+{
+	struct worker *w = arg;
+	int err = 0;
+
+	for (size_t i = 0; i < w->n && !err; i++) {
+		struct wdisk *d = &w->disks[i];
+
+		err = run_disk(w, d);
+		if (err == -EILSEQ && d->st.verify_unplanned_diff && !d->fell_back) {
+			err = fall_back(w, d);
+			if (!err)
+				err = run_disk(w, d);
+		}
+	}
+	pthread_mutex_lock(&w->mu);
+	w->result = err;
+	pthread_mutex_unlock(&w->mu);
+	if (write(w->wake[1], "x", 1) < 0)
+		worker_log(w, LOG_ERR, "waking the main loop failed");
+	return NULL;
+}
