@@ -14,8 +14,8 @@ bool rs_is_nbd_uri(const char *name)
 	return false;
 }
 
-int rs_endpoint_open(struct resync *r, struct rs_endpoint *ep, const char *name, const char *role,
-		     bool write)
+int rs_endpoint_open(struct resync *r, struct rs_endpoint *ep, const char *name,
+		     const char *role, bool write)
 {
 	memset(ep, 0, sizeof *ep);
 	ep->r = r;

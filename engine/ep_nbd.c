@@ -45,7 +45,7 @@ struct nbd_ep;
 struct nbd_poll {
 	struct rs_completion comp;
 	struct nbd_conn *conn;
-	unsigned mask; /* POLLIN or POLLOUT */
+	unsigned mask;              /* POLLIN or POLLOUT */
 	bool armed;
 };
 
@@ -54,24 +54,24 @@ struct nbd_conn {
 	int fd;
 	struct nbd_ep *ne;
 	struct nbd_poll rd, wr;
-	unsigned queued;      /* requests submitted here, not yet finished */
-	uint64_t progress_ns; /* last bytes or reply, or when it last became busy */
-	bool timed_out;       /* cut off for not answering */
-	bool cut;             /* a command was abandoned on it (timeout, cancel) */
+	unsigned queued;            /* requests submitted here, not yet finished */
+	uint64_t progress_ns;       /* last bytes or reply, or when it last became busy */
+	bool timed_out;             /* cut off for not answering */
+	bool cut;                   /* a command was abandoned on it (timeout, cancel) */
 };
 
 /* One rs_io in flight: one or more libnbd commands (a zero request may be
  * split, or emulated with writes). */
 struct nbd_req {
-	struct nbd_req *next; /* in the done queue */
+	struct nbd_req *next;       /* in the done queue */
 	struct nbd_ep *ne;
 	struct nbd_conn *conn;
 	struct rs_io *io;
-	unsigned parts;   /* commands not yet completed */
-	unsigned refs;    /* libnbd's (one per command) + the delivery's */
-	int err;          /* first failure, positive errno */
-	const char *call; /* which libnbd call, for the message */
-	bool fast_zero;   /* sent with NBD_CMD_FLAG_FAST_ZERO */
+	unsigned parts;             /* commands not yet completed */
+	unsigned refs;              /* libnbd's (one per command) + the delivery's */
+	int err;                    /* first failure, positive errno */
+	const char *call;           /* which libnbd call, for the message */
+	bool fast_zero;             /* sent with NBD_CMD_FLAG_FAST_ZERO */
 };
 
 struct nbd_ep {
@@ -79,17 +79,17 @@ struct nbd_ep {
 	struct rs_ring *rg;
 	struct nbd_conn conns[NBD_MAX_CONNS];
 	unsigned nconns;
-	unsigned next_conn; /* round-robin start among equally loaded */
-	unsigned inflight;  /* rs_io submitted, cb not yet called */
+	unsigned next_conn;         /* round-robin start among equally loaded */
+	unsigned inflight;          /* rs_io submitted, cb not yet called */
 	struct nbd_req *done_head, *done_tail;
 	bool can_zero, fast_zero, can_flush, allocation;
-	char *dirty_context; /* requested qemu:dirty-bitmap:NAME, or NULL */
-	char *offered;       /* contexts the server offers, when listed */
-	char *zeroes;        /* zero-filled buffer for servers without zero */
+	char *dirty_context;        /* requested qemu:dirty-bitmap:NAME, or NULL */
+	char *offered;              /* contexts the server offers, when listed */
+	char *zeroes;               /* zero-filled buffer for servers without zero */
 	uint32_t zeroes_len;
-	uint32_t limit; /* the server's maximum payload: ep->max_request */
+	uint32_t limit;             /* the server's maximum payload: ep->max_request */
 	uint64_t io_timeout_ns;
-	bool flush_cancelled; /* a cancel cut a flush short */
+	bool flush_cancelled;       /* a cancel cut a flush short */
 };
 
 static void arm(struct nbd_conn *c);
@@ -133,9 +133,7 @@ static int req_done_cb(void *user_data, int *error)
 static nbd_completion_callback completion(struct nbd_req *q)
 {
 	return (nbd_completion_callback){
-		.callback = req_done_cb,
-		.user_data = q,
-		.free = req_free_cb,
+		.callback = req_done_cb, .user_data = q, .free = req_free_cb,
 	};
 }
 
@@ -183,10 +181,9 @@ static int send_req(struct nbd_req *q)
 		q->parts = 1;
 		q->refs++;
 		q->call = io->op == RS_OP_READ ? "nbd_aio_pread" : "nbd_aio_pwrite";
-		int64_t cookie =
-			io->op == RS_OP_READ ?
-				nbd_aio_pread(h, io->buf, io->len, io->off, completion(q), 0) :
-				nbd_aio_pwrite(h, io->buf, io->len, io->off, completion(q), 0);
+		int64_t cookie = io->op == RS_OP_READ
+			? nbd_aio_pread(h, io->buf, io->len, io->off, completion(q), 0)
+			: nbd_aio_pwrite(h, io->buf, io->len, io->off, completion(q), 0);
 		if (cookie == -1) {
 			q->parts = 0;
 			return -last_errno(q->conn);
@@ -258,14 +255,13 @@ static void deliver(struct nbd_ep *ne)
 		q->conn->progress_ns = rs_now_ns();
 		if (q->err && q->conn->timed_out) {
 			/* The reason is on record already: the server went silent. */
-			err = rs_fail(ep->r, -ETIMEDOUT, io->off, "%s %s: no reply", ep->role,
-				      ep->name);
+			err = rs_fail(ep->r, -ETIMEDOUT, io->off, "%s %s: no reply", ep->role, ep->name);
 		} else if (q->err) {
 			static const char *const what[] = { "read", "write", "zero" };
-			err = rs_fail(ep->r, -q->err, io->off,
-				      "%s %s: %s (%s) at offset %llu length %llu: %s", ep->role,
-				      ep->name, q->call, what[io->op], (unsigned long long)io->off,
-				      (unsigned long long)io->len, strerror(q->err));
+			err = rs_fail(ep->r, -q->err, io->off, "%s %s: %s (%s) at offset %llu length %llu: %s",
+				      ep->role, ep->name, q->call, what[io->op],
+				      (unsigned long long)io->off, (unsigned long long)io->len,
+				      strerror(q->err));
 		} else {
 			io->done = io->len;
 		}
@@ -341,8 +337,9 @@ static int check_request(struct rs_endpoint *ep, const struct rs_io *io)
 	return rs_fail(ep->r, -EINVAL, io->off,
 		       "%s %s: request at offset %llu length %llu violates the export's block "
 		       "size constraints (minimum %u, maximum %u, size %llu)",
-		       ep->role, ep->name, (unsigned long long)io->off, (unsigned long long)io->len,
-		       ep->align, ne->limit, (unsigned long long)ep->size);
+		       ep->role, ep->name, (unsigned long long)io->off,
+		       (unsigned long long)io->len, ep->align, ne->limit,
+		       (unsigned long long)ep->size);
 }
 
 static int nbd_submit(struct rs_endpoint *ep, struct rs_io *io)
@@ -365,8 +362,8 @@ static int nbd_submit(struct rs_endpoint *ep, struct rs_io *io)
 		err = rs_fail(ep->r, err, io->off, "%s %s: %s (%s) at offset %llu length %llu: %s",
 			      ep->role, ep->name, q->call, what[io->op],
 			      (unsigned long long)io->off, (unsigned long long)io->len,
-			      err == -ENOTCONN ? "the server closed the connection" :
-						 nbd_get_error());
+			      err == -ENOTCONN ? "the server closed the connection"
+					       : nbd_get_error());
 		req_put(q);
 		return err;
 	}
@@ -493,13 +490,14 @@ static int extents(struct rs_endpoint *ep, const char *context, uint32_t mask, u
 		return rs_fail(ep->r, err, UINT64_MAX, "cancelled");
 	if (err == -EPROTO)
 		return rs_fail(ep->r, -EPROTO, UINT64_MAX,
-			       "%s %s: block status: the reply for %s made no progress", ep->role,
-			       ep->name, context);
-	return rs_fail(ep->r, err, UINT64_MAX, "%s %s: %s (%s)", ep->role, ep->name, msg, context);
+			       "%s %s: block status: the reply for %s made no progress",
+			       ep->role, ep->name, context);
+	return rs_fail(ep->r, err, UINT64_MAX, "%s %s: %s (%s)", ep->role, ep->name, msg,
+		       context);
 }
 
-static int nbd_zero_extents(struct rs_endpoint *ep, uint64_t off, uint64_t len, rs_extent_fn fn,
-			    void *arg)
+static int nbd_zero_extents(struct rs_endpoint *ep, uint64_t off, uint64_t len,
+			    rs_extent_fn fn, void *arg)
 {
 	struct nbd_ep *ne = ep->priv;
 	if (!ne->allocation)
@@ -507,8 +505,8 @@ static int nbd_zero_extents(struct rs_endpoint *ep, uint64_t off, uint64_t len, 
 	return extents(ep, RS_NBD_ALLOCATION_CONTEXT, LIBNBD_STATE_ZERO, off, len, fn, arg);
 }
 
-static int nbd_dirty_extents(struct rs_endpoint *ep, const char *name, uint64_t off, uint64_t len,
-			     rs_extent_fn fn, void *arg)
+static int nbd_dirty_extents(struct rs_endpoint *ep, const char *name, uint64_t off,
+			     uint64_t len, rs_extent_fn fn, void *arg)
 {
 	struct nbd_ep *ne = ep->priv;
 	char *context = rs_nbd_dirty_context(name);
@@ -624,10 +622,9 @@ static int nbd_open(struct rs_endpoint *ep, bool write)
 		return rs_fail(r, -ENOMEM, UINT64_MAX, "%s %s: out of memory", ep->role, ep->name);
 	ep->priv = ne;
 	ne->ep = ep;
-	ne->io_timeout_ns = (r->nbd_timeout_ms ? r->nbd_timeout_ms :
-						 rs_nbd_env_ms("RESYNC_NBD_IO_TIMEOUT_MS",
-							       RS_NBD_IO_TIMEOUT_MS)) *
-			    1000000ull;
+	ne->io_timeout_ns = (r->nbd_timeout_ms ? r->nbd_timeout_ms
+					       : rs_nbd_env_ms("RESYNC_NBD_IO_TIMEOUT_MS",
+							       RS_NBD_IO_TIMEOUT_MS)) * 1000000ull;
 	int err = 0;
 	if (!write && r->mode == RESYNC_NBD_DIRTY && r->mode_arg &&
 	    !(ne->dirty_context = rs_nbd_dirty_context(r->mode_arg)))
@@ -655,8 +652,8 @@ static int nbd_open(struct rs_endpoint *ep, bool write)
 	ep->size = (uint64_t)size;
 	ep->align = min > 0 ? (uint32_t)min : 1;
 	ep->pref_request = pref > 0 ? (uint32_t)pref : 0;
-	ne->limit = max > 0 ? (uint32_t)rs_min((uint64_t)max, RS_MAX_REQUEST_SIZE) :
-			      NBD_DEFAULT_LIMIT;
+	ne->limit = max > 0 ? (uint32_t)rs_min((uint64_t)max, RS_MAX_REQUEST_SIZE)
+			    : NBD_DEFAULT_LIMIT;
 	ep->max_request = ne->limit;
 	ep->want_request = (uint32_t)rs_min(ne->limit, NBD_MAX_REQUEST);
 	ep->direct = false;
@@ -667,12 +664,10 @@ static int nbd_open(struct rs_endpoint *ep, bool write)
 	ne->fast_zero = ne->can_zero && nbd_can_fast_zero(h) == 1;
 	if (write && !ne->can_zero) {
 		ne->zeroes_len = (uint32_t)rs_min(ep->want_request, 1u << 20);
-		ne->zeroes_len =
-			(uint32_t)rs_max(rs_align_down(ne->zeroes_len, ep->align), ep->align);
+		ne->zeroes_len = (uint32_t)rs_max(rs_align_down(ne->zeroes_len, ep->align), ep->align);
 		if (!(ne->zeroes = calloc(1, ne->zeroes_len))) {
 			nbd_close_ep(ep);
-			return rs_fail(r, -ENOMEM, UINT64_MAX, "%s %s: out of memory", ep->role,
-				       ep->name);
+			return rs_fail(r, -ENOMEM, UINT64_MAX, "%s %s: out of memory", ep->role, ep->name);
 		}
 	}
 	/* Only a server that promises consistency across connections

@@ -10,8 +10,8 @@
 #include "parse_size.h"
 #include "plan.h"
 
-int rs_extent_list_read(struct resync *r, const char *path, uint64_t size, rs_extent_fn fn,
-			void *arg)
+int rs_extent_list_read(struct resync *r, const char *path, uint64_t size,
+			rs_extent_fn fn, void *arg)
 {
 	FILE *f = fopen(path, "re");
 	if (!f)
@@ -27,8 +27,8 @@ int rs_extent_list_read(struct resync *r, const char *path, uint64_t size, rs_ex
 		const char *why;
 		int got = rc_parse_extent_line(line, (size_t)n, &off, &len, &why);
 		if (got < 0) {
-			ret = rs_fail(r, got, UINT64_MAX, "extent list %s line %u: %s", path,
-				      lineno, why);
+			ret = rs_fail(r, got, UINT64_MAX, "extent list %s line %u: %s", path, lineno,
+				      why);
 			break;
 		}
 		if (!got)

@@ -10,13 +10,13 @@
 #include <libnbd.h>
 #include "endpoint.h"
 
-#define RS_NBD_ALLOCATION_CONTEXT "base:allocation"
-#define RS_NBD_DIRTY_PREFIX "qemu:dirty-bitmap:"
+#define RS_NBD_ALLOCATION_CONTEXT  "base:allocation"
+#define RS_NBD_DIRTY_PREFIX        "qemu:dirty-bitmap:"
 /* qemu's dirty bitmap context flag for a dirty extent. */
-#define RS_NBD_STATE_DIRTY 1u
+#define RS_NBD_STATE_DIRTY         1u
 /* Block status is asked for in pieces so no single reply describes the whole
  * disk (servers cap replies, and a huge one would stall the connection). */
-#define RS_NBD_STATUS_CHUNK (1ull << 30)
+#define RS_NBD_STATUS_CHUNK        (1ull << 30)
 
 /* The context name for a dirty bitmap: NAME becomes qemu:dirty-bitmap:NAME;
  * a name that already holds a ':' is taken as a full context name.
@@ -28,10 +28,10 @@ char *rs_nbd_dirty_context(const char *name);
  * rs_nbd_wait(), so a server that stops answering and a cancel are both
  * noticed. */
 struct rs_nbd_wait {
-	unsigned timeout_ms;      /* this long without progress: -ETIMEDOUT */
-	bool from_start;          /* the timeout counts from the start (a
+	unsigned timeout_ms;        /* this long without progress: -ETIMEDOUT */
+	bool from_start;            /* the timeout counts from the start (a
 				     * handshake), not from the last bytes read */
-	const atomic_int *cancel; /* set: -ECANCELED; NULL: not cancellable */
+	const atomic_int *cancel;   /* set: -ECANCELED; NULL: not cancellable */
 };
 
 /* Drives h with poll() until done(h, arg) returns 1 (then 0) or a negative
@@ -55,17 +55,17 @@ void rs_nbd_close(struct nbd_handle *h, const struct rs_nbd_wait *w);
  * fn's error, -EPROTO when the server answers without progress or without
  * the context (msg not set), or a failed or ended wait (msg set as
  * rs_nbd_wait; w NULL: the I/O timeout, not cancellable). */
-int rs_nbd_extents(struct nbd_handle *h, const char *context, uint32_t mask, uint64_t off,
-		   uint64_t len, rs_extent_fn fn, void *arg, const struct rs_nbd_wait *w, char *msg,
-		   size_t msglen);
+int rs_nbd_extents(struct nbd_handle *h, const char *context, uint32_t mask,
+		   uint64_t off, uint64_t len, rs_extent_fn fn, void *arg,
+		   const struct rs_nbd_wait *w, char *msg, size_t msglen);
 
 /* How long connecting and the handshake may take before -ETIMEDOUT;
  * RESYNC_NBD_CONNECT_TIMEOUT_MS in the environment overrides it. */
-#define RS_NBD_CONNECT_TIMEOUT_MS 30000u
+#define RS_NBD_CONNECT_TIMEOUT_MS  30000u
 /* How long a connection with requests in flight may go without any reply
  * (any bytes from the server) before the copy fails with -ETIMEDOUT;
  * RESYNC_NBD_IO_TIMEOUT_MS overrides. */
-#define RS_NBD_IO_TIMEOUT_MS 60000u
+#define RS_NBD_IO_TIMEOUT_MS       60000u
 
 /* A positive number of milliseconds from the environment variable name, or
  * def when it is unset or not such a number. */
@@ -73,9 +73,9 @@ unsigned rs_nbd_env_ms(const char *name, unsigned def);
 
 /* TLS credentials from the handle's options; each may be NULL. */
 struct rs_nbd_tls {
-	const char *certs; /* X.509 directory */
-	const char *psk;   /* PSK file */
-	const char *user;  /* PSK username (default: the login name) */
+	const char *certs;   /* X.509 directory */
+	const char *psk;     /* PSK file */
+	const char *user;    /* PSK username (default: the login name) */
 };
 
 /* Applies tls to h and connects it to uri (whose scheme decides whether TLS

@@ -46,8 +46,7 @@ static int64_t now_ms(void)
 struct rs_nbd_wait rs_nbd_connect_wait(const atomic_int *cancel)
 {
 	return (struct rs_nbd_wait){
-		.timeout_ms =
-			rs_nbd_env_ms("RESYNC_NBD_CONNECT_TIMEOUT_MS", RS_NBD_CONNECT_TIMEOUT_MS),
+		.timeout_ms = rs_nbd_env_ms("RESYNC_NBD_CONNECT_TIMEOUT_MS", RS_NBD_CONNECT_TIMEOUT_MS),
 		.from_start = true,
 		.cancel = cancel,
 	};
@@ -282,9 +281,7 @@ int rs_nbd_opt_list(struct nbd_handle *h, int (*fn)(void *arg, const char *name)
 		    const struct rs_nbd_wait *w, char *msg, size_t msglen)
 {
 	struct option o = { 0 };
-	if (nbd_aio_opt_list_meta_context(h,
-					  (nbd_context_callback){ .callback = fn,
-								  .user_data = arg },
+	if (nbd_aio_opt_list_meta_context(h, (nbd_context_callback){ .callback = fn, .user_data = arg },
 					  (nbd_completion_callback){ .callback = option_cb,
 								     .user_data = &o }) == -1)
 		return rs_nbd_error(msg, msglen);
