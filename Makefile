@@ -70,7 +70,7 @@ LIB_SO := $(B)/libresync.so.$(VERSION)
 # resyncctl and the tools again, linked against libresync.so: the .so exports
 # only the public API, so these link only if nothing outside engine/ uses an
 # engine internal (tests/e2e/shared-boundary.sh runs them).
-SHARED_BINS := $(B)/shared-bin/resyncctl $(patsubst %,$(B)/shared-bin/%,$(filter-out resync-bitmap,$(TOOLS)))
+SHARED_BINS := $(B)/shared-bin/resyncctl $(TOOLS:%=$(B)/shared-bin/%)
 
 .PHONY: all deps check stress demo bench install clean
 all: $(LIB_A) $(LIB_SO) $(B)/bin/resyncctl $(TOOL_BINS) $(SHARED_BINS) $(B)/resync.pc $(SHIMS)
@@ -93,8 +93,6 @@ $(B)/tests/common/%.o:  INC = -Itests/support $(INC_COMMON)
 $(B)/tests/unit/%.o:    INC = -Itests/support $(INC_ENGINE)
 $(B)/tests/nbd/%.o:     INC = -Itests/support $(INC_ENGINE)
 $(B)/tests/ctl/%.o:     INC = -Itests/support $(INC_CTL)
-# Until resync-bitmap's NBD reader is public API (it uses engine/nbd.h).
-$(B)/tools/resync-bitmap/%.o: INC = -I$(<D) $(INC_ENGINE)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)

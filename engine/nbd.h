@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* NBD helpers shared by the NBD endpoint and the bitmap tool. */
+/* NBD helpers shared by the NBD endpoint and resync_nbd_dirty_extents(). */
 #ifndef RESYNC_NBD_H
 #define RESYNC_NBD_H
 

@@ -8,8 +8,7 @@
 cd "$ROOT"
 SB="$ROOT/$B/shared-bin"
 
-# resync-bitmap until its NBD reader is public API (it uses engine/nbd.h).
-for t in resyncctl $(ls tools/*/main.c | cut -d/ -f2 | grep -vx resync-bitmap); do
+for t in resyncctl $(ls tools/*/main.c | cut -d/ -f2); do
 	[ -x "$SB/$t" ] || fail "$SB/$t was not built (make all builds it)"
 	so=$(ldd "$SB/$t" | awk '$1 == "libresync.so.0" {print $3}')
 	[ -n "$so" ] && [ "$(readlink -f "$so")" = "$(readlink -f "$B/libresync.so.0")" ] ||
@@ -21,12 +20,10 @@ head -c 3000000 /dev/urandom >"$TMP/dst"
 expect_rc 0 "$SB/resync" copy "$TMP/src" "$TMP/dst"
 same "$TMP/src" "$TMP/dst"
 
-if [ -x "$SB/resync-bitmap" ]; then
-	printf '0 4096\n65536 8K\n' >"$TMP/ext"
-	expect_rc 0 "$SB/resync-bitmap" create --size 1M --granularity 4K --extents "$TMP/ext" "$TMP/bm"
-	expect_rc 0 "$SB/resync-bitmap" dump "$TMP/bm"
-	grep -q '^65536 8192$' "$TMP/out" || fail "resync-bitmap dump: $(cat "$TMP/out")"
-fi
+printf '0 4096\n65536 8K\n' >"$TMP/ext"
+expect_rc 0 "$SB/resync-bitmap" create --size 1M --granularity 4K --extents "$TMP/ext" "$TMP/bm"
+expect_rc 0 "$SB/resync-bitmap" dump "$TMP/bm"
+grep -q '^65536 8192$' "$TMP/out" || fail "resync-bitmap dump: $(cat "$TMP/out")"
 
 expect_rc 0 "$SB/resyncctl" --state-dir "$TMP/state" --json job list
 echo "resyncctl and the tools run against the shared library"
