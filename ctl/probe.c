@@ -11,6 +11,7 @@
 #include <libnbd.h>
 #include "resync/resync.h"
 #include "resync/return_codes.h"
+#include "clock.h"
 #include "probe.h"
 
 bool ctl_is_nbd_uri(const char *name)
@@ -39,22 +40,14 @@ static uint32_t nbd_rv(int err)
 	}
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int connect_with_timeout(struct nbd_handle *h, const char *uri)
 {
-	int64_t deadline = now_ms() + CTL_NBD_CONNECT_TIMEOUT_MS;
+	int64_t deadline = rc_now_ms() + CTL_NBD_CONNECT_TIMEOUT_MS;
 
 	if (nbd_aio_connect_uri(h, uri) < 0)
 		return -1;
 	while (!nbd_aio_is_ready(h)) {
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - rc_now_ms();
 		if (nbd_aio_is_dead(h) || nbd_aio_is_closed(h))
 			return -1;
 		if (left <= 0) {
@@ -73,12 +66,12 @@ static int connect_with_timeout(struct nbd_handle *h, const char *uri)
  * handshake told; asking to disconnect is all the server needs. */
 static void close_bounded(struct nbd_handle *h)
 {
-	int64_t deadline = now_ms() + CTL_NBD_CONNECT_TIMEOUT_MS;
+	int64_t deadline = rc_now_ms() + CTL_NBD_CONNECT_TIMEOUT_MS;
 
 	if (nbd_aio_is_ready(h) && nbd_aio_disconnect(h, 0) == 0) {
 		while (!nbd_aio_is_closed(h) && !nbd_aio_is_dead(h) &&
 		       (nbd_aio_get_direction(h) & LIBNBD_AIO_DIRECTION_WRITE)) {
-			int64_t left = deadline - now_ms();
+			int64_t left = deadline - rc_now_ms();
 			if (left <= 0 || nbd_poll(h, (int)left) < 0)
 				break;
 		}
@@ -162,11 +155,11 @@ uint32_t ctl_probe(const char *name, const char *role, bool write, const char *m
 	 * io_uring down after its last write: waited for as the engine does,
 	 * up to RESYNC_CLAIM_WAIT_MS, so kill then failback does not answer
 	 * 32774. */
-	int64_t deadline = now_ms() + RESYNC_CLAIM_WAIT_MS;
+	int64_t deadline = rc_now_ms() + RESYNC_CLAIM_WAIT_MS;
 	for (long pause_ms = 1;; pause_ms = pause_ms < 50 ? pause_ms * 2 : 50) {
 		fd = open(name, (write ? O_WRONLY : O_RDONLY) | O_CLOEXEC |
 			  (out->is_block && write ? O_EXCL : 0));
-		if (fd >= 0 || errno != EBUSY || now_ms() >= deadline)
+		if (fd >= 0 || errno != EBUSY || rc_now_ms() >= deadline)
 			break;
 		nanosleep(&(struct timespec){ .tv_nsec = pause_ms * 1000000 }, NULL);
 	}

@@ -12,11 +12,11 @@
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <syslog.h>
-#include <time.h>
 #include <unistd.h>
 #include "resync/resync.h"
 #include "resync/return_codes.h"
 #include "resync/states.h"
+#include "clock.h"
 #include "job.h"
 #include "settings.h"
 #include "trust.h"
@@ -68,14 +68,6 @@ struct worker {
 	uint32_t code;           /* the job's ErrorCode when not derived from result */
 	char error[600];
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void wlog(struct worker *w, int prio, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -295,7 +287,7 @@ static void cim_interval(uint64_t ns, char buf[32])
 static void record_progress(struct worker *w, bool completed)
 {
 	json_object *arr = json_object_object_get(w->job, "Disks");
-	uint64_t planned = 0, done = 0, total = 0, elapsed = mono_ns() - w->start_ns;
+	uint64_t planned = 0, done = 0, total = 0, elapsed = rc_now_ns() - w->start_ns;
 	double frac = 0;
 	char iv[32];
 
@@ -624,7 +616,7 @@ static int worker_main(const char *path, const char *id, int ready_fd)
 
 	pthread_mutex_init(&w.mu, NULL);
 	pthread_cond_init(&w.cv, NULL);
-	w.start_ns = mono_ns();
+	w.start_ns = rc_now_ns();
 	openlog("resyncctl", LOG_PID, LOG_DAEMON);
 	if (ctl_store_open(&w.st, path) < 0)
 		return 2;

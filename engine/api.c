@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "internal.h"
 
 resync *resync_new(void)
@@ -269,11 +268,4 @@ int rs_check_cancel(struct resync *r)
 	if (!atomic_load(&r->cancelled))
 		return 0;
 	return rs_fail(r, -ECANCELED, UINT64_MAX, "cancelled");
-}
-
-uint64_t rs_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }

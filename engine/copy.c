@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "checkpoint.h"
+#include "clock.h"
 #include "copy.h"
 #include "internal.h"
 #include "ratelimit.h"
@@ -348,7 +349,7 @@ static int fill_one(struct copy *cp)
 
 	uint64_t end = run_end(cp, blk, cp->request / p->block, false);
 	uint64_t bytes = block_bytes(cp, blk, end - blk);
-	if (!sz && rs_rate_take(&cp->rate, bytes, rs_now_ns()))
+	if (!sz && rs_rate_take(&cp->rate, bytes, rc_now_ns()))
 		return -EAGAIN;
 	cp->cursor = end;
 	s = free_slot(cp);
@@ -458,7 +459,7 @@ int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg,
 		.first_diff = UINT64_MAX,
 		.first_unplanned = UINT64_MAX,
 	};
-	uint64_t now = rs_now_ns();
+	uint64_t now = rc_now_ns();
 	cp.start_ns = cp.last_checkpoint_ns = cp.last_progress_ns = now;
 	/* Room for two requests, so wake-up latency is not lost to the cap. */
 	rs_rate_init(&cp.rate, pass == RS_PASS_COPY ? r->rate : 0, 2ull * request, now);
@@ -470,7 +471,7 @@ int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg,
 	for (;;) {
 		uint64_t wait = RS_TICK_NS;
 		bool paused = atomic_load(&r->paused);
-		now = rs_now_ns();
+		now = rc_now_ns();
 		if (!cp.stop && atomic_load(&r->cancelled))
 			stop_with(&cp, rs_fail(r, -ECANCELED, UINT64_MAX, "cancelled"));
 		/* A checkpoint drains first: the target is flushed with nothing in
@@ -479,7 +480,7 @@ int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg,
 		while (!cp.stop && !hold && cp.active < cp.nslots) {
 			int ret = fill_one(&cp);
 			if (ret == -EAGAIN)
-				wait = rs_min(wait, rs_rate_wait_ns(&cp.rate, rs_now_ns()));
+				wait = rs_min(wait, rs_rate_wait_ns(&cp.rate, rc_now_ns()));
 			if (ret)
 				break;
 		}

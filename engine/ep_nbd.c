@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include "clock.h"
 #include "endpoint.h"
 #include "internal.h"
 #include "nbd.h"
@@ -123,7 +124,7 @@ static void part_done(struct nbd_req *q)
 static int req_done_cb(void *user_data, int *error)
 {
 	struct nbd_req *q = user_data;
-	q->conn->progress_ns = rs_now_ns();
+	q->conn->progress_ns = rc_now_ns();
 	if (*error && !q->err)
 		q->err = *error;
 	part_done(q);
@@ -252,7 +253,7 @@ static void deliver(struct nbd_ep *ne)
 			q->err = -err;
 		}
 		int err = 0;
-		q->conn->progress_ns = rs_now_ns();
+		q->conn->progress_ns = rc_now_ns();
 		if (q->err && q->conn->timed_out) {
 			/* The reason is on record already: the server went silent. */
 			err = rs_fail(ep->r, -ETIMEDOUT, io->off, "%s %s: no reply", ep->role, ep->name);
@@ -282,7 +283,7 @@ static void on_poll(struct rs_completion *comp, int res)
 	if (res > 0) {
 		unsigned dir = nbd_aio_get_direction(c->h);
 		if (p->mask == POLLIN)
-			c->progress_ns = rs_now_ns();
+			c->progress_ns = rc_now_ns();
 		/* A hangup or error is noticed by the read or write that follows. */
 		if (p->mask == POLLIN && (dir & LIBNBD_AIO_DIRECTION_READ))
 			nbd_aio_notify_read(c->h);
@@ -368,7 +369,7 @@ static int nbd_submit(struct rs_endpoint *ep, struct rs_io *io)
 		return err;
 	}
 	if (q->conn->queued++ == 0)
-		q->conn->progress_ns = rs_now_ns();
+		q->conn->progress_ns = rc_now_ns();
 	ne->inflight++;
 	arm(q->conn);
 	return 0;
@@ -392,7 +393,7 @@ static void check_timeout(struct rs_endpoint *ep, struct nbd_conn *c, uint64_t n
 static void nbd_pump(struct rs_endpoint *ep)
 {
 	struct nbd_ep *ne = ep->priv;
-	uint64_t now = rs_now_ns();
+	uint64_t now = rc_now_ns();
 	deliver(ne);
 	for (unsigned i = 0; i < ne->nconns; i++) {
 		check_timeout(ep, &ne->conns[i], now);

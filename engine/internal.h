@@ -63,8 +63,6 @@ int rs_fail(struct resync *r, int err, uint64_t off, const char *fmt, ...)
 /* Forgets a recorded failure that was handled (a fallback succeeded). */
 void rs_clear_error(struct resync *r);
 
-uint64_t rs_now_ns(void);
-
 /* -ECANCELED (message set) once resync_cancel() was called, else 0: for the
  * points between blocking steps of open, plan and flush. */
 int rs_check_cancel(struct resync *r);

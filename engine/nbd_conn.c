@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include "clock.h"
 #include "nbd.h"
 
 /* libnbd reports TLS failures with errno ENOTSUP, EINVAL or none at all, so
@@ -35,13 +35,6 @@ unsigned rs_nbd_env_ms(const char *name, unsigned def)
 /* How often a wait looks at the cancel flag: a cancel has no descriptor to
  * poll, and 100 ms is prompt for a person or a control plane. */
 #define WAIT_TICK_MS 100
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct rs_nbd_wait rs_nbd_connect_wait(const atomic_int *cancel)
 {
@@ -84,7 +77,7 @@ static int finished(int d, char *msg, size_t msglen)
 int rs_nbd_wait(struct nbd_handle *h, int (*done)(struct nbd_handle *h, void *arg), void *arg,
 		const struct rs_nbd_wait *w, const char *what, char *msg, size_t msglen)
 {
-	int64_t last = now_ms();
+	int64_t last = rc_now_ms();
 	for (;;) {
 		int d = done(h, arg);
 		if (d)
@@ -93,7 +86,7 @@ int rs_nbd_wait(struct nbd_handle *h, int (*done)(struct nbd_handle *h, void *ar
 			return dead(what, msg, msglen);
 		if (w->cancel && atomic_load(w->cancel))
 			return ended(-ECANCELED, what, "cancelled", msg, msglen);
-		int64_t spent = now_ms() - last;
+		int64_t spent = rc_now_ms() - last;
 		if (spent >= w->timeout_ms) {
 			snprintf(msg, msglen, "%s: no answer from the server within %u ms", what,
 				 w->timeout_ms);
@@ -120,7 +113,7 @@ int rs_nbd_wait(struct nbd_handle *h, int (*done)(struct nbd_handle *h, void *ar
 			/* Any bytes from the server are progress: a long reply
 			 * arriving slowly is not a silent server. */
 			if (!w->from_start)
-				last = now_ms();
+				last = rc_now_ms();
 			ret = nbd_aio_notify_read(h);
 		} else if (n > 0 && (p.revents & (POLLOUT | POLLHUP | POLLERR)) &&
 			   (dir & LIBNBD_AIO_DIRECTION_WRITE)) {
