@@ -12,17 +12,8 @@
 #include "resync/resync.h"
 #include "resync/return_codes.h"
 #include "clock.h"
+#include "nbd_uri.h"
 #include "probe.h"
-
-bool ctl_is_nbd_uri(const char *name)
-{
-	static const char *const schemes[] = { "nbd://", "nbds://", "nbd+unix://", "nbds+unix://" };
-
-	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
-		if (!strncmp(name, schemes[i], strlen(schemes[i])))
-			return true;
-	return false;
-}
 
 static uint32_t nbd_rv(int err)
 {
@@ -137,7 +128,7 @@ uint32_t ctl_probe(const char *name, const char *role, bool write, const char *m
 	int fd, err;
 
 	memset(out, 0, sizeof(*out));
-	if (ctl_is_nbd_uri(name))
+	if (rc_is_nbd_uri(name))
 		return probe_nbd(name, role, write, meta, tls, out, e);
 	if (meta)
 		return ctl_fail(e, RESYNC_RV_NOT_SUPPORTED, "%s %s: a file has no %s", role, name, meta);

@@ -22,7 +22,6 @@ struct ctl_probe {
 	bool is_block;
 };
 
-bool ctl_is_nbd_uri(const char *name);
 /* role: "image" or "target" for messages; write: must be writable;
  * meta: an NBD metadata context that must exist (NULL: none). */
 uint32_t ctl_probe(const char *name, const char *role, bool write, const char *meta,

@@ -10,6 +10,7 @@
 #include "resync/change_bitmap.h"
 #include "resync/return_codes.h"
 #include "errmap.h"
+#include "nbd_uri.h"
 #include "probe.h"
 #include "trust.h"
 #include "vm.h"
@@ -180,7 +181,7 @@ static void path_identity(const char *path, uint64_t size, char *buf, size_t len
 {
 	struct stat st;
 
-	if (ctl_is_nbd_uri(path))
+	if (rc_is_nbd_uri(path))
 		snprintf(buf, len, "nbd %s size %llu", path, (unsigned long long)size);
 	else if (stat(path, &st) < 0)
 		snprintf(buf, len, "%s: %s", path, strerror(errno));

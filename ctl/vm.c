@@ -8,6 +8,7 @@
 #include "resync/return_codes.h"
 #include "resync/states.h"
 #include "job.h"
+#include "nbd_uri.h"
 #include "probe.h"
 #include "record.h"
 #include "vm.h"
@@ -215,7 +216,7 @@ static void target_identity(const char *t, char *buf, size_t len)
 {
 	struct stat st;
 
-	if (ctl_is_nbd_uri(t))
+	if (rc_is_nbd_uri(t))
 		snprintf(buf, len, "nbd %s", t);
 	else if (stat(t, &st) < 0)
 		snprintf(buf, len, "path %s", t);

@@ -8,6 +8,7 @@
 #include "endpoint.h"
 #include "internal.h"
 #include "nbd.h"
+#include "nbd_uri.h"
 
 struct walk {
 	const struct resync_extent_cb *cb;
@@ -87,7 +88,7 @@ int resync_nbd_dirty_extents(resync *r, const char *uri, const char *name,
 	if (r->running)
 		return -EBUSY;
 	rs_clear_error(r);
-	if (!uri || !rs_is_nbd_uri(uri))
+	if (!uri || !rc_is_nbd_uri(uri))
 		return rs_fail(r, -EINVAL, UINT64_MAX, "%s: not an NBD URI",
 			       uri ? uri : "(null)");
 	if (!name || !*name)

@@ -10,7 +10,7 @@
  * never prints and never touches the global errno on purpose.
  *
  * Endpoints are named by path (regular file or block device) or by NBD URI
- * (nbd://, nbds://, nbd+unix://, nbds+unix://).
+ * (nbd://, nbds://, nbd+unix://, nbds+unix://, nbd+vsock://, nbds+vsock://).
  */
 #ifndef RESYNC_RESYNC_H
 #define RESYNC_RESYNC_H
