@@ -14,8 +14,6 @@
 #include "errmap.h"
 #include "settings.h"
 
-#define CTL_NBD_CONNECT_TIMEOUT_MS 10000
-
 struct ctl_probe {
 	uint64_t size;
 	bool is_nbd;
@@ -25,6 +23,6 @@ struct ctl_probe {
 /* role: "image" or "target" for messages; write: must be writable;
  * meta: an NBD metadata context that must exist (NULL: none). */
 uint32_t ctl_probe(const char *name, const char *role, bool write, const char *meta,
-		   const struct ctl_settings *tls, struct ctl_probe *out, struct ctl_err *e);
+		   const struct ctl_settings *set, struct ctl_probe *out, struct ctl_err *e);
 
 #endif

@@ -181,6 +181,15 @@ int resync_set_nbd_timeout(resync *r, uint32_t ms)
 	return 0;
 }
 
+int resync_set_nbd_connect_timeout(resync *r, uint32_t ms)
+{
+	CHECK_IDLE(r);
+	if (ms > 24u * 3600 * 1000)
+		return -EINVAL;
+	r->nbd_connect_timeout_ms = ms;
+	return 0;
+}
+
 int resync_set_tls(resync *r, const char *certs_dir, const char *psk_file, const char *username)
 {
 	CHECK_IDLE(r);

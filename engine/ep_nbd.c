@@ -10,7 +10,7 @@
  * server sends, not whole requests: one long zero request split into many
  * commands is answered piece by piece.  The calls outside the copy loop
  * (flush, block status, the handshake, the disconnect) are asynchronous too,
- * driven by rs_nbd_wait() with the same timeout and the handle's cancel flag.
+ * driven by rc_nbd_drive() with the same timeout and the handle's cancel flag.
  */
 #include <errno.h>
 #include <poll.h>
@@ -422,9 +422,9 @@ static void cut(struct nbd_conn *c)
 	shutdown(c->fd, SHUT_RDWR);
 }
 
-static struct rs_nbd_wait io_wait(const struct nbd_ep *ne, const atomic_int *cancel)
+static struct rc_nbd_wait io_wait(const struct nbd_ep *ne, const atomic_int *cancel)
 {
-	return (struct rs_nbd_wait){
+	return (struct rc_nbd_wait){
 		.timeout_ms = (unsigned)(ne->io_timeout_ns / 1000000),
 		.cancel = cancel,
 	};
@@ -451,10 +451,10 @@ static int nbd_flush_ep(struct rs_endpoint *ep)
 	bool cancelled = atomic_load(&r->cancelled);
 	if (cancelled && ne->flush_cancelled)
 		return rs_fail(r, -ECANCELED, UINT64_MAX, "cancelled");
-	struct rs_nbd_wait w = io_wait(ne, cancelled ? NULL : &r->cancelled);
+	struct rc_nbd_wait w = io_wait(ne, cancelled ? NULL : &r->cancelled);
 	char msg[400];
 	int64_t cookie = nbd_aio_flush(c->h, NBD_NULL_COMPLETION, 0);
-	int err = rs_nbd_complete(c->h, cookie, &w, "flush", msg, sizeof msg);
+	int err = rc_nbd_complete(c->h, cookie, &w, "flush", msg, sizeof msg);
 	if (!err)
 		return 0;
 	if (err == -ECANCELED) {
@@ -479,7 +479,7 @@ static int extents(struct rs_endpoint *ep, const char *context, uint32_t mask, u
 {
 	struct nbd_ep *ne = ep->priv;
 	struct nbd_conn *c = &ne->conns[0];
-	struct rs_nbd_wait w = io_wait(ne, &ep->r->cancelled);
+	struct rc_nbd_wait w = io_wait(ne, &ep->r->cancelled);
 	char msg[400];
 	int err = rs_nbd_extents(c->h, context, mask, off, len, fn, arg, &w, msg, sizeof msg);
 	/* fn's own errors carry their message already. */
@@ -555,7 +555,7 @@ static int connect_one(struct rs_endpoint *ep, struct nbd_conn *c, bool first)
 {
 	struct nbd_ep *ne = ep->priv;
 	struct resync *r = ep->r;
-	const struct rs_nbd_tls tls = { r->tls_certs, r->tls_psk, r->tls_user };
+	const struct rc_nbd_tls tls = { r->tls_certs, r->tls_psk, r->tls_user };
 	char msg[400];
 	c->ne = ne;
 	c->rd = (struct nbd_poll){ .comp.fn = on_poll, .conn = c, .mask = POLLIN };
@@ -570,21 +570,21 @@ static int connect_one(struct rs_endpoint *ep, struct nbd_conn *c, bool first)
 	 * added so far as its filter. */
 	if (first && !opt && nbd_add_meta_context(c->h, RS_NBD_ALLOCATION_CONTEXT) == -1)
 		return open_fail(ep, -last_errno(NULL), nbd_get_error());
-	int err = rs_nbd_connect(c->h, ep->name, &tls, &r->cancelled, msg, sizeof msg);
+	struct rc_nbd_wait cw = rc_nbd_connect_wait(r->nbd_connect_timeout_ms, &r->cancelled);
+	int err = rc_nbd_connect(c->h, ep->name, &tls, &cw, msg, sizeof msg);
 	if (err == -ECANCELED)
 		return rs_fail(r, err, UINT64_MAX, "cancelled");
 	if (err)
 		return open_fail(ep, err, msg);
 	if (opt) {
-		struct rs_nbd_wait w = rs_nbd_connect_wait(&r->cancelled);
 		/* Not every server can list; the message then says "unknown". */
-		err = rs_nbd_opt_list(c->h, add_offered, ne, &w, msg, sizeof msg);
+		err = rs_nbd_opt_list(c->h, add_offered, ne, &cw, msg, sizeof msg);
 		if (err == -ETIMEDOUT || err == -ECANCELED || err == -ENOTCONN)
 			return open_fail(ep, err, msg);
 		if (nbd_add_meta_context(c->h, RS_NBD_ALLOCATION_CONTEXT) == -1 ||
 		    nbd_add_meta_context(c->h, ne->dirty_context) == -1)
 			return open_fail(ep, -last_errno(NULL), nbd_get_error());
-		if ((err = rs_nbd_opt_go(c->h, &w, msg, sizeof msg)))
+		if ((err = rs_nbd_opt_go(c->h, &cw, msg, sizeof msg)))
 			return open_fail(ep, err, msg);
 	}
 	c->fd = nbd_aio_get_fd(c->h);
@@ -603,10 +603,10 @@ static void nbd_close_ep(struct rs_endpoint *ep)
 	 * more than.  Otherwise each disconnect waits as a request would. */
 	struct resync *r = ep->r;
 	bool polite = !r->err_code && !atomic_load(&r->cancelled);
-	struct rs_nbd_wait w = io_wait(ne, &r->cancelled);
+	struct rc_nbd_wait w = io_wait(ne, &r->cancelled);
 	for (unsigned i = 0; i < ne->nconns; i++) {
 		struct nbd_conn *c = &ne->conns[i];
-		rs_nbd_close(c->h, polite && !c->timed_out && !c->cut ? &w : NULL);
+		rc_nbd_close(c->h, polite && !c->timed_out && !c->cut ? &w : NULL);
 	}
 	free(ne->dirty_context);
 	free(ne->offered);
@@ -624,7 +624,7 @@ static int nbd_open(struct rs_endpoint *ep, bool write)
 	ep->priv = ne;
 	ne->ep = ep;
 	ne->io_timeout_ns = (r->nbd_timeout_ms ? r->nbd_timeout_ms
-					       : rs_nbd_env_ms("RESYNC_NBD_IO_TIMEOUT_MS",
+					       : rc_env_ms("RESYNC_NBD_IO_TIMEOUT_MS",
 							       RS_NBD_IO_TIMEOUT_MS)) * 1000000ull;
 	int err = 0;
 	if (!write && r->mode == RESYNC_NBD_DIRTY && r->mode_arg &&

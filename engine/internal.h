@@ -37,6 +37,7 @@ struct resync {
 	uint32_t progress_ms;
 	unsigned nbd_connections;
 	uint32_t nbd_timeout_ms;     /* 0: the default */
+	uint32_t nbd_connect_timeout_ms; /* 0: the default */
 	char *tls_certs;
 	char *tls_psk;
 	char *tls_user;

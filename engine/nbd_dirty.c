@@ -28,47 +28,48 @@ static int dirty_extents(struct resync *r, const char *uri, const char *context,
 			 const struct resync_extent_cb *cb)
 {
 	char msg[512] = "";
-	struct rs_nbd_tls tls = { r->tls_certs, r->tls_psk, r->tls_user };
+	struct rc_nbd_tls tls = { r->tls_certs, r->tls_psk, r->tls_user };
 	struct nbd_handle *h = nbd_create();
 	if (!h)
 		return rs_fail(r, -ENOMEM, UINT64_MAX, "nbd_create: %s", nbd_get_error());
 	if (nbd_add_meta_context(h, context) == -1) {
-		int err = rs_nbd_error(msg, sizeof msg);
+		int err = rc_nbd_error(msg, sizeof msg);
 		nbd_close(h);
 		return rs_fail(r, err, UINT64_MAX, "%s: nbd_add_meta_context: %s", uri, msg);
 	}
-	int err = rs_nbd_connect(h, uri, &tls, &r->cancelled, msg, sizeof msg);
+	struct rc_nbd_wait cw = rc_nbd_connect_wait(r->nbd_connect_timeout_ms, &r->cancelled);
+	int err = rc_nbd_connect(h, uri, &tls, &cw, msg, sizeof msg);
 	if (err) {
 		nbd_close(h);
 		return rs_fail(r, err, UINT64_MAX, "%s: %s", uri, msg);
 	}
 	if (nbd_can_meta_context(h, context) != 1) {
 		/* Closed first: qemu-nbd serves one client at a time by default. */
-		rs_nbd_close(h, NULL);
-		char *offered = rs_nbd_list_contexts(uri, &tls);
+		rc_nbd_close(h, NULL);
+		char *offered = rs_nbd_list_contexts(uri, &tls, &cw);
 		err = rs_fail(r, -ENOTSUP, UINT64_MAX,
 			      "%s: the server does not offer %s (it offers: %s)", uri, context,
 			      offered ? offered : "unknown");
 		free(offered);
 		return err;
 	}
-	struct rs_nbd_wait w = rs_nbd_io_wait(&r->cancelled);
+	struct rc_nbd_wait w = rs_nbd_io_wait(&r->cancelled);
 	if (r->nbd_timeout_ms)
 		w.timeout_ms = r->nbd_timeout_ms;
 	int64_t size = nbd_get_size(h);
 	if (size < 0) {
-		err = rs_nbd_error(msg, sizeof msg);
-		rs_nbd_close(h, &w);
+		err = rc_nbd_error(msg, sizeof msg);
+		rc_nbd_close(h, &w);
 		return rs_fail(r, err, UINT64_MAX, "%s: nbd_get_size: %s", uri, msg);
 	}
 	struct walk wk = { .cb = cb };
 	if (cb->size && (wk.cb_err = cb->size(cb->arg, (uint64_t)size))) {
-		rs_nbd_close(h, &w);
+		rc_nbd_close(h, &w);
 		return wk.cb_err;
 	}
 	err = rs_nbd_extents(h, context, RS_NBD_STATE_DIRTY, 0, (uint64_t)size, on_extent, &wk,
 			     &w, msg, sizeof msg);
-	rs_nbd_close(h, err ? NULL : &w);
+	rc_nbd_close(h, err ? NULL : &w);
 	if (wk.cb_err)
 		return wk.cb_err;
 	if (err == -EPROTO)

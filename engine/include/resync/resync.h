@@ -165,6 +165,12 @@ int resync_set_nbd_connections(resync *r, unsigned n);
  * 1 ms .. 24 h, 0: the default (60 s, or RESYNC_NBD_IO_TIMEOUT_MS from the
  * environment).  Since 0.2. */
 int resync_set_nbd_timeout(resync *r, uint32_t ms);
+/* NBD: how long connecting may take in all (TCP or socket, TLS and the NBD
+ * handshake, each connection) before resync_run() or
+ * resync_nbd_dirty_extents() fails with -ETIMEDOUT; 1 ms .. 24 h, 0: the
+ * default (30 s, or RESYNC_NBD_CONNECT_TIMEOUT_MS from the environment).
+ * Since RESYNC_0.2. */
+int resync_set_nbd_connect_timeout(resync *r, uint32_t ms);
 /* NBD TLS: certificates directory or PSK file (at most one), and username. */
 int resync_set_tls(resync *r, const char *certs_dir, const char *psk_file,
 		   const char *username);
