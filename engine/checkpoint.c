@@ -299,7 +299,7 @@ int rs_checkpoint_save(struct resync *r, const char *path, struct rs_plan *p)
 
 int rs_checkpoint_remove(struct resync *r, const char *path)
 {
-	int ret = rs_remove_durable(path);
+	int ret = rc_remove_durable(AT_FDCWD, path);
 	if (ret)
 		return rs_fail(r, ret, UINT64_MAX, "checkpoint %s: removing: %s", path, strerror(-ret));
 	return 0;
