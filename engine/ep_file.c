@@ -21,10 +21,10 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "blkdev.h"
 #include "clock.h"
 #include "endpoint.h"
 #include "internal.h"
-#include "probe.h"
 
 enum zero_method { ZERO_PUNCH, ZERO_RANGE, ZERO_BLKZEROOUT, ZERO_WRITE };
 
