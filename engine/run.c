@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include "buffers.h"
 #include "checkpoint.h"
 #include "clock.h"
 #include "copy.h"
