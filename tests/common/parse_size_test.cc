@@ -3,7 +3,11 @@
 // leading zeros read as decimal, 0x hex, K/M/G/T suffixes, overflow refused,
 // and bad extent lines named.
 #include <gtest/gtest.h>
+#include <cstdint>
 #include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
 #include "parse_size.h"
 
 namespace {
@@ -121,6 +125,84 @@ TEST(ExtentLine, BadLinesSayWhy)
 	EXPECT_STREQ(why, "the offset is larger than 2^64 - 1");
 	EXPECT_EQ(rc_parse_extent_line("0 1\0 5", 6, &off, &len, &why), -EINVAL);
 	EXPECT_STREQ(why, "a NUL byte in the line");
+}
+
+// The reading loop both extent-list readers use (engine/extent_list.c,
+// resync-bitmap create --extents).
+struct Listed {
+	std::vector<std::pair<uint64_t, uint64_t>> got;
+	std::vector<unsigned> lines;
+	const unsigned *lineno = nullptr;
+	size_t stop_at = SIZE_MAX;
+};
+
+int collect(void *arg, uint64_t off, uint64_t len)
+{
+	auto *l = static_cast<Listed *>(arg);
+	if (l->got.size() == l->stop_at)
+		return -E2BIG;
+	l->got.emplace_back(off, len);
+	l->lines.push_back(*l->lineno);
+	return 0;
+}
+
+int read_list(const std::string &text, Listed *l, unsigned *lineno, const char **why)
+{
+	FILE *f = fmemopen((void *)text.data(), text.size(), "r");
+	l->lineno = lineno;
+	int ret = rc_read_extent_list(f, collect, l, lineno, why);
+	fclose(f);
+	return ret;
+}
+
+TEST(ExtentListRead, EachExtentWithItsLineNumber)
+{
+	Listed l;
+	unsigned lineno;
+	const char *why = nullptr;
+	ASSERT_EQ(read_list("# head\n0 4K\n\n0x10000 0\n1M 64K", &l, &lineno, &why), 0);
+	std::vector<std::pair<uint64_t, uint64_t>> want = { { 0, 4096 }, { 65536, 0 },
+							       { 1 << 20, 65536 } };
+	EXPECT_EQ(l.got, want);
+	EXPECT_EQ(l.lines, (std::vector<unsigned>{ 2, 4, 5 }));
+	EXPECT_EQ(lineno, 5u);
+}
+
+TEST(ExtentListRead, BadLineStopsWithItsNumberAndWhy)
+{
+	Listed l;
+	unsigned lineno;
+	const char *why = nullptr;
+	EXPECT_EQ(read_list("0 1\n\n2 3 4\n5 6\n", &l, &lineno, &why), -EINVAL);
+	EXPECT_EQ(lineno, 3u);
+	EXPECT_STREQ(why, "unexpected text after the length");
+	EXPECT_EQ(l.got.size(), 1u);
+	EXPECT_EQ(read_list("99999999999999999999 1\n", &l, &lineno, &why), -ERANGE);
+	EXPECT_EQ(lineno, 1u);
+}
+
+TEST(ExtentListRead, CallbackValueStopsTheRead)
+{
+	Listed l;
+	l.stop_at = 1;
+	unsigned lineno;
+	const char *why = nullptr;
+	EXPECT_EQ(read_list("0 1\n2 3\n4 5\n", &l, &lineno, &why), -E2BIG);
+	EXPECT_EQ(lineno, 2u);
+	EXPECT_EQ(l.got.size(), 1u);
+}
+
+TEST(ExtentListRead, ReadErrorIsEIO)
+{
+	FILE *f = fopen("/proc/self/mem", "r");
+	ASSERT_NE(f, nullptr);
+	Listed l;
+	unsigned lineno;
+	const char *why = nullptr;
+	l.lineno = &lineno;
+	EXPECT_EQ(rc_read_extent_list(f, collect, &l, &lineno, &why), -EIO);
+	EXPECT_STREQ(why, "read error");
+	fclose(f);
 }
 
 } // namespace
