@@ -40,23 +40,30 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
-CPPFLAGS += -D_GNU_SOURCE -Iengine/include -Iuapi -Iengine -Ictl -Icommon
+CPPFLAGS += -D_GNU_SOURCE
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -fPIC $(WARN) $(SANFLAGS) $(PKG_CFLAGS)
 CXXFLAGS ?= -O2 -g
-CXXFLAGS += -std=gnu++17 $(WARN) -Wno-missing-field-initializers $(SANFLAGS) $(PKG_CFLAGS) -Itests/common
+CXXFLAGS += -std=gnu++17 $(WARN) -Wno-missing-field-initializers $(SANFLAGS) $(PKG_CFLAGS)
 LDFLAGS  += $(SANFLAGS)
 CPPFLAGS += -DRESYNC_PACKAGE_VERSION='"$(VERSION)"'
 LIBS      = $(PKG_LIBS) -lpthread
 
-# common/: code the engine and the tools share (the size grammar), in libresync.
-ENGINE_SRC := $(wildcard engine/*.c common/*.c)
-ENGINE_OBJ := $(ENGINE_SRC:%.c=$(B)/%.o)
+# common/NAME.c (+ NAME.h, prefix rc_): what engine, ctl and tools share.  It
+# builds into libresync-common.a; libresync (.a and .so) carries the same
+# objects, kept local in the .so by engine/libresync.map, and resyncctl and
+# the tools link libresync-common.a themselves.  Its tests: tests/common/.
+COMMON_SRC := $(wildcard common/*.c)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
+COMMON_A   := $(B)/libresync-common.a
+ENGINE_SRC := $(wildcard engine/*.c)
+ENGINE_OBJ := $(ENGINE_SRC:%.c=$(B)/%.o) $(COMMON_OBJ)
 CTL_SRC    := $(filter-out ctl/main.c,$(wildcard ctl/*.c))
 CTL_OBJ    := $(CTL_SRC:%.c=$(B)/%.o)
 TOOLS      := $(notdir $(patsubst %/,%,$(dir $(wildcard tools/*/main.c))))
 TOOL_BINS  := $(TOOLS:%=$(B)/bin/%)
-COMMON_TEST_OBJ := $(patsubst %.cc,$(B)/%.o,$(wildcard tests/common/*.cc))
+# tests/support/: what the suites share (temp dirs, loop devices, run_engine).
+SUPPORT_TEST_OBJ := $(patsubst %.cc,$(B)/%.o,$(wildcard tests/support/*.cc))
 # LD_PRELOAD shims for faults and observations no real component offers:
 # tests/shim/NAME.c becomes $(B)/tests/shim/NAME.so (built by `all`), never
 # sanitized (it is preloaded into sanitized binaries too).
@@ -78,20 +85,44 @@ FORMAT_FILES   := $(filter-out $(FORMAT_PENDING),$(FORMAT_SRC))
 
 LIB_A  := $(B)/libresync.a
 LIB_SO := $(B)/libresync.so.$(VERSION)
+# resyncctl and the tools again, linked against libresync.so: the .so exports
+# only the public API, so these link only if nothing outside engine/ uses an
+# engine internal (tests/e2e/shared-boundary.sh runs them).
+SHARED_BINS := $(B)/shared-bin/resyncctl $(TOOLS:%=$(B)/shared-bin/%)
 
 .PHONY: all deps check stress demo bench install clean format-check format
-all: $(LIB_A) $(LIB_SO) $(B)/bin/resyncctl $(TOOL_BINS) $(B)/resync.pc $(SHIMS) $(MAN_PAGES)
+all: $(LIB_A) $(LIB_SO) $(B)/bin/resyncctl $(TOOL_BINS) $(SHARED_BINS) $(B)/resync.pc $(SHIMS) $(MAN_PAGES)
 
 deps:
 	@tools/install-deps build
 
+# Include paths per target (libnbd's copy/Makefile.am habit): only the engine
+# sees engine/; ctl and the tools see the public header, uapi and common/;
+# a test suite sees what it tests.
+INC_COMMON := -Icommon
+INC_ENGINE := -Iengine -Iengine/include -Iuapi -Icommon
+INC_CTL    := -Ictl -Iengine/include -Iuapi -Icommon
+$(B)/common/%.o:        INC = $(INC_COMMON)
+$(B)/engine/%.o:        INC = $(INC_ENGINE)
+$(B)/ctl/%.o:           INC = $(INC_CTL)
+$(B)/tools/%.o:         INC = -I$(<D) -Iengine/include -Iuapi -Icommon
+$(B)/tests/support/%.o: INC = -Itests/support -Iengine/include -Iuapi
+$(B)/tests/common/%.o:  INC = -Itests/support $(INC_COMMON)
+$(B)/tests/unit/%.o:    INC = -Itests/support $(INC_ENGINE)
+$(B)/tests/nbd/%.o:     INC = -Itests/support $(INC_ENGINE)
+$(B)/tests/ctl/%.o:     INC = -Itests/support $(INC_CTL)
+
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(INC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(B)/%.o: %.cc
 	@mkdir -p $(dir $@)
-	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -MMD -MP -c -o $@ $<
+	$(CXX) $(CPPFLAGS) $(INC) $(CXXFLAGS) -MMD -MP -c -o $@ $<
+
+$(COMMON_A): $(COMMON_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
 
 $(LIB_A): $(ENGINE_OBJ)
 	@rm -f $@
@@ -107,28 +138,45 @@ $(B)/libresyncctl.a: $(CTL_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/bin/resyncctl: $(B)/ctl/main.o $(B)/libresyncctl.a $(LIB_A)
+$(B)/bin/resyncctl: $(B)/ctl/main.o $(B)/libresyncctl.a $(LIB_A) $(COMMON_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # What prints the version rebuilds when it changes.
 $(B)/engine/api.o $(B)/ctl/main.o $(patsubst %.c,$(B)/%.o,$(wildcard tools/*/main.c)): VERSION
 
+# The rpath finds $(B)/libresync.so from $(B)/shared-bin/.
+SHARED_LINK = -L$(B) -lresync $(COMMON_A) $(LIBS) -Wl,-rpath,'$$ORIGIN/..'
+$(B)/shared-bin/resyncctl: $(B)/ctl/main.o $(B)/libresyncctl.a $(LIB_SO) $(COMMON_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(B)/ctl/main.o $(B)/libresyncctl.a $(SHARED_LINK)
+
 # Objects reached through the pattern rules below are kept, not deleted as
 # intermediates, so a rebuild only compiles what changed.
 .SECONDARY:
 
 # A tool is a folder tools/NAME/ with a main.c; its other .c files are its
-# own; what tools share with the engine is in common/ (inside libresync).
+# own; what tools share with the engine and ctl is in common/.
 .SECONDEXPANSION:
-$(B)/bin/%: $$(foreach f,$$(wildcard tools/$$*/*.c),$(B)/$$(basename $$f).o) $(LIB_A)
+$(B)/bin/%: $$(foreach f,$$(wildcard tools/$$*/*.c),$(B)/$$(basename $$f).o) $(LIB_A) $(COMMON_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-# A test suite is a folder tests/NAME/ of *_test.cc files.
-$(B)/tests/%_tests: $$(foreach f,$$(wildcard tests/$$*/*.cc),$(B)/$$(basename $$f).o) $(COMMON_TEST_OBJ) $(B)/libresyncctl.a $(LIB_A)
+$(B)/shared-bin/%: $$(foreach f,$$(wildcard tools/$$*/*.c),$(B)/$$(basename $$f).o) $(LIB_SO) $(COMMON_A)
 	@mkdir -p $(dir $@)
-	$(CXX) $(LDFLAGS) -o $@ $(filter-out %.so,$^) $(LIBS) $(shell pkg-config --libs gtest_main 2>/dev/null)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(SHARED_LINK)
+
+GTEST_LIBS = $(shell pkg-config --libs gtest_main 2>/dev/null)
+
+# A test suite is a folder tests/NAME/ of *_test.cc files.  tests/common/
+# links common/ alone: a unit there may not need the engine.
+$(B)/tests/common_tests: $$(foreach f,$$(wildcard tests/common/*.cc),$(B)/$$(basename $$f).o) $(SUPPORT_TEST_OBJ) $(COMMON_A)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LIBS) $(GTEST_LIBS)
+
+$(B)/tests/%_tests: $$(foreach f,$$(wildcard tests/$$*/*.cc),$(B)/$$(basename $$f).o) $(SUPPORT_TEST_OBJ) $(B)/libresyncctl.a $(LIB_A) $(COMMON_A)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $(filter-out %.so,$^) $(LIBS) $(GTEST_LIBS)
 
 # Shims build before the suites that preload them.
 $(SUITE_BINS): | $(SHIMS)
@@ -163,7 +211,7 @@ format:
 	clang-format -i $(FORMAT_FILES)
 
 # Long storms (hundreds of kills, crash rounds) run in full here; `check` runs
-# a shortened round of each.  Tests read RESYNC_STRESS (tests/common/stress.h,
+# a shortened round of each.  Tests read RESYNC_STRESS (tests/support/stress.h,
 # tests/e2e/lib.bash: rounds).
 stress:
 	@tools/install-deps test

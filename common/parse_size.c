@@ -3,6 +3,7 @@
  * a leading 0 as octal, skips spaces and accepts a sign. */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include "parse_size.h"
 
 static int digit(char c, unsigned base)
@@ -128,4 +129,32 @@ int rc_parse_extent_line(const char *line, size_t n, uint64_t *off, uint64_t *le
 	if (next_token(&p, end, &tok, &tn))
 		return *why = "unexpected text after the length", -EINVAL;
 	return 1;
+}
+
+int rc_read_extent_list(FILE *f, int (*fn)(void *arg, uint64_t off, uint64_t len), void *arg,
+			unsigned *lineno, const char **why)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	int ret = 0;
+	*lineno = 0;
+	for (ssize_t n; !ret && (n = getline(&line, &cap, f)) >= 0;) {
+		uint64_t off, len;
+		++*lineno;
+		int got = rc_parse_extent_line(line, (size_t)n, &off, &len, why);
+		if (got > 0)
+			ret = fn(arg, off, len);
+		else if (got < 0)
+			ret = got;
+	}
+	if (!ret && ferror(f)) {
+		*why = "read error";
+		ret = -EIO;
+	} else if (!ret && !feof(f)) {
+		/* getline() failed without reaching the end: no memory. */
+		*why = "out of memory";
+		ret = -ENOMEM;
+	}
+	free(line);
+	return ret;
 }

@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -36,6 +37,14 @@ int rc_parse_size(const char *s, uint64_t *out);
  * -ERANGE with *why set to a static message naming what is wrong. */
 int rc_parse_extent_line(const char *line, size_t n, uint64_t *off, uint64_t *len,
 			 const char **why);
+
+/* Reads an extent list from f to its end, calling fn(arg, off, len) for each
+ * extent (length 0 included) with *lineno its line number (from 1).  Returns
+ * 0, fn's non-zero value, -EINVAL / -ERANGE for a bad line (*why set as by
+ * rc_parse_extent_line(), *lineno the line), or -ENOMEM / -EIO (*why "out
+ * of memory" / "read error"). */
+int rc_read_extent_list(FILE *f, int (*fn)(void *arg, uint64_t off, uint64_t len), void *arg,
+			unsigned *lineno, const char **why);
 
 #ifdef __cplusplus
 }

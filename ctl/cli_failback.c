@@ -24,7 +24,8 @@ static const char failback_usage[] =
 	"and the job id; with --wait, follows the job and prints 0 when it completed,\n"
 	"or its ErrorCode, or 32772 when --timeout passed (the job goes on).\n"
 	"Settings (JSON object): disks, change_source (auto|bitmap|nbd-dirty|extents|\n"
-	"compare|full), verify, rate_limit, queue_depth, request_size, tls.\n"
+	"compare|full), verify, rate_limit, queue_depth, request_size, tls,\n"
+	"nbd_connect_timeout_ms.\n"
 	"See resyncctl(1) for return values and exit status.\n";
 
 int cli_failover(struct cli *c, int argc, char **argv)

@@ -7,11 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include "resync/return_codes.h"
 #include "resync/states.h"
 #include "cli.h"
+#include "clock.h"
 #include "job.h"
 #include "progress_bar.h"
 #include "vm.h"
@@ -193,19 +193,11 @@ static void draw_bar(json_object *job)
 	rc_progress_draw(stderr, &p);
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 uint32_t cli_wait_job(struct cli *c, const char *id, long long timeout_ms, json_object **job,
 		      struct ctl_err *e)
 {
 	bool tty = isatty(STDERR_FILENO) && !c->json;
-	int64_t deadline = timeout_ms < 0 ? INT64_MAX : mono_ms() + timeout_ms;
+	int64_t deadline = timeout_ms < 0 ? INT64_MAX : rc_now_ms() + timeout_ms;
 	uint32_t rv, st;
 
 	*job = NULL;
@@ -219,7 +211,7 @@ uint32_t cli_wait_job(struct cli *c, const char *id, long long timeout_ms, json_
 			draw_bar(*job);
 		if (ctl_job_state_final(st))
 			break;
-		if (mono_ms() >= deadline) {
+		if (rc_now_ms() >= deadline) {
 			if (tty)
 				fputc('\n', stderr);
 			return ctl_fail(e, RESYNC_RV_TIMEOUT,

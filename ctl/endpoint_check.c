@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
-#include <poll.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -12,17 +11,10 @@
 #include <libnbd.h>
 #include "resync/resync.h"
 #include "resync/return_codes.h"
+#include "clock.h"
 #include "endpoint_check.h"
-
-bool ctl_is_nbd_uri(const char *name)
-{
-	static const char *const schemes[] = { "nbd://", "nbds://", "nbd+unix://", "nbds+unix://" };
-
-	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
-		if (!strncmp(name, schemes[i], strlen(schemes[i])))
-			return true;
-	return false;
-}
+#include "nbd_connect.h"
+#include "nbd_uri.h"
 
 static uint32_t nbd_rv(int err)
 {
@@ -40,85 +32,29 @@ static uint32_t nbd_rv(int err)
 	}
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int connect_with_timeout(struct nbd_handle *h, const char *uri)
-{
-	int64_t deadline = now_ms() + CTL_NBD_CONNECT_TIMEOUT_MS;
-
-	if (nbd_aio_connect_uri(h, uri) < 0)
-		return -1;
-	while (!nbd_aio_is_ready(h)) {
-		int64_t left = deadline - now_ms();
-		if (nbd_aio_is_dead(h) || nbd_aio_is_closed(h))
-			return -1;
-		if (left <= 0) {
-			errno = ETIMEDOUT;
-			return -2;
-		}
-		if (nbd_poll(h, (int)left) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* nbd_shutdown() waits without a timeout for the server to close its end,
- * and still waits when the handshake never finished: a stopped server (or
- * one slow to close) held the probe forever.  The probe read only what the
- * handshake told; asking to disconnect is all the server needs. */
-static void close_bounded(struct nbd_handle *h)
-{
-	int64_t deadline = now_ms() + CTL_NBD_CONNECT_TIMEOUT_MS;
-
-	if (nbd_aio_is_ready(h) && nbd_aio_disconnect(h, 0) == 0) {
-		while (!nbd_aio_is_closed(h) && !nbd_aio_is_dead(h) &&
-		       (nbd_aio_get_direction(h) & LIBNBD_AIO_DIRECTION_WRITE)) {
-			int64_t left = deadline - now_ms();
-			if (left <= 0 || nbd_poll(h, (int)left) < 0)
-				break;
-		}
-	}
-	nbd_close(h);
-}
-
 static uint32_t probe_nbd(const char *uri, const char *role, bool write, const char *meta,
-			  const struct ctl_settings *tls, struct ctl_endpoint_check *out,
+			  const struct ctl_settings *set, struct ctl_endpoint_check *out,
 			  struct ctl_err *e)
 {
 	struct nbd_handle *h = nbd_create();
+	struct rc_nbd_tls tls = { 0 };
+	struct rc_nbd_wait w = rc_nbd_connect_wait(set ? set->nbd_connect_timeout_ms : 0, NULL);
+	char msg[512];
 	uint32_t rv = 0;
-	int r;
+	int err;
 
 	if (!h)
 		return ctl_fail(e, RESYNC_RV_OUT_OF_MEMORY, "nbd_create: %s", nbd_get_error());
-	if ((tls && tls->tls_certificates && nbd_set_tls_certificates(h, tls->tls_certificates) < 0) ||
-	    (tls && tls->tls_psk_file && nbd_set_tls_psk_file(h, tls->tls_psk_file) < 0) ||
-	    (tls && tls->tls_username && nbd_set_tls_username(h, tls->tls_username) < 0) ||
-	    (meta && nbd_add_meta_context(h, meta) < 0)) {
+	if (set)
+		tls = (struct rc_nbd_tls){ set->tls_certificates, set->tls_psk_file, set->tls_username };
+	if (meta && nbd_add_meta_context(h, meta) < 0) {
 		rv = ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "%s %s: %s", role, uri, nbd_get_error());
 		goto out;
 	}
-	r = connect_with_timeout(h, uri);
-	if (r == -2) {
-		rv = ctl_fail(e, RESYNC_RV_TIMEOUT, "%s %s: connect timed out after %d ms", role, uri,
-			      CTL_NBD_CONNECT_TIMEOUT_MS);
-		goto out;
-	}
-	if (r < 0) {
-		const char *msg = nbd_get_error() ?: "";
-		/* libnbd reports a refused TLS handshake or unusable credentials
-		 * with assorted errnos; only the message tells it apart from a
-		 * server that cannot be reached. */
-		bool refused = strstr(msg, "gnutls") || strstr(msg, "TLS") || strstr(msg, "PSK");
-		rv = ctl_fail(e, refused ? RESYNC_RV_ACCESS_DENIED : nbd_rv(nbd_get_errno()), "%s %s: %s",
-			      role, uri, msg);
-		goto out;
+	err = rc_nbd_connect(h, uri, &tls, &w, msg, sizeof(msg));
+	if (err) {
+		rc_nbd_close(h, NULL);
+		return ctl_fail(e, nbd_rv(-err), "%s %s: %s", role, uri, msg);
 	}
 	out->is_nbd = true;
 	int64_t size = nbd_get_size(h);
@@ -135,20 +71,22 @@ static uint32_t probe_nbd(const char *uri, const char *role, bool write, const c
 		rv = ctl_fail(e, RESYNC_RV_NOT_SUPPORTED, "%s %s: the server offers no %s", role, uri,
 			      meta);
 out:
-	close_bounded(h);
+	/* The probe read only what the handshake told; asking to disconnect
+	 * is all the server needs, and a stopped server must not hold it. */
+	rc_nbd_close(h, &w);
 	return rv;
 }
 
 uint32_t ctl_endpoint_check(const char *name, const char *role, bool write, const char *meta,
-			    const struct ctl_settings *tls, struct ctl_endpoint_check *out,
+			    const struct ctl_settings *set, struct ctl_endpoint_check *out,
 			    struct ctl_err *e)
 {
 	struct stat st;
 	int fd, err;
 
 	memset(out, 0, sizeof(*out));
-	if (ctl_is_nbd_uri(name))
-		return probe_nbd(name, role, write, meta, tls, out, e);
+	if (rc_is_nbd_uri(name))
+		return probe_nbd(name, role, write, meta, set, out, e);
 	if (meta)
 		return ctl_fail(e, RESYNC_RV_NOT_SUPPORTED, "%s %s: a file has no %s", role, name, meta);
 	if (stat(name, &st) < 0) {
@@ -165,11 +103,11 @@ uint32_t ctl_endpoint_check(const char *name, const char *role, bool write, cons
 	 * io_uring down after its last write: waited for as the engine does,
 	 * up to RESYNC_CLAIM_WAIT_MS, so kill then failback does not answer
 	 * 32774. */
-	int64_t deadline = now_ms() + RESYNC_CLAIM_WAIT_MS;
+	int64_t deadline = rc_now_ms() + RESYNC_CLAIM_WAIT_MS;
 	for (long pause_ms = 1;; pause_ms = pause_ms < 50 ? pause_ms * 2 : 50) {
 		fd = open(name, (write ? O_WRONLY : O_RDONLY) | O_CLOEXEC |
 			  (out->is_block && write ? O_EXCL : 0));
-		if (fd >= 0 || errno != EBUSY || now_ms() >= deadline)
+		if (fd >= 0 || errno != EBUSY || rc_now_ms() >= deadline)
 			break;
 		nanosleep(&(struct timespec){ .tv_nsec = pause_ms * 1000000 }, NULL);
 	}

@@ -14,19 +14,16 @@
 #include "errmap.h"
 #include "settings.h"
 
-#define CTL_NBD_CONNECT_TIMEOUT_MS 10000
-
 struct ctl_endpoint_check {
 	uint64_t size;
 	bool is_nbd;
 	bool is_block;
 };
 
-bool ctl_is_nbd_uri(const char *name);
 /* role: "image" or "target" for messages; write: must be writable;
  * meta: an NBD metadata context that must exist (NULL: none). */
 uint32_t ctl_endpoint_check(const char *name, const char *role, bool write, const char *meta,
-			    const struct ctl_settings *tls, struct ctl_endpoint_check *out,
+			    const struct ctl_settings *set, struct ctl_endpoint_check *out,
 			    struct ctl_err *e);
 
 #endif

@@ -5,19 +5,11 @@
  * the engine's statistics by the worker's main loop.
  */
 #include <pthread.h>
-#include <time.h>
 #include "cim_time.h"
+#include "clock.h"
 #include "job.h"
 #include "vm.h"
 #include "worker_internal.h"
-
-uint64_t worker_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 void worker_set_int(json_object *o, const char *key, int64_t v)
 {
@@ -28,7 +20,7 @@ void worker_set_int(json_object *o, const char *key, int64_t v)
 void worker_record_progress(struct worker *w, bool completed)
 {
 	json_object *arr = json_object_object_get(w->job, "Disks");
-	uint64_t planned = 0, done = 0, total = 0, elapsed = worker_mono_ns() - w->start_ns;
+	uint64_t planned = 0, done = 0, total = 0, elapsed = rc_now_ns() - w->start_ns;
 	double frac = 0;
 	char iv[CTL_CIM_INTERVAL_LEN];
 

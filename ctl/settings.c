@@ -186,6 +186,11 @@ static uint32_t parse_key(const char *key, json_object *v, struct ctl_settings *
 	}
 	if (!strcmp(key, "tls"))
 		return parse_tls(v, s, e);
+	if (!strcmp(key, "nbd_connect_timeout_ms")) {
+		rv = get_uint(v, key, 0, 24u * 3600 * 1000, &n, e);
+		s->nbd_connect_timeout_ms = (uint32_t)n;
+		return rv;
+	}
 	return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "settings: unknown key \"%s\"", key);
 }
 
@@ -286,5 +291,7 @@ json_object *ctl_settings_to_json(const struct ctl_settings *s)
 	if (s->tls_username)
 		json_object_object_add(tls, "username", json_object_new_string(s->tls_username));
 	json_object_object_add(o, "tls", tls);
+	json_object_object_add(o, "nbd_connect_timeout_ms",
+			       json_object_new_int64(s->nbd_connect_timeout_ms));
 	return o;
 }

@@ -12,6 +12,10 @@
  *   queue_depth    integer 1..1024
  *   request_size   integer, power of two, 4096..67108864
  *   tls            { "certificates": DIR | "psk_file": FILE, "username": NAME }
+ *   nbd_connect_timeout_ms
+ *                  integer 1..86400000: how long connecting to an NBD server
+ *                  may take (the checks and the copy); 0 or absent: the
+ *                  library's default (common/nbd_connect.h)
  * Not JSON, or a key of the wrong type: 32776.  An unknown key or a value out
  * of range: 32773.  The message names the key.
  */
@@ -52,6 +56,7 @@ struct ctl_settings {
 	char *tls_certificates;
 	char *tls_psk_file;
 	char *tls_username;
+	uint32_t nbd_connect_timeout_ms; /* 0: the default */
 };
 
 void ctl_settings_init(struct ctl_settings *s);

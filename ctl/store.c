@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "durable.h"
 #include "store.h"
 
 const char *ctl_store_default_path(void)
@@ -303,49 +304,17 @@ out:
 	return err;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int ctl_write_json(int dirfd, const char *name, json_object *obj)
 {
-	char tmp[CTL_NAME_MAX + 32];
-	const char *text;
-	int fd, err;
-
-	snprintf(tmp, sizeof(tmp), ".%s.%ld.tmp", name, (long)getpid());
-	text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY |
-					      JSON_C_TO_STRING_NOSLASHESCAPE);
+	const char *text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY |
+							  JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (!text)
 		return -ENOMEM;
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-		    ctl_create_mode(0600));
-	if (fd < 0)
-		return -errno;
-	err = write_all(fd, text, strlen(text));
-	if (!err)
-		err = write_all(fd, "\n", 1);
-	if (!err && fsync(fd) < 0)
-		err = -errno;
-	close(fd);
-	if (!err && renameat(dirfd, tmp, dirfd, name) < 0)
-		err = -errno;
-	if (err) {
-		unlinkat(dirfd, tmp, 0);
-		return err;
-	}
-	return fsync(dirfd) < 0 ? -errno : 0;
+	struct iovec iov[2] = {
+		{ (void *)text, strlen(text) },
+		{ (void *)"\n", 1 },
+	};
+	return rc_write_durable(dirfd, name, iov, 2, ctl_create_mode(0600));
 }
 
 static int open_lock(int dirfd, const char *name)
@@ -390,9 +359,7 @@ int ctl_lock_held(int dirfd, const char *name)
 
 int ctl_unlink(int dirfd, const char *name)
 {
-	if (unlinkat(dirfd, name, 0) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	return fsync(dirfd) < 0 ? -errno : 0;
+	return rc_remove_durable(dirfd, name);
 }
 
 int ctl_remove_dir(int dirfd, const char *name)

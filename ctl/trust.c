@@ -12,6 +12,7 @@
 #include "endpoint_check.h"
 #include "errmap.h"
 #include "guid.h"
+#include "nbd_uri.h"
 #include "trust.h"
 #include "vm.h"
 
@@ -181,7 +182,7 @@ static void path_identity(const char *path, uint64_t size, char *buf, size_t len
 {
 	struct stat st;
 
-	if (ctl_is_nbd_uri(path))
+	if (rc_is_nbd_uri(path))
 		snprintf(buf, len, "nbd %s size %llu", path, (unsigned long long)size);
 	else if (stat(path, &st) < 0)
 		snprintf(buf, len, "%s: %s", path, strerror(errno));

@@ -16,6 +16,7 @@
 #include "endpoint_check.h"
 #include "guid.h"
 #include "job.h"
+#include "nbd_uri.h"
 #include "record.h"
 #include "state_machine.h"
 #include "vm.h"
@@ -143,7 +144,7 @@ static void target_identity(const char *t, char *buf, size_t len)
 {
 	struct stat st;
 
-	if (ctl_is_nbd_uri(t))
+	if (rc_is_nbd_uri(t))
 		snprintf(buf, len, "nbd %s", t);
 	else if (stat(t, &st) < 0)
 		snprintf(buf, len, "path %s", t);

@@ -59,6 +59,8 @@ int ctl_engine_configure(resync *r, const struct ctl_settings *s, const char *so
 		return err;
 	if (s->tls_certificates || s->tls_psk_file || s->tls_username)
 		err = resync_set_tls(r, s->tls_certificates, s->tls_psk_file, s->tls_username);
+	if (!err)
+		err = resync_set_nbd_connect_timeout(r, s->nbd_connect_timeout_ms);
 	return err;
 }
 

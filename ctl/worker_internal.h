@@ -85,7 +85,6 @@ void worker_vm_start_copy(struct worker *w, json_object *vm, void *arg);
 void worker_vm_finish(struct worker *w, json_object *vm, void *arg);
 
 /* CLOCK_MONOTONIC in ns: the job's elapsed time. */
-uint64_t worker_mono_ns(void);
 void worker_set_int(json_object *o, const char *key, int64_t v);
 /* Copies the engine's figures into the job record and saves it. */
 void worker_record_progress(struct worker *w, bool completed);

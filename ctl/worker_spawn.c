@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <syslog.h>
 #include <unistd.h>
+#include "clock.h"
 #include "job.h"
 #include "settings.h"
 #include "worker.h"
@@ -28,7 +29,7 @@ static int worker_main(const char *path, const char *id, int ready_fd)
 
 	pthread_mutex_init(&w.mu, NULL);
 	pthread_cond_init(&w.cv, NULL);
-	w.start_ns = worker_mono_ns();
+	w.start_ns = rc_now_ns();
 	openlog("resyncctl", LOG_PID, LOG_DAEMON);
 	if (ctl_store_open(&w.st, path) < 0)
 		return 2;

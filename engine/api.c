@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "internal.h"
 
 resync *resync_new(void)
@@ -182,6 +181,15 @@ int resync_set_nbd_timeout(resync *r, uint32_t ms)
 	return 0;
 }
 
+int resync_set_nbd_connect_timeout(resync *r, uint32_t ms)
+{
+	CHECK_IDLE(r);
+	if (ms > 24u * 3600 * 1000)
+		return -EINVAL;
+	r->nbd_connect_timeout_ms = ms;
+	return 0;
+}
+
 int resync_set_tls(resync *r, const char *certs_dir, const char *psk_file, const char *username)
 {
 	CHECK_IDLE(r);
@@ -269,11 +277,4 @@ int rs_check_cancel(struct resync *r)
 	if (!atomic_load(&r->cancelled))
 		return 0;
 	return rs_fail(r, -ECANCELED, UINT64_MAX, "cancelled");
-}
-
-uint64_t rs_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }

@@ -113,7 +113,7 @@ int resync_bitmap_save(const resync_bitmap *b, const char *path)
 		{ .iov_base = &h, .iov_len = sizeof h },
 		{ .iov_base = b->words, .iov_len = (size_t)bitmap_bytes(b) },
 	};
-	int ret = rs_write_durable(path, iov, 2, 0600);
+	int ret = rc_write_durable(AT_FDCWD, path, iov, 2, 0600);
 	words_from_le(b->words, b->nwords);
 	return ret;
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 #include "checkpoint.h"
+#include "clock.h"
 #include "durable.h"
 #include "internal.h"
 
@@ -169,7 +170,7 @@ static uint64_t new_seed(void)
 	/* The seed only spreads the sampled blocks: without the entropy pool
 	 * the clock spreads them as well. */
 	if (getrandom(&s, sizeof s, GRND_NONBLOCK) != sizeof s)
-		s = rs_now_ns() * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
+		s = rc_now_ns() * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
 	return s & 0x00ffffffffffffffull;
 }
 
@@ -298,7 +299,7 @@ int rs_checkpoint_save(struct resync *r, const char *path, struct rs_plan *p)
 
 int rs_checkpoint_remove(struct resync *r, const char *path)
 {
-	int ret = rs_remove_durable(path);
+	int ret = rc_remove_durable(AT_FDCWD, path);
 	if (ret)
 		return rs_fail(r, ret, UINT64_MAX, "checkpoint %s: removing: %s", path, strerror(-ret));
 	return 0;

@@ -3,54 +3,15 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include "buffers.h"
 #include "checkpoint.h"
+#include "clock.h"
 #include "copy.h"
 #include "internal.h"
 #include "ratelimit.h"
 
 /* How long the loop sleeps at most, so pause, cancel and progress are seen. */
 #define RS_TICK_NS (50ull * 1000000)
-
-struct rs_buffers {
-	char *mem;
-	uint32_t size;
-	unsigned n;
-	bool registered;
-};
-
-int rs_buffers_new(struct resync *r, struct rs_ring *rg, unsigned slots, uint32_t request,
-		   bool two_per_slot, struct rs_buffers **out)
-{
-	struct rs_buffers *b = calloc(1, sizeof *b);
-	if (!b)
-		return rs_fail(r, -ENOMEM, UINT64_MAX, "out of memory for buffers");
-	b->n = slots * (two_per_slot ? 2 : 1);
-	b->size = request;
-	if (posix_memalign((void **)&b->mem, 4096, (size_t)b->n * request)) {
-		free(b);
-		return rs_fail(r, -ENOMEM, UINT64_MAX, "out of memory for %u buffers of %u bytes",
-			       slots, request);
-	}
-	struct iovec *iov = calloc(b->n, sizeof *iov);
-	if (iov) {
-		for (unsigned i = 0; i < b->n; i++)
-			iov[i] = (struct iovec){ b->mem + (size_t)i * request, request };
-		/* Registration can fail under a small RLIMIT_MEMLOCK: unregistered
-		 * buffers cost a page-pinning per request, nothing else. */
-		b->registered = rs_ring_register_buffers(rg, iov, b->n) == 0;
-		free(iov);
-	}
-	*out = b;
-	return 0;
-}
-
-void rs_buffers_free(struct rs_buffers *b)
-{
-	if (!b)
-		return;
-	free(b->mem);
-	free(b);
-}
 
 enum block_kind { BLK_SKIP, BLK_ZERO, BLK_WRITE };
 
@@ -348,7 +309,7 @@ static int fill_one(struct copy *cp)
 
 	uint64_t end = run_end(cp, blk, cp->request / p->block, false);
 	uint64_t bytes = block_bytes(cp, blk, end - blk);
-	if (!sz && rs_rate_take(&cp->rate, bytes, rs_now_ns()))
+	if (!sz && rs_rate_take(&cp->rate, bytes, rc_now_ns()))
 		return -EAGAIN;
 	cp->cursor = end;
 	s = free_slot(cp);
@@ -458,7 +419,7 @@ int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg,
 		.first_diff = UINT64_MAX,
 		.first_unplanned = UINT64_MAX,
 	};
-	uint64_t now = rs_now_ns();
+	uint64_t now = rc_now_ns();
 	cp.start_ns = cp.last_checkpoint_ns = cp.last_progress_ns = now;
 	/* Room for two requests, so wake-up latency is not lost to the cap. */
 	rs_rate_init(&cp.rate, pass == RS_PASS_COPY ? r->rate : 0, 2ull * request, now);
@@ -470,7 +431,7 @@ int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg,
 	for (;;) {
 		uint64_t wait = RS_TICK_NS;
 		bool paused = atomic_load(&r->paused);
-		now = rs_now_ns();
+		now = rc_now_ns();
 		if (!cp.stop && atomic_load(&r->cancelled))
 			stop_with(&cp, rs_fail(r, -ECANCELED, UINT64_MAX, "cancelled"));
 		/* A checkpoint drains first: the target is flushed with nothing in
@@ -479,7 +440,7 @@ int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg,
 		while (!cp.stop && !hold && cp.active < cp.nslots) {
 			int ret = fill_one(&cp);
 			if (ret == -EAGAIN)
-				wait = rs_min(wait, rs_rate_wait_ns(&cp.rate, rs_now_ns()));
+				wait = rs_min(wait, rs_rate_wait_ns(&cp.rate, rc_now_ns()));
 			if (ret)
 				break;
 		}

@@ -24,11 +24,6 @@ enum rs_pass {
 
 struct rs_buffers;
 
-/* Registered, aligned slot buffers for a ring. */
-int rs_buffers_new(struct resync *r, struct rs_ring *rg, unsigned slots, uint32_t request,
-		   bool two_per_slot, struct rs_buffers **out);
-void rs_buffers_free(struct rs_buffers *b);
-
 /* Runs a pass over p.  Returns 0, -ECANCELED, -EILSEQ (a difference in a
  * compare or verify pass), or the first failure's negative errno. */
 int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg,

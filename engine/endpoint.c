@@ -4,15 +4,7 @@
 #include <xxhash.h>
 #include "endpoint.h"
 #include "internal.h"
-
-bool rs_is_nbd_uri(const char *name)
-{
-	static const char *const schemes[] = { "nbd://", "nbds://", "nbd+unix://", "nbds+unix://" };
-	for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
-		if (!strncmp(name, schemes[i], strlen(schemes[i])))
-			return true;
-	return false;
-}
+#include "nbd_uri.h"
 
 int rs_endpoint_open(struct resync *r, struct rs_endpoint *ep, const char *name,
 		     const char *role, bool write)
@@ -21,7 +13,7 @@ int rs_endpoint_open(struct resync *r, struct rs_endpoint *ep, const char *name,
 	ep->r = r;
 	ep->role = role;
 	ep->name = name;
-	ep->ops = rs_is_nbd_uri(name) ? &rs_nbd_ops : &rs_file_ops;
+	ep->ops = rc_is_nbd_uri(name) ? &rs_nbd_ops : &rs_file_ops;
 	int ret = ep->ops->open(ep, write);
 	if (ret) {
 		rs_endpoint_close(ep);

@@ -91,8 +91,6 @@ struct rs_endpoint {
 int rs_endpoint_open(struct resync *r, struct rs_endpoint *ep, const char *name,
 		     const char *role, bool write);
 void rs_endpoint_close(struct rs_endpoint *ep);
-/* True for nbd://, nbds://, nbd+unix://, nbds+unix:// names. */
-bool rs_is_nbd_uri(const char *name);
 
 extern const struct rs_endpoint_ops rs_file_ops;
 extern const struct rs_endpoint_ops rs_nbd_ops;

@@ -21,9 +21,10 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "blkdev.h"
+#include "clock.h"
 #include "endpoint.h"
 #include "internal.h"
-#include "probe.h"
 
 enum zero_method { ZERO_PUNCH, ZERO_RANGE, ZERO_BLKZEROOUT, ZERO_WRITE };
 
@@ -54,18 +55,18 @@ static int wait_claim(struct rs_endpoint *ep, int (*try_once)(struct rs_endpoint
 		      void *arg)
 {
 	struct resync *r = ep->r;
-	uint64_t start = rs_now_ns(), limit = RESYNC_CLAIM_WAIT_MS * 1000000ull;
+	uint64_t start = rc_now_ns(), limit = RESYNC_CLAIM_WAIT_MS * 1000000ull;
 	uint64_t pause = 1000000;
 	int ret;
 	while ((ret = try_once(ep, arg)) == -EBUSY) {
-		uint64_t waited = rs_now_ns() - start;
+		uint64_t waited = rc_now_ns() - start;
 		if (waited >= limit || atomic_load(&r->cancelled))
 			break;
 		pause = rs_min(rs_min(pause * 2, 50000000), limit - waited);
 		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)pause };
 		nanosleep(&ts, NULL);
 	}
-	uint64_t waited_ms = (rs_now_ns() - start) / 1000000;
+	uint64_t waited_ms = (rc_now_ns() - start) / 1000000;
 	if (waited_ms)
 		r->st.claim_wait_ms += (uint32_t)waited_ms;
 	if (ret == -EBUSY && atomic_load(&r->cancelled))

@@ -37,6 +37,7 @@ struct resync {
 	uint32_t progress_ms;
 	unsigned nbd_connections;
 	uint32_t nbd_timeout_ms;     /* 0: the default */
+	uint32_t nbd_connect_timeout_ms; /* 0: the default */
 	char *tls_certs;
 	char *tls_psk;
 	char *tls_user;
@@ -62,8 +63,6 @@ int rs_fail(struct resync *r, int err, uint64_t off, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 /* Forgets a recorded failure that was handled (a fallback succeeded). */
 void rs_clear_error(struct resync *r);
-
-uint64_t rs_now_ns(void);
 
 /* -ECANCELED (message set) once resync_cancel() was called, else 0: for the
  * points between blocking steps of open, plan and flush. */

@@ -79,12 +79,12 @@ static int extent_cb(void *user_data, const char *metacontext, uint64_t offset,
 
 int rs_nbd_extents(struct nbd_handle *h, const char *context, uint32_t mask,
 		   uint64_t off, uint64_t len, rs_extent_fn fn, void *arg,
-		   const struct rs_nbd_wait *w, char *msg, size_t msglen)
+		   const struct rc_nbd_wait *w, char *msg, size_t msglen)
 {
 	struct status s = {
 		.context = context, .mask = mask, .end = off + len, .fn = fn, .arg = arg,
 	};
-	struct rs_nbd_wait io = rs_nbd_io_wait(NULL);
+	struct rc_nbd_wait io = rs_nbd_io_wait(NULL);
 	uint64_t pos = off;
 	while (pos < s.end) {
 		uint64_t count = s.end - pos;
@@ -95,7 +95,7 @@ int rs_nbd_extents(struct nbd_handle *h, const char *context, uint32_t mask,
 		int64_t cookie = nbd_aio_block_status(
 			h, count, pos, (nbd_extent_callback){ .callback = extent_cb, .user_data = &s },
 			NBD_NULL_COMPLETION, 0);
-		int err = rs_nbd_complete(h, cookie, w ? w : &io, "block status", msg, msglen);
+		int err = rc_nbd_complete(h, cookie, w ? w : &io, "block status", msg, msglen);
 		if (s.err)
 			return s.err;
 		if (err)

@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include "buffers.h"
 #include "checkpoint.h"
+#include "clock.h"
 #include "copy.h"
 #include "endpoint.h"
 #include "internal.h"
@@ -109,7 +111,7 @@ static void set_phase(struct resync *r, enum resync_phase ph)
 {
 	r->st.phase = ph;
 	if (r->progress && r->progress_ms && ph != RESYNC_PHASE_DONE) {
-		r->st.elapsed_ns = rs_now_ns() - r->run_start_ns;
+		r->st.elapsed_ns = rc_now_ns() - r->run_start_ns;
 		r->progress(&r->st, r->progress_arg);
 	}
 }
@@ -247,7 +249,7 @@ int resync_run(resync *r)
 	memset(&r->st, 0, sizeof r->st);
 	r->resume_refused[0] = 0;
 	rs_clear_error(r);
-	uint64_t start = r->run_start_ns = rs_now_ns();
+	uint64_t start = r->run_start_ns = rc_now_ns();
 
 	struct run rn = { .r = r };
 	int ret = run(&rn);
@@ -259,7 +261,7 @@ int resync_run(resync *r)
 	if (rn.ring_ready)
 		rs_ring_exit(&rn.rg);
 
-	r->st.elapsed_ns = rs_now_ns() - start;
+	r->st.elapsed_ns = rc_now_ns() - start;
 	if (!ret)
 		set_phase(r, RESYNC_PHASE_DONE);
 	if (r->progress)

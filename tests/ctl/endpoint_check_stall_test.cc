@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // InitiateFailback's synchronous probe of NBD targets that stop answering:
 // one whose server is stopped (SIGSTOP) answers 32772 within the connect
-// timeout and changes nothing; one that takes a minute to close a connection
+// timeout (the settings' nbd_connect_timeout_ms) and changes nothing; one that takes a minute to close a connection
 // (nbdkit's delay-close, what nbd_shutdown() waited for without a bound, so a
 // server stopped after the handshake held the probe forever) does not hold
 // the call or the job.
@@ -31,11 +31,13 @@ TEST_F(ProbeStall, StoppedNbdServerIsATimeoutNotAHang)
 	// timeout(1) bounds the old hang, so it fails the test instead of the suite.
 	auto start = std::chrono::steady_clock::now();
 	CliRun r = run_cmd("/usr/bin/timeout", { "-s", "KILL", "90", ctl_binary(), "--state-dir",
-						 state, "--json", "failback", "vm" });
+						 state, "--json", "failback", "vm", "--settings",
+						 R"({"nbd_connect_timeout_ms":1500})" });
 	double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 	kill(nbdkit, SIGCONT);
 	EXPECT_EQ(r.rv, 32772u) << "exit " << r.status << " after " << secs << " s\n" << r.out << r.err;
-	EXPECT_NE(r.str("ErrorDescription").find("timed out"), std::string::npos) << r.out;
+	EXPECT_NE(r.str("ErrorDescription").find("connect: no answer from the server within 1500 ms"),
+		  std::string::npos) << r.out;
 	EXPECT_EQ(snapshot("vm", {}), before);
 	stop_process(nbdkit);
 }

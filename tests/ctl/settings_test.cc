@@ -29,6 +29,7 @@ TEST(Settings, DefaultsWhenEmpty)
 		EXPECT_EQ(s.queue_depth, CTL_DEFAULT_QUEUE_DEPTH);
 		EXPECT_EQ(s.request_size, CTL_DEFAULT_REQUEST_SIZE);
 		EXPECT_EQ(s.disks, nullptr);
+		EXPECT_EQ(s.nbd_connect_timeout_ms, 0u);
 		ctl_settings_free(&s);
 	}
 }
@@ -39,7 +40,8 @@ TEST(Settings, EveryKey)
 	ASSERT_EQ(ctl_settings_parse(
 			  R"({"disks":["a","b"],"change_source":"compare","verify":true,)"
 			  R"("rate_limit":1048576,"queue_depth":8,"request_size":65536,)"
-			  R"("tls":{"psk_file":"/k","username":"u"}})", &s, nullptr), 0u);
+			  R"("tls":{"psk_file":"/k","username":"u"},"nbd_connect_timeout_ms":2500})",
+			  &s, nullptr), 0u);
 	ASSERT_EQ(s.ndisks, 2u);
 	EXPECT_STREQ(s.disks[1], "b");
 	EXPECT_EQ(s.change_source, CTL_CS_COMPARE);
@@ -49,10 +51,12 @@ TEST(Settings, EveryKey)
 	EXPECT_EQ(s.request_size, 65536u);
 	EXPECT_STREQ(s.tls_psk_file, "/k");
 	EXPECT_STREQ(s.tls_username, "u");
+	EXPECT_EQ(s.nbd_connect_timeout_ms, 2500u);
 	json_object *o = ctl_settings_to_json(&s);
 	struct ctl_settings again;
 	ASSERT_EQ(ctl_settings_parse(json_object_to_json_string(o), &again, nullptr), 0u);
 	EXPECT_EQ(again.rate_limit, s.rate_limit);
+	EXPECT_EQ(again.nbd_connect_timeout_ms, 2500u);
 	EXPECT_STREQ(again.disks[0], "a");
 	json_object_put(o);
 	ctl_settings_free(&again);
@@ -96,6 +100,9 @@ TEST(Settings, UnknownKeyOrRangeIsInvalidParameter)
 	EXPECT_EQ(parse(R"({"request_size":1000000})"), RESYNC_RV_INVALID_PARAMETER);
 	EXPECT_EQ(parse(R"({"request_size":2048})"), RESYNC_RV_INVALID_PARAMETER);
 	EXPECT_EQ(parse(R"({"rate_limit":-1})"), RESYNC_RV_INVALID_PARAMETER);
+	EXPECT_EQ(parse(R"({"nbd_connect_timeout_ms":86400001})", &msg), RESYNC_RV_INVALID_PARAMETER);
+	EXPECT_NE(msg.find("\"nbd_connect_timeout_ms\" out of range"), std::string::npos) << msg;
+	EXPECT_EQ(parse(R"({"nbd_connect_timeout_ms":"5s"})"), RESYNC_RV_INCORRECT_DATA_TYPE);
 	EXPECT_EQ(parse(R"({"change_source":"magic"})"), RESYNC_RV_INVALID_PARAMETER);
 	EXPECT_EQ(parse(R"({"disks":[]})"), RESYNC_RV_INVALID_PARAMETER);
 	EXPECT_EQ(parse(R"({"disks":["a","a"]})"), RESYNC_RV_INVALID_PARAMETER);

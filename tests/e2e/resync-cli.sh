@@ -14,6 +14,9 @@ grep -q "usage: resync copy" "$TMP/out" || fail "--help printed no usage"
 expect_rc 2 resync frobnicate a b
 grep -q "unknown command 'frobnicate'" "$TMP/err" || fail "unknown command not named"
 expect_rc 2 resync copy "$TMP/src"
+# An nbd+vsock:// name is an NBD endpoint (libnbd's scheme), not a file name.
+RESYNC_NBD_CONNECT_TIMEOUT_MS=1000 expect_rc 1 resync copy 'nbd+vsock://1:9/x' "$TMP/dst"
+grep -q "source nbd+vsock://1:9/x: connect: " "$TMP/err" || fail "vsock URI: $(cat "$TMP/err")"
 expect_rc 2 resync copy "$TMP/src" "$TMP/dst" --rate fast
 grep -q -- "--rate needs a number" "$TMP/err" || fail "bad --rate not named"
 expect_rc 2 resync copy "$TMP/src" "$TMP/dst" --request-size 3000

@@ -114,6 +114,34 @@ TEST(Unreachable, SilentServerTimesOut)
 	EXPECT_LT(secs, 10.0);
 }
 
+// resync_set_nbd_connect_timeout() bounds the same wait and beats the
+// environment.
+TEST(Unreachable, ConnectTimeoutSetThroughTheApi)
+{
+	rt::TempDir tmp;
+	std::string sock = tmp.path("silent.sock"), raw = tmp.path("raw.img");
+	rt::write_file(raw, rt::Bytes(1 * MiB, 0x55));
+	int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+	ASSERT_GE(fd, 0);
+	sockaddr_un addr{};
+	addr.sun_family = AF_UNIX;
+	strncpy(addr.sun_path, sock.c_str(), sizeof addr.sun_path - 1);
+	ASSERT_EQ(bind(fd, (sockaddr *)&addr, sizeof addr), 0);
+	ASSERT_EQ(listen(fd, 4), 0);
+	setenv("RESYNC_NBD_CONNECT_TIMEOUT_MS", "600000", 1);
+	auto res = copy_within(std::chrono::seconds(60), "nbd+unix:///?socket=" + sock, raw,
+			       [](resync *r) {
+				       ASSERT_EQ(resync_set_nbd_connect_timeout(r, 24u * 3600 * 1000 + 1),
+						 -EINVAL);
+				       ASSERT_EQ(resync_set_nbd_connect_timeout(r, 700), 0);
+			       });
+	unsetenv("RESYNC_NBD_CONNECT_TIMEOUT_MS");
+	close(fd);
+	EXPECT_EQ(res.ret, -ETIMEDOUT);
+	EXPECT_EQ(res.error, "source nbd+unix:///?socket=" + sock +
+				     ": connect: no answer from the server within 700 ms");
+}
+
 class BlockSize : public ::testing::Test {
 protected:
 	void SetUp() override

@@ -131,4 +131,105 @@ TEST_F(Failback, ReadOnlyExportAsTargetIsRefusedBeforeAnyWrite)
 	EXPECT_EQ(res.st.bytes_read, 0u);
 }
 
+// resync_nbd_dirty_extents(): the same bitmap read outside a run, as
+// resync-bitmap does through the public API.
+struct Walk {
+	uint64_t size = 0;
+	int size_calls = 0;
+	std::vector<std::pair<uint64_t, uint64_t>> extents;
+	int stop_after = -1; // return -EIO from this extent on
+	int size_err = 0;
+};
+
+static int walk_size(void *arg, uint64_t size)
+{
+	auto *w = static_cast<Walk *>(arg);
+	w->size = size;
+	w->size_calls++;
+	return w->size_err;
+}
+
+static int walk_extent(void *arg, uint64_t off, uint64_t len)
+{
+	auto *w = static_cast<Walk *>(arg);
+	if (w->stop_after >= 0 && (int)w->extents.size() >= w->stop_after)
+		return -EIO;
+	w->extents.emplace_back(off, len);
+	return 0;
+}
+
+struct DirtyExtents : Failback {
+	Walk w;
+	resync_extent_cb cb = { sizeof cb, 0, walk_size, walk_extent, &w };
+	resync *r = resync_new();
+	void TearDown() override { resync_free(r); }
+};
+
+TEST_F(DirtyExtents, ReportsSizeThenEachDirtyGranule)
+{
+	ASSERT_EQ(resync_nbd_dirty_extents(r, qemu_->uri().c_str(), "b0", &cb), 0)
+		<< resync_error(r);
+	EXPECT_EQ(w.size_calls, 1);
+	EXPECT_EQ(w.size, kSize);
+	std::vector<std::pair<uint64_t, uint64_t>> want = {
+		{ 1 * MiB, 64 * KiB }, { 3 * MiB, 64 * KiB }, { 5 * MiB, 128 * KiB },
+		{ kSize - 64 * KiB, 64 * KiB },
+	};
+	EXPECT_EQ(w.extents, want);
+	EXPECT_STREQ(resync_error(r), "");
+}
+
+TEST_F(DirtyExtents, FullContextNameAndNoSizeCallback)
+{
+	cb.size = nullptr;
+	ASSERT_EQ(resync_nbd_dirty_extents(r, qemu_->uri().c_str(), "qemu:dirty-bitmap:b0", &cb), 0)
+		<< resync_error(r);
+	EXPECT_EQ(w.extents.size(), 4u);
+}
+
+TEST_F(DirtyExtents, CallbackErrorStopsTheWalkAndIsReturned)
+{
+	w.stop_after = 2;
+	EXPECT_EQ(resync_nbd_dirty_extents(r, qemu_->uri().c_str(), "b0", &cb), -EIO);
+	EXPECT_EQ(w.extents.size(), 2u);
+	w = Walk();
+	w.size_err = -EOVERFLOW;
+	EXPECT_EQ(resync_nbd_dirty_extents(r, qemu_->uri().c_str(), "b0", &cb), -EOVERFLOW);
+	EXPECT_TRUE(w.extents.empty());
+}
+
+TEST_F(DirtyExtents, AbsentBitmapIsNotSupportedAndListsTheOffer)
+{
+	EXPECT_EQ(resync_nbd_dirty_extents(r, qemu_->uri().c_str(), "nope", &cb), -ENOTSUP);
+	EXPECT_EQ(std::string(resync_error(r)),
+		  qemu_->uri() + ": the server does not offer qemu:dirty-bitmap:nope (it offers: "
+				 "base:allocation, qemu:dirty-bitmap:b0)");
+	EXPECT_EQ(w.size_calls, 0);
+}
+
+TEST_F(DirtyExtents, BadArgumentsAreRefused)
+{
+	EXPECT_EQ(resync_nbd_dirty_extents(nullptr, qemu_->uri().c_str(), "b0", &cb), -EINVAL);
+	EXPECT_EQ(resync_nbd_dirty_extents(r, primary_.c_str(), "b0", &cb), -EINVAL);
+	EXPECT_EQ(std::string(resync_error(r)), primary_ + ": not an NBD URI");
+	EXPECT_EQ(resync_nbd_dirty_extents(r, qemu_->uri().c_str(), "", &cb), -EINVAL);
+	resync_extent_cb small = cb;
+	small.struct_size = sizeof small - 1;
+	EXPECT_EQ(resync_nbd_dirty_extents(r, qemu_->uri().c_str(), "b0", &small), -EINVAL);
+	resync_extent_cb reserved = cb;
+	reserved.reserved = 1;
+	EXPECT_EQ(resync_nbd_dirty_extents(r, qemu_->uri().c_str(), "b0", &reserved), -EINVAL);
+	EXPECT_EQ(w.size_calls, 0);
+}
+
+TEST_F(DirtyExtents, PendingCancelStopsItAndIsConsumed)
+{
+	resync_cancel(r);
+	EXPECT_EQ(resync_nbd_dirty_extents(r, qemu_->uri().c_str(), "b0", &cb), -ECANCELED);
+	EXPECT_TRUE(w.extents.empty());
+	ASSERT_EQ(resync_nbd_dirty_extents(r, qemu_->uri().c_str(), "b0", &cb), 0)
+		<< resync_error(r);
+	EXPECT_EQ(w.extents.size(), 4u);
+}
+
 } // namespace

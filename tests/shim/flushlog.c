@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * LD_PRELOAD shim for the durability tests: logs, in call order, every
- * fdatasync/fsync (with the path of the descriptor), rename and unlink the
- * process makes through libc, one line each to $RESYNC_SHIM_LOG:
+ * fdatasync/fsync (with the path of the descriptor), rename/renameat and
+ * unlink/unlinkat (the *at forms with full paths) the process makes through
+ * libc, one line each to $RESYNC_SHIM_LOG:
  *   fdatasync PATH | fsync PATH | rename OLD NEW | unlink PATH
  * then calls the real function.  A file target is flushed with fdatasync
  * and a checkpoint saved with rename, so the log shows whether every
@@ -69,4 +70,36 @@ int unlink(const char *path)
 {
 	log_line("unlink", path, NULL);
 	return REAL(unlink)(path);
+}
+
+/* dirfd/name as one path: the directory's from /proc/self/fd. */
+static void at_path(int dirfd, const char *name, char *buf, size_t n)
+{
+	char link[64], dir[4096];
+	ssize_t len = -1;
+	if (name[0] != '/' && dirfd != AT_FDCWD) {
+		snprintf(link, sizeof link, "/proc/self/fd/%d", dirfd);
+		len = readlink(link, dir, sizeof dir - 1);
+	}
+	if (len < 0)
+		snprintf(buf, n, "%s", name);
+	else
+		snprintf(buf, n, "%.*s/%s", (int)len, dir, name);
+}
+
+int renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
+{
+	char a[8192], b[8192];
+	at_path(olddirfd, oldpath, a, sizeof a);
+	at_path(newdirfd, newpath, b, sizeof b);
+	log_line("rename", a, b);
+	return REAL(renameat)(olddirfd, oldpath, newdirfd, newpath);
+}
+
+int unlinkat(int dirfd, const char *path, int flags)
+{
+	char a[8192];
+	at_path(dirfd, path, a, sizeof a);
+	log_line("unlink", a, NULL);
+	return REAL(unlinkat)(dirfd, path, flags);
 }

@@ -201,41 +201,40 @@ static int apply_header(resync_bitmap *b, const struct header_opts *o)
 	return 0;
 }
 
+struct marking {
+	resync_bitmap *b;
+	const char *path;
+	const unsigned *lineno;
+	int reported;
+};
+
+static int mark_one(void *arg, uint64_t off, uint64_t len)
+{
+	struct marking *m = arg;
+	int err = resync_bitmap_mark(m->b, off, len);
+	if (err)
+		m->reported = fail("%s line %u: extent %llu+%llu: %s", m->path, *m->lineno,
+				   (unsigned long long)off, (unsigned long long)len,
+				   err == -ERANGE ? "past the end of the disk" : strerror(-err));
+	return err;
+}
+
 static int mark_extents_file(resync_bitmap *b, const char *path)
 {
 	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
 	if (!f)
 		return fail("%s: %s", path, strerror(errno));
-	char *line = NULL;
-	size_t cap = 0;
-	unsigned lineno = 0;
-	int ret = EXIT_OK;
-	ssize_t n;
-	while ((n = getline(&line, &cap, f)) != -1) {
-		lineno++;
-		uint64_t off, len;
-		const char *why;
-		int got = rc_parse_extent_line(line, (size_t)n, &off, &len, &why);
-		if (got < 0) {
-			ret = fail("%s line %u: %s", path, lineno, why);
-			break;
-		}
-		if (!got)
-			continue;
-		int err = resync_bitmap_mark(b, off, len);
-		if (err) {
-			ret = fail("%s line %u: extent %llu+%llu: %s", path, lineno,
-				   (unsigned long long)off, (unsigned long long)len,
-				   err == -ERANGE ? "past the end of the disk" : strerror(-err));
-			break;
-		}
-	}
-	if (!ret && ferror(f))
-		ret = fail("%s: %s", path, strerror(errno));
-	free(line);
+	unsigned lineno;
+	const char *why = "";
+	struct marking m = { b, path, &lineno, EXIT_OK };
+	int err = rc_read_extent_list(f, mark_one, &m, &lineno, &why);
 	if (f != stdin)
 		fclose(f);
-	return ret;
+	if (!err || m.reported)
+		return m.reported;
+	if (err == -EIO || err == -ENOMEM)
+		return fail("%s: %s", path, why);
+	return fail("%s line %u: %s", path, lineno, why);
 }
 
 int save_bitmap(resync_bitmap *b, const char *out)

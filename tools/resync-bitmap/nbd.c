@@ -1,114 +1,97 @@
 /* SPDX-License-Identifier: MIT */
-/* The NBD side of resync-bitmap: a synchronous libnbd connection (this is not
- * the copy path) reading a qemu dirty bitmap with the engine's chunked block
- * status. */
+/* The NBD side of resync-bitmap: a qemu dirty bitmap read through the
+ * library's public resync_nbd_dirty_extents(), printed or captured. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "nbd.h"
 #include "cli.h"
 
-/* Connects asking for the dirty bitmap's context; fails when it is absent. */
-static int open_export(const char *uri, const char *context, struct nbd_handle **out)
+/* Runs the walk on a fresh handle; prints the library's message on failure
+ * unless a callback failed and said so already (*reported). */
+static int walk(const char *uri, const char *name, const struct resync_extent_cb *cb,
+		const int *reported)
 {
-	char msg[512];
-	struct nbd_handle *h = nbd_create();
-	if (!h)
-		return fail("nbd_create: %s", nbd_get_error());
-	if (nbd_add_meta_context(h, context) == -1) {
-		int ret = fail("%s: nbd_add_meta_context: %s", uri, nbd_get_error());
-		nbd_close(h);
-		return ret;
-	}
-	if (rs_nbd_connect(h, uri, NULL, NULL, msg, sizeof msg)) {
-		nbd_close(h);
-		return fail("%s: %s", uri, msg);
-	}
-	if (nbd_can_meta_context(h, context) != 1) {
-		/* Closed first: qemu-nbd serves one client at a time by default. */
-		nbd_close(h);
-		char *offered = rs_nbd_list_contexts(uri, NULL);
-		fail("%s: the server does not offer %s (it offers: %s)", uri, context,
-		     offered ? offered : "unknown");
-		free(offered);
-		return EXIT_RUNTIME;
-	}
-	*out = h;
-	return EXIT_OK;
+	resync *r = resync_new();
+	if (!r)
+		return fail("%s", strerror(ENOMEM));
+	int err = resync_nbd_dirty_extents(r, uri, name, cb);
+	int ret = EXIT_OK;
+	if (err && !*reported)
+		ret = *resync_error(r) ? fail("%s", resync_error(r))
+				       : fail("%s: %s", uri, strerror(-err));
+	else if (err)
+		ret = EXIT_RUNTIME;
+	resync_free(r);
+	return ret;
 }
 
-/* Calls fn for each dirty range of the whole export. */
-static int walk(struct nbd_handle *h, const char *uri, const char *context,
-		rs_extent_fn fn, void *arg)
-{
-	int64_t size = nbd_get_size(h);
-	if (size < 0)
-		return fail("%s: nbd_get_size: %s", uri, nbd_get_error());
-	char msg[512] = "";
-	int err = rs_nbd_extents(h, context, RS_NBD_STATE_DIRTY, 0, (uint64_t)size, fn, arg, NULL,
-				 msg, sizeof msg);
-	if (err == -EPROTO)
-		return fail("%s: block status for %s: the server's reply made no progress",
-			    uri, context);
-	if (err && *msg)
-		return fail("%s: %s", uri, msg);
-	if (err)
-		return fail("%s: %s", uri, strerror(-err));
-	return EXIT_OK;
-}
+struct print {
+	int reported;
+};
 
 static int print_extent(void *arg, uint64_t off, uint64_t len)
 {
-	if (printf("%" PRIu64 " %" PRIu64 "\n", off, len) < 0)
-		return -EIO;
-	return 0;
+	struct print *p = arg;
+	if (printf("%" PRIu64 " %" PRIu64 "\n", off, len) >= 0)
+		return 0;
+	p->reported = fail("stdout: %s", strerror(errno));
+	return -EIO;
 }
 
 int nbd_print_extents(const char *uri, const char *name)
 {
-	char *context = rs_nbd_dirty_context(name);
-	struct nbd_handle *h = NULL;
-	if (!context)
-		return fail("%s", strerror(ENOMEM));
-	int ret = open_export(uri, context, &h);
-	if (!ret)
-		ret = walk(h, uri, context, print_extent, NULL);
+	struct print p = { 0 };
+	struct resync_extent_cb cb = {
+		.struct_size = sizeof cb, .extent = print_extent, .arg = &p,
+	};
+	int ret = walk(uri, name, &cb, &p.reported);
 	if (!ret && fflush(stdout))
 		ret = fail("stdout: %s", strerror(errno));
-	nbd_close(h);
-	free(context);
 	return ret;
 }
 
-static int mark_extent(void *arg, uint64_t off, uint64_t len)
+struct capture {
+	const char *uri;
+	uint32_t granularity;
+	resync_bitmap *b;
+	int reported;
+};
+
+static int capture_size(void *arg, uint64_t size)
 {
-	return resync_bitmap_mark(arg, off, len);
+	struct capture *c = arg;
+	int err = resync_bitmap_new(&c->b, size, c->granularity);
+	if (err == -EOVERFLOW)
+		c->reported = fail("%s: %" PRIu64 " bytes at granularity %u is more than a bitmap "
+				   "holds (2^35 blocks): use a coarser --granularity",
+				   c->uri, size, c->granularity);
+	else if (err)
+		c->reported = fail("resync_bitmap_new: %s", strerror(-err));
+	return err;
+}
+
+static int capture_extent(void *arg, uint64_t off, uint64_t len)
+{
+	struct capture *c = arg;
+	int err = resync_bitmap_mark(c->b, off, len);
+	if (err)
+		c->reported = fail("%s: extent %" PRIu64 "+%" PRIu64 ": %s", c->uri, off, len,
+				   strerror(-err));
+	return err;
 }
 
 int nbd_capture(const char *uri, const char *name, uint32_t granularity, resync_bitmap **out)
 {
-	char *context = rs_nbd_dirty_context(name);
-	struct nbd_handle *h = NULL;
-	if (!context)
-		return fail("%s", strerror(ENOMEM));
-	int ret = open_export(uri, context, &h);
-	if (!ret) {
-		int64_t size = nbd_get_size(h);
-		int err = size < 0 ? -EIO : resync_bitmap_new(out, (uint64_t)size, granularity);
-		if (size < 0)
-			ret = fail("%s: nbd_get_size: %s", uri, nbd_get_error());
-		else if (err == -EOVERFLOW)
-			ret = fail("%s: %lld bytes at granularity %u is more than a bitmap holds "
-				   "(2^35 blocks): use a coarser --granularity", uri, (long long)size,
-				   granularity);
-		else if (err)
-			ret = fail("resync_bitmap_new: %s", strerror(-err));
-		else
-			ret = walk(h, uri, context, mark_extent, *out);
-	}
-	nbd_close(h);
-	free(context);
+	struct capture c = { .uri = uri, .granularity = granularity };
+	struct resync_extent_cb cb = {
+		.struct_size = sizeof cb, .size = capture_size, .extent = capture_extent, .arg = &c,
+	};
+	int ret = walk(uri, name, &cb, &c.reported);
+	if (ret)
+		resync_bitmap_free(c.b);
+	else
+		*out = c.b;
 	return ret;
 }

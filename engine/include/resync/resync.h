@@ -10,7 +10,7 @@
  * never prints and never touches the global errno on purpose.
  *
  * Endpoints are named by path (regular file or block device) or by NBD URI
- * (nbd://, nbds://, nbd+unix://, nbds+unix://).
+ * (nbd://, nbds://, nbd+unix://, nbds+unix://, nbd+vsock://, nbds+vsock://).
  */
 #ifndef RESYNC_RESYNC_H
 #define RESYNC_RESYNC_H
@@ -165,6 +165,12 @@ int resync_set_nbd_connections(resync *r, unsigned n);
  * 1 ms .. 24 h, 0: the default (60 s, or RESYNC_NBD_IO_TIMEOUT_MS from the
  * environment).  Since 0.2. */
 int resync_set_nbd_timeout(resync *r, uint32_t ms);
+/* NBD: how long connecting may take in all (TCP or socket, TLS and the NBD
+ * handshake, each connection) before resync_run() or
+ * resync_nbd_dirty_extents() fails with -ETIMEDOUT; 1 ms .. 24 h, 0: the
+ * default (30 s, or RESYNC_NBD_CONNECT_TIMEOUT_MS from the environment).
+ * Since RESYNC_0.2. */
+int resync_set_nbd_connect_timeout(resync *r, uint32_t ms);
 /* NBD TLS: certificates directory or PSK file (at most one), and username. */
 int resync_set_tls(resync *r, const char *certs_dir, const char *psk_file,
 		   const char *username);
@@ -198,6 +204,32 @@ uint64_t resync_error_offset(const resync *r);
 /* Why the last run did not resume its checkpoint ("" when it did, or there
  * was none); valid until the next call on r. */
 const char *resync_resume_refused(const resync *r);
+
+/* What resync_nbd_dirty_extents() reports to.  Fields are only ever
+ * appended: set struct_size to sizeof(struct resync_extent_cb) (a smaller
+ * one is -EINVAL) and reserved to 0. */
+struct resync_extent_cb {
+	uint32_t struct_size;
+	uint32_t reserved;
+	/* Once, before any extent, with the export's size; may be NULL. */
+	int (*size)(void *arg, uint64_t export_size);
+	/* Each dirty range, in ascending order, adjacent ranges merged. */
+	int (*extent)(void *arg, uint64_t offset, uint64_t length);
+	void *arg;
+};
+/* Reads the qemu dirty bitmap NAME (the context qemu:dirty-bitmap:NAME; a
+ * name holding a ':' is taken as the full context name) of the NBD export at
+ * uri, outside a run, over one connection made with r's TLS settings and NBD
+ * timeouts.  A callback returning non-zero stops the walk and its value is
+ * returned.  Returns 0, or a negative errno with resync_error() set:
+ * -EINVAL a bad argument or a uri that is not NBD, -ENOTSUP the server does
+ * not offer the bitmap (the message lists what it offers), -EPROTO a reply
+ * without progress, -ETIMEDOUT, -ECANCELED after resync_cancel() (consumed
+ * as by resync_run()), or the errors of connecting (-EACCES TLS, -ENOENT,
+ * -ECONNREFUSED).  Not while resync_run() runs on r (-EBUSY).  Since
+ * RESYNC_0.2. */
+int resync_nbd_dirty_extents(resync *r, const char *uri, const char *name,
+			     const struct resync_extent_cb *cb);
 
 /*
  * Change bitmaps (format: uapi/resync/change_bitmap.h).  A bitmap is what the

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* What a block device is: size and sector sizes (ioctl and libblkid topology),
  * and what an opened file or device is, for checkpoints. */
-#ifndef RESYNC_PROBE_H
-#define RESYNC_PROBE_H
+#ifndef RESYNC_BLKDEV_H
+#define RESYNC_BLKDEV_H
 
 #include <stdint.h>
 
@@ -17,7 +17,7 @@ int rs_probe_block(int fd, struct rs_topology *t);
 /* The identity of the object fd is open on: *dev and *ino as st_dev/st_ino
  * of a file or st_rdev/0 of a block device (to refuse a copy onto itself),
  * and in id a digest of everything that tells it apart from whatever may
- * later take its name or number (see probe.c), size included. */
+ * later take its name or number (see blkdev.c), size included. */
 int rs_probe_identity(int fd, uint64_t size, uint64_t *dev, uint64_t *ino, uint8_t id[16]);
 
 #endif

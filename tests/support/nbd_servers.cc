@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "servers.h"
+#include "nbd_servers.h"
 #include <csignal>
 #include <fcntl.h>
 #include <fstream>

@@ -18,7 +18,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 #include "internal.h"
-#include "probe.h"
+#include "blkdev.h"
 
 int rs_probe_block(int fd, struct rs_topology *t)
 {

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: MIT
 // The one size and extent-line grammar (common/parse_size.h): decimal with
-// leading zeros read as decimal, 0x hex, K/M/G/T suffixes, overflow refused;
-// and the engine's extent-list reader using it (line numbers in messages).
+// leading zeros read as decimal, 0x hex, K/M/G/T suffixes, overflow refused,
+// and bad extent lines named.
 #include <gtest/gtest.h>
+#include <cstdint>
 #include <cstring>
-#include <fstream>
-#include <resync/resync.h>
-#include "engine_util.h"
+#include <string>
+#include <utility>
+#include <vector>
 #include "parse_size.h"
-#include "testutil.h"
 
 namespace {
 
@@ -127,79 +127,82 @@ TEST(ExtentLine, BadLinesSayWhy)
 	EXPECT_STREQ(why, "a NUL byte in the line");
 }
 
-struct ExtentList : ::testing::Test {
-	rt::TempDir tmp;
-	std::string s = tmp.path("src"), d = tmp.path("dst"), list = tmp.path("list");
-	rt::Bytes src = rt::random_bytes(1 << 20, 5);
-	rt::Bytes dst = rt::random_bytes(1 << 20, 6);
-
-	void SetUp() override
-	{
-		rt::write_file(s, src);
-		rt::write_file(d, dst);
-	}
-	void write_list(const std::string &text) { std::ofstream(list) << text; }
-	RunResult run()
-	{
-		return run_engine(s, d, RESYNC_EXTENTS, list.c_str(), 0,
-				  [](resync *h) { ASSERT_EQ(resync_set_block_size(h, 4096), 0); });
-	}
+// The reading loop both extent-list readers use (engine/extent_list.c,
+// resync-bitmap create --extents).
+struct Listed {
+	std::vector<std::pair<uint64_t, uint64_t>> got;
+	std::vector<unsigned> lines;
+	const unsigned *lineno = nullptr;
+	size_t stop_at = SIZE_MAX;
 };
 
-// A leading zero used to make the offset octal: 0655360 is 220912, and the
-// wrong range was copied with exit 0.
-TEST_F(ExtentList, LeadingZeroOffsetIsDecimal)
+int collect(void *arg, uint64_t off, uint64_t len)
 {
-	write_list("# leading zeros are decimal\n0655360 65536\n");
-	RunResult r = run();
-	ASSERT_EQ(r.ret, 0) << r.error;
-	EXPECT_EQ(r.st.bytes_written, 65536u);
-	rt::Bytes want = dst;
-	std::memcpy(want.data() + 655360, src.data() + 655360, 65536);
-	EXPECT_TRUE(rt::read_file(d) == want);
+	auto *l = static_cast<Listed *>(arg);
+	if (l->got.size() == l->stop_at)
+		return -E2BIG;
+	l->got.emplace_back(off, len);
+	l->lines.push_back(*l->lineno);
+	return 0;
 }
 
-TEST_F(ExtentList, SuffixesAndHexAsEverywhere)
+int read_list(const std::string &text, Listed *l, unsigned *lineno, const char **why)
 {
-	write_list("0x1000 4K\n1M-64K 64K\n");
-	RunResult r = run();
-	ASSERT_EQ(r.ret, -EINVAL);
-	EXPECT_NE(r.error.find("line 2: the offset is not a size"), std::string::npos) << r.error;
-	write_list("0x1000 4K\n960K 0x10000\n");
-	r = run();
-	ASSERT_EQ(r.ret, 0) << r.error;
-	rt::Bytes want = dst;
-	std::memcpy(want.data() + 4096, src.data() + 4096, 4096);
-	std::memcpy(want.data() + (960 << 10), src.data() + (960 << 10), 65536);
-	EXPECT_TRUE(rt::read_file(d) == want);
+	FILE *f = fmemopen((void *)text.data(), text.size(), "r");
+	l->lineno = lineno;
+	int ret = rc_read_extent_list(f, collect, l, lineno, why);
+	fclose(f);
+	return ret;
 }
 
-TEST_F(ExtentList, BadTokensNameTheLine)
+TEST(ExtentListRead, EachExtentWithItsLineNumber)
 {
-	write_list("0 4096\n\n# fine so far\n8192 4096 extra\n");
-	RunResult r = run();
-	ASSERT_EQ(r.ret, -EINVAL);
-	EXPECT_NE(r.error.find("line 4: unexpected text after the length"), std::string::npos)
-		<< r.error;
-	write_list("0 4096\n010x 1\n");
-	r = run();
-	ASSERT_EQ(r.ret, -EINVAL);
-	EXPECT_NE(r.error.find("line 2: the offset is not a size"), std::string::npos) << r.error;
-	EXPECT_TRUE(rt::read_file(d) == dst) << "a bad list must change nothing";
+	Listed l;
+	unsigned lineno;
+	const char *why = nullptr;
+	ASSERT_EQ(read_list("# head\n0 4K\n\n0x10000 0\n1M 64K", &l, &lineno, &why), 0);
+	std::vector<std::pair<uint64_t, uint64_t>> want = { { 0, 4096 }, { 65536, 0 },
+							       { 1 << 20, 65536 } };
+	EXPECT_EQ(l.got, want);
+	EXPECT_EQ(l.lines, (std::vector<unsigned>{ 2, 4, 5 }));
+	EXPECT_EQ(lineno, 5u);
 }
 
-TEST_F(ExtentList, OverflowIsRefused)
+TEST(ExtentListRead, BadLineStopsWithItsNumberAndWhy)
 {
-	write_list("18446744073709551616 1\n");
-	RunResult r = run();
-	ASSERT_EQ(r.ret, -ERANGE);
-	EXPECT_NE(r.error.find("line 1: the offset is larger than 2^64 - 1"), std::string::npos)
-		<< r.error;
-	write_list("0 1\n18446744073709551615 1\n");
-	r = run();
-	ASSERT_EQ(r.ret, -ERANGE);
-	EXPECT_NE(r.error.find("line 2: extent"), std::string::npos) << r.error;
-	EXPECT_TRUE(rt::read_file(d) == dst);
+	Listed l;
+	unsigned lineno;
+	const char *why = nullptr;
+	EXPECT_EQ(read_list("0 1\n\n2 3 4\n5 6\n", &l, &lineno, &why), -EINVAL);
+	EXPECT_EQ(lineno, 3u);
+	EXPECT_STREQ(why, "unexpected text after the length");
+	EXPECT_EQ(l.got.size(), 1u);
+	EXPECT_EQ(read_list("99999999999999999999 1\n", &l, &lineno, &why), -ERANGE);
+	EXPECT_EQ(lineno, 1u);
+}
+
+TEST(ExtentListRead, CallbackValueStopsTheRead)
+{
+	Listed l;
+	l.stop_at = 1;
+	unsigned lineno;
+	const char *why = nullptr;
+	EXPECT_EQ(read_list("0 1\n2 3\n4 5\n", &l, &lineno, &why), -E2BIG);
+	EXPECT_EQ(lineno, 2u);
+	EXPECT_EQ(l.got.size(), 1u);
+}
+
+TEST(ExtentListRead, ReadErrorIsEIO)
+{
+	FILE *f = fopen("/proc/self/mem", "r");
+	ASSERT_NE(f, nullptr);
+	Listed l;
+	unsigned lineno;
+	const char *why = nullptr;
+	l.lineno = &lineno;
+	EXPECT_EQ(rc_read_extent_list(f, collect, &l, &lineno, &why), -EIO);
+	EXPECT_STREQ(why, "read error");
+	fclose(f);
 }
 
 } // namespace
