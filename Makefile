@@ -54,11 +54,17 @@ COMMON_TEST_OBJ := $(patsubst %.cc,$(B)/%.o,$(wildcard tests/common/*.cc))
 SUITES     := $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard tests/*/*_test.cc)))))
 SUITE_BINS := $(SUITES:%=$(B)/tests/%_tests)
 
+# The nbdkit filter links only the format unit, not the engine; the fault
+# shim is preloaded by its tests.
+FILTERDIR   ?= $(shell pkg-config --variable=filterdir nbdkit 2>/dev/null)
+TRACK_FILTER := $(B)/lib/nbdkit-resync-track-filter.so
+TRACK_SHIM   := $(B)/tests/shim/track_fault.so
+
 LIB_A  := $(B)/libresync.a
 LIB_SO := $(B)/libresync.so.$(VERSION)
 
 .PHONY: all deps check stress demo bench install clean
-all: $(LIB_A) $(LIB_SO) $(B)/bin/resyncctl $(TOOL_BINS) $(B)/resync.pc
+all: $(LIB_A) $(LIB_SO) $(B)/bin/resyncctl $(TOOL_BINS) $(B)/resync.pc $(TRACK_FILTER)
 
 deps:
 	@tools/install-deps build
@@ -88,6 +94,16 @@ $(B)/libresyncctl.a: $(CTL_OBJ)
 $(B)/bin/resyncctl: $(B)/ctl/main.o $(B)/libresyncctl.a $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(TRACK_FILTER): $(B)/tools/resync-track/filter.o $(B)/engine/track_log.o $(B)/engine/durable.o
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libxxhash) -lpthread
+
+$(TRACK_SHIM): tests/shim/track_fault.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -shared -o $@ $< -ldl
+
+$(B)/tests/track_tests: | $(TRACK_FILTER) $(TRACK_SHIM)
 
 # Objects reached through the pattern rules below are kept, not deleted as
 # intermediates, so a rebuild only compiles what changed.
@@ -142,6 +158,8 @@ install: all
 	install -m 644 $(B)/resync.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
 	install -m 755 $(B)/bin/resyncctl $(TOOL_BINS) $(DESTDIR)$(BINDIR)/
 	install -m 644 doc/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -d $(DESTDIR)$(FILTERDIR)
+	install -m 755 $(TRACK_FILTER) $(DESTDIR)$(FILTERDIR)/
 
 clean:
 	rm -rf build build-san

@@ -9,10 +9,14 @@
  * reads a v1 bitmap.  doc/track-log.md describes the protocol; in short:
  *
  * File layout, every part a multiple of RESYNC_TRACK_ALIGN bytes:
- *   [0, slot_size)                header slot 0
- *   [slot_size, 2 * slot_size)    header slot 1
- *   [2 * slot_size, ...)          body_blocks bitmap blocks of 4096 bytes
- * A header slot is struct resync_track_header followed by the activity log:
+ *   [0, 4096)                             the header, written only whole
+ *                                         (new file, rotation, reset: by rename)
+ *   [4096, 4096 + slot_size)              log slot 0
+ *   [4096 + slot_size, 4096 + 2 * slot_size)  log slot 1
+ *   [4096 + 2 * slot_size, ...)           body_blocks bitmap blocks of 4096 bytes
+ * The header's checksum is XXH64 (seed 0) over struct resync_track_header
+ * with the checksum field zeroed; the rest of its 4096 bytes is zero.
+ * A log slot is struct resync_track_slot followed by the activity log:
  * ceil(region_count / 8) bytes, bit r (byte r / 8, bit r % 8, LSB first) set
  * when region r (bytes [r * region_size, (r + 1) * region_size) of the disk)
  * is hot, then zeros to slot_size.  The slot's checksum is XXH64 (seed 0)
@@ -46,7 +50,9 @@
 
 #define RESYNC_TRACK_MAGIC          "RSYNCTRK"  /* 8 bytes, no terminator on disk */
 #define RESYNC_TRACK_VERSION        1u
+#define RESYNC_TRACK_SLOT_MAGIC     "RSTRKLOG"
 #define RESYNC_TRACK_HEADER_SIZE    256u
+#define RESYNC_TRACK_SLOT_SIZE      64u
 #define RESYNC_TRACK_ALIGN          4096u
 #define RESYNC_TRACK_BLOCK_SIZE     4096u
 #define RESYNC_TRACK_BLOCK_BITS_BYTES (RESYNC_TRACK_BLOCK_SIZE - 16u)
@@ -65,20 +71,26 @@ struct resync_track_header {
 	uint8_t  magic[8];          /* RESYNC_TRACK_MAGIC */
 	uint32_t version;           /* RESYNC_TRACK_VERSION */
 	uint32_t header_size;       /* RESYNC_TRACK_HEADER_SIZE */
-	uint64_t flags;             /* RESYNC_TRACK_F_* */
-	uint64_t sequence;          /* higher wins between the two slots */
 	uint64_t device_size;       /* bytes covered */
 	uint32_t granularity;       /* bytes per bit, power of two, 512 .. 1 GiB */
 	uint32_t region_size;       /* bytes per activity-log region, see above */
 	uint64_t region_count;      /* ceil(device_size / region_size) */
-	uint64_t slot_size;         /* round_up(header_size + ceil(region_count / 8), ALIGN) */
+	uint64_t slot_size;         /* round_up(SLOT_SIZE + ceil(region_count / 8), ALIGN) */
 	uint64_t bitmap_bytes;      /* ceil(ceil(device_size / granularity) / 8) */
 	uint64_t body_blocks;       /* ceil(bitmap_bytes / BLOCK_BITS_BYTES) */
 	uint8_t  generation_id[16]; /* the base generation this record is relative to */
 	uint8_t  disk_id[16];       /* which disk */
+	uint64_t checksum;          /* XXH64 of this struct, see above */
+	uint64_t reserved[19];      /* must be zero */
+};
+
+struct resync_track_slot {
+	uint8_t  magic[8];          /* RESYNC_TRACK_SLOT_MAGIC */
+	uint64_t flags;             /* RESYNC_TRACK_F_* */
+	uint64_t sequence;          /* higher wins between the two slots */
 	uint64_t recovered_regions; /* hot regions merged by the last recovery */
 	uint64_t checksum;          /* XXH64 of the slot, see above */
-	uint64_t reserved[16];      /* must be zero */
+	uint64_t reserved[3];       /* must be zero */
 };
 
 struct resync_track_block {
@@ -90,6 +102,8 @@ struct resync_track_block {
 /* The layout is the ABI: a compile error here means it changed. */
 typedef char resync_track_header_size_check
 	[sizeof(struct resync_track_header) == RESYNC_TRACK_HEADER_SIZE ? 1 : -1];
+typedef char resync_track_slot_size_check
+	[sizeof(struct resync_track_slot) == RESYNC_TRACK_SLOT_SIZE ? 1 : -1];
 typedef char resync_track_block_size_check
 	[sizeof(struct resync_track_block) == RESYNC_TRACK_BLOCK_SIZE ? 1 : -1];
 
