@@ -320,13 +320,12 @@ static int read_body(struct rs_track *t, int fd)
 			ret = fail(t, ret, "cannot read the bitmap body");
 			break;
 		}
-		if (le64toh(blk->checksum) != block_checksum(blk) || le64toh(blk->index) != k) {
-			/* A torn write of an open log changed only hot regions'
-			 * bits, which recovery sets whole anyway. */
-			if (!(t->flags & RESYNC_TRACK_F_OPEN) || !block_is_hot(t, k))
-				ret = fail(t, -EBADMSG, "bitmap block checksum mismatch (corrupted)");
-			continue;
-		}
+		/* A torn write of an open log changed only hot regions' bits,
+		 * which recovery sets whole; the others are the same in the old
+		 * and the new block, so they are kept. */
+		if ((le64toh(blk->checksum) != block_checksum(blk) || le64toh(blk->index) != k) &&
+		    (!(t->flags & RESYNC_TRACK_F_OPEN) || !block_is_hot(t, k)))
+			ret = fail(t, -EBADMSG, "bitmap block checksum mismatch (corrupted)");
 		memcpy(t->bits + k * RESYNC_TRACK_BLOCK_BITS_BYTES, blk->bits, sizeof blk->bits);
 	}
 	free(blk);

@@ -576,7 +576,13 @@ static int track_after_fork(nbdkit_backend *backend)
 		/* Merged hot regions' bits go to the body before the log lets them go. */
 		nbdkit_debug("bitmap %s was not closed cleanly: %llu hot regions merged",
 			     bitmap_path, (unsigned long long)t.recovered_now);
-		memset(dirty, 1, (size_t)t.body_blocks);
+		for (uint64_t r = 0; r < t.region_count; r++) {
+			uint64_t first, n;
+			if (!rs_track_test(t.hot, r))
+				continue;
+			rs_track_region_blocks(&t, r, &first, &n);
+			memset(dirty + first, 1, (size_t)n);
+		}
 		t.recovered_regions = t.recovered_now;
 		flags |= RESYNC_TRACK_F_RECOVERED;
 		t.flags = flags;
