@@ -262,11 +262,21 @@ static int cool(int all)
 		where[i++] = rs_track_block_offset(&t, k);
 		dirty[k] = 0;
 	}
+	int pending = 0;
 	for (uint64_t i = 0; i < t.hot_bytes; i++) {
 		cand[i] = t.hot[i] & (all ? 0xff : (uint8_t)~touched[i]);
 		touched[i] = 0;
+		pending |= t.hot[i] & ~al_disk[i];
 	}
+	uint64_t flags = t.flags;
 	pthread_mutex_unlock(&lock);
+
+	/* The blocks may hold bits of regions whose writers still wait for
+	 * this lock to make them hot: a block torn now must find them hot. */
+	if (pending && write_slot(flags)) {
+		ret = -1;
+		goto out;
+	}
 
 	for (uint64_t i = 0; !ret && i < n; i++)
 		ret = pwrite_full(&blocks[i], sizeof blocks[i], where[i]);
@@ -281,7 +291,7 @@ static int cool(int all)
 		t.hot[i] &= (uint8_t)~(cand[i] & ~touched[i]);
 		changed |= t.hot[i] != al_disk[i];
 	}
-	uint64_t flags = t.flags;
+	flags = t.flags;
 	pthread_mutex_unlock(&lock);
 	if (changed && write_slot(flags))
 		ret = -1;
