@@ -52,6 +52,7 @@ static int broken;          /* a log write failed: no write may be acknowledged 
 static unsigned inflight;
 static int rotating;
 static int stopping;
+static int cool_requested; /* a flush asked the cooler for a pass */
 static struct timespec last_write;
 static pthread_t idle_thread, ctl_thread;
 static int idle_started, ctl_started;
@@ -333,6 +334,18 @@ static int commit_regions(uint64_t r0, uint64_t r1)
 	return ret;
 }
 
+/* A request is done; only a rotation waiting for none in flight needs the
+ * lock (inflight and rotating are atomic, so the common case skips it). */
+static void track_end(void)
+{
+	if (__atomic_sub_fetch(&inflight, 1, __ATOMIC_SEQ_CST) == 0 &&
+	    __atomic_load_n(&rotating, __ATOMIC_SEQ_CST)) {
+		pthread_mutex_lock(&lock);
+		pthread_cond_broadcast(&cond);
+		pthread_mutex_unlock(&lock);
+	}
+}
+
 /* Records [off, off + count) before the request goes down; 0 or -1 with *err. */
 static int track_begin(uint64_t off, uint32_t count, int *err)
 {
@@ -345,7 +358,7 @@ static int track_begin(uint64_t off, uint32_t count, int *err)
 		*err = EIO;
 		return -1;
 	}
-	inflight++;
+	__atomic_add_fetch(&inflight, 1, __ATOMIC_SEQ_CST);
 	int need = 0;
 	uint64_t r0 = 0, r1 = 0;
 	if (count && off < t.device_size) {
@@ -366,42 +379,58 @@ static int track_begin(uint64_t off, uint32_t count, int *err)
 	clock_gettime(CLOCK_MONOTONIC, &last_write);
 	pthread_mutex_unlock(&lock);
 	if (need && commit_regions(r0, r1)) {
-		pthread_mutex_lock(&lock);
-		if (!--inflight)
-			pthread_cond_broadcast(&cond);
-		pthread_mutex_unlock(&lock);
+		track_end();
 		*err = EIO;
 		return -1;
 	}
 	return 0;
 }
 
-static void track_end(void)
+static double seconds_between(const struct timespec *a, const struct timespec *b)
 {
-	pthread_mutex_lock(&lock);
-	if (!--inflight)
-		pthread_cond_broadcast(&cond);
-	pthread_mutex_unlock(&lock);
+	return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
 }
 
-static void *idle_main(void *arg)
+/* The cooler: a pass when a flush asked for one, at most one a second, and
+ * all regions after idle_secs without writes.  Off the flush's path: a
+ * flush needs nothing from the log (hot regions already cover its writes),
+ * cooling only trims the hot set, and a pass per flush would add a sync of
+ * the log to every flush of every client. */
+static void *cooler_main(void *arg)
 {
+	struct timespec last_pass = { 0, 0 };
 	pthread_mutex_lock(&lock);
 	while (!stopping) {
 		struct timespec now, until;
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		int idle = now.tv_sec - last_write.tv_sec >= (time_t)idle_secs;
+		double wait = 1.0;
+		if (cool_requested && !broken) {
+			double gap = seconds_between(&last_pass, &now);
+			if (gap >= 1.0) {
+				cool_requested = 0;
+				pthread_mutex_unlock(&lock);
+				cool(0);
+				clock_gettime(CLOCK_MONOTONIC, &last_pass);
+				pthread_mutex_lock(&lock);
+				continue;
+			}
+			wait = 1.0 - gap;
+		}
+		int idle = seconds_between(&last_write, &now) >= (double)idle_secs;
 		int any = 0;
 		for (uint64_t i = 0; !any && i < t.hot_bytes; i++)
 			any = al_disk[i] != 0;
 		if (idle && any && !broken) {
 			pthread_mutex_unlock(&lock);
 			cool(1);
+			clock_gettime(CLOCK_MONOTONIC, &last_pass);
 			pthread_mutex_lock(&lock);
 			continue;
 		}
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 1;
+		until.tv_nsec += (long)(wait * 1e9);
+		until.tv_sec += until.tv_nsec / 1000000000;
+		until.tv_nsec %= 1000000000;
 		pthread_cond_timedwait(&cond, &lock, &until);
 	}
 	pthread_mutex_unlock(&lock);
@@ -415,8 +444,8 @@ static int rotate(const uint8_t gen[16], const char *dest, const char **why)
 	pthread_mutex_lock(&lock);
 	while (rotating)
 		pthread_cond_wait(&cond, &lock);
-	rotating = 1;
-	while (inflight)
+	__atomic_store_n(&rotating, 1, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&inflight, __ATOMIC_SEQ_CST))
 		pthread_cond_wait(&cond, &lock);
 	pthread_mutex_unlock(&lock);
 	pthread_mutex_lock(&io_lock);
@@ -452,7 +481,7 @@ static int rotate(const uint8_t gen[16], const char *dest, const char **why)
 		}
 	}
 	free(snap.hot);
-	rotating = 0;
+	__atomic_store_n(&rotating, 0, __ATOMIC_SEQ_CST);
 	pthread_cond_broadcast(&cond);
 	pthread_mutex_unlock(&lock);
 	pthread_mutex_unlock(&io_lock);
@@ -607,7 +636,7 @@ static int track_after_fork(nbdkit_backend *backend)
 	clock_gettime(CLOCK_MONOTONIC, &last_write);
 	if (control_path && start_control())
 		return -1;
-	if (pthread_create(&idle_thread, NULL, idle_main, NULL)) {
+	if (pthread_create(&idle_thread, NULL, cooler_main, NULL)) {
 		nbdkit_error("pthread_create: %m");
 		return -1;
 	}
@@ -701,15 +730,15 @@ static int track_trim(nbdkit_next *next, void *handle, uint32_t count, uint64_t 
 	return r;
 }
 
-/* A flush makes the bits durable in the body, so regions can cool. */
+/* A flush asks for a cooling pass (passes coalesce). */
 static int track_flush(nbdkit_next *next, void *handle, uint32_t flags, int *err)
 {
 	if (next->flush(next, flags, err) == -1)
 		return -1;
-	if (cool(0)) {
-		*err = EIO;
-		return -1;
-	}
+	pthread_mutex_lock(&lock);
+	cool_requested = 1;
+	pthread_cond_broadcast(&cond);
+	pthread_mutex_unlock(&lock);
 	return 0;
 }
 
