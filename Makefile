@@ -147,6 +147,7 @@ bench:
 	@tools/install-deps bench
 	$(MAKE) all
 	@B=$(B) bench/run
+	@B=$(B) bench/track-overhead
 
 install: all
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)/resync $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
