@@ -265,3 +265,33 @@ TEST_F(TrackBadInput, GranularityNotAPowerOfTwo)
 }
 
 } // namespace
+
+namespace {
+
+// resync-bitmap reset: an open log (its server alive, or dead) is refused
+// without --force; a reset log is empty, closed, under the new generation.
+TEST_F(TrackFilter, ResetRefusesAnOpenLogWithoutForce)
+{
+	{
+		trk::Nbdkit srv(d, disk, log, {});
+		ASSERT_TRUE(srv.ok()) << srv.log();
+		ASSERT_EQ(rt::sh("qemu-io -f raw '" + srv.uri() + "' -c 'write 1M 4k' >/dev/null"), 0);
+		srv.kill9();
+	}
+	std::string before = rt::sha256(log), out;
+	EXPECT_EQ(rt::sh(bin("resync-bitmap") + " reset " + log + " " + kGen2 + " 2>&1", &out), 1);
+	EXPECT_NE(out.find("the log is open"), std::string::npos) << out;
+	EXPECT_EQ(rt::sha256(log), before);
+	ASSERT_EQ(rt::sh(bin("resync-bitmap") + " reset " + log + " " + kGen2 + " --force 2>&1", &out), 0) << out;
+	EXPECT_TRUE(set_blocks(log).empty());
+	struct rs_track t = live(log);
+	EXPECT_EQ(t.flags, 0u);
+	EXPECT_EQ(t.generation[15], 0x22);
+	rs_track_fini(&t);
+	// The filter takes the reset log up again.
+	trk::Nbdkit srv(d, disk, log, {});
+	ASSERT_TRUE(srv.ok()) << srv.log();
+	ASSERT_EQ(srv.stop(), 0);
+}
+
+} // namespace
