@@ -4,7 +4,9 @@
 #include <csignal>
 #include <cstdlib>
 #include <fcntl.h>
+#include <cstring>
 #include <fstream>
+#include <poll.h>
 #include <sstream>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -43,7 +45,8 @@ std::string asan_runtime()
 	return "";
 }
 
-// The socket accepts connections (it exists between bind and listen too).
+// The server greets a client with NBD's magic (the socket listens before
+// the filter has checked anything; the greeting comes after).
 bool accepts(const std::string &path)
 {
 	struct sockaddr_un a = {};
@@ -51,6 +54,10 @@ bool accepts(const std::string &path)
 	snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+	struct pollfd p = { fd, POLLIN, 0 };
+	char magic[8];
+	ok = ok && poll(&p, 1, 100) == 1 && recv(fd, magic, sizeof magic, MSG_WAITALL) == 8 &&
+	     memcmp(magic, "NBDMAGIC", 8) == 0;
 	if (fd >= 0)
 		close(fd);
 	return ok;
@@ -100,8 +107,10 @@ Nbdkit::Nbdkit(const rt::TempDir &dir, const std::string &disk, const std::strin
 		execvp(a[0], a.data());
 		_exit(127);
 	}
-	// Ready when the socket accepts; refused when the process exits.  A
-	// generous bound: the test machine is shared.
+	// Ready when the server greets a client, which it does only once the
+	// filter's after_fork (the disk size check) succeeded; refused when the
+	// process exits, or under ASan when it logged its error and then hangs
+	// in exit (see stop()).  A generous bound: the test machine is shared.
 	for (int i = 0; i < 3000 && pid_ > 0; i++) {
 		int st;
 		if (waitpid(pid_, &st, WNOHANG) == pid_) {
@@ -111,6 +120,14 @@ Nbdkit::Nbdkit(const rt::TempDir &dir, const std::string &disk, const std::strin
 		}
 		if (accepts(sock_)) {
 			ready_ = true;
+			return;
+		}
+		if (!asan_runtime().empty() && log().find("refusing to start") != std::string::npos &&
+		    i > 200) {
+			kill(pid_, SIGKILL);
+			waitpid(pid_, &st, 0);
+			status_ = 1;
+			pid_ = -1;
 			return;
 		}
 		std::this_thread::sleep_for(std::chrono::milliseconds(10));
