@@ -82,6 +82,9 @@ FORMAT_SRC     := $(wildcard engine/*.[ch] engine/include/resync/*.h common/*.[c
 		    tools/*/*.[ch] tests/*/*.cc tests/*/*.h tests/shim/*.c)
 FORMAT_PENDING ?= ctl/% tools/% tests/%
 FORMAT_FILES   := $(filter-out $(FORMAT_PENDING),$(FORMAT_SRC))
+# The nbdkit filter links only the format unit (common/), not the engine.
+FILTERDIR   ?= $(shell pkg-config --variable=filterdir nbdkit 2>/dev/null)
+TRACK_FILTER := $(B)/lib/nbdkit-resync-track-filter.so
 
 LIB_A  := $(B)/libresync.a
 LIB_SO := $(B)/libresync.so.$(VERSION)
@@ -91,7 +94,7 @@ LIB_SO := $(B)/libresync.so.$(VERSION)
 SHARED_BINS := $(B)/shared-bin/resyncctl $(TOOLS:%=$(B)/shared-bin/%)
 
 .PHONY: all deps check stress demo bench install clean format-check format
-all: $(LIB_A) $(LIB_SO) $(B)/bin/resyncctl $(TOOL_BINS) $(SHARED_BINS) $(B)/resync.pc $(SHIMS) $(MAN_PAGES)
+all: $(LIB_A) $(LIB_SO) $(B)/bin/resyncctl $(TOOL_BINS) $(SHARED_BINS) $(B)/resync.pc $(SHIMS) $(MAN_PAGES) $(TRACK_FILTER)
 
 deps:
 	@tools/install-deps build
@@ -99,7 +102,7 @@ deps:
 # Include paths per target (libnbd's copy/Makefile.am habit): only the engine
 # sees engine/; ctl and the tools see the public header, uapi and common/;
 # a test suite sees what it tests.
-INC_COMMON := -Icommon
+INC_COMMON := -Icommon -Iuapi
 INC_ENGINE := -Iengine -Iengine/include -Iuapi -Icommon
 INC_CTL    := -Ictl -Iengine/include -Iuapi -Icommon
 $(B)/common/%.o:        INC = $(INC_COMMON)
@@ -111,6 +114,7 @@ $(B)/tests/common/%.o:  INC = -Itests/support $(INC_COMMON)
 $(B)/tests/unit/%.o:    INC = -Itests/support $(INC_ENGINE)
 $(B)/tests/nbd/%.o:     INC = -Itests/support $(INC_ENGINE)
 $(B)/tests/ctl/%.o:     INC = -Itests/support $(INC_CTL)
+$(B)/tests/track/%.o:   INC = -Itests/support -Itests/track -Iengine/include -Iuapi -Icommon
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -150,6 +154,12 @@ SHARED_LINK = -L$(B) -lresync $(COMMON_A) $(LIBS) -Wl,-rpath,'$$ORIGIN/..'
 $(B)/shared-bin/resyncctl: $(B)/ctl/main.o $(B)/libresyncctl.a $(LIB_SO) $(COMMON_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(B)/ctl/main.o $(B)/libresyncctl.a $(SHARED_LINK)
+
+$(TRACK_FILTER): $(B)/tools/resync-track/filter.o $(B)/common/track_log.o $(B)/common/durable.o
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libxxhash) -lpthread
+
+$(B)/tests/track_tests: | $(TRACK_FILTER)
 
 # Objects reached through the pattern rules below are kept, not deleted as
 # intermediates, so a rebuild only compiles what changed.
@@ -227,6 +237,7 @@ bench:
 	@tools/install-deps bench
 	$(MAKE) all
 	@B=$(B) bench/run
+	@B=$(B) bench/track-overhead
 
 install: all
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)/resync $(DESTDIR)$(BINDIR) \
@@ -244,6 +255,8 @@ install: all
 	install -m 644 tools/bash-completion/resync $(DESTDIR)$(COMPDIR)/resync
 	ln -sf resync $(DESTDIR)$(COMPDIR)/resync-bitmap
 	ln -sf resync $(DESTDIR)$(COMPDIR)/resyncctl
+	install -d $(DESTDIR)$(FILTERDIR)
+	install -m 755 $(TRACK_FILTER) $(DESTDIR)$(FILTERDIR)/
 
 clean:
 	rm -rf build build-san

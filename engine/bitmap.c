@@ -15,6 +15,7 @@
 #include "bitmap.h"
 #include "durable.h"
 #include "internal.h"
+#include "track_load.h"
 
 static _Thread_local const char *load_error = "";
 
@@ -188,6 +189,10 @@ int resync_bitmap_load(resync_bitmap **out, const char *path)
 		ret = fail_load(-ENODATA, "file is shorter than the header");
 	if (!ret)
 		ret = read_full(fd, &h, sizeof h, 0);
+	if (!ret && !memcmp(h.magic, RESYNC_TRACK_MAGIC, sizeof h.magic)) {
+		close(fd);
+		return rs_track_load_bitmap(out, path, &load_error);
+	}
 	if (!ret)
 		ret = validate_header(&h, (uint64_t)st.st_size);
 	if (!ret)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* resync-bitmap's command-line edge, shared by main.c (the commands) and
- * nbd.c (the NBD side): exit codes, message helpers, the NBD commands. */
+/* resync-bitmap's command-line edge: exit codes, message helpers, and the
+ * commands main.c dispatches to nbd.c (NBD) and track.c (tracking logs). */
 #ifndef RESYNC_BITMAP_CLI_H
 #define RESYNC_BITMAP_CLI_H
 
@@ -18,5 +18,14 @@ int usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int nbd_print_extents(const char *uri, const char *name);
 /* Captures them into a new bitmap of the export's size. */
 int nbd_capture(const char *uri, const char *name, uint32_t granularity, resync_bitmap **out);
+
+/* Saves b to out, reporting a failure. */
+int save_bitmap(resync_bitmap *b, const char *out);
+/* track.c: merge, reset, rotate; dump's tracking-log state (root NULL: text). */
+int cmd_merge(int argc, char **argv);
+int cmd_reset(int argc, char **argv);
+int cmd_rotate(int argc, char **argv);
+struct json_object;
+void track_dump_info(const char *path, struct json_object *root);
 
 #endif

@@ -9,6 +9,9 @@
  *   resync-bitmap nbd-extents URI NAME
  *   resync-bitmap from-nbd URI NAME OUT [--granularity G] [--generation HEX32]
  *                        [--disk-id HEX32] [--consistent]
+ *   resync-bitmap merge OUT IN...
+ *   resync-bitmap reset FILE GENERATION [--force]
+ *   resync-bitmap rotate SOCKET GENERATION SNAPSHOT
  *
  * Exit status: 0 success, 1 runtime error, 2 usage error.
  */
@@ -34,12 +37,17 @@ static const char usage_text[] =
 	"       resync-bitmap nbd-extents URI NAME\n"
 	"       resync-bitmap from-nbd URI NAME OUT [--granularity G] [--generation HEX32]\n"
 	"                            [--disk-id HEX32] [--consistent]\n"
+	"       resync-bitmap merge OUT IN...\n"
+	"       resync-bitmap reset FILE GENERATION [--force]\n"
+	"       resync-bitmap rotate SOCKET GENERATION SNAPSHOT\n"
 	"       resync-bitmap --version | --long-options | --short-options\n"
 	"  BYTES and G: decimal (leading zeros too) or 0x hex, optional K, M, G, T suffix\n"
 	"  (powers of 1024, also KB, KiB); an extents FILE holds \"offset length\" lines\n"
 	"  in the same numbers, '#' starts a comment; NAME is a qemu dirty bitmap\n"
 	"  (context qemu:dirty-bitmap:NAME); TLS settings go in the URI\n"
-	"  (nbds://USER@host/export?tls-psk-file=FILE or ?tls-certificates=DIR).\n";
+	"  (nbds://USER@host/export?tls-psk-file=FILE or ?tls-certificates=DIR).\n"
+	"  FILE and IN may be change bitmaps or tracking logs (doc/track-log.md);\n"
+	"  SOCKET is a running nbdkit-resync-track-filter's control=PATH.\n";
 
 int usage(const char *fmt, ...)
 {
@@ -299,7 +307,7 @@ static int dump_text(resync_bitmap *b)
 	return EXIT_OK;
 }
 
-static int dump_json(resync_bitmap *b)
+static int dump_json(resync_bitmap *b, const char *path)
 {
 	uint8_t id[16];
 	char hex[RC_GUID_HEX_LEN];
@@ -332,6 +340,7 @@ static int dump_json(resync_bitmap *b)
 		off += len;
 	}
 	json_object_object_add(root, "extents", ext);
+	track_dump_info(path, root);
 	puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
 						  JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(root);
@@ -354,7 +363,9 @@ static int cmd_dump(int argc, char **argv)
 		return *why ? fail("%s: %s (%s)", path, why, strerror(-err))
 			    : fail("%s: %s", path, strerror(-err));
 	}
-	ret = o.json ? dump_json(b) : dump_text(b);
+	if (!o.json)
+		track_dump_info(path, NULL);
+	ret = o.json ? dump_json(b, path) : dump_text(b);
 	resync_bitmap_free(b);
 	if (fflush(stdout))
 		return fail("stdout: %s", strerror(errno));
@@ -403,6 +414,9 @@ int main(int argc, char **argv)
 		{ "dump", cmd_dump },
 		{ "nbd-extents", cmd_nbd_extents },
 		{ "from-nbd", cmd_from_nbd },
+		{ "merge", cmd_merge },
+		{ "reset", cmd_reset },
+		{ "rotate", cmd_rotate },
 	};
 	if (argc < 2)
 		return usage(NULL);
