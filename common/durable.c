@@ -47,8 +47,7 @@ static int write_all(int fd, const struct iovec *iov, int iovcnt)
 	return 0;
 }
 
-int rc_write_durable(int dirfd, const char *name, const struct iovec *iov, int iovcnt,
-		     mode_t mode)
+int rc_write_durable(int dirfd, const char *name, const struct iovec *iov, int iovcnt, mode_t mode)
 {
 	const char *base;
 	int dfd = open_parent(dirfd, name, &base);

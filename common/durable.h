@@ -27,8 +27,7 @@ extern "C" {
  * mode less the umask (resyncctl's operator group relies on the umask).  Neither the temporary nor name is followed if it is a symlink
  * (O_NOFOLLOW; rename replaces a symlink itself).  Returns 0 or a negative
  * errno; on failure the temporary is gone and name untouched. */
-int rc_write_durable(int dirfd, const char *name, const struct iovec *iov, int iovcnt,
-		     mode_t mode);
+int rc_write_durable(int dirfd, const char *name, const struct iovec *iov, int iovcnt, mode_t mode);
 /* Removes name (relative to dirfd, as above) and fsyncs its directory; a
  * missing name is not an error. */
 int rc_remove_durable(int dirfd, const char *name);

@@ -39,8 +39,8 @@ unsigned rc_env_ms(const char *name, unsigned def)
 struct rc_nbd_wait rc_nbd_connect_wait(unsigned timeout_ms, const rc_atomic_int *cancel)
 {
 	return (struct rc_nbd_wait){
-		.timeout_ms = timeout_ms ? timeout_ms
-					 : rc_env_ms("RESYNC_NBD_CONNECT_TIMEOUT_MS",
+		.timeout_ms = timeout_ms ? timeout_ms :
+					   rc_env_ms("RESYNC_NBD_CONNECT_TIMEOUT_MS",
 						     RC_NBD_CONNECT_TIMEOUT_MS),
 		.from_start = true,
 		.cancel = cancel,

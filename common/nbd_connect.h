@@ -66,9 +66,9 @@ int rc_nbd_complete(struct nbd_handle *h, int64_t cookie, const struct rc_nbd_wa
 
 /* TLS credentials; each may be NULL. */
 struct rc_nbd_tls {
-	const char *certs;   /* X.509 directory */
-	const char *psk;     /* PSK file */
-	const char *user;    /* PSK username (default: the login name) */
+	const char *certs; /* X.509 directory */
+	const char *psk;   /* PSK file */
+	const char *user;  /* PSK username (default: the login name) */
 };
 
 /* Applies tls (may be NULL) to h and connects it to uri, whose scheme decides

@@ -10,17 +10,26 @@ static int digit(char c, unsigned base)
 {
 	int v = c >= '0' && c <= '9' ? c - '0' :
 		c >= 'a' && c <= 'f' ? c - 'a' + 10 :
-		c >= 'A' && c <= 'F' ? c - 'A' + 10 : 99;
+		c >= 'A' && c <= 'F' ? c - 'A' + 10 :
+				       99;
 	return v < (int)base ? v : -1;
 }
 
 static unsigned suffix_shift(char c)
 {
 	switch (c) {
-	case 'k': case 'K': return 10;
-	case 'm': case 'M': return 20;
-	case 'g': case 'G': return 30;
-	case 't': case 'T': return 40;
+	case 'k':
+	case 'K':
+		return 10;
+	case 'm':
+	case 'M':
+		return 20;
+	case 'g':
+	case 'G':
+		return 30;
+	case 't':
+	case 'T':
+		return 40;
 	}
 	return 0;
 }
@@ -106,8 +115,7 @@ static int field(const char **p, const char *end, uint64_t *out, const char *mis
 	return ret;
 }
 
-int rc_parse_extent_line(const char *line, size_t n, uint64_t *off, uint64_t *len,
-			 const char **why)
+int rc_parse_extent_line(const char *line, size_t n, uint64_t *off, uint64_t *len, const char **why)
 {
 	const char *p = line, *end = line + n, *tok;
 	size_t tn;

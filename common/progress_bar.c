@@ -37,8 +37,8 @@ int rc_progress_line(char *buf, size_t n, const struct rc_progress *p)
 		bar[i] = i < fill ? '#' : '.';
 	bar[RC_PROGRESS_CELLS] = '\0';
 	eta(left, p);
-	return snprintf(buf, n, "[%s] %5.1f%% %7.1f/%.1f MiB %6.1f MiB/s ETA %s%s%s", bar,
-			f * 100, mib(p->done), mib(p->total), p->rate / (1024.0 * 1024.0), left,
+	return snprintf(buf, n, "[%s] %5.1f%% %7.1f/%.1f MiB %6.1f MiB/s ETA %s%s%s", bar, f * 100,
+			mib(p->done), mib(p->total), p->rate / (1024.0 * 1024.0), left,
 			p->label ? " " : "", p->label ? p->label : "");
 }
 

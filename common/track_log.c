@@ -236,12 +236,13 @@ static int read_header(struct rc_track *t, int fd)
 		return fail(t, -EINVAL, "bad header size");
 	if (!all_zero(h.reserved, sizeof h.reserved))
 		return fail(t, -EINVAL, "reserved field not zero");
-	ret = rc_track_init(t, le64toh(h.device_size), le32toh(h.granularity), le32toh(h.region_size));
+	ret = rc_track_init(t, le64toh(h.device_size), le32toh(h.granularity),
+			    le32toh(h.region_size));
 	if (ret)
 		return ret;
-	if (t->region_size != le32toh(h.region_size) || t->region_count != le64toh(h.region_count) ||
-	    t->slot_size != le64toh(h.slot_size) || t->bitmap_bytes != le64toh(h.bitmap_bytes) ||
-	    t->body_blocks != le64toh(h.body_blocks))
+	if (t->region_size != le32toh(h.region_size) ||
+	    t->region_count != le64toh(h.region_count) || t->slot_size != le64toh(h.slot_size) ||
+	    t->bitmap_bytes != le64toh(h.bitmap_bytes) || t->body_blocks != le64toh(h.body_blocks))
 		return fail(t, -EINVAL, "geometry fields do not match device size and granularity");
 	memcpy(t->generation, h.generation_id, 16);
 	memcpy(t->disk_id, h.disk_id, 16);
@@ -283,7 +284,8 @@ static int read_slots(struct rc_track *t, int fd)
 		if (ok[i] < 0)
 			ret = fail(t, ok[i], "cannot read a log slot");
 		else if (ok[i] && (seq[i] & 1) != i)
-			ret = fail(t, -EBADMSG, "log slot holds a sequence of the other slot (corrupted)");
+			ret = fail(t, -EBADMSG,
+				   "log slot holds a sequence of the other slot (corrupted)");
 	}
 	if (!ret && !ok[0] && !ok[1])
 		ret = fail(t, -EBADMSG, "no valid log slot (corrupted)");
@@ -298,7 +300,8 @@ static int read_slots(struct rc_track *t, int fd)
 			ret = fail(t, -EINVAL, "unknown flags");
 		else if (!all_zero(s->reserved, sizeof s->reserved))
 			ret = fail(t, -EINVAL, "reserved field not zero");
-		else if (!all_zero(hot + t->hot_bytes, (size_t)(t->slot_size - RESYNC_TRACK_SLOT_SIZE - t->hot_bytes)) ||
+		else if (!all_zero(hot + t->hot_bytes,
+				   (size_t)(t->slot_size - RESYNC_TRACK_SLOT_SIZE - t->hot_bytes)) ||
 			 (t->region_count % 8 && hot[t->hot_bytes - 1] >> (t->region_count % 8)))
 			ret = fail(t, -EBADMSG, "activity log has bits past the last region");
 		else
@@ -370,7 +373,9 @@ int rc_track_write_new(struct rc_track *t, const char *path, int mode)
 		encode_header(t, (struct resync_track_header *)page);
 		rc_track_encode_slot(t, 1, t->flags, t->hot, slots + t->slot_size);
 		for (uint64_t k = 0; k < t->body_blocks; k++)
-			rc_track_encode_block(t, k, (struct resync_track_block *)(blocks + k * RESYNC_TRACK_BLOCK_SIZE));
+			rc_track_encode_block(t, k,
+					      (struct resync_track_block
+						       *)(blocks + k * RESYNC_TRACK_BLOCK_SIZE));
 		struct iovec iov[3] = {
 			{ .iov_base = page, .iov_len = RESYNC_TRACK_ALIGN },
 			{ .iov_base = slots, .iov_len = 2 * (size_t)t->slot_size },

@@ -17,7 +17,7 @@ struct rc_track {
 	uint64_t device_size;
 	uint32_t granularity;
 	uint32_t region_size;
-	uint64_t nbits;             /* blocks of granularity bytes */
+	uint64_t nbits; /* blocks of granularity bytes */
 	uint64_t bits_per_region;
 	uint64_t region_count;
 	uint64_t slot_size;
@@ -29,8 +29,8 @@ struct rc_track {
 	uint64_t recovered_now;     /* hot regions merged by rc_track_read */
 	uint8_t generation[16];
 	uint8_t disk_id[16];
-	uint8_t *bits;              /* body_blocks * BLOCK_BITS_BYTES bytes */
-	uint8_t *hot;               /* the activity log, hot_bytes bytes */
+	uint8_t *bits; /* body_blocks * BLOCK_BITS_BYTES bytes */
+	uint8_t *hot;  /* the activity log, hot_bytes bytes */
 	uint64_t hot_bytes;
 	const char *error;
 };

@@ -49,11 +49,11 @@ static int set_str(char **dst, const char *src)
 	return 0;
 }
 
-#define CHECK_IDLE(r)                 \
-	do {                          \
-		if (!(r))             \
+#define CHECK_IDLE(r)                   \
+	do {                            \
+		if (!(r))               \
 			return -EINVAL; \
-		if ((r)->running)     \
+		if ((r)->running)       \
 			return -EBUSY;  \
 	} while (0)
 

@@ -159,14 +159,17 @@ static int validate_header(const struct resync_bitmap_header *h, uint64_t file_s
 		if (h->reserved[i])
 			return fail_load(-EINVAL, "reserved field not zero");
 	uint32_t g = le32toh(h->granularity);
-	if (!rs_is_pow2(g) || g < RESYNC_BITMAP_MIN_GRANULARITY || g > RESYNC_BITMAP_MAX_GRANULARITY)
-		return fail_load(-EINVAL, "granularity is not a power of two between 512 and 1 GiB");
+	if (!rs_is_pow2(g) || g < RESYNC_BITMAP_MIN_GRANULARITY ||
+	    g > RESYNC_BITMAP_MAX_GRANULARITY)
+		return fail_load(-EINVAL,
+				 "granularity is not a power of two between 512 and 1 GiB");
 	uint64_t nblocks = blocks_for(le64toh(h->device_size), g);
 	if (nblocks > RS_BM_MAX_BLOCKS)
 		return fail_load(-EOVERFLOW, "more blocks than a bitmap may hold (2^35): "
 					     "device size too large for the granularity");
 	if (le64toh(h->bitmap_bytes) != (nblocks + 7) / 8)
-		return fail_load(-EINVAL, "bitmap length does not match device size and granularity");
+		return fail_load(-EINVAL,
+				 "bitmap length does not match device size and granularity");
 	uint64_t want = RESYNC_BITMAP_HEADER_SIZE + le64toh(h->bitmap_bytes);
 	if (file_size < want)
 		return fail_load(-ENODATA, "file is shorter than its header says (truncated)");
@@ -281,11 +284,11 @@ uint64_t rs_bm_count(const struct resync_bitmap *b)
 
 /* Blocks lying wholly inside [off, off+len); the device's last, short block
  * counts as whole when the range reaches the device end. */
-static void inner_blocks(const struct resync_bitmap *b, uint64_t off, uint64_t len,
-			 uint64_t *first, uint64_t *n)
+static void inner_blocks(const struct resync_bitmap *b, uint64_t off, uint64_t len, uint64_t *first,
+			 uint64_t *n)
 {
-	uint64_t end = off >= b->device_size || len >= b->device_size - off ? b->device_size
-									     : off + len;
+	uint64_t end = off >= b->device_size || len >= b->device_size - off ? b->device_size :
+									      off + len;
 	uint64_t f = blocks_for(off, b->granularity);
 	uint64_t e = end >= b->device_size ? b->nblocks : end >> b->shift;
 	*first = f;
@@ -306,8 +309,8 @@ void rs_bm_set_inner(struct resync_bitmap *b, uint64_t off, uint64_t len)
 	rs_bm_set_blocks(b, f, n);
 }
 
-static int outer_blocks(const struct resync_bitmap *b, uint64_t off, uint64_t len,
-			uint64_t *first, uint64_t *n)
+static int outer_blocks(const struct resync_bitmap *b, uint64_t off, uint64_t len, uint64_t *first,
+			uint64_t *n)
 {
 	if (off > b->device_size || len > b->device_size - off)
 		return -ERANGE;

@@ -18,7 +18,7 @@
 struct resync_bitmap {
 	uint64_t device_size;
 	uint32_t granularity;
-	unsigned shift;          /* log2(granularity) */
+	unsigned shift; /* log2(granularity) */
 	uint64_t flags;
 	uint8_t generation[16];
 	uint8_t disk_id[16];

@@ -40,9 +40,11 @@ int rs_probe_block(int fd, struct rs_topology *t)
 		blkid_topology tp = blkid_probe_get_topology(pr);
 		if (tp) {
 			if (blkid_topology_get_logical_sector_size(tp))
-				t->logical_sector = (uint32_t)blkid_topology_get_logical_sector_size(tp);
+				t->logical_sector =
+					(uint32_t)blkid_topology_get_logical_sector_size(tp);
 			if (blkid_topology_get_physical_sector_size(tp))
-				t->physical_sector = (uint32_t)blkid_topology_get_physical_sector_size(tp);
+				t->physical_sector =
+					(uint32_t)blkid_topology_get_physical_sector_size(tp);
 			t->optimal_io = (uint32_t)blkid_topology_get_optimal_io_size(tp);
 		}
 	}
@@ -72,11 +74,10 @@ static void sysfs_attr(dev_t rdev, const char *name, char *out, size_t len)
 struct desc {
 	char buf[4096];
 	size_t len;
-	bool stable;  /* something that names this very device was found */
+	bool stable; /* something that names this very device was found */
 };
 
-__attribute__((format(printf, 2, 3)))
-static void add(struct desc *d, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void add(struct desc *d, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -119,8 +120,8 @@ static void block_identity(int fd, dev_t rdev, struct desc *d)
 		"wwid", "device/wwid", "device/serial", "serial", "dm/uuid", "md/uuid",
 	};
 	static const char *const parent_attrs[] = {
-		"../wwid", "../device/wwid", "../device/serial", "../serial", "../dm/uuid",
-		"../md/uuid", "../loop/backing_file",
+		"../wwid",    "../device/wwid", "../device/serial",     "../serial",
+		"../dm/uuid", "../md/uuid",     "../loop/backing_file",
 	};
 	char v[256];
 	add(d, "blk %u:%u;", major(rdev), minor(rdev));
@@ -171,7 +172,8 @@ int rs_probe_identity(int fd, uint64_t size, uint64_t *dev, uint64_t *ino, uint8
 		 * inode number it reuses, where the file system keeps it. */
 		add(d, "file %llu %llu", (unsigned long long)*dev, (unsigned long long)*ino);
 		if (sx.stx_mask & STATX_BTIME)
-			add(d, " born %lld.%u", (long long)sx.stx_btime.tv_sec, sx.stx_btime.tv_nsec);
+			add(d, " born %lld.%u", (long long)sx.stx_btime.tv_sec,
+			    sx.stx_btime.tv_nsec);
 		add(d, ";");
 	}
 	add(d, "size %llu", (unsigned long long)size);

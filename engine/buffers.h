@@ -11,10 +11,10 @@
 #include "ring.h"
 
 struct rs_buffers {
-	char *mem;        /* n buffers of size bytes, 4096-aligned */
+	char *mem; /* n buffers of size bytes, 4096-aligned */
 	uint32_t size;
 	unsigned n;
-	bool registered;  /* buffer i is the ring's fixed buffer i */
+	bool registered; /* buffer i is the ring's fixed buffer i */
 };
 
 /* Registered, aligned slot buffers for a ring: 0, or -ENOMEM with the

@@ -39,8 +39,8 @@ static void fp_done(struct rs_io *io, int err)
 /* Reads the source's first, middle and last block and RS_FINGERPRINT_RANDOM
  * blocks picked by seed, through the endpoint's asynchronous path (an NBD
  * source's stall timeout applies), and digests them. */
-static int fingerprint(struct resync *r, struct rs_ring *rg, struct rs_endpoint *src,
-		       uint64_t seed, uint64_t *out)
+static int fingerprint(struct resync *r, struct rs_ring *rg, struct rs_endpoint *src, uint64_t seed,
+		       uint64_t *out)
 {
 	uint64_t unit = rs_align_up(FP_UNIT, rs_max(src->align, 1));
 	uint64_t units = (src->size + unit - 1) / unit;
@@ -49,13 +49,16 @@ static int fingerprint(struct resync *r, struct rs_ring *rg, struct rs_endpoint 
 		return 0;
 	char *buf;
 	if (posix_memalign((void **)&buf, 4096, FP_BLOCKS * unit))
-		return rs_fail(r, -ENOMEM, UINT64_MAX, "out of memory for the source's fingerprint");
+		return rs_fail(r, -ENOMEM, UINT64_MAX,
+			       "out of memory for the source's fingerprint");
 	memset(buf, 0, FP_BLOCKS * unit);
 	struct rs_io io[FP_BLOCKS];
 	struct fp_read f = { 0, 0 };
 	for (unsigned i = 0; i < FP_BLOCKS; i++) {
-		uint64_t k = i == 0 ? 0 : i == 1 ? units / 2 : i == 2 ? units - 1 :
-			     XXH3_64bits_withSeed(&i, sizeof i, seed) % units;
+		uint64_t k = i == 0 ? 0 :
+			     i == 1 ? units / 2 :
+			     i == 2 ? units - 1 :
+				      XXH3_64bits_withSeed(&i, sizeof i, seed) % units;
 		io[i] = (struct rs_io){
 			.ep = src,
 			.op = RS_OP_READ,
@@ -124,9 +127,8 @@ static int file_digest(struct resync *r, const char *path, XXH128_hash_t *out)
 }
 
 /* What decides the blocks: mode, block size, sizes and the change record. */
-static int decision(struct resync *r, const struct rs_endpoint *src,
-		    const struct rs_endpoint *tgt, const struct resync_bitmap *change,
-		    uint32_t block, XXH128_hash_t *out)
+static int decision(struct resync *r, const struct rs_endpoint *src, const struct rs_endpoint *tgt,
+		    const struct resync_bitmap *change, uint32_t block, XXH128_hash_t *out)
 {
 	struct {
 		uint32_t mode, block;
@@ -238,10 +240,11 @@ static void refuse(struct resync *r, const char *path, const struct rs_endpoint 
 		parts[PART_DECISION] = "the mode, block size, sizes or change record differ";
 		parts[PART_CONTENT] = "the source no longer reads the same (content fingerprint)";
 		for (int i = 0; i < NPARTS; i++)
-			if ((old[8 + 2 * i] != now[8 + 2 * i] || old[9 + 2 * i] != now[9 + 2 * i]) &&
+			if ((old[8 + 2 * i] != now[8 + 2 * i] ||
+			     old[9 + 2 * i] != now[9 + 2 * i]) &&
 			    n < sizeof why)
-				n += (size_t)snprintf(why + n, sizeof why - n, "%s%s", n ? "; " : "",
-						      parts[i]);
+				n += (size_t)snprintf(why + n, sizeof why - n, "%s%s",
+						      n ? "; " : "", parts[i]);
 		if (!n)
 			snprintf(why, sizeof why, "it was made for another copy");
 	}
@@ -261,7 +264,8 @@ int rs_checkpoint_load(struct resync *r, const char *path, struct rs_ring *rg,
 	int ret = resync_bitmap_load(&b, path);
 	if (ret)
 		return rs_fail(r, ret, UINT64_MAX, "checkpoint %s: %s", path,
-			       *resync_bitmap_load_error() ? resync_bitmap_load_error() : strerror(-ret));
+			       *resync_bitmap_load_error() ? resync_bitmap_load_error() :
+							     strerror(-ret));
 	if (!(b->flags & RESYNC_BITMAP_F_CHECKPOINT)) {
 		resync_bitmap_free(b);
 		return rs_fail(r, -EEXIST, UINT64_MAX,
@@ -292,7 +296,8 @@ int rs_checkpoint_save(struct resync *r, const char *path, struct rs_plan *p)
 	memcpy(p->todo->generation, p->record, 16);
 	int ret = resync_bitmap_save(p->todo, path);
 	if (ret)
-		return rs_fail(r, ret, UINT64_MAX, "checkpoint %s: saving: %s", path, strerror(-ret));
+		return rs_fail(r, ret, UINT64_MAX, "checkpoint %s: saving: %s", path,
+			       strerror(-ret));
 	r->st.checkpoints++;
 	return 0;
 }
@@ -301,7 +306,8 @@ int rs_checkpoint_remove(struct resync *r, const char *path)
 {
 	int ret = rc_remove_durable(AT_FDCWD, path);
 	if (ret)
-		return rs_fail(r, ret, UINT64_MAX, "checkpoint %s: removing: %s", path, strerror(-ret));
+		return rs_fail(r, ret, UINT64_MAX, "checkpoint %s: removing: %s", path,
+			       strerror(-ret));
 	return 0;
 }
 

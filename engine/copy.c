@@ -21,13 +21,13 @@ struct slot {
 	struct copy *cp;
 	struct rs_io rd_src;
 	struct rs_io rd_tgt;
-	struct rs_io *ops;     /* up to one per block */
+	struct rs_io *ops; /* up to one per block */
 	char *sbuf, *tbuf;
 	int sidx, tidx;
-	uint64_t off, len;     /* bytes [off, off + len) */
-	uint64_t first, nblk;  /* blocks [first, first + nblk) */
+	uint64_t off, len;    /* bytes [off, off + len) */
+	uint64_t first, nblk; /* blocks [first, first + nblk) */
 	unsigned pending;
-	bool src_zero;         /* the source reads as zeroes here: not read */
+	bool src_zero; /* the source reads as zeroes here: not read */
 	bool failed;
 	bool busy;
 };
@@ -35,8 +35,8 @@ struct slot {
 struct copy {
 	struct resync *r;
 	enum rs_pass pass;
-	bool compare;          /* read the target and compare */
-	bool write;            /* write what differs */
+	bool compare; /* read the target and compare */
+	bool write;   /* write what differs */
 	bool zero_detect;
 	struct rs_ring *rg;
 	struct rs_endpoint *src, *tgt;
@@ -119,8 +119,7 @@ static void write_done(struct rs_io *io, int err)
 }
 
 static void prep_io(struct slot *s, struct rs_io *io, struct rs_endpoint *ep, enum rs_op op,
-		    uint64_t off, uint64_t len, char *buf, int idx,
-		    void (*cb)(struct rs_io *, int))
+		    uint64_t off, uint64_t len, char *buf, int idx, void (*cb)(struct rs_io *, int))
 {
 	memset(io, 0, sizeof *io);
 	io->ep = ep;
@@ -318,11 +317,13 @@ static int fill_one(struct copy *cp)
 	struct rs_io *reads[2];
 	unsigned n = 0;
 	if (!sz) {
-		prep_io(s, &s->rd_src, cp->src, RS_OP_READ, s->off, s->len, s->sbuf, s->sidx, read_done);
+		prep_io(s, &s->rd_src, cp->src, RS_OP_READ, s->off, s->len, s->sbuf, s->sidx,
+			read_done);
 		reads[n++] = &s->rd_src;
 	}
 	if (cp->compare) {
-		prep_io(s, &s->rd_tgt, cp->tgt, RS_OP_READ, s->off, s->len, s->tbuf, s->tidx, read_done);
+		prep_io(s, &s->rd_tgt, cp->tgt, RS_OP_READ, s->off, s->len, s->tbuf, s->tidx,
+			read_done);
 		reads[n++] = &s->rd_tgt;
 	}
 	for (unsigned i = 0; i < n; i++) {
@@ -336,7 +337,8 @@ static int fill_one(struct copy *cp)
 static void report_progress(struct copy *cp, uint64_t now)
 {
 	struct resync *r = cp->r;
-	if (!r->progress || !r->progress_ms || now - cp->last_progress_ns < r->progress_ms * 1000000ull)
+	if (!r->progress || !r->progress_ms ||
+	    now - cp->last_progress_ns < r->progress_ms * 1000000ull)
 		return;
 	cp->last_progress_ns = now;
 	r->st.elapsed_ns = now - cp->start_ns;
@@ -359,7 +361,8 @@ static bool checkpoint_due(const struct copy *cp, uint64_t now)
 	const struct resync *r = cp->r;
 	if (!r->checkpoint || cp->pass != RS_PASS_COPY)
 		return false;
-	return (r->checkpoint_ms && now - cp->last_checkpoint_ns >= r->checkpoint_ms * 1000000ull) ||
+	return (r->checkpoint_ms &&
+		now - cp->last_checkpoint_ns >= r->checkpoint_ms * 1000000ull) ||
 	       (r->checkpoint_bytes && cp->bytes_since_checkpoint >= r->checkpoint_bytes);
 }
 
@@ -401,9 +404,9 @@ static void free_slots(struct copy *cp)
 	free(cp->slots);
 }
 
-int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg,
-		 struct rs_buffers *bufs, struct rs_endpoint *src, struct rs_endpoint *tgt,
-		 struct rs_plan *p, uint32_t request)
+int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg, struct rs_buffers *bufs,
+		 struct rs_endpoint *src, struct rs_endpoint *tgt, struct rs_plan *p,
+		 uint32_t request)
 {
 	struct copy cp = {
 		.r = r,
@@ -425,7 +428,8 @@ int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg,
 	rs_rate_init(&cp.rate, pass == RS_PASS_COPY ? r->rate : 0, 2ull * request, now);
 	if (init_slots(&cp, bufs)) {
 		free_slots(&cp);
-		return rs_fail(r, -ENOMEM, UINT64_MAX, "out of memory for %u slots", r->queue_depth);
+		return rs_fail(r, -ENOMEM, UINT64_MAX, "out of memory for %u slots",
+			       r->queue_depth);
 	}
 
 	for (;;) {
@@ -451,8 +455,8 @@ int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg,
 			cp.paused_checkpointed = false;
 		/* Once paused and drained the progress is saved too, so a
 		 * suspended job may be killed without losing it. */
-		if (cp.active == 0 && hold && !cp.stop && !cp.paused_checkpointed && r->checkpoint &&
-		    pass == RS_PASS_COPY) {
+		if (cp.active == 0 && hold && !cp.stop && !cp.paused_checkpointed &&
+		    r->checkpoint && pass == RS_PASS_COPY) {
 			int ret = checkpoint(&cp, now);
 			if (ret)
 				stop_with(&cp, ret);

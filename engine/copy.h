@@ -14,8 +14,8 @@
 #include "plan.h"
 
 enum rs_pass {
-	RS_PASS_COPY,    /* write what differs (mode decides whether to read the target) */
-	RS_PASS_COMPARE, /* read both, count differences, write nothing */
+	RS_PASS_COPY,       /* write what differs (mode decides whether to read the target) */
+	RS_PASS_COMPARE,    /* read both, count differences, write nothing */
 	RS_PASS_FIRST_DIFF, /* read both, stop at the first difference */
 	/* After the copy: read both, count bytes_verified, stop at the first
 	 * difference outside p->planned (verify_unplanned_diff) */
@@ -26,8 +26,8 @@ struct rs_buffers;
 
 /* Runs a pass over p.  Returns 0, -ECANCELED, -EILSEQ (a difference in a
  * compare or verify pass), or the first failure's negative errno. */
-int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg,
-		 struct rs_buffers *bufs, struct rs_endpoint *src, struct rs_endpoint *tgt,
-		 struct rs_plan *p, uint32_t request);
+int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg, struct rs_buffers *bufs,
+		 struct rs_endpoint *src, struct rs_endpoint *tgt, struct rs_plan *p,
+		 uint32_t request);
 
 #endif

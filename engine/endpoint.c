@@ -6,8 +6,8 @@
 #include "internal.h"
 #include "nbd_uri.h"
 
-int rs_endpoint_open(struct resync *r, struct rs_endpoint *ep, const char *name,
-		     const char *role, bool write)
+int rs_endpoint_open(struct resync *r, struct rs_endpoint *ep, const char *name, const char *role,
+		     bool write)
 {
 	memset(ep, 0, sizeof *ep);
 	ep->r = r;

@@ -18,17 +18,17 @@ struct rs_endpoint;
 enum rs_op { RS_OP_READ, RS_OP_WRITE, RS_OP_ZERO };
 
 struct rs_io {
-	struct rs_completion comp;   /* for io_uring-backed endpoints */
+	struct rs_completion comp; /* for io_uring-backed endpoints */
 	struct rs_endpoint *ep;
 	enum rs_op op;
 	uint64_t off;
 	uint64_t len;
-	char *buf;                   /* READ/WRITE: len bytes inside a registered buffer */
-	int buf_index;               /* its registered index */
-	uint64_t done;               /* bytes completed so far (short transfers) */
-	unsigned retries;            /* transient failures retried so far */
-	unsigned method;             /* the endpoint's choice of method for this I/O */
-	int res;                     /* scratch for the endpoint */
+	char *buf;        /* READ/WRITE: len bytes inside a registered buffer */
+	int buf_index;    /* its registered index */
+	uint64_t done;    /* bytes completed so far (short transfers) */
+	unsigned retries; /* transient failures retried so far */
+	unsigned method;  /* the endpoint's choice of method for this I/O */
+	int res;          /* scratch for the endpoint */
 	/* Called once: err 0, or a negative errno with the message already set
 	 * on the handle by the endpoint (rs_fail). */
 	void (*cb)(struct rs_io *io, int err);
@@ -49,12 +49,12 @@ struct rs_endpoint_ops {
 	int (*flush)(struct rs_endpoint *ep);
 	/* Calls fn for ranges inside [off, off + len) known to read as zeroes
 	 * (holes, unallocated or zero extents).  NULL: nothing is known. */
-	int (*zero_extents)(struct rs_endpoint *ep, uint64_t off, uint64_t len,
-			    rs_extent_fn fn, void *arg);
+	int (*zero_extents)(struct rs_endpoint *ep, uint64_t off, uint64_t len, rs_extent_fn fn,
+			    void *arg);
 	/* Calls fn for the dirty ranges of a named change record on the endpoint
 	 * (NBD: qemu:dirty-bitmap:NAME).  NULL: not supported. */
-	int (*dirty_extents)(struct rs_endpoint *ep, const char *name, uint64_t off,
-			     uint64_t len, rs_extent_fn fn, void *arg);
+	int (*dirty_extents)(struct rs_endpoint *ep, const char *name, uint64_t off, uint64_t len,
+			     rs_extent_fn fn, void *arg);
 	/* Before the loop waits: re-arm polls for work the endpoint has queued. */
 	void (*pump)(struct rs_endpoint *ep);
 	/* Requests submitted but not yet called back. */
@@ -65,16 +65,16 @@ struct rs_endpoint_ops {
 struct rs_endpoint {
 	const struct rs_endpoint_ops *ops;
 	struct resync *r;
-	const char *role;        /* "source" or "target", for messages */
-	const char *name;        /* path or URI as given */
+	const char *role; /* "source" or "target", for messages */
+	const char *name; /* path or URI as given */
 	uint64_t size;
-	uint32_t align;          /* offsets and lengths of direct I/O are multiples */
-	uint32_t max_request;    /* largest transfer it takes (NBD maximum block), 0: none */
-	uint32_t want_request;   /* largest it works best with; a whole block may exceed
+	uint32_t align;        /* offsets and lengths of direct I/O are multiples */
+	uint32_t max_request;  /* largest transfer it takes (NBD maximum block), 0: none */
+	uint32_t want_request; /* largest it works best with; a whole block may exceed
 				  * it, up to max_request.  0: no preference */
-	uint32_t pref_request;   /* the device's or server's preferred size (a hint) */
-	bool direct;             /* O_DIRECT in use */
-	bool is_block;           /* a block device */
+	uint32_t pref_request; /* the device's or server's preferred size (a hint) */
+	bool direct;           /* O_DIRECT in use */
+	bool is_block;         /* a block device */
 	/* Identity, to refuse copying a disk onto itself: st_dev/st_ino of a
 	 * file, st_rdev of a block device (of the opened descriptor); both 0
 	 * when unknown (NBD). */
@@ -88,8 +88,8 @@ struct rs_endpoint {
 };
 
 /* Picks the kind from the name (NBD URI or path) and opens it. */
-int rs_endpoint_open(struct resync *r, struct rs_endpoint *ep, const char *name,
-		     const char *role, bool write);
+int rs_endpoint_open(struct resync *r, struct rs_endpoint *ep, const char *name, const char *role,
+		     bool write);
 void rs_endpoint_close(struct rs_endpoint *ep);
 
 extern const struct rs_endpoint_ops rs_file_ops;

@@ -29,13 +29,13 @@
 enum zero_method { ZERO_PUNCH, ZERO_RANGE, ZERO_BLKZEROOUT, ZERO_WRITE };
 
 struct file_ep {
-	int fd;            /* O_DIRECT when ep->direct */
-	int fd_buffered;   /* for ranges O_DIRECT cannot take */
-	int fixed;         /* registered index of fd; fixed + 1 is fd_buffered */
+	int fd;          /* O_DIRECT when ep->direct */
+	int fd_buffered; /* for ranges O_DIRECT cannot take */
+	int fixed;       /* registered index of fd; fixed + 1 is fd_buffered */
 	struct rs_ring *rg;
 	enum zero_method zero;
-	bool may_have_holes;  /* fewer blocks allocated than the size needs */
-	char *zero_buf;    /* for ZERO_WRITE */
+	bool may_have_holes; /* fewer blocks allocated than the size needs */
+	char *zero_buf;      /* for ZERO_WRITE */
 	size_t zero_len;
 	unsigned inflight;
 };
@@ -124,8 +124,9 @@ static int open_fail(struct rs_endpoint *ep, int err)
 		return rs_fail(r, -EBUSY, UINT64_MAX,
 			       "%s %s is in use (%s); still so after waiting %u ms", ep->role,
 			       ep->name,
-			       ep->is_block ? "mounted, or held open exclusively by another program"
-					    : "locked by another resync run",
+			       ep->is_block ?
+				       "mounted, or held open exclusively by another program" :
+				       "locked by another resync run",
 			       RESYNC_CLAIM_WAIT_MS);
 	return rs_fail(r, err, UINT64_MAX, "%s %s: open: %s", ep->role, ep->name, strerror(-err));
 }
@@ -139,7 +140,8 @@ static int file_open(struct rs_endpoint *ep, bool write)
 	 * opened for I/O are checked to be the same one. */
 	int pfd = open(ep->name, O_PATH | O_CLOEXEC);
 	if (pfd < 0)
-		return rs_fail(r, -errno, UINT64_MAX, "%s %s: %s", ep->role, ep->name, strerror(errno));
+		return rs_fail(r, -errno, UINT64_MAX, "%s %s: %s", ep->role, ep->name,
+			       strerror(errno));
 	int ret = fstat(pfd, &st) ? -errno : 0;
 	close(pfd);
 	if (ret)
@@ -185,8 +187,8 @@ static int file_open(struct rs_endpoint *ep, bool write)
 		struct rs_topology t;
 		ret = rs_probe_block(f->fd, &t);
 		if (ret)
-			return rs_fail(r, ret, UINT64_MAX, "%s %s: probing the device: %s", ep->role,
-				       ep->name, strerror(-ret));
+			return rs_fail(r, ret, UINT64_MAX, "%s %s: probing the device: %s",
+				       ep->role, ep->name, strerror(-ret));
 		ep->size = t.size;
 		ep->align = t.logical_sector;
 		ep->pref_request = t.optimal_io;
@@ -261,7 +263,8 @@ static void file_complete(struct rs_completion *c, int res)
 	if (res == 0) {
 		finish(io, rs_fail(ep->r, -EIO, io->off + io->done,
 				   "%s %s: %s at offset %llu: unexpected end of file", ep->role,
-				   ep->name, op_name(io->op), (unsigned long long)(io->off + io->done)));
+				   ep->name, op_name(io->op),
+				   (unsigned long long)(io->off + io->done)));
 		return;
 	}
 	io->done += (uint64_t)res;
@@ -338,8 +341,8 @@ static void file_queue(struct rs_endpoint *ep, struct rs_io *io)
 				return;
 			}
 			sqe = rs_ring_sqe(f->rg, &io->comp);
-			io_uring_prep_write(sqe, fixed, f->zero_buf, (unsigned)rs_min(len, f->zero_len),
-					    off);
+			io_uring_prep_write(sqe, fixed, f->zero_buf,
+					    (unsigned)rs_min(len, f->zero_len), off);
 			sqe->flags |= IOSQE_FIXED_FILE;
 			return;
 		}
@@ -370,13 +373,13 @@ static int file_flush(struct rs_endpoint *ep)
 {
 	struct file_ep *f = ep->priv;
 	if (fdatasync(f->fd) || fdatasync(f->fd_buffered))
-		return rs_fail(ep->r, -errno, UINT64_MAX, "%s %s: fdatasync: %s", ep->role, ep->name,
-			       strerror(errno));
+		return rs_fail(ep->r, -errno, UINT64_MAX, "%s %s: fdatasync: %s", ep->role,
+			       ep->name, strerror(errno));
 	return 0;
 }
 
-static int file_zero_extents(struct rs_endpoint *ep, uint64_t off, uint64_t len,
-			     rs_extent_fn fn, void *arg)
+static int file_zero_extents(struct rs_endpoint *ep, uint64_t off, uint64_t len, rs_extent_fn fn,
+			     void *arg)
 {
 	struct file_ep *f = ep->priv;
 	/* A fully allocated file has no holes to find: a delta copy of many
@@ -389,7 +392,8 @@ static int file_zero_extents(struct rs_endpoint *ep, uint64_t off, uint64_t len,
 		if (data < 0 && errno == ENXIO)
 			data = (off_t)end;
 		else if (data < 0)
-			return errno == EINVAL ? 0 : -errno; /* SEEK_DATA unsupported: nothing known */
+			return errno == EINVAL ? 0 :
+						 -errno; /* SEEK_DATA unsupported: nothing known */
 		if ((uint64_t)data > off) {
 			int ret = fn(arg, off, rs_min((uint64_t)data, end) - off);
 			if (ret)

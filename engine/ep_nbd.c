@@ -59,7 +59,9 @@ static int req_done_cb(void *user_data, int *error)
 static nbd_completion_callback completion(struct nbd_req *q)
 {
 	return (nbd_completion_callback){
-		.callback = req_done_cb, .user_data = q, .free = req_free_cb,
+		.callback = req_done_cb,
+		.user_data = q,
+		.free = req_free_cb,
 	};
 }
 
@@ -107,9 +109,10 @@ static int send_req(struct nbd_req *q)
 		q->parts = 1;
 		q->refs++;
 		q->call = io->op == RS_OP_READ ? "nbd_aio_pread" : "nbd_aio_pwrite";
-		int64_t cookie = io->op == RS_OP_READ
-			? nbd_aio_pread(h, io->buf, io->len, io->off, completion(q), 0)
-			: nbd_aio_pwrite(h, io->buf, io->len, io->off, completion(q), 0);
+		int64_t cookie =
+			io->op == RS_OP_READ ?
+				nbd_aio_pread(h, io->buf, io->len, io->off, completion(q), 0) :
+				nbd_aio_pwrite(h, io->buf, io->len, io->off, completion(q), 0);
 		if (cookie == -1) {
 			q->parts = 0;
 			return -rs_nbd_last_errno(q->conn);
@@ -181,13 +184,14 @@ void rs_nbd_deliver(struct nbd_ep *ne)
 		q->conn->progress_ns = rc_now_ns();
 		if (q->err && q->conn->timed_out) {
 			/* The reason is on record already: the server went silent. */
-			err = rs_fail(ep->r, -ETIMEDOUT, io->off, "%s %s: no reply", ep->role, ep->name);
+			err = rs_fail(ep->r, -ETIMEDOUT, io->off, "%s %s: no reply", ep->role,
+				      ep->name);
 		} else if (q->err) {
 			static const char *const what[] = { "read", "write", "zero" };
-			err = rs_fail(ep->r, -q->err, io->off, "%s %s: %s (%s) at offset %llu length %llu: %s",
-				      ep->role, ep->name, q->call, what[io->op],
-				      (unsigned long long)io->off, (unsigned long long)io->len,
-				      strerror(q->err));
+			err = rs_fail(ep->r, -q->err, io->off,
+				      "%s %s: %s (%s) at offset %llu length %llu: %s", ep->role,
+				      ep->name, q->call, what[io->op], (unsigned long long)io->off,
+				      (unsigned long long)io->len, strerror(q->err));
 		} else {
 			io->done = io->len;
 		}
@@ -222,9 +226,8 @@ static int check_request(struct rs_endpoint *ep, const struct rs_io *io)
 	return rs_fail(ep->r, -EINVAL, io->off,
 		       "%s %s: request at offset %llu length %llu violates the export's block "
 		       "size constraints (minimum %u, maximum %u, size %llu)",
-		       ep->role, ep->name, (unsigned long long)io->off,
-		       (unsigned long long)io->len, ep->align, ne->limit,
-		       (unsigned long long)ep->size);
+		       ep->role, ep->name, (unsigned long long)io->off, (unsigned long long)io->len,
+		       ep->align, ne->limit, (unsigned long long)ep->size);
 }
 
 static int nbd_submit(struct rs_endpoint *ep, struct rs_io *io)
@@ -247,8 +250,8 @@ static int nbd_submit(struct rs_endpoint *ep, struct rs_io *io)
 		err = rs_fail(ep->r, err, io->off, "%s %s: %s (%s) at offset %llu length %llu: %s",
 			      ep->role, ep->name, q->call, what[io->op],
 			      (unsigned long long)io->off, (unsigned long long)io->len,
-			      err == -ENOTCONN ? "the server closed the connection"
-					       : nbd_get_error());
+			      err == -ENOTCONN ? "the server closed the connection" :
+						 nbd_get_error());
 		req_put(q);
 		return err;
 	}
@@ -272,7 +275,8 @@ static int nbd_flush_ep(struct rs_endpoint *ep)
 		return 0;
 	struct nbd_conn *c = NULL;
 	for (unsigned i = 0; i < ne->nconns && !c; i++)
-		if (!ne->conns[i].timed_out && !ne->conns[i].cut && !rs_nbd_conn_dead(&ne->conns[i]))
+		if (!ne->conns[i].timed_out && !ne->conns[i].cut &&
+		    !rs_nbd_conn_dead(&ne->conns[i]))
 			c = &ne->conns[i];
 	if (!c)
 		return rs_fail(r, -ENOTCONN, UINT64_MAX, "%s %s: flush: no connection left",
@@ -320,14 +324,13 @@ static int extents(struct rs_endpoint *ep, const char *context, uint32_t mask, u
 		return rs_fail(ep->r, err, UINT64_MAX, "cancelled");
 	if (err == -EPROTO)
 		return rs_fail(ep->r, -EPROTO, UINT64_MAX,
-			       "%s %s: block status: the reply for %s made no progress",
-			       ep->role, ep->name, context);
-	return rs_fail(ep->r, err, UINT64_MAX, "%s %s: %s (%s)", ep->role, ep->name, msg,
-		       context);
+			       "%s %s: block status: the reply for %s made no progress", ep->role,
+			       ep->name, context);
+	return rs_fail(ep->r, err, UINT64_MAX, "%s %s: %s (%s)", ep->role, ep->name, msg, context);
 }
 
-static int nbd_zero_extents(struct rs_endpoint *ep, uint64_t off, uint64_t len,
-			    rs_extent_fn fn, void *arg)
+static int nbd_zero_extents(struct rs_endpoint *ep, uint64_t off, uint64_t len, rs_extent_fn fn,
+			    void *arg)
 {
 	struct nbd_ep *ne = ep->priv;
 	if (!ne->allocation)
@@ -335,8 +338,8 @@ static int nbd_zero_extents(struct rs_endpoint *ep, uint64_t off, uint64_t len,
 	return extents(ep, RS_NBD_ALLOCATION_CONTEXT, LIBNBD_STATE_ZERO, off, len, fn, arg);
 }
 
-static int nbd_dirty_extents(struct rs_endpoint *ep, const char *name, uint64_t off,
-			     uint64_t len, rs_extent_fn fn, void *arg)
+static int nbd_dirty_extents(struct rs_endpoint *ep, const char *name, uint64_t off, uint64_t len,
+			     rs_extent_fn fn, void *arg)
 {
 	struct nbd_ep *ne = ep->priv;
 	char *context = rs_nbd_dirty_context(name);

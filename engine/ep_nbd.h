@@ -38,7 +38,7 @@ struct nbd_ep;
 struct nbd_poll {
 	struct rs_completion comp;
 	struct nbd_conn *conn;
-	unsigned mask;              /* POLLIN or POLLOUT */
+	unsigned mask; /* POLLIN or POLLOUT */
 	bool armed;
 };
 
@@ -47,24 +47,24 @@ struct nbd_conn {
 	int fd;
 	struct nbd_ep *ne;
 	struct nbd_poll rd, wr;
-	unsigned queued;            /* requests submitted here, not yet finished */
-	uint64_t progress_ns;       /* last bytes or reply, or when it last became busy */
-	bool timed_out;             /* cut off for not answering */
-	bool cut;                   /* a command was abandoned on it (timeout, cancel) */
+	unsigned queued;      /* requests submitted here, not yet finished */
+	uint64_t progress_ns; /* last bytes or reply, or when it last became busy */
+	bool timed_out;       /* cut off for not answering */
+	bool cut;             /* a command was abandoned on it (timeout, cancel) */
 };
 
 /* One rs_io in flight: one or more libnbd commands (a zero request may be
  * split, or emulated with writes). */
 struct nbd_req {
-	struct nbd_req *next;       /* in the done queue */
+	struct nbd_req *next; /* in the done queue */
 	struct nbd_ep *ne;
 	struct nbd_conn *conn;
 	struct rs_io *io;
-	unsigned parts;             /* commands not yet completed */
-	unsigned refs;              /* libnbd's (one per command) + the delivery's */
-	int err;                    /* first failure, positive errno */
-	const char *call;           /* which libnbd call, for the message */
-	bool fast_zero;             /* sent with NBD_CMD_FLAG_FAST_ZERO */
+	unsigned parts;   /* commands not yet completed */
+	unsigned refs;    /* libnbd's (one per command) + the delivery's */
+	int err;          /* first failure, positive errno */
+	const char *call; /* which libnbd call, for the message */
+	bool fast_zero;   /* sent with NBD_CMD_FLAG_FAST_ZERO */
 };
 
 struct nbd_ep {
@@ -72,17 +72,17 @@ struct nbd_ep {
 	struct rs_ring *rg;
 	struct nbd_conn conns[NBD_MAX_CONNS];
 	unsigned nconns;
-	unsigned next_conn;         /* round-robin start among equally loaded */
-	unsigned inflight;          /* rs_io submitted, cb not yet called */
+	unsigned next_conn; /* round-robin start among equally loaded */
+	unsigned inflight;  /* rs_io submitted, cb not yet called */
 	struct nbd_req *done_head, *done_tail;
 	bool can_zero, fast_zero, can_flush, allocation;
-	char *dirty_context;        /* requested qemu:dirty-bitmap:NAME, or NULL */
-	char *offered;              /* contexts the server offers, when listed */
-	char *zeroes;               /* zero-filled buffer for servers without zero */
+	char *dirty_context; /* requested qemu:dirty-bitmap:NAME, or NULL */
+	char *offered;       /* contexts the server offers, when listed */
+	char *zeroes;        /* zero-filled buffer for servers without zero */
 	uint32_t zeroes_len;
-	uint32_t limit;             /* the server's maximum payload: ep->max_request */
+	uint32_t limit; /* the server's maximum payload: ep->max_request */
 	uint64_t io_timeout_ns;
-	bool flush_cancelled;       /* a cancel cut a flush short */
+	bool flush_cancelled; /* a cancel cut a flush short */
 };
 
 /* ep_nbd.c */

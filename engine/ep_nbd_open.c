@@ -104,9 +104,10 @@ int rs_nbd_open(struct rs_endpoint *ep, bool write)
 		return rs_fail(r, -ENOMEM, UINT64_MAX, "%s %s: out of memory", ep->role, ep->name);
 	ep->priv = ne;
 	ne->ep = ep;
-	ne->io_timeout_ns = (r->nbd_timeout_ms ? r->nbd_timeout_ms
-					       : rc_env_ms("RESYNC_NBD_IO_TIMEOUT_MS",
-							       RS_NBD_IO_TIMEOUT_MS)) * 1000000ull;
+	ne->io_timeout_ns = (r->nbd_timeout_ms ?
+				     r->nbd_timeout_ms :
+				     rc_env_ms("RESYNC_NBD_IO_TIMEOUT_MS", RS_NBD_IO_TIMEOUT_MS)) *
+			    1000000ull;
 	int err = 0;
 	if (!write && r->mode == RESYNC_NBD_DIRTY && r->mode_arg &&
 	    !(ne->dirty_context = rs_nbd_dirty_context(r->mode_arg)))
@@ -134,8 +135,8 @@ int rs_nbd_open(struct rs_endpoint *ep, bool write)
 	ep->size = (uint64_t)size;
 	ep->align = min > 0 ? (uint32_t)min : 1;
 	ep->pref_request = pref > 0 ? (uint32_t)pref : 0;
-	ne->limit = max > 0 ? (uint32_t)rs_min((uint64_t)max, RS_MAX_REQUEST_SIZE)
-			    : NBD_DEFAULT_LIMIT;
+	ne->limit = max > 0 ? (uint32_t)rs_min((uint64_t)max, RS_MAX_REQUEST_SIZE) :
+			      NBD_DEFAULT_LIMIT;
 	ep->max_request = ne->limit;
 	ep->want_request = (uint32_t)rs_min(ne->limit, NBD_MAX_REQUEST);
 	ep->direct = false;
@@ -146,10 +147,12 @@ int rs_nbd_open(struct rs_endpoint *ep, bool write)
 	ne->fast_zero = ne->can_zero && nbd_can_fast_zero(h) == 1;
 	if (write && !ne->can_zero) {
 		ne->zeroes_len = (uint32_t)rs_min(ep->want_request, 1u << 20);
-		ne->zeroes_len = (uint32_t)rs_max(rs_align_down(ne->zeroes_len, ep->align), ep->align);
+		ne->zeroes_len =
+			(uint32_t)rs_max(rs_align_down(ne->zeroes_len, ep->align), ep->align);
 		if (!(ne->zeroes = calloc(1, ne->zeroes_len))) {
 			rs_nbd_close_ep(ep);
-			return rs_fail(r, -ENOMEM, UINT64_MAX, "%s %s: out of memory", ep->role, ep->name);
+			return rs_fail(r, -ENOMEM, UINT64_MAX, "%s %s: out of memory", ep->role,
+				       ep->name);
 		}
 	}
 	/* Only a server that promises consistency across connections

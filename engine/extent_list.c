@@ -17,7 +17,7 @@ struct relay {
 	const unsigned *lineno;
 	rs_extent_fn fn;
 	void *arg;
-	int err;             /* a range or fn failure: its message is set */
+	int err; /* a range or fn failure: its message is set */
 };
 
 static int relay(void *arg, uint64_t off, uint64_t len)
@@ -31,8 +31,8 @@ static int relay(void *arg, uint64_t off, uint64_t len)
 	return rl->err = len ? rl->fn(rl->arg, off, len) : 0;
 }
 
-int rs_extent_list_read(struct resync *r, const char *path, uint64_t size,
-			rs_extent_fn fn, void *arg)
+int rs_extent_list_read(struct resync *r, const char *path, uint64_t size, rs_extent_fn fn,
+			void *arg)
 {
 	FILE *f = fopen(path, "re");
 	if (!f)
@@ -43,8 +43,9 @@ int rs_extent_list_read(struct resync *r, const char *path, uint64_t size,
 	int ret = rc_read_extent_list(f, relay, &rl, &lineno, &why);
 	fclose(f);
 	if (ret && !rl.err)
-		ret = ret == -EIO || ret == -ENOMEM
-			? rs_fail(r, ret, UINT64_MAX, "extent list %s: %s", path, why)
-			: rs_fail(r, ret, UINT64_MAX, "extent list %s line %u: %s", path, lineno, why);
+		ret = ret == -EIO || ret == -ENOMEM ?
+			      rs_fail(r, ret, UINT64_MAX, "extent list %s: %s", path, why) :
+			      rs_fail(r, ret, UINT64_MAX, "extent list %s line %u: %s", path,
+				      lineno, why);
 	return ret;
 }

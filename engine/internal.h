@@ -7,17 +7,17 @@
 #include <stdint.h>
 #include "resync/resync.h"
 
-#define RS_DEFAULT_QUEUE_DEPTH   32
-#define RS_DEFAULT_REQUEST_SIZE  (1u << 20)
-#define RS_DEFAULT_BLOCK_SIZE    (64u << 10)
-#define RS_DEFAULT_NBD_CONNS     4
+#define RS_DEFAULT_QUEUE_DEPTH 32
+#define RS_DEFAULT_REQUEST_SIZE (1u << 20)
+#define RS_DEFAULT_BLOCK_SIZE (64u << 10)
+#define RS_DEFAULT_NBD_CONNS 4
 #define RS_DEFAULT_SAMPLE_PER_GIB 16
-#define RS_DEFAULT_SAMPLE_MIN    256
-#define RS_MAX_QUEUE_DEPTH       1024
-#define RS_MIN_REQUEST_SIZE      4096u
-#define RS_MAX_REQUEST_SIZE      (64u << 20)
+#define RS_DEFAULT_SAMPLE_MIN 256
+#define RS_MAX_QUEUE_DEPTH 1024
+#define RS_MIN_REQUEST_SIZE 4096u
+#define RS_MAX_REQUEST_SIZE (64u << 20)
 /* A zero request needs no buffer, so it may cover many requests' worth. */
-#define RS_MAX_ZERO_REQUEST      (1ull << 30)
+#define RS_MAX_ZERO_REQUEST (1ull << 30)
 
 struct resync {
 	char *source;
@@ -36,7 +36,7 @@ struct resync {
 	void *progress_arg;
 	uint32_t progress_ms;
 	unsigned nbd_connections;
-	uint32_t nbd_timeout_ms;     /* 0: the default */
+	uint32_t nbd_timeout_ms;         /* 0: the default */
 	uint32_t nbd_connect_timeout_ms; /* 0: the default */
 	char *tls_certs;
 	char *tls_psk;
@@ -45,14 +45,14 @@ struct resync {
 	uint32_t sample_per_gib;
 	uint32_t sample_min;
 
-	atomic_int cancelled;   /* consumed when resync_run() returns */
+	atomic_int cancelled; /* consumed when resync_run() returns */
 	atomic_int paused;
 	int running;
 	uint64_t run_start_ns;
 
 	struct resync_stats st;
 	char err[512];
-	char resume_refused[512];   /* why a checkpoint was not resumed, "" */
+	char resume_refused[512]; /* why a checkpoint was not resumed, "" */
 	uint64_t err_off;
 	int err_code;
 };
@@ -74,10 +74,25 @@ static inline enum resync_verify rs_verify_mode(const struct resync *r)
 	return (r->flags & RESYNC_F_VERIFY) ? RESYNC_VERIFY_FULL : r->verify;
 }
 
-static inline uint64_t rs_align_down(uint64_t v, uint64_t a) { return v - v % a; }
-static inline uint64_t rs_align_up(uint64_t v, uint64_t a) { return rs_align_down(v + a - 1, a); }
-static inline uint64_t rs_min(uint64_t a, uint64_t b) { return a < b ? a : b; }
-static inline uint64_t rs_max(uint64_t a, uint64_t b) { return a > b ? a : b; }
-static inline int rs_is_pow2(uint64_t v) { return v && !(v & (v - 1)); }
+static inline uint64_t rs_align_down(uint64_t v, uint64_t a)
+{
+	return v - v % a;
+}
+static inline uint64_t rs_align_up(uint64_t v, uint64_t a)
+{
+	return rs_align_down(v + a - 1, a);
+}
+static inline uint64_t rs_min(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+static inline uint64_t rs_max(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+static inline int rs_is_pow2(uint64_t v)
+{
+	return v && !(v & (v - 1));
+}
 
 #endif

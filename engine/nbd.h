@@ -12,13 +12,13 @@
 #include "endpoint.h"
 #include "nbd_connect.h"
 
-#define RS_NBD_ALLOCATION_CONTEXT  "base:allocation"
-#define RS_NBD_DIRTY_PREFIX        "qemu:dirty-bitmap:"
+#define RS_NBD_ALLOCATION_CONTEXT "base:allocation"
+#define RS_NBD_DIRTY_PREFIX "qemu:dirty-bitmap:"
 /* qemu's dirty bitmap context flag for a dirty extent. */
-#define RS_NBD_STATE_DIRTY         1u
+#define RS_NBD_STATE_DIRTY 1u
 /* Block status is asked for in pieces so no single reply describes the whole
  * disk (servers cap replies, and a huge one would stall the connection). */
-#define RS_NBD_STATUS_CHUNK        (1ull << 30)
+#define RS_NBD_STATUS_CHUNK (1ull << 30)
 
 /* The context name for a dirty bitmap: NAME becomes qemu:dirty-bitmap:NAME;
  * a name that already holds a ':' is taken as a full context name.
@@ -30,14 +30,14 @@ char *rs_nbd_dirty_context(const char *name);
  * fn's error, -EPROTO when the server answers without progress or without
  * the context (msg not set), or a failed or ended wait (msg set as
  * rc_nbd_drive(); w NULL: the I/O timeout, not cancellable). */
-int rs_nbd_extents(struct nbd_handle *h, const char *context, uint32_t mask,
-		   uint64_t off, uint64_t len, rs_extent_fn fn, void *arg,
-		   const struct rc_nbd_wait *w, char *msg, size_t msglen);
+int rs_nbd_extents(struct nbd_handle *h, const char *context, uint32_t mask, uint64_t off,
+		   uint64_t len, rs_extent_fn fn, void *arg, const struct rc_nbd_wait *w, char *msg,
+		   size_t msglen);
 
 /* How long a connection with requests in flight may go without any reply
  * (any bytes from the server) before the copy fails with -ETIMEDOUT;
  * RESYNC_NBD_IO_TIMEOUT_MS overrides. */
-#define RS_NBD_IO_TIMEOUT_MS       60000u
+#define RS_NBD_IO_TIMEOUT_MS 60000u
 
 /* The wait for a command: RS_NBD_IO_TIMEOUT_MS (or the environment's) since
  * the server last sent anything. */

@@ -66,7 +66,9 @@ int rs_nbd_opt_list(struct nbd_handle *h, int (*fn)(void *arg, const char *name)
 		    const struct rc_nbd_wait *w, char *msg, size_t msglen)
 {
 	struct option o = { 0 };
-	if (nbd_aio_opt_list_meta_context(h, (nbd_context_callback){ .callback = fn, .user_data = arg },
+	if (nbd_aio_opt_list_meta_context(h,
+					  (nbd_context_callback){ .callback = fn,
+								  .user_data = arg },
 					  (nbd_completion_callback){ .callback = option_cb,
 								     .user_data = &o }) == -1)
 		return rc_nbd_error(msg, msglen);

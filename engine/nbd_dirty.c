@@ -12,7 +12,7 @@
 
 struct walk {
 	const struct resync_extent_cb *cb;
-	int cb_err;     /* what a callback returned, passed through unchanged */
+	int cb_err; /* what a callback returned, passed through unchanged */
 };
 
 static int on_extent(void *arg, uint64_t off, uint64_t len)
@@ -67,8 +67,8 @@ static int dirty_extents(struct resync *r, const char *uri, const char *context,
 		rc_nbd_close(h, &w);
 		return wk.cb_err;
 	}
-	err = rs_nbd_extents(h, context, RS_NBD_STATE_DIRTY, 0, (uint64_t)size, on_extent, &wk,
-			     &w, msg, sizeof msg);
+	err = rs_nbd_extents(h, context, RS_NBD_STATE_DIRTY, 0, (uint64_t)size, on_extent, &wk, &w,
+			     msg, sizeof msg);
 	rc_nbd_close(h, err ? NULL : &w);
 	if (wk.cb_err)
 		return wk.cb_err;
@@ -90,8 +90,7 @@ int resync_nbd_dirty_extents(resync *r, const char *uri, const char *name,
 		return -EBUSY;
 	rs_clear_error(r);
 	if (!uri || !rc_is_nbd_uri(uri))
-		return rs_fail(r, -EINVAL, UINT64_MAX, "%s: not an NBD URI",
-			       uri ? uri : "(null)");
+		return rs_fail(r, -EINVAL, UINT64_MAX, "%s: not an NBD URI", uri ? uri : "(null)");
 	if (!name || !*name)
 		return rs_fail(r, -EINVAL, UINT64_MAX, "no dirty bitmap name");
 	if (!cb || cb->struct_size < sizeof *cb || cb->reserved || !cb->extent)

@@ -23,9 +23,9 @@ char *rs_nbd_dirty_context(const char *name)
 struct status {
 	const char *context;
 	uint32_t mask;
-	uint64_t end;          /* of the whole query */
-	uint64_t pos;          /* how far the last reply described */
-	int seen;              /* the last reply carried our context */
+	uint64_t end;              /* of the whole query */
+	uint64_t pos;              /* how far the last reply described */
+	int seen;                  /* the last reply carried our context */
 	uint64_t run_off, run_len; /* matching range not yet reported */
 	rs_extent_fn fn;
 	void *arg;
@@ -41,8 +41,8 @@ static int flush_run(struct status *s)
 	return ret;
 }
 
-static int extent_cb(void *user_data, const char *metacontext, uint64_t offset,
-		     uint32_t *entries, size_t nr_entries, int *error)
+static int extent_cb(void *user_data, const char *metacontext, uint64_t offset, uint32_t *entries,
+		     size_t nr_entries, int *error)
 {
 	struct status *s = user_data;
 	if (strcmp(metacontext, s->context))
@@ -77,12 +77,16 @@ static int extent_cb(void *user_data, const char *metacontext, uint64_t offset,
 	return 0;
 }
 
-int rs_nbd_extents(struct nbd_handle *h, const char *context, uint32_t mask,
-		   uint64_t off, uint64_t len, rs_extent_fn fn, void *arg,
-		   const struct rc_nbd_wait *w, char *msg, size_t msglen)
+int rs_nbd_extents(struct nbd_handle *h, const char *context, uint32_t mask, uint64_t off,
+		   uint64_t len, rs_extent_fn fn, void *arg, const struct rc_nbd_wait *w, char *msg,
+		   size_t msglen)
 {
 	struct status s = {
-		.context = context, .mask = mask, .end = off + len, .fn = fn, .arg = arg,
+		.context = context,
+		.mask = mask,
+		.end = off + len,
+		.fn = fn,
+		.arg = arg,
 	};
 	struct rc_nbd_wait io = rs_nbd_io_wait(NULL);
 	uint64_t pos = off;
@@ -92,9 +96,10 @@ int rs_nbd_extents(struct nbd_handle *h, const char *context, uint32_t mask,
 			count = RS_NBD_STATUS_CHUNK;
 		s.pos = pos;
 		s.seen = 0;
-		int64_t cookie = nbd_aio_block_status(
-			h, count, pos, (nbd_extent_callback){ .callback = extent_cb, .user_data = &s },
-			NBD_NULL_COMPLETION, 0);
+		int64_t cookie = nbd_aio_block_status(h, count, pos,
+						      (nbd_extent_callback){ .callback = extent_cb,
+									     .user_data = &s },
+						      NBD_NULL_COMPLETION, 0);
 		int err = rc_nbd_complete(h, cookie, w ? w : &io, "block status", msg, msglen);
 		if (s.err)
 			return s.err;

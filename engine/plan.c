@@ -22,14 +22,17 @@ static int block_size(struct resync *r, const struct rs_endpoint *src,
 	if (change && change->granularity > RS_MAX_REQUEST_SIZE)
 		return rs_fail(r, -EOPNOTSUPP, UINT64_MAX,
 			       "change bitmap %s: granularity %u is coarser than the largest request "
-			       "(%u bytes)", r->mode_arg, change->granularity, RS_MAX_REQUEST_SIZE);
+			       "(%u bytes)",
+			       r->mode_arg, change->granularity, RS_MAX_REQUEST_SIZE);
 	b = rs_max(b, rs_max(src->align, tgt->align));
 	while (src->size / b >= RS_MAX_PLAN_BLOCKS)
 		b <<= 1;
 	if (!rs_is_pow2(b) || b > RS_MAX_REQUEST_SIZE)
 		return rs_fail(r, -EINVAL, UINT64_MAX,
-			       "block size %" PRIu64 " is not a power of two up to 64 MiB (endpoint "
-			       "alignment %u/%u)", b, src->align, tgt->align);
+			       "block size %" PRIu64
+			       " is not a power of two up to 64 MiB (endpoint "
+			       "alignment %u/%u)",
+			       b, src->align, tgt->align);
 	*block = (uint32_t)b;
 	return 0;
 }
@@ -40,11 +43,12 @@ static int load_change_bitmap(struct resync *r, uint64_t size, struct resync_bit
 	int ret = resync_bitmap_load(&cb, r->mode_arg);
 	if (ret)
 		return rs_fail(r, ret, UINT64_MAX, "change bitmap %s: %s", r->mode_arg,
-			       *resync_bitmap_load_error() ? resync_bitmap_load_error() : strerror(-ret));
+			       *resync_bitmap_load_error() ? resync_bitmap_load_error() :
+							     strerror(-ret));
 	if (cb->device_size != size) {
 		ret = rs_fail(r, -EINVAL, UINT64_MAX,
-			      "change bitmap %s covers %" PRIu64 " bytes but the source has %" PRIu64
-			      " (wrong size)",
+			      "change bitmap %s covers %" PRIu64
+			      " bytes but the source has %" PRIu64 " (wrong size)",
 			      r->mode_arg, cb->device_size, size);
 		resync_bitmap_free(cb);
 		return ret;
@@ -142,8 +146,8 @@ static int zero_map(struct rs_endpoint *ep, struct rs_plan *p, struct resync_bit
 		off += len;
 	}
 	if (ret)
-		return rs_fail(ep->r, ret, UINT64_MAX, "%s %s: reading its allocation: %s", ep->role,
-			       ep->name, strerror(-ret));
+		return rs_fail(ep->r, ret, UINT64_MAX, "%s %s: reading its allocation: %s",
+			       ep->role, ep->name, strerror(-ret));
 	return 0;
 }
 

@@ -15,8 +15,8 @@
 #include "endpoint.h"
 
 struct rs_plan {
-	uint32_t block;                /* granularity of the three bitmaps */
-	uint64_t size;                 /* source size */
+	uint32_t block; /* granularity of the three bitmaps */
+	uint64_t size;  /* source size */
 	struct resync_bitmap *todo;
 	struct resync_bitmap *src_zero; /* NULL: nothing known */
 	struct resync_bitmap *tgt_zero; /* NULL: nothing known */
@@ -25,10 +25,10 @@ struct rs_plan {
 	 * pass reads it as "the plan": a difference outside it means the change
 	 * record missed a change. */
 	struct resync_bitmap *planned;
-	uint8_t identity[16];          /* ties a checkpoint to its endpoints and mode */
-	uint8_t record[16];            /* and how to check it again (checkpoint.h) */
+	uint8_t identity[16]; /* ties a checkpoint to its endpoints and mode */
+	uint8_t record[16];   /* and how to check it again (checkpoint.h) */
 	int resumed;
-	bool progress;                 /* retiring counts as bytes_done (not for verify) */
+	bool progress; /* retiring counts as bytes_done (not for verify) */
 };
 
 /* Builds todo from the mode's extent source, or from the checkpoint when one
@@ -48,7 +48,7 @@ void rs_plan_free(struct rs_plan *p);
  * comments, decimal or 0x hex, K/M/G/T suffixes) and calls fn for each;
  * messages name the line.  -EINVAL for a malformed line, -ERANGE for a number
  * above 2^64 - 1 or an extent past size. */
-int rs_extent_list_read(struct resync *r, const char *path, uint64_t size,
-			rs_extent_fn fn, void *arg);
+int rs_extent_list_read(struct resync *r, const char *path, uint64_t size, rs_extent_fn fn,
+			void *arg);
 
 #endif

@@ -7,11 +7,11 @@
 #include <stdint.h>
 
 struct rs_rate {
-	uint64_t bps;       /* 0: unlimited */
+	uint64_t bps; /* 0: unlimited */
 	uint64_t burst;
 	double tokens;
 	uint64_t last_ns;
-	uint64_t want;      /* the refused request, for rs_rate_wait_ns */
+	uint64_t want; /* the refused request, for rs_rate_wait_ns */
 };
 
 void rs_rate_init(struct rs_rate *rt, uint64_t bps, uint64_t burst, uint64_t now_ns);

@@ -17,9 +17,9 @@ struct rs_completion {
 
 struct rs_ring {
 	struct io_uring ring;
-	unsigned pending;    /* SQEs prepared or in flight, not yet reaped */
+	unsigned pending; /* SQEs prepared or in flight, not yet reaped */
 	int files_registered;
-	int error;           /* a submit that failed for good: sticky */
+	int error;                   /* a submit that failed for good: sticky */
 	struct io_uring_sqe scratch; /* handed out once error is set; never submitted */
 };
 

@@ -28,9 +28,8 @@ static int check_endpoints(struct resync *r, const struct rs_endpoint *src,
 {
 	if ((src->id_dev || src->id_ino) && src->id_dev == tgt->id_dev &&
 	    src->id_ino == tgt->id_ino && src->is_block == tgt->is_block)
-		return rs_fail(r, -EINVAL, UINT64_MAX,
-			       "source %s and target %s are the same %s", src->name, tgt->name,
-			       src->is_block ? "device" : "file");
+		return rs_fail(r, -EINVAL, UINT64_MAX, "source %s and target %s are the same %s",
+			       src->name, tgt->name, src->is_block ? "device" : "file");
 	if (tgt->size < src->size)
 		return rs_fail(r, -EINVAL, UINT64_MAX,
 			       "target %s (%" PRIu64 " bytes) is smaller than source %s (%" PRIu64
@@ -68,10 +67,11 @@ static int request_size(struct run *rn)
 		if (!eps[i]->max_request)
 			continue;
 		if (eps[i]->max_request < rn->plan.block)
-			return rs_fail(rn->r, -EINVAL, UINT64_MAX,
-				       "%s %s takes at most %u bytes per request, less than the block "
-				       "size %u",
-				       eps[i]->role, eps[i]->name, eps[i]->max_request, rn->plan.block);
+			return rs_fail(
+				rn->r, -EINVAL, UINT64_MAX,
+				"%s %s takes at most %u bytes per request, less than the block "
+				"size %u",
+				eps[i]->role, eps[i]->name, eps[i]->max_request, rn->plan.block);
 		req = rs_min(req, eps[i]->max_request);
 	}
 	for (int i = 0; i < 2; i++)
@@ -207,10 +207,10 @@ static int run(struct run *rn)
 		return ret;
 
 	set_phase(r, RESYNC_PHASE_COPY);
-	enum rs_pass pass = !dry ? RS_PASS_COPY :
-			    r->flags & RESYNC_F_FIRST_DIFF ? RS_PASS_FIRST_DIFF : RS_PASS_COMPARE;
-	ret = rs_copy_pass(r, pass, &rn->rg, rn->bufs, &rn->src,
-			   &rn->tgt, &rn->plan, rn->request);
+	enum rs_pass pass = !dry                           ? RS_PASS_COPY :
+			    r->flags & RESYNC_F_FIRST_DIFF ? RS_PASS_FIRST_DIFF :
+							     RS_PASS_COMPARE;
+	ret = rs_copy_pass(r, pass, &rn->rg, rn->bufs, &rn->src, &rn->tgt, &rn->plan, rn->request);
 	if (ret) {
 		save_progress(rn);
 		return ret;

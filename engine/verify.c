@@ -79,19 +79,22 @@ static unsigned nth_clear(uint64_t w, uint64_t n)
 
 /* Sets in out the k unplanned blocks whose ranks (0-based, counting only
  * clear bits of planned in block order) are set in ranks. */
-static void mark_ranked(const struct resync_bitmap *planned, const uint64_t *ranks,
-			uint64_t nranks, struct resync_bitmap *out)
+static void mark_ranked(const struct resync_bitmap *planned, const uint64_t *ranks, uint64_t nranks,
+			struct resync_bitmap *out)
 {
 	uint64_t w = 0, before = 0;
 	for (uint64_t i = 0; i < (nranks + 63) / 64; i++) {
 		for (uint64_t bits = ranks[i]; bits; bits &= bits - 1) {
 			uint64_t rank = i * 64 + (uint64_t)__builtin_ctzll(bits);
 			uint64_t clear;
-			while (before + (clear = 64 - (uint64_t)__builtin_popcountll(planned->words[w])) <= rank) {
+			while (before + (clear = 64 - (uint64_t)__builtin_popcountll(
+							      planned->words[w])) <=
+			       rank) {
 				before += clear;
 				w++;
 			}
-			rs_bm_set_blocks(out, w * 64 + nth_clear(planned->words[w], rank - before), 1);
+			rs_bm_set_blocks(out, w * 64 + nth_clear(planned->words[w], rank - before),
+					 1);
 		}
 	}
 }
@@ -100,8 +103,8 @@ static uint64_t sample_size(const struct resync *r, const struct resync_bitmap *
 			    uint64_t unplanned)
 {
 	const unsigned __int128 gib = 1ull << 30;
-	unsigned __int128 want = ((unsigned __int128)r->sample_per_gib * planned->device_size +
-				  gib - 1) / gib;
+	unsigned __int128 want =
+		((unsigned __int128)r->sample_per_gib * planned->device_size + gib - 1) / gib;
 	if (want < r->sample_min)
 		want = r->sample_min;
 	return want < unplanned ? (uint64_t)want : unplanned;
@@ -127,9 +130,8 @@ static int sample(struct resync *r, const struct resync_bitmap *planned, uint64_
 	return 0;
 }
 
-int rs_verify_blocks(struct resync *r, enum resync_verify how,
-		     const struct resync_bitmap *planned, const uint64_t seed[4],
-		     struct resync_bitmap **out)
+int rs_verify_blocks(struct resync *r, enum resync_verify how, const struct resync_bitmap *planned,
+		     const uint64_t seed[4], struct resync_bitmap **out)
 {
 	struct resync_bitmap *b;
 	int ret = resync_bitmap_new(&b, planned->device_size, planned->granularity);

@@ -22,8 +22,7 @@ int rs_verify_seed(struct resync *r, uint64_t seed[4]);
  * drawn uniformly without replacement from the unplanned ones with the
  * generator seeded by seed.  0, or a negative errno with the message set on
  * r. */
-int rs_verify_blocks(struct resync *r, enum resync_verify how,
-		     const struct resync_bitmap *planned, const uint64_t seed[4],
-		     struct resync_bitmap **out);
+int rs_verify_blocks(struct resync *r, enum resync_verify how, const struct resync_bitmap *planned,
+		     const uint64_t seed[4], struct resync_bitmap **out);
 
 #endif

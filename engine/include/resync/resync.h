@@ -37,9 +37,9 @@ enum resync_mode {
 };
 
 /* resync_set_flags() bits. Unknown bits are rejected with -EINVAL. */
-#define RESYNC_F_VERIFY     (1ULL << 0) /* after copying, re-read both sides and compare */
-#define RESYNC_F_DRY_RUN    (1ULL << 1) /* plan, read and compare; write nothing */
-#define RESYNC_F_NO_DIRECT  (1ULL << 2) /* never use O_DIRECT */
+#define RESYNC_F_VERIFY (1ULL << 0)    /* after copying, re-read both sides and compare */
+#define RESYNC_F_DRY_RUN (1ULL << 1)   /* plan, read and compare; write nothing */
+#define RESYNC_F_NO_DIRECT (1ULL << 2) /* never use O_DIRECT */
 /* Zeroing may deallocate: punch holes in a file, unmap a block device's
  * blocks (write-zeroes with unmap), trim an NBD export.  Without it zeroing
  * keeps the target's allocation (zero range, BLKZEROOUT, NBD write-zeroes with
@@ -47,12 +47,12 @@ enum resync_mode {
  * target already has as holes are left alone either way. */
 #define RESYNC_F_ALLOW_TRIM (1ULL << 3)
 #define RESYNC_F_NO_ZERO_DETECT (1ULL << 4) /* write zero blocks as data */
-#define RESYNC_F_FIRST_DIFF (1ULL << 5) /* dry run: stop at the first difference */
+#define RESYNC_F_FIRST_DIFF (1ULL << 5)     /* dry run: stop at the first difference */
 /* Open both endpoints (the target for writing), build the plan and check it
  * against both endpoints' limits, then return 0 without reading or writing
  * data and without writing a checkpoint: what a run would refuse up front. */
 #define RESYNC_F_CHECK_ONLY (1ULL << 6)
-#define RESYNC_F_ALL_FLAGS  ((1ULL << 7) - 1)
+#define RESYNC_F_ALL_FLAGS ((1ULL << 7) - 1)
 
 /* How long opening a target waits for it to come free: a block device's
  * O_EXCL claim, a file's flock on the descriptor written through.  A run
@@ -64,28 +64,28 @@ enum resync_mode {
 
 /* Progress and result figures.  Fields are only ever appended. */
 struct resync_stats {
-	uint64_t size;            /* source size in bytes */
-	uint64_t bytes_planned;   /* bytes the plan covers (may differ) */
-	uint64_t bytes_done;      /* planned bytes retired so far */
-	uint64_t bytes_read;      /* bytes read from source and target */
-	uint64_t bytes_written;   /* data bytes written to the target */
-	uint64_t bytes_zeroed;    /* bytes written as zeroes (punch/zero/write-zeroes) */
-	uint64_t bytes_skipped_equal; /* compare: equal on both sides, not written */
-	uint64_t bytes_skipped_zero;  /* zero in source, target known zero: not written */
-	uint64_t bytes_differing; /* compare/verify: bytes found different */
-	uint64_t elapsed_ns;      /* since resync_run() started */
-	uint64_t checkpoints;     /* checkpoints persisted */
-	uint32_t phase;           /* enum resync_phase */
-	uint32_t source_direct;   /* 1 when the source is read with O_DIRECT */
-	uint32_t target_direct;   /* 1 when the target is written with O_DIRECT */
-	uint32_t resumed;         /* 1 when the run started from a checkpoint */
-	uint64_t bytes_verified;  /* verify: bytes re-read and compared on both sides */
+	uint64_t size;                  /* source size in bytes */
+	uint64_t bytes_planned;         /* bytes the plan covers (may differ) */
+	uint64_t bytes_done;            /* planned bytes retired so far */
+	uint64_t bytes_read;            /* bytes read from source and target */
+	uint64_t bytes_written;         /* data bytes written to the target */
+	uint64_t bytes_zeroed;          /* bytes written as zeroes (punch/zero/write-zeroes) */
+	uint64_t bytes_skipped_equal;   /* compare: equal on both sides, not written */
+	uint64_t bytes_skipped_zero;    /* zero in source, target known zero: not written */
+	uint64_t bytes_differing;       /* compare/verify: bytes found different */
+	uint64_t elapsed_ns;            /* since resync_run() started */
+	uint64_t checkpoints;           /* checkpoints persisted */
+	uint32_t phase;                 /* enum resync_phase */
+	uint32_t source_direct;         /* 1 when the source is read with O_DIRECT */
+	uint32_t target_direct;         /* 1 when the target is written with O_DIRECT */
+	uint32_t resumed;               /* 1 when the run started from a checkpoint */
+	uint64_t bytes_verified;        /* verify: bytes re-read and compared on both sides */
 	uint32_t verify_unplanned_diff; /* 1 when verify found a difference in a block
 					 * outside the plan: the change record lied */
-	uint32_t resume_refused;  /* 1 when a checkpoint was found but belonged to other
+	uint32_t resume_refused;        /* 1 when a checkpoint was found but belonged to other
 				   * endpoints or content: the run started over and
 				   * resync_resume_refused() says why */
-	uint32_t claim_wait_ms;   /* time spent waiting for the target's exclusive claim
+	uint32_t claim_wait_ms;         /* time spent waiting for the target's exclusive claim
 				   * (RESYNC_CLAIM_WAIT_MS) */
 };
 
@@ -117,8 +117,9 @@ int resync_set_flags(resync *r, uint64_t flags);
 enum resync_verify {
 	RESYNC_VERIFY_NONE = 0,
 	RESYNC_VERIFY_PLANNED = 1, /* re-read what the plan covered */
-	RESYNC_VERIFY_SAMPLE = 2,  /* the planned blocks plus a random sample of blocks outside the plan */
-	RESYNC_VERIFY_FULL = 3     /* every block (what RESYNC_F_VERIFY asks for) */
+	RESYNC_VERIFY_SAMPLE =
+		2, /* the planned blocks plus a random sample of blocks outside the plan */
+	RESYNC_VERIFY_FULL = 3 /* every block (what RESYNC_F_VERIFY asks for) */
 };
 /* sample_per_gib blocks per GiB of disk outside the plan, at least sample_min per disk (both capped by the
  * number of unplanned blocks); -EINVAL for an unknown mode. Defaults: NONE, 16, 256.
@@ -132,7 +133,8 @@ enum resync_verify {
  * outside the plan (stats: verify_unplanned_diff = 1) and otherwise reads its
  * whole set; any difference makes resync_run() return -EILSEQ.  Since
  * RESYNC_0.2. */
-int resync_set_verify(resync *r, enum resync_verify how, uint32_t sample_per_gib, uint32_t sample_min);
+int resync_set_verify(resync *r, enum resync_verify how, uint32_t sample_per_gib,
+		      uint32_t sample_min);
 /* In-flight requests (1..1024) and bytes per request (power of two, 4 KiB .. 64 MiB). */
 int resync_set_queue_depth(resync *r, unsigned depth);
 int resync_set_request_size(resync *r, uint32_t bytes);
@@ -156,8 +158,7 @@ int resync_set_rate_limit(resync *r, uint64_t bytes_per_sec);
 int resync_set_checkpoint(resync *r, const char *path, uint32_t interval_ms,
 			  uint64_t interval_bytes);
 /* Progress callback every interval_ms (0: only at the end). */
-int resync_set_progress(resync *r, resync_progress_fn fn, void *arg,
-			uint32_t interval_ms);
+int resync_set_progress(resync *r, resync_progress_fn fn, void *arg, uint32_t interval_ms);
 /* NBD: connections per endpoint when the server allows multi-conn (1..16). */
 int resync_set_nbd_connections(resync *r, unsigned n);
 /* NBD: how long a server may send nothing while the engine waits on it (a
@@ -172,8 +173,7 @@ int resync_set_nbd_timeout(resync *r, uint32_t ms);
  * Since RESYNC_0.2. */
 int resync_set_nbd_connect_timeout(resync *r, uint32_t ms);
 /* NBD TLS: certificates directory or PSK file (at most one), and username. */
-int resync_set_tls(resync *r, const char *certs_dir, const char *psk_file,
-		   const char *username);
+int resync_set_tls(resync *r, const char *certs_dir, const char *psk_file, const char *username);
 
 /* Runs the whole copy: open, plan, copy, flush, verify.  Returns 0 when the
  * target matches (and is flushed), -ECANCELED after resync_cancel(), -EILSEQ
