@@ -78,7 +78,8 @@ static uint32_t read_settings(const char *arg, char **out, struct ctl_err *e)
 	}
 	f = strcmp(arg, "-") ? fopen(arg, "re") : stdin;
 	if (!f)
-		return ctl_fail(e, ctl_rv_from_errno(-errno), "settings %s: %s", arg, strerror(errno));
+		return ctl_fail(e, ctl_rv_from_errno(-errno), "settings %s: %s", arg,
+				strerror(errno));
 	do {
 		if (len + 4096 >= cap) {
 			char *nb = realloc(buf, cap = cap * 2 + 8192);
@@ -98,7 +99,8 @@ static uint32_t read_settings(const char *arg, char **out, struct ctl_err *e)
 		fclose(f);
 	if (strlen(buf) != len) {
 		free(buf);
-		return ctl_fail(e, RESYNC_RV_INCORRECT_DATA_TYPE, "settings %s: not JSON text", arg);
+		return ctl_fail(e, RESYNC_RV_INCORRECT_DATA_TYPE, "settings %s: not JSON text",
+				arg);
 	}
 	*out = buf;
 	return 0;
@@ -138,9 +140,15 @@ int cli_failback(struct cli *c, int argc, char **argv)
 	optind = 0;
 	while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (o) {
-		case 'r': req.recovery_point = optarg; break;
-		case 's': settings_arg = optarg; break;
-		case 'w': wait = true; break;
+		case 'r':
+			req.recovery_point = optarg;
+			break;
+		case 's':
+			settings_arg = optarg;
+			break;
+		case 'w':
+			wait = true;
+			break;
 		case 't':
 			secs = strtod(optarg, &end);
 			if (!*optarg || *end || secs < 0 || secs > 1e9)

@@ -128,7 +128,10 @@ static int request(struct cli *c, const char *id, uint32_t state)
 
 int cli_job(struct cli *c, int argc, char **argv)
 {
-	static const struct { const char *name; uint32_t state; } verbs[] = {
+	static const struct {
+		const char *name;
+		uint32_t state;
+	} verbs[] = {
 		{ "resume", RESYNC_REQUEST_START },
 		{ "suspend", RESYNC_REQUEST_SUSPEND },
 		{ "terminate", RESYNC_REQUEST_TERMINATE },

@@ -49,13 +49,15 @@ int cli_finish(struct cli *c, uint32_t rv, json_object *out, const struct ctl_er
 		json_object *o = json_object_new_object();
 		json_object_object_add(o, "ReturnValue", json_object_new_int64(rv));
 		if (!ok && e && e->msg[0])
-			json_object_object_add(o, "ErrorDescription", json_object_new_string(e->msg));
+			json_object_object_add(o, "ErrorDescription",
+					       json_object_new_string(e->msg));
 		if (out) {
 			json_object_object_foreach(out, k, v)
 				json_object_object_add(o, k, json_object_get(v));
 		}
-		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-							      JSON_C_TO_STRING_NOSLASHESCAPE));
+		printf("%s\n",
+		       json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+								 JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
 	} else {
 		if (!ok && e && e->msg[0])
@@ -89,8 +91,10 @@ int cli_bad_option(struct cli *c, const char *usage, int o, char **argv)
 
 	/* A short option may sit inside a cluster ("-xv"): name it alone. */
 	if (strncmp(arg, "--", 2) && optopt > 0 && optopt < 128)
-		return cli_usage(c, usage, o == ':' ? "option \"-%c\" wants a value"
-				 : "unknown option \"-%c\"", optopt);
+		return cli_usage(c, usage,
+				 o == ':' ? "option \"-%c\" wants a value" :
+					    "unknown option \"-%c\"",
+				 optopt);
 	if (o == ':')
 		return cli_usage(c, usage, "option \"%.*s\" wants a value", n, arg);
 	return cli_usage(c, usage, "unknown option \"%.*s\"", n, arg);
@@ -112,11 +116,21 @@ bool cli_help(int argc, char **argv, const char *usage)
 const char *cli_state_name(uint32_t s)
 {
 	static const char *const names[] = {
-		"Disabled", "Ready for replication", "Waiting to complete initial replication",
-		"Replicating", "Synced replication complete", "Recovered", "Committed",
-		"Suspended", "Critical", "Waiting to start resynchronization",
-		"Resynchronizing", "Resynchronization suspended", "Failover in progress",
-		"Failback in progress", "Failback complete",
+		"Disabled",
+		"Ready for replication",
+		"Waiting to complete initial replication",
+		"Replicating",
+		"Synced replication complete",
+		"Recovered",
+		"Committed",
+		"Suspended",
+		"Critical",
+		"Waiting to start resynchronization",
+		"Resynchronizing",
+		"Resynchronization suspended",
+		"Failover in progress",
+		"Failback in progress",
+		"Failback complete",
 	};
 	if (s == RESYNC_STATE_WAITING_FOR_FAILBACK)
 		return "WaitingForFailback";
@@ -138,9 +152,11 @@ const char *cli_health_name(uint32_t h)
 
 const char *cli_job_state_name(uint32_t s)
 {
-	static const char *const names[] = { "", "", "New", "Starting", "Running", "Suspended",
-					     "Shutting down", "Completed", "Terminated", "Killed",
-					     "Exception" };
+	static const char *const names[] = {
+		"",           "",          "New",           "Starting",
+		"Running",    "Suspended", "Shutting down", "Completed",
+		"Terminated", "Killed",    "Exception"
+	};
 	return s >= 2 && s <= 10 ? names[s] : "Unknown";
 }
 
@@ -175,8 +191,9 @@ void cli_print_job(json_object *job)
 		       ctl_json_str(d, "Source"), ctl_json_str(d, "Target"),
 		       ctl_json_str(d, "ChangeSource"), ctl_json_str(d, "ChangeSourceReason"),
 		       (long long)jint(d, "BytesCopied"), (long long)jint(d, "BytesToCopy"),
-		       json_object_get_boolean(json_object_object_get(d, "Completed"))
-		       ? ", completed" : "");
+		       json_object_get_boolean(json_object_object_get(d, "Completed")) ?
+			       ", completed" :
+			       "");
 	}
 }
 
@@ -215,8 +232,9 @@ uint32_t cli_wait_job(struct cli *c, const char *id, long long timeout_ms, json_
 			if (tty)
 				fputc('\n', stderr);
 			return ctl_fail(e, RESYNC_RV_TIMEOUT,
-					"job %s still running (JobState %u, %lld%%) after %lld s", id, st,
-					(long long)jint(*job, "PercentComplete"), timeout_ms / 1000);
+					"job %s still running (JobState %u, %lld%%) after %lld s",
+					id, st, (long long)jint(*job, "PercentComplete"),
+					timeout_ms / 1000);
 		}
 		usleep(100 * 1000);
 	}

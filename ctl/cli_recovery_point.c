@@ -38,7 +38,9 @@ static const char rp_usage[] =
 /* One ",OPTION" of a recovery point's --disk; NULL or why it is refused. */
 static const char *take_option(const struct rc_disk_option *o, json_object *d, json_object *cr)
 {
-	static const struct { const char *key, *kind, *field; } kinds[] = {
+	static const struct {
+		const char *key, *kind, *field;
+	} kinds[] = {
 		{ "bitmap", "bitmap", "Path" },
 		{ "dirty-bitmap", "nbd-dirty", "Name" },
 		{ "extents", "extents", "Path" },
@@ -97,8 +99,10 @@ static json_object *parse_disk(const char *spec, char *why, size_t n)
 	}
 	if (!json_object_object_get(cr, "Kind")) {
 		if (json_object_object_length(cr)) {
-			snprintf(why, n, "--disk %s: base= and consistent describe a change record "
-				 "(dirty-bitmap= or extents=), and there is none", ds.name);
+			snprintf(why, n,
+				 "--disk %s: base= and consistent describe a change record "
+				 "(dirty-bitmap= or extents=), and there is none",
+				 ds.name);
 			goto fail;
 		}
 		json_object_put(cr);
@@ -222,8 +226,9 @@ static void print_rp(json_object *rp)
 		if (json_object_object_get_ex(d, "ChangeRecord", &cr))
 			printf(", change record %s %s%s", ctl_json_str(cr, "Kind"),
 			       ctl_json_str(cr, "Path") ?: ctl_json_str(cr, "Name"),
-			       json_object_get_boolean(json_object_object_get(cr, "Consistent"))
-			       ? " (consistent)" : "");
+			       json_object_get_boolean(json_object_object_get(cr, "Consistent")) ?
+				       " (consistent)" :
+				       "");
 		printf("\n");
 	}
 }
@@ -264,7 +269,8 @@ int cli_recovery_point(struct cli *c, int argc, char **argv)
 	if (rv)
 		return cli_finish(c, rv, NULL, &e, NULL);
 	if (!strcmp(argv[1], "remove"))
-		return cli_finish(c, ctl_rp_remove(&c->store, argv[2], argv[3], &e), NULL, &e, NULL);
+		return cli_finish(c, ctl_rp_remove(&c->store, argv[2], argv[3], &e), NULL, &e,
+				  NULL);
 	if (strcmp(argv[1], "list") && strcmp(argv[1], "show"))
 		return cli_usage(c, rp_usage, "unknown recovery-point subcommand \"%s\"", argv[1]);
 	rv = ctl_vm_load(&c->store, argv[2], &vm, &e);
@@ -273,7 +279,8 @@ int cli_recovery_point(struct cli *c, int argc, char **argv)
 	out = json_object_new_object();
 	if (!strcmp(argv[1], "list")) {
 		json_object_object_add(out, "RecoveryPoints",
-				       json_object_get(json_object_object_get(vm, "RecoveryPoints")));
+				       json_object_get(
+					       json_object_object_get(vm, "RecoveryPoints")));
 		json_object_put(vm);
 		return cli_finish(c, 0, out, &e, print_rp_list);
 	}
@@ -281,8 +288,10 @@ int cli_recovery_point(struct cli *c, int argc, char **argv)
 	if (!rp) {
 		json_object_put(vm);
 		json_object_put(out);
-		return cli_finish(c, ctl_fail(&e, RESYNC_RV_INVALID_PARAMETER,
-					      "unknown recovery point \"%s\"", argv[3]), NULL, &e, NULL);
+		return cli_finish(c,
+				  ctl_fail(&e, RESYNC_RV_INVALID_PARAMETER,
+					   "unknown recovery point \"%s\"", argv[3]),
+				  NULL, &e, NULL);
 	}
 	json_object_object_add(out, "RecoveryPoint", json_object_get(rp));
 	json_object_put(vm);

@@ -59,12 +59,15 @@ static json_object *parse_disk(const char *spec, char *why, size_t n)
 	for (size_t i = 0; i < ds.n; i++) {
 		const struct rc_disk_option *o = &ds.opt[i];
 		if (!o->value || !rc_disk_option_is(o, "generation")) {
-			snprintf(why, n, "--disk %s: option \"%s\" is not an option (generation=; "
-				 "a comma in a path is written \\,)", ds.name, o->text);
+			snprintf(why, n,
+				 "--disk %s: option \"%s\" is not an option (generation=; "
+				 "a comma in a path is written \\,)",
+				 ds.name, o->text);
 			goto out;
 		}
 		if (gen) {
-			snprintf(why, n, "--disk %s: option \"%s\" is given twice", ds.name, o->text);
+			snprintf(why, n, "--disk %s: option \"%s\" is given twice", ds.name,
+				 o->text);
 			goto out;
 		}
 		gen = o->value;
@@ -105,7 +108,8 @@ static int vm_add(struct cli *c, int argc, char **argv)
 		case 'm':
 			if (parse_mode(optarg, &mode) < 0) {
 				json_object_put(disks);
-				return cli_usage(c, vm_usage, "unknown replication mode \"%s\"", optarg);
+				return cli_usage(c, vm_usage, "unknown replication mode \"%s\"",
+						 optarg);
 			}
 			break;
 		default:
@@ -144,10 +148,12 @@ static void print_vm(json_object *out)
 	for (size_t i = 0; i < json_object_array_length(disks); i++) {
 		json_object *d = json_object_array_get_idx(disks, i);
 		printf("Disk %s: target %s, generation %s%s\n", ctl_json_str(d, "Name"),
-		       ctl_json_str(d, "Target"), *ctl_json_str(d, "GenerationId") ?
-		       ctl_json_str(d, "GenerationId") : "(none)",
-		       json_object_get_boolean(json_object_object_get(d, "Inconsistent"))
-		       ? ", INCONSISTENT (failback not finished)" : "");
+		       ctl_json_str(d, "Target"),
+		       *ctl_json_str(d, "GenerationId") ? ctl_json_str(d, "GenerationId") :
+							  "(none)",
+		       json_object_get_boolean(json_object_object_get(d, "Inconsistent")) ?
+			       ", INCONSISTENT (failback not finished)" :
+			       "");
 	}
 	for (size_t i = 0; i < json_object_array_length(rps); i++) {
 		json_object *rp = json_object_array_get_idx(rps, i);
@@ -194,7 +200,8 @@ static int vm_list(struct cli *c)
 	fd = dup(c->store.vms);
 	d = fd < 0 ? NULL : fdopendir(fd);
 	if (!d)
-		return cli_finish(c, ctl_fail(&e, RESYNC_RV_FAILED, "listing VMs failed"), out, &e, NULL);
+		return cli_finish(c, ctl_fail(&e, RESYNC_RV_FAILED, "listing VMs failed"), out, &e,
+				  NULL);
 	while ((de = readdir(d))) {
 		size_t n = strlen(de->d_name);
 		char name[CTL_NAME_MAX + 8];
@@ -243,7 +250,8 @@ int cli_vm(struct cli *c, int argc, char **argv)
 	if (!strcmp(argv[1], "add"))
 		return vm_add(c, argc - 1, argv + 1);
 	if (!strcmp(argv[1], "list"))
-		return argc == 2 ? vm_list(c) : cli_usage(c, vm_usage, "vm list takes no arguments");
+		return argc == 2 ? vm_list(c) :
+				   cli_usage(c, vm_usage, "vm list takes no arguments");
 	if (argc != 3)
 		return cli_usage(c, vm_usage, "vm %s wants one NAME", argv[1]);
 	if (!strcmp(argv[1], "show"))

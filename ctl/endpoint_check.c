@@ -21,7 +21,9 @@ static uint32_t nbd_rv(int err)
 	/* A server that cannot be reached is "not available" whatever errno
 	 * the socket layer chose; only access and timeouts say more. */
 	switch (err) {
-	case EACCES: case EPERM: case EKEYREJECTED:
+	case EACCES:
+	case EPERM:
+	case EKEYREJECTED:
 		return RESYNC_RV_ACCESS_DENIED;
 	case ETIMEDOUT:
 		return RESYNC_RV_TIMEOUT;
@@ -46,9 +48,11 @@ static uint32_t probe_nbd(const char *uri, const char *role, bool write, const c
 	if (!h)
 		return ctl_fail(e, RESYNC_RV_OUT_OF_MEMORY, "nbd_create: %s", nbd_get_error());
 	if (set)
-		tls = (struct rc_nbd_tls){ set->tls_certificates, set->tls_psk_file, set->tls_username };
+		tls = (struct rc_nbd_tls){ set->tls_certificates, set->tls_psk_file,
+					   set->tls_username };
 	if (meta && nbd_add_meta_context(h, meta) < 0) {
-		rv = ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "%s %s: %s", role, uri, nbd_get_error());
+		rv = ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "%s %s: %s", role, uri,
+			      nbd_get_error());
 		goto out;
 	}
 	err = rc_nbd_connect(h, uri, &tls, &w, msg, sizeof(msg));
@@ -64,12 +68,13 @@ static uint32_t probe_nbd(const char *uri, const char *role, bool write, const c
 	}
 	out->size = (uint64_t)size;
 	if (write && nbd_is_read_only(h) == 1) {
-		rv = ctl_fail(e, RESYNC_RV_NOT_SUPPORTED, "%s %s: the export is read-only", role, uri);
+		rv = ctl_fail(e, RESYNC_RV_NOT_SUPPORTED, "%s %s: the export is read-only", role,
+			      uri);
 		goto out;
 	}
 	if (meta && nbd_can_meta_context(h, meta) != 1)
-		rv = ctl_fail(e, RESYNC_RV_NOT_SUPPORTED, "%s %s: the server offers no %s", role, uri,
-			      meta);
+		rv = ctl_fail(e, RESYNC_RV_NOT_SUPPORTED, "%s %s: the server offers no %s", role,
+			      uri, meta);
 out:
 	/* The probe read only what the handshake told; asking to disconnect
 	 * is all the server needs, and a stopped server must not hold it. */
@@ -88,7 +93,8 @@ uint32_t ctl_endpoint_check(const char *name, const char *role, bool write, cons
 	if (rc_is_nbd_uri(name))
 		return probe_nbd(name, role, write, meta, set, out, e);
 	if (meta)
-		return ctl_fail(e, RESYNC_RV_NOT_SUPPORTED, "%s %s: a file has no %s", role, name, meta);
+		return ctl_fail(e, RESYNC_RV_NOT_SUPPORTED, "%s %s: a file has no %s", role, name,
+				meta);
 	if (stat(name, &st) < 0) {
 		err = errno;
 		return ctl_fail(e, ctl_rv_from_errno(-err), "%s %s: %s", role, name, strerror(err));
@@ -106,7 +112,7 @@ uint32_t ctl_endpoint_check(const char *name, const char *role, bool write, cons
 	int64_t deadline = rc_now_ms() + RESYNC_CLAIM_WAIT_MS;
 	for (long pause_ms = 1;; pause_ms = pause_ms < 50 ? pause_ms * 2 : 50) {
 		fd = open(name, (write ? O_WRONLY : O_RDONLY) | O_CLOEXEC |
-			  (out->is_block && write ? O_EXCL : 0));
+					(out->is_block && write ? O_EXCL : 0));
 		if (fd >= 0 || errno != EBUSY || rc_now_ms() >= deadline)
 			break;
 		nanosleep(&(struct timespec){ .tv_nsec = pause_ms * 1000000 }, NULL);
@@ -114,8 +120,8 @@ uint32_t ctl_endpoint_check(const char *name, const char *role, bool write, cons
 	if (fd < 0) {
 		err = errno;
 		return ctl_fail(e, ctl_rv_from_errno(-err), "%s %s: %s", role, name,
-				err == EBUSY ? "in use (mounted or held open exclusively)"
-					     : strerror(err));
+				err == EBUSY ? "in use (mounted or held open exclusively)" :
+					       strerror(err));
 	}
 	if (out->is_block) {
 		uint64_t size;
@@ -131,8 +137,8 @@ uint32_t ctl_endpoint_check(const char *name, const char *role, bool write, cons
 		int ro = 0;
 		if (write && ioctl(fd, BLKROGET, &ro) == 0 && ro) {
 			close(fd);
-			return ctl_fail(e, RESYNC_RV_ACCESS_DENIED, "%s %s: the device is read-only",
-					role, name);
+			return ctl_fail(e, RESYNC_RV_ACCESS_DENIED,
+					"%s %s: the device is read-only", role, name);
 		}
 	} else {
 		out->size = (uint64_t)st.st_size;

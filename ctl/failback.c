@@ -83,7 +83,8 @@ static void resume_facts(struct ctl_store *s, struct plan_disk *d, const char *r
 	f->has_resume = true;
 	f->resume_job = jid;
 	f->resume_cs = kind_source(ctl_json_str(resume, "ChangeSource") ?: "");
-	ctl_trust_binding_diff(json_object_object_get(resume, "Binding"), d->binding, diff, difflen);
+	ctl_trust_binding_diff(json_object_object_get(resume, "Binding"), d->binding, diff,
+			       difflen);
 	f->binding_diff = diff;
 	dfd = ctl_open_dir(s->jobs, jid);
 	if (dfd >= 0) {
@@ -123,7 +124,8 @@ static uint32_t choose_source(struct ctl_store *s, struct plan_disk *d, json_obj
 	    (want == CTL_CS_AUTO || want == CTL_CS_NBD_DIRTY)) {
 		struct ctl_endpoint_check p;
 		char meta[CTL_NAME_MAX + 128];
-		snprintf(meta, sizeof(meta), "qemu:dirty-bitmap:%s", ctl_json_str(cr, "Name") ?: "");
+		snprintf(meta, sizeof(meta), "qemu:dirty-bitmap:%s",
+			 ctl_json_str(cr, "Name") ?: "");
 		f.record_rv = ctl_endpoint_check(d->source, "image", false, meta, set, &p, e);
 		if (f.record_rv) {
 			f.record_unusable = true;
@@ -135,7 +137,8 @@ static uint32_t choose_source(struct ctl_store *s, struct plan_disk *d, json_obj
 	d->cs_arg = NULL;
 	if (d->trust.verdict == CTL_TRUST_RESUME) {
 		d->resume_job = f.resume_job;
-		d->cs_arg = ctl_json_str(json_object_object_get(d->vmdisk, "Resume"), "ChangeSourceArg");
+		d->cs_arg = ctl_json_str(json_object_object_get(d->vmdisk, "Resume"),
+					 "ChangeSourceArg");
 	} else if (d->trust.verdict == CTL_TRUST_USE_RECORD) {
 		d->cs_arg = ctl_json_str(cr, !strcmp(kind, "nbd-dirty") ? "Name" : "Path");
 	}
@@ -145,17 +148,17 @@ static uint32_t choose_source(struct ctl_store *s, struct plan_disk *d, json_obj
 		return 0;
 	if (!kind || kind_source(kind) != want)
 		return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
-				"disk \"%s\": recovery point \"%s\" has no %s change record", d->name,
-				rp_id, ctl_change_source_name(want));
+				"disk \"%s\": recovery point \"%s\" has no %s change record",
+				d->name, rp_id, ctl_change_source_name(want));
 	if (f.record_rv)
 		return ctl_fail(e, f.record_rv, "disk \"%s\": %s", d->name, f.record_problem);
-	return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
-			"disk \"%s\": %s change record not trusted (rule %s): %s; use compare or full",
-			d->name, kind, d->trust.rule, d->trust.reason);
+	return ctl_fail(
+		e, RESYNC_RV_INVALID_PARAMETER,
+		"disk \"%s\": %s change record not trusted (rule %s): %s; use compare or full",
+		d->name, kind, d->trust.rule, d->trust.reason);
 }
 
-static uint32_t check_disk(struct plan_disk *d, const struct ctl_settings *set,
-			   struct ctl_err *e)
+static uint32_t check_disk(struct plan_disk *d, const struct ctl_settings *set, struct ctl_err *e)
 {
 	struct ctl_endpoint_check src, dst;
 	uint32_t rv;
@@ -178,8 +181,7 @@ static uint32_t check_disk(struct plan_disk *d, const struct ctl_settings *set,
  * without reading or writing data: whatever it would refuse (an extent list
  * it cannot parse or that passes the disk's end, a granularity it cannot
  * copy in, a read-only target) is refused now, with nothing changed. */
-static uint32_t preflight(struct plan_disk *d, const struct ctl_settings *set,
-			  struct ctl_err *e)
+static uint32_t preflight(struct plan_disk *d, const struct ctl_settings *set, struct ctl_err *e)
 {
 	resync *r = resync_new();
 	uint32_t rv = 0;
@@ -231,7 +233,8 @@ static json_object *new_job(const char *id, const char *vm, const char *rp,
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ctl_format_time(ts.tv_sec, t);
 	json_object_object_add(job, "InstanceID", json_object_new_string(id));
-	json_object_object_add(job, "JobType", json_object_new_int64(RESYNC_JOB_TYPE_INITIATE_FAILBACK));
+	json_object_object_add(job, "JobType",
+			       json_object_new_int64(RESYNC_JOB_TYPE_INITIATE_FAILBACK));
 	json_object_object_add(job, "Name", json_object_new_string("Initiate failback"));
 	ctl_job_set_state(job, RESYNC_JOB_NEW);
 	json_object_object_add(job, "PercentComplete", json_object_new_int64(0));
@@ -284,7 +287,8 @@ static void record_resume(struct plan_disk *d, const char *job, const char *rp)
 
 	json_object_object_add(r, "Job", json_object_new_string(job));
 	json_object_object_add(r, "RecoveryPoint", json_object_new_string(rp));
-	json_object_object_add(r, "ChangeSource", json_object_new_string(ctl_change_source_name(d->cs)));
+	json_object_object_add(r, "ChangeSource",
+			       json_object_new_string(ctl_change_source_name(d->cs)));
 	json_object_object_add(r, "ChangeSourceArg", json_object_new_string(d->cs_arg ?: ""));
 	json_object_object_add(r, "Binding", json_object_get(d->binding));
 	json_object_object_add(d->vmdisk, "Resume", r);
@@ -300,8 +304,9 @@ static uint32_t check_current_job(struct ctl_store *s, json_object *vm, struct c
 	if (!cur || !*cur)
 		return 0;
 	if (ctl_job_alive(s, cur) == 1)
-		return ctl_fail(e, RESYNC_RV_IN_USE, "job %s is already running a failback of VM \"%s\"",
-				cur, ctl_json_str(vm, "Name"));
+		return ctl_fail(e, RESYNC_RV_IN_USE,
+				"job %s is already running a failback of VM \"%s\"", cur,
+				ctl_json_str(vm, "Name"));
 	ctl_job_reap(s, cur, &job, false, NULL);
 	json_object_put(job);
 	return 0;
@@ -317,8 +322,8 @@ static uint32_t select_disks(json_object *vm, json_object *rp, const struct ctl_
 
 	for (size_t i = 0; i < set->ndisks; i++)
 		if (!ctl_vm_disk(vm, set->disks[i]))
-			return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "settings: VM has no disk \"%s\"",
-					set->disks[i]);
+			return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
+					"settings: VM has no disk \"%s\"", set->disks[i]);
 	d = calloc(total, sizeof(*d));
 	if (!d)
 		return ctl_fail(e, RESYNC_RV_OUT_OF_MEMORY, "out of memory");
@@ -384,17 +389,19 @@ uint32_t ctl_initiate_failback(struct ctl_store *s, const struct ctl_failback_re
 	mode = ctl_json_u32(vm, "ReplicationMode");
 	state = ctl_json_u32(vm, "ReplicationState");
 	if (!ctl_vm_failback_state_ok(mode, state)) {
-		rv = ctl_fail(e, RESYNC_RV_INVALID_STATE,
-			      "VM \"%s\" is not a recovery VM ready for failback (mode %u, state %u); "
-			      "failback needs mode 2 Replica in state 5, 6, 13 or 32768",
-			      req->vm, mode, state);
+		rv = ctl_fail(
+			e, RESYNC_RV_INVALID_STATE,
+			"VM \"%s\" is not a recovery VM ready for failback (mode %u, state %u); "
+			"failback needs mode 2 Replica in state 5, 6, 13 or 32768",
+			req->vm, mode, state);
 		goto out;
 	}
 	rp = ctl_vm_rp(vm, req->recovery_point);
 	if (!rp) {
-		rv = ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "VM \"%s\" has no recovery point \"%s\"",
-			      req->vm, req->recovery_point && *req->recovery_point
-			      ? req->recovery_point : "(latest)");
+		rv = ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
+			      "VM \"%s\" has no recovery point \"%s\"", req->vm,
+			      req->recovery_point && *req->recovery_point ? req->recovery_point :
+									    "(latest)");
 		goto out;
 	}
 	rp_id = ctl_json_str(rp, "Id");
@@ -406,9 +413,10 @@ uint32_t ctl_initiate_failback(struct ctl_store *s, const struct ctl_failback_re
 	need = (uint64_t)set.queue_depth * set.request_size *
 	       (set.verify || set.change_source != CTL_CS_FULL ? 2 : 1);
 	if (need > ctl_memory_budget()) {
-		rv = ctl_fail(e, RESYNC_RV_OUT_OF_MEMORY,
-			      "queue_depth x request_size needs %llu bytes of buffers; the budget is %llu",
-			      (unsigned long long)need, (unsigned long long)ctl_memory_budget());
+		rv = ctl_fail(
+			e, RESYNC_RV_OUT_OF_MEMORY,
+			"queue_depth x request_size needs %llu bytes of buffers; the budget is %llu",
+			(unsigned long long)need, (unsigned long long)ctl_memory_budget());
 		goto out;
 	}
 	for (size_t i = 0; i < n && !rv; i++) {
@@ -424,7 +432,8 @@ uint32_t ctl_initiate_failback(struct ctl_store *s, const struct ctl_failback_re
 	/* Everything checked: from here on state changes. */
 	err = ctl_job_new_id(job_id);
 	if (err < 0) {
-		rv = ctl_fail(e, RESYNC_RV_FAILED, "no random job id: getrandom: %s", strerror(-err));
+		rv = ctl_fail(e, RESYNC_RV_FAILED, "no random job id: getrandom: %s",
+			      strerror(-err));
 		goto out;
 	}
 	err = ctl_job_create(s, job_id, &dfd, &lockfd);
@@ -453,7 +462,8 @@ uint32_t ctl_initiate_failback(struct ctl_store *s, const struct ctl_failback_re
 	if (!rv) {
 		err = ctl_worker_spawn(s, job_id, lockfd);
 		if (err < 0)
-			rv = ctl_fail(e, ctl_rv_from_errno(err), "starting the worker: %s", strerror(-err));
+			rv = ctl_fail(e, ctl_rv_from_errno(err), "starting the worker: %s",
+				      strerror(-err));
 	}
 	if (rv) {
 		/* The VM already waits for failback: leave a job that says why,

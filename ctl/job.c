@@ -49,7 +49,8 @@ int ctl_job_create(struct ctl_store *s, const char *id, int *dfd, int *lockfd)
 			close(lfd);
 		if (fd >= 0)
 			close(fd);
-		ctl_remove_dir(s->jobs, faccessat(s->jobs, tmp, F_OK, AT_SYMLINK_NOFOLLOW) ? id : tmp);
+		ctl_remove_dir(s->jobs,
+			       faccessat(s->jobs, tmp, F_OK, AT_SYMLINK_NOFOLLOW) ? id : tmp);
 		return err;
 	}
 	*dfd = fd;
@@ -75,8 +76,11 @@ int ctl_proc_start_time(pid_t pid, long long *start)
 	buf[n] = '\0';
 	/* The command name (field 2) may hold spaces and ')': skip to its last ')'. */
 	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1, " %*c" " %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s"
-			 " %*s %*s %*s %*s %*s %*s %*s %*s %lld", start) != 1)
+	if (!p || sscanf(p + 1,
+			 " %*c"
+			 " %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s"
+			 " %*s %*s %*s %*s %*s %*s %*s %*s %lld",
+			 start) != 1)
 		return -EIO;
 	return 0;
 }
@@ -118,23 +122,27 @@ uint32_t ctl_job_load(struct ctl_store *s, const char *id, json_object **job, st
 				s->path, id, why);
 	}
 	if (dfd < 0)
-		return ctl_fail(e, dfd == -ELOOP || dfd == -ENOTDIR ? RESYNC_RV_STATUS_UNKNOWN
-				: ctl_rv_from_errno(dfd), "job %s: %s", id, strerror(-dfd));
+		return ctl_fail(e,
+				dfd == -ELOOP || dfd == -ENOTDIR ? RESYNC_RV_STATUS_UNKNOWN :
+								   ctl_rv_from_errno(dfd),
+				"job %s: %s", id, strerror(-dfd));
 	err = ctl_read_json(dfd, "job.json", job);
 	if (err == -EPERM)
 		ctl_untrusted_reason(dfd, "job.json", why, sizeof(why));
 	close(dfd);
 	if (err == -EPERM)
-		return ctl_fail(e, RESYNC_RV_ACCESS_DENIED, "job record %s/jobs/%s/job.json not trusted: %s",
-				s->path, id, why);
+		return ctl_fail(e, RESYNC_RV_ACCESS_DENIED,
+				"job record %s/jobs/%s/job.json not trusted: %s", s->path, id, why);
 	if (err < 0)
-		return ctl_fail(e, err == -ENOMEM ? RESYNC_RV_OUT_OF_MEMORY : RESYNC_RV_STATUS_UNKNOWN,
+		return ctl_fail(e,
+				err == -ENOMEM ? RESYNC_RV_OUT_OF_MEMORY : RESYNC_RV_STATUS_UNKNOWN,
 				"job %s: record unreadable: %s", id,
 				err == -EBADMSG ? "not JSON (an object)" : strerror(-err));
 	if (ctl_job_record_check(*job, id, why, sizeof(why)) < 0) {
 		json_object_put(*job);
 		*job = NULL;
-		return ctl_fail(e, RESYNC_RV_STATUS_UNKNOWN, "job %s: record unreadable: %s", id, why);
+		return ctl_fail(e, RESYNC_RV_STATUS_UNKNOWN, "job %s: record unreadable: %s", id,
+				why);
 	}
 	return 0;
 }
@@ -150,7 +158,8 @@ uint32_t ctl_job_save(struct ctl_store *s, json_object *job, struct ctl_err *e)
 	err = ctl_write_json(dfd, "job.json", job);
 	close(dfd);
 	if (err < 0)
-		return ctl_fail(e, ctl_rv_from_errno(err), "writing job %s: %s", id, strerror(-err));
+		return ctl_fail(e, ctl_rv_from_errno(err), "writing job %s: %s", id,
+				strerror(-err));
 	return 0;
 }
 
@@ -161,7 +170,8 @@ void ctl_job_set_state(json_object *job, uint32_t state)
 	ctl_format_time(ctl_now(), ts);
 	json_object_object_add(job, "JobState", json_object_new_int64(state));
 	json_object_object_add(job, "TimeOfLastStateChange", json_object_new_string(ts));
-	json_object_object_add(job, "Cancellable", json_object_new_boolean(!ctl_job_state_final(state)));
+	json_object_object_add(job, "Cancellable",
+			       json_object_new_boolean(!ctl_job_state_final(state)));
 }
 
 void ctl_job_set_error(json_object *job, uint32_t code, const char *summary, const char *desc)
@@ -288,8 +298,7 @@ uint32_t ctl_job_list(struct ctl_store *s, const char *vm, json_object **jobs, s
  * is read while the pidfd shows it still alive (so the pid was not yet
  * reused), and only a match with the start time the worker recorded is
  * signalled, through that pidfd.  -ESRCH when the worker is gone. */
-static int signal_worker(struct ctl_store *s, const char *id, pid_t pid, long long start,
-			 int sig)
+static int signal_worker(struct ctl_store *s, const char *id, pid_t pid, long long start, int sig)
 {
 	int pfd = pidfd_open(pid, 0), err;
 	long long now;
@@ -329,8 +338,8 @@ static uint32_t kill_job(struct ctl_store *s, const char *id, pid_t pid, long lo
 	if (err < 0 && err != -ESRCH)
 		return ctl_fail(e, ctl_rv_from_errno(err), "kill %d: %s", (int)pid, strerror(-err));
 	if (wait_for_exit(s, id) < 0)
-		return ctl_fail(e, RESYNC_RV_TIMEOUT, "job %s: worker %d still holds its lock",
-				id, (int)pid);
+		return ctl_fail(e, RESYNC_RV_TIMEOUT, "job %s: worker %d still holds its lock", id,
+				(int)pid);
 	dfd = ctl_open_dir(s->jobs, id);
 	if (dfd < 0)
 		return ctl_fail(e, ctl_rv_from_errno(dfd), "job %s: %s", id, strerror(-dfd));
@@ -380,17 +389,18 @@ uint32_t ctl_job_request_state(struct ctl_store *s, const char *id, uint32_t req
 	switch (requested) {
 	case RESYNC_REQUEST_START:
 		if (state != RESYNC_JOB_SUSPENDED)
-			return state == RESYNC_JOB_SHUTTING_DOWN
-				? ctl_fail(e, RESYNC_RSC_INVALID_TRANSITION,
-					   "job %s is shutting down", id)
-				: RESYNC_RSC_COMPLETED;
+			return state == RESYNC_JOB_SHUTTING_DOWN ?
+				       ctl_fail(e, RESYNC_RSC_INVALID_TRANSITION,
+						"job %s is shutting down", id) :
+				       RESYNC_RSC_COMPLETED;
 		sig = SIGUSR2;
 		break;
 	case RESYNC_REQUEST_SUSPEND:
 		if (state == RESYNC_JOB_SUSPENDED)
 			return RESYNC_RSC_COMPLETED;
 		if (state == RESYNC_JOB_SHUTTING_DOWN)
-			return ctl_fail(e, RESYNC_RSC_INVALID_TRANSITION, "job %s is shutting down", id);
+			return ctl_fail(e, RESYNC_RSC_INVALID_TRANSITION, "job %s is shutting down",
+					id);
 		sig = SIGUSR1;
 		break;
 	case RESYNC_REQUEST_TERMINATE:
@@ -402,8 +412,8 @@ uint32_t ctl_job_request_state(struct ctl_store *s, const char *id, uint32_t req
 		return kill_job(s, id, pid, start, e);
 	}
 	if (signal_worker(s, id, pid, start, sig) < 0)
-		return ctl_fail(e, RESYNC_RSC_INVALID_TRANSITION, "job %s: worker %d is gone",
-				id, (int)pid);
+		return ctl_fail(e, RESYNC_RSC_INVALID_TRANSITION, "job %s: worker %d is gone", id,
+				(int)pid);
 	return RESYNC_RSC_STARTED;
 }
 
@@ -422,6 +432,7 @@ uint32_t ctl_job_remove(struct ctl_store *s, const char *id, struct ctl_err *e)
 		return rv;
 	err = ctl_remove_dir(s->jobs, id);
 	if (err < 0)
-		return ctl_fail(e, ctl_rv_from_errno(err), "removing job %s: %s", id, strerror(-err));
+		return ctl_fail(e, ctl_rv_from_errno(err), "removing job %s: %s", id,
+				strerror(-err));
 	return 0;
 }

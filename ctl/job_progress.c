@@ -34,7 +34,8 @@ void worker_record_progress(struct worker *w, bool completed)
 		if (d->done)
 			frac += (double)d->size;
 		else if (d->st.bytes_planned)
-			frac += (double)d->size * (double)d->st.bytes_done / (double)d->st.bytes_planned;
+			frac += (double)d->size * (double)d->st.bytes_done /
+				(double)d->st.bytes_planned;
 		worker_set_int(o, "BytesToCopy", (int64_t)d->st.bytes_planned);
 		worker_set_int(o, "BytesCopied", (int64_t)d->st.bytes_done);
 		worker_set_int(o, "BytesWritten", (int64_t)d->st.bytes_written);
@@ -43,14 +44,18 @@ void worker_record_progress(struct worker *w, bool completed)
 		worker_set_int(o, "BytesVerified", (int64_t)d->st.bytes_verified);
 		if (d->fell_back) {
 			json_object_object_add(o, "FellBackFrom",
-					       json_object_new_string(ctl_change_source_name(d->from)));
+					       json_object_new_string(
+						       ctl_change_source_name(d->from)));
 			json_object_object_add(o, "ChangeSource",
-					       json_object_new_string(ctl_change_source_name(d->cs)));
+					       json_object_new_string(
+						       ctl_change_source_name(d->cs)));
 			json_object_object_add(o, "ChangeSourceArg", json_object_new_string(""));
 			json_object_object_add(o, "ChangeSourceReason",
 					       json_object_new_string(d->trust.reason));
-			json_object_object_add(o, "TrustRule", json_object_new_string(d->trust.rule));
-			json_object_object_add(o, "TrustReason", json_object_new_string(d->trust.reason));
+			json_object_object_add(o, "TrustRule",
+					       json_object_new_string(d->trust.rule));
+			json_object_object_add(o, "TrustReason",
+					       json_object_new_string(d->trust.reason));
 		}
 		json_object_object_add(o, "Resumed", json_object_new_boolean(d->st.resumed));
 		json_object_object_add(o, "Completed", json_object_new_boolean(d->done));
@@ -65,7 +70,7 @@ void worker_record_progress(struct worker *w, bool completed)
 	worker_set_int(w->job, "BytesToCopy", (int64_t)planned);
 	worker_set_int(w->job, "BytesCopied", (int64_t)done);
 	worker_set_int(w->job, "RateBytesPerSecond",
-		elapsed ? (int64_t)((double)done * 1e9 / (double)elapsed) : 0);
+		       elapsed ? (int64_t)((double)done * 1e9 / (double)elapsed) : 0);
 	ctl_cim_interval(elapsed, iv);
 	json_object_object_add(w->job, "ElapsedTime", json_object_new_string(iv));
 	worker_set_int(w->job, "ElapsedMilliseconds", (int64_t)(elapsed / 1000000));

@@ -17,8 +17,8 @@ enum ftype {
 	F_GEN,    /* "" or 32 hex digits */
 	F_INT,    /* an integer in min..max */
 	F_BOOL,
-	F_OBJ,    /* an object with the fields in sub */
-	F_ARR,    /* an array of at least min objects, each with the fields in sub */
+	F_OBJ, /* an object with the fields in sub */
+	F_ARR, /* an array of at least min objects, each with the fields in sub */
 };
 
 struct field {
@@ -31,7 +31,10 @@ struct field {
 
 #define STR_MAX 65536
 #define PATH_MAX_LEN 4095
-#define END { NULL, 0, false, 0, 0, NULL }
+#define END                                \
+	{                                  \
+		NULL, 0, false, 0, 0, NULL \
+	}
 
 static const struct field change_record[] = {
 	{ "Kind", F_STR, true, 1, 16, NULL },
@@ -138,8 +141,7 @@ static int bad(char *why, size_t n, const char *path, const char *key, const cha
 static int check_object(json_object *o, const struct field *fs, const char *path, char *why,
 			size_t n);
 
-static int check_value(json_object *v, const struct field *f, const char *path, char *why,
-		       size_t n)
+static int check_value(json_object *v, const struct field *f, const char *path, char *why, size_t n)
 {
 	const char *s = json_object_get_string(v);
 	int64_t x;
@@ -154,8 +156,8 @@ static int check_value(json_object *v, const struct field *f, const char *path, 
 			return bad(why, n, path, f->key, "not a string");
 		if (strlen(s) != (size_t)json_object_get_string_len(v))
 			return bad(why, n, path, f->key, "holds a NUL byte");
-		if (f->type == F_STR && (strlen(s) < (size_t)f->min ||
-					 strlen(s) > (size_t)(f->max ? f->max : STR_MAX)))
+		if (f->type == F_STR &&
+		    (strlen(s) < (size_t)f->min || strlen(s) > (size_t)(f->max ? f->max : STR_MAX)))
 			return bad(why, n, path, f->key, *s ? "too long" : "empty");
 		if ((f->type == F_NAME || (f->type == F_JOBREF && *s)) && !ctl_name_valid(s))
 			return bad(why, n, path, f->key, "not a valid name");
@@ -166,12 +168,14 @@ static int check_value(json_object *v, const struct field *f, const char *path, 
 		if (!json_object_is_type(v, json_type_int))
 			return bad(why, n, path, f->key, "not an integer");
 		x = json_object_get_int64(v);
-		if (x < f->min || x > f->max || (x == INT64_MAX && json_object_get_uint64(v) != (uint64_t)INT64_MAX))
+		if (x < f->min || x > f->max ||
+		    (x == INT64_MAX && json_object_get_uint64(v) != (uint64_t)INT64_MAX))
 			return bad(why, n, path, f->key, "out of range");
 		return 0;
 	case F_BOOL:
-		return json_object_is_type(v, json_type_boolean) ? 0
-			: bad(why, n, path, f->key, "not a boolean");
+		return json_object_is_type(v, json_type_boolean) ?
+			       0 :
+			       bad(why, n, path, f->key, "not a boolean");
 	case F_OBJ:
 		if (!json_object_is_type(v, json_type_object))
 			return bad(why, n, path, f->key, "not an object");
@@ -189,7 +193,8 @@ static int check_value(json_object *v, const struct field *f, const char *path, 
 		for (size_t i = 0; i < json_object_array_length(v); i++) {
 			json_object *e = json_object_array_get_idx(v, i);
 			char sub[256];
-			snprintf(sub, sizeof(sub), "%s%s%s[%zu]", path, *path ? "." : "", f->key, i);
+			snprintf(sub, sizeof(sub), "%s%s%s[%zu]", path, *path ? "." : "", f->key,
+				 i);
 			if (!json_object_is_type(e, json_type_object)) {
 				snprintf(why, n, "%s: not an object", sub);
 				return -EBADMSG;
@@ -246,7 +251,8 @@ int ctl_vm_record_check(json_object *vm, const char *name, char *why, size_t n)
 	if (err)
 		return err;
 	if (strcmp(ctl_json_str(vm, "Name"), name)) {
-		snprintf(why, n, "Name: \"%s\" in the record of \"%s\"", ctl_json_str(vm, "Name"), name);
+		snprintf(why, n, "Name: \"%s\" in the record of \"%s\"", ctl_json_str(vm, "Name"),
+			 name);
 		return -EBADMSG;
 	}
 	state = ctl_json_u32(vm, "ReplicationState");
@@ -259,8 +265,8 @@ int ctl_vm_record_check(json_object *vm, const char *name, char *why, size_t n)
 	if (!err)
 		err = unique(rps, "Id", "RecoveryPoints", why, n);
 	for (size_t i = 0; !err && i < json_object_array_length(rps); i++)
-		err = unique(json_object_object_get(json_object_array_get_idx(rps, i), "Disks"), "Name",
-			     "RecoveryPoints[].Disks", why, n);
+		err = unique(json_object_object_get(json_object_array_get_idx(rps, i), "Disks"),
+			     "Name", "RecoveryPoints[].Disks", why, n);
 	return err;
 }
 

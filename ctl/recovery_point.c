@@ -56,17 +56,20 @@ static uint32_t check_rp(json_object *vm, json_object *rp, struct ctl_err *e)
 			return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "VM has no disk \"%s\"",
 					name ? name : "");
 		if (!img || !*img)
-			return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "disk \"%s\" has no image", name);
+			return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "disk \"%s\" has no image",
+					name);
 		for (size_t j = 0; j < i; j++)
-			if (!strcmp(name, ctl_json_str(json_object_array_get_idx(disks, j), "Name")))
-				return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "disk \"%s\" given twice",
-						name);
+			if (!strcmp(name,
+				    ctl_json_str(json_object_array_get_idx(disks, j), "Name")))
+				return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
+						"disk \"%s\" given twice", name);
 		if (json_object_object_get_ex(d, "ChangeRecord", &cr)) {
 			const char *gen = ctl_json_str(cr, "GenerationId");
 			uint8_t g[16];
 			if (gen && *gen && rc_guid_parse(gen, g) < 0)
 				return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
-						"disk \"%s\": generation must be 32 hex digits", name);
+						"disk \"%s\": generation must be 32 hex digits",
+						name);
 		}
 	}
 	if (n != json_object_array_length(vmdisks))

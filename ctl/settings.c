@@ -7,12 +7,9 @@
 #include "settings.h"
 
 static const char *const cs_names[] = {
-	[CTL_CS_AUTO] = "auto",
-	[CTL_CS_BITMAP] = "bitmap",
-	[CTL_CS_NBD_DIRTY] = "nbd-dirty",
-	[CTL_CS_EXTENTS] = "extents",
-	[CTL_CS_COMPARE] = "compare",
-	[CTL_CS_FULL] = "full",
+	[CTL_CS_AUTO] = "auto",           [CTL_CS_BITMAP] = "bitmap",
+	[CTL_CS_NBD_DIRTY] = "nbd-dirty", [CTL_CS_EXTENTS] = "extents",
+	[CTL_CS_COMPARE] = "compare",     [CTL_CS_FULL] = "full",
 };
 
 const char *ctl_change_source_name(enum ctl_change_source cs)
@@ -54,12 +51,11 @@ void ctl_settings_free(struct ctl_settings *s)
 
 static uint32_t wrong_type(struct ctl_err *e, const char *key, const char *want)
 {
-	return ctl_fail(e, RESYNC_RV_INCORRECT_DATA_TYPE,
-			"settings: \"%s\" must be %s", key, want);
+	return ctl_fail(e, RESYNC_RV_INCORRECT_DATA_TYPE, "settings: \"%s\" must be %s", key, want);
 }
 
-static uint32_t get_uint(json_object *v, const char *key, uint64_t min, uint64_t max,
-			 uint64_t *out, struct ctl_err *e)
+static uint32_t get_uint(json_object *v, const char *key, uint64_t min, uint64_t max, uint64_t *out,
+			 struct ctl_err *e)
 {
 	int64_t n;
 
@@ -89,7 +85,8 @@ static uint32_t parse_tls(json_object *tls, struct ctl_settings *s, struct ctl_e
 
 	if (!json_object_is_type(tls, json_type_object))
 		return wrong_type(e, "tls", "an object");
-	json_object_object_foreach(tls, key, v) {
+	json_object_object_foreach(tls, key, v)
+	{
 		if (!strcmp(key, "certificates"))
 			rv = get_string(v, "tls.certificates", &s->tls_certificates, e);
 		else if (!strcmp(key, "psk_file"))
@@ -103,8 +100,9 @@ static uint32_t parse_tls(json_object *tls, struct ctl_settings *s, struct ctl_e
 			return rv;
 	}
 	if (s->tls_certificates && s->tls_psk_file)
-		return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
-				"settings: \"tls.certificates\" and \"tls.psk_file\" exclude each other");
+		return ctl_fail(
+			e, RESYNC_RV_INVALID_PARAMETER,
+			"settings: \"tls.certificates\" and \"tls.psk_file\" exclude each other");
 	return 0;
 }
 
@@ -146,8 +144,9 @@ static uint32_t parse_key(const char *key, json_object *v, struct ctl_settings *
 		if (!json_object_is_type(v, json_type_string))
 			return wrong_type(e, key, "a string");
 		if (ctl_change_source_parse(json_object_get_string(v), &s->change_source) < 0)
-			return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
-					"settings: \"change_source\" must be auto, bitmap, nbd-dirty, extents, compare or full");
+			return ctl_fail(
+				e, RESYNC_RV_INVALID_PARAMETER,
+				"settings: \"change_source\" must be auto, bitmap, nbd-dirty, extents, compare or full");
 		return 0;
 	}
 	if (!strcmp(key, "verify")) {
@@ -239,7 +238,9 @@ uint32_t ctl_settings_parse(const char *text, struct ctl_settings *s, struct ctl
 		return ctl_fail(e, RESYNC_RV_OUT_OF_MEMORY, "out of memory");
 	root = json_tokener_parse_ex(tok, text, (int)len);
 	if (!root || json_tokener_get_error(tok) != json_tokener_success ||
-	    json_tokener_get_parse_end(tok) + strspn(text + json_tokener_get_parse_end(tok), " \t\r\n") != len) {
+	    json_tokener_get_parse_end(tok) +
+			    strspn(text + json_tokener_get_parse_end(tok), " \t\r\n") !=
+		    len) {
 		rv = not_json(text, tok, e);
 		goto out;
 	}
@@ -247,7 +248,8 @@ uint32_t ctl_settings_parse(const char *text, struct ctl_settings *s, struct ctl
 		rv = ctl_fail(e, RESYNC_RV_INCORRECT_DATA_TYPE, "settings: not a JSON object");
 		goto out;
 	}
-	json_object_object_foreach(root, key, v) {
+	json_object_object_foreach(root, key, v)
+	{
 		rv = parse_key(key, v, s, e);
 		if (rv)
 			break;
@@ -279,13 +281,15 @@ json_object *ctl_settings_to_json(const struct ctl_settings *s)
 	json_object_object_add(o, "change_source",
 			       json_object_new_string(ctl_change_source_name(s->change_source)));
 	json_object_object_add(o, "verify", json_object_new_boolean(s->verify));
-	json_object_object_add(o, "verify_sample_per_gib", json_object_new_int64(s->verify_sample_per_gib));
+	json_object_object_add(o, "verify_sample_per_gib",
+			       json_object_new_int64(s->verify_sample_per_gib));
 	json_object_object_add(o, "verify_sample_min", json_object_new_int64(s->verify_sample_min));
 	json_object_object_add(o, "rate_limit", json_object_new_int64((int64_t)s->rate_limit));
 	json_object_object_add(o, "queue_depth", json_object_new_int64(s->queue_depth));
 	json_object_object_add(o, "request_size", json_object_new_int64(s->request_size));
 	if (s->tls_certificates)
-		json_object_object_add(tls, "certificates", json_object_new_string(s->tls_certificates));
+		json_object_object_add(tls, "certificates",
+				       json_object_new_string(s->tls_certificates));
 	if (s->tls_psk_file)
 		json_object_object_add(tls, "psk_file", json_object_new_string(s->tls_psk_file));
 	if (s->tls_username)

@@ -37,14 +37,14 @@ enum ctl_change_source {
 	CTL_CS_FULL,
 };
 
-#define CTL_DEFAULT_QUEUE_DEPTH  16u
+#define CTL_DEFAULT_QUEUE_DEPTH 16u
 #define CTL_DEFAULT_REQUEST_SIZE (1u << 20)
 #define CTL_DEFAULT_SAMPLE_PER_GIB 16u
-#define CTL_DEFAULT_SAMPLE_MIN     256u
-#define CTL_MAX_SAMPLE             (1u << 24)
+#define CTL_DEFAULT_SAMPLE_MIN 256u
+#define CTL_MAX_SAMPLE (1u << 24)
 
 struct ctl_settings {
-	char **disks;          /* NULL: all */
+	char **disks; /* NULL: all */
 	size_t ndisks;
 	enum ctl_change_source change_source;
 	bool verify;

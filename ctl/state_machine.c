@@ -46,9 +46,10 @@ uint32_t ctl_failover(struct ctl_store *s, const char *name, const char *id, boo
 	mode = ctl_json_u32(vm, "ReplicationMode");
 	if (commit) {
 		if (mode != RESYNC_MODE_REPLICA || state != RESYNC_STATE_RECOVERED) {
-			rv = ctl_fail(e, RESYNC_RV_INVALID_STATE,
-				      "commit needs a Replica VM in state 5 Recovered (mode %u, state %u)",
-				      mode, state);
+			rv = ctl_fail(
+				e, RESYNC_RV_INVALID_STATE,
+				"commit needs a Replica VM in state 5 Recovered (mode %u, state %u)",
+				mode, state);
 			goto out;
 		}
 		ctl_vm_set_state(vm, RESYNC_STATE_COMMITTED, RESYNC_HEALTH_OK);
@@ -62,20 +63,21 @@ uint32_t ctl_failover(struct ctl_store *s, const char *name, const char *id, boo
 	      state == RESYNC_STATE_REPLICATING || state == RESYNC_STATE_SYNCED ||
 	      state == RESYNC_STATE_SUSPENDED || state == RESYNC_STATE_CRITICAL ||
 	      state == RESYNC_STATE_RECOVERED || state == RESYNC_STATE_FAILBACK_COMPLETE)) {
-		rv = ctl_fail(e, RESYNC_RV_INVALID_STATE,
-			      "failover needs a Replica VM in a replicating or recovered state (mode %u, state %u)",
-			      mode, state);
+		rv = ctl_fail(
+			e, RESYNC_RV_INVALID_STATE,
+			"failover needs a Replica VM in a replicating or recovered state (mode %u, state %u)",
+			mode, state);
 		goto out;
 	}
 	rp = ctl_vm_rp(vm, id);
 	if (!rp) {
-		rv = ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, id && *id ?
-			      "unknown recovery point \"%s\"" : "VM has no recovery point%s",
+		rv = ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
+			      id && *id ? "unknown recovery point \"%s\"" :
+					  "VM has no recovery point%s",
 			      id && *id ? id : "");
 		goto out;
 	}
-	json_object_object_add(vm, "FailedOverTo",
-			       json_object_new_string(ctl_json_str(rp, "Id")));
+	json_object_object_add(vm, "FailedOverTo", json_object_new_string(ctl_json_str(rp, "Id")));
 	ctl_vm_set_state(vm, RESYNC_STATE_RECOVERED, RESYNC_HEALTH_OK);
 	rv = ctl_vm_save(s, vm, e);
 out:

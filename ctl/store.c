@@ -31,8 +31,8 @@ bool ctl_name_valid(const char *name)
 		return false;
 	for (const char *p = name; *p; p++, n++) {
 		char c = *p;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
 			return false;
 	}
 	return n <= CTL_NAME_MAX;
@@ -84,9 +84,11 @@ int ctl_trust_stat(const struct stat *st, char *why, size_t n)
 	unsigned mode = st->st_mode & 07777;
 	uid_t me = geteuid();
 
-	if (st->st_uid != me && st->st_uid != 0 && !(opgroup && is_group_member(st->st_uid, st->st_gid))) {
-		snprintf(why, n, "owned by uid %u, neither you (uid %u) nor root%s", (unsigned)st->st_uid,
-			 (unsigned)me, og >= 0 ? " nor a member of the operator group" : "");
+	if (st->st_uid != me && st->st_uid != 0 &&
+	    !(opgroup && is_group_member(st->st_uid, st->st_gid))) {
+		snprintf(why, n, "owned by uid %u, neither you (uid %u) nor root%s",
+			 (unsigned)st->st_uid, (unsigned)me,
+			 og >= 0 ? " nor a member of the operator group" : "");
 		return -EPERM;
 	}
 	if (mode & S_IWOTH) {
@@ -95,10 +97,13 @@ int ctl_trust_stat(const struct stat *st, char *why, size_t n)
 	}
 	if ((mode & S_IWGRP) && !opgroup) {
 		if (og < 0)
-			snprintf(why, n, "group-writable (mode %04o) and no operator group is set "
-				 "(RESYNC_OPERATOR_GROUP)", mode);
+			snprintf(why, n,
+				 "group-writable (mode %04o) and no operator group is set "
+				 "(RESYNC_OPERATOR_GROUP)",
+				 mode);
 		else
-			snprintf(why, n, "group-writable (mode %04o) by gid %u, not the operator group %ld",
+			snprintf(why, n,
+				 "group-writable (mode %04o) by gid %u, not the operator group %ld",
 				 mode, (unsigned)st->st_gid, og);
 		return -EPERM;
 	}
@@ -111,7 +116,8 @@ void ctl_untrusted_reason(int dirfd, const char *name, char *why, size_t n)
 	bool self = !name || !*name;
 
 	why[0] = '\0';
-	if (fstatat(dirfd, self ? "" : name, &st, AT_SYMLINK_NOFOLLOW | (self ? AT_EMPTY_PATH : 0)) == 0)
+	if (fstatat(dirfd, self ? "" : name, &st,
+		    AT_SYMLINK_NOFOLLOW | (self ? AT_EMPTY_PATH : 0)) == 0)
 		ctl_trust_stat(&st, why, n);
 }
 
@@ -306,8 +312,9 @@ out:
 
 int ctl_write_json(int dirfd, const char *name, json_object *obj)
 {
-	const char *text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY |
-							  JSON_C_TO_STRING_NOSLASHESCAPE);
+	const char *text =
+		json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY |
+							    JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (!text)
 		return -ENOMEM;
 	struct iovec iov[2] = {
@@ -320,7 +327,7 @@ int ctl_write_json(int dirfd, const char *name, json_object *obj)
 static int open_lock(int dirfd, const char *name)
 {
 	int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-			 ctl_create_mode(0600));
+			ctl_create_mode(0600));
 
 	/* An existing lock file still locks on a read-only store. */
 	if (fd < 0 && (errno == EROFS || errno == EACCES))

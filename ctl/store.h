@@ -29,7 +29,7 @@ struct ctl_store {
 	int vms;
 	int jobs;
 	char path[4096];
-	char why[512];  /* ctl_store_open's reason for -EPERM */
+	char why[512]; /* ctl_store_open's reason for -EPERM */
 };
 
 /* $RESYNC_STATE_DIR, else the default. */

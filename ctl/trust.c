@@ -56,8 +56,10 @@ static void resume_refusal(const struct ctl_trust_facts *f, char *buf, size_t le
 		snprintf(buf, len, "not resuming job %s: the recovery point changed since (%s); ",
 			 f->resume_job, f->binding_diff);
 	else if (f->resume_job_failed && is_record(f->resume_cs))
-		snprintf(buf, len, "not resuming job %s: it failed while using its %s change "
-			 "record; ", f->resume_job, ctl_change_source_name(f->resume_cs));
+		snprintf(buf, len,
+			 "not resuming job %s: it failed while using its %s change "
+			 "record; ",
+			 f->resume_job, ctl_change_source_name(f->resume_cs));
 	else if (!f->checkpoint_present && is_record(f->resume_cs))
 		snprintf(buf, len, "not resuming job %s: its checkpoint is gone; ", f->resume_job);
 }
@@ -103,7 +105,8 @@ void ctl_trust_decide(const struct ctl_trust_facts *f, struct ctl_trust *t)
 	}
 	if (!f->record_consistent) {
 		verdict(t, CTL_TRUST_COMPARE, CTL_CS_COMPARE, "record-unclean", no_resume,
-			"%s change record is not marked consistent (unclean close)", f->record_kind);
+			"%s change record is not marked consistent (unclean close)",
+			f->record_kind);
 		return;
 	}
 	if (!f->record_has_generation) {
@@ -116,9 +119,10 @@ void ctl_trust_decide(const struct ctl_trust_facts *f, struct ctl_trust *t)
 		char hex[RC_GUID_HEX_LEN];
 		rc_guid_hex(f->record_generation, hex);
 		verdict(t, CTL_TRUST_COMPARE, CTL_CS_COMPARE, "generation-mismatch", no_resume,
-			"generation mismatch: change record is relative to %s, target holds %s", hex,
-			f->target_generation && *f->target_generation ? f->target_generation
-								       : "(none)");
+			"generation mismatch: change record is relative to %s, target holds %s",
+			hex,
+			f->target_generation && *f->target_generation ? f->target_generation :
+									"(none)");
 		return;
 	}
 	enum ctl_change_source cs = CTL_CS_COMPARE;
@@ -148,7 +152,8 @@ void ctl_trust_read_record(json_object *cr, bool image_is_nbd, uint64_t size,
 	}
 	if (strcmp(kind, "bitmap")) {
 		g = ctl_json_str(cr, "GenerationId");
-		f->record_consistent = json_object_get_boolean(json_object_object_get(cr, "Consistent"));
+		f->record_consistent =
+			json_object_get_boolean(json_object_object_get(cr, "Consistent"));
 		f->record_has_generation = g && rc_guid_parse(g, f->record_generation) == 0;
 		return;
 	}
@@ -158,8 +163,9 @@ void ctl_trust_read_record(json_object *cr, bool image_is_nbd, uint64_t size,
 	int err = resync_bitmap_load(&b, path);
 	if (err < 0) {
 		f->record_unusable = true;
-		f->record_rv = err == -ENOENT ? RESYNC_RV_FILE_NOT_FOUND
-			     : err == -EACCES ? RESYNC_RV_ACCESS_DENIED : RESYNC_RV_INVALID_PARAMETER;
+		f->record_rv = err == -ENOENT ? RESYNC_RV_FILE_NOT_FOUND :
+			       err == -EACCES ? RESYNC_RV_ACCESS_DENIED :
+						RESYNC_RV_INVALID_PARAMETER;
 		snprintf(f->record_problem, sizeof(f->record_problem), "change bitmap %s: %s", path,
 			 *resync_bitmap_load_error() ? resync_bitmap_load_error() : strerror(-err));
 		return;
@@ -169,7 +175,8 @@ void ctl_trust_read_record(json_object *cr, bool image_is_nbd, uint64_t size,
 		f->record_rv = RESYNC_RV_INVALID_PARAMETER;
 		snprintf(f->record_problem, sizeof(f->record_problem),
 			 "change bitmap %s covers %llu bytes, the disk has %llu", path,
-			 (unsigned long long)resync_bitmap_device_size(b), (unsigned long long)size);
+			 (unsigned long long)resync_bitmap_device_size(b),
+			 (unsigned long long)size);
 	}
 	resync_bitmap_get_generation(b, f->record_generation);
 	f->record_has_generation = true;
@@ -201,7 +208,8 @@ json_object *ctl_trust_binding(json_object *rp, json_object *rpdisk, uint64_t im
 	char id[4400], rec[4600];
 	const char *kind, *arg;
 
-	json_object_object_add(b, "RecoveryPoint", json_object_new_string(ctl_json_str(rp, "Id") ?: ""));
+	json_object_object_add(b, "RecoveryPoint",
+			       json_object_new_string(ctl_json_str(rp, "Id") ?: ""));
 	json_object_object_add(b, "CreationTime",
 			       json_object_new_int64(json_object_get_int64(
 				       json_object_object_get(rp, "CreationTimeEpoch"))));
@@ -217,8 +225,9 @@ json_object *ctl_trust_binding(json_object *rp, json_object *rpdisk, uint64_t im
 			snprintf(id, sizeof(id), "%s", arg);
 		snprintf(rec, sizeof(rec), "%.16s %s base %.40s%s", kind, id,
 			 ctl_json_str(cr, "GenerationId") ?: "-",
-			 json_object_get_boolean(json_object_object_get(cr, "Consistent"))
-			 ? " consistent" : "");
+			 json_object_get_boolean(json_object_object_get(cr, "Consistent")) ?
+				 " consistent" :
+				 "");
 	}
 	json_object_object_add(b, "ChangeRecord", json_object_new_string(rec));
 	return b;
@@ -231,7 +240,8 @@ void ctl_trust_binding_diff(json_object *old, json_object *cur, char *buf, size_
 		snprintf(buf, len, "the checkpoint records no binding");
 		return;
 	}
-	json_object_object_foreach(cur, key, v) {
+	json_object_object_foreach(cur, key, v)
+	{
 		json_object *o = json_object_object_get(old, key);
 		const char *a = o ? json_object_get_string(o) : "", *c = json_object_get_string(v);
 		if (strcmp(a, c)) {

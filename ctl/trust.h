@@ -32,20 +32,20 @@ struct ctl_trust_facts {
 
 	/* The target, as the VM record has it. */
 	bool target_inconsistent;
-	const char *target_generation;    /* 32 hex digits, or NULL / "" */
+	const char *target_generation; /* 32 hex digits, or NULL / "" */
 
 	/* The VM disk's Resume record, when it names this recovery point. */
 	bool has_resume;
 	const char *resume_job;
 	enum ctl_change_source resume_cs;
-	const char *binding_diff;         /* "" when the recovery point is unchanged */
-	bool checkpoint_present;          /* the job's DISK.ckpt still exists */
-	bool resume_job_failed;           /* that job ended in Exception with its own error */
+	const char *binding_diff; /* "" when the recovery point is unchanged */
+	bool checkpoint_present;  /* the job's DISK.ckpt still exists */
+	bool resume_job_failed;   /* that job ended in Exception with its own error */
 
 	/* The recovery point's change record (ctl_trust_read_record()). */
-	const char *record_kind;          /* "bitmap", "nbd-dirty", "extents"; NULL: none */
-	bool record_unusable;             /* unreadable, wrong size, or wrong kind of image */
-	uint32_t record_rv;               /* a return value saying why, when unreadable */
+	const char *record_kind; /* "bitmap", "nbd-dirty", "extents"; NULL: none */
+	bool record_unusable;    /* unreadable, wrong size, or wrong kind of image */
+	uint32_t record_rv;      /* a return value saying why, when unreadable */
 	char record_problem[200];
 	bool record_consistent;
 	bool record_has_generation;
@@ -57,8 +57,8 @@ struct ctl_trust_facts {
 
 struct ctl_trust {
 	enum ctl_trust_verdict verdict;
-	enum ctl_change_source cs;        /* what the copy uses */
-	const char *rule;                 /* the deciding rule's id (doc/trust.md) */
+	enum ctl_change_source cs; /* what the copy uses */
+	const char *rule;          /* the deciding rule's id (doc/trust.md) */
 	char reason[400];
 };
 

@@ -46,7 +46,8 @@ uint32_t ctl_vm_load(struct ctl_store *s, const char *name, json_object **vm, st
 	}
 	if (err == -EBADMSG || err == -ELOOP)
 		return ctl_fail(e, RESYNC_RV_STATUS_UNKNOWN, "VM record %s/vms/%s unreadable: %s",
-				s->path, jn, err == -EBADMSG ? "not JSON (an object)" : strerror(-err));
+				s->path, jn,
+				err == -EBADMSG ? "not JSON (an object)" : strerror(-err));
 	if (err < 0)
 		return ctl_fail(e, ctl_rv_from_errno(err), "reading VM \"%s\": %s", name,
 				strerror(-err));
@@ -125,14 +126,16 @@ static uint32_t check_disks(json_object *disks, struct ctl_err *e)
 			return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "invalid disk name \"%s\"",
 					name ? name : "");
 		if (!target || !*target)
-			return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "disk \"%s\" has no target", name);
+			return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "disk \"%s\" has no target",
+					name);
 		if (gen && *gen && rc_guid_parse(gen, id) < 0)
 			return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
 					"disk \"%s\": generation must be 32 hex digits", name);
 		for (size_t j = 0; j < i; j++)
-			if (!strcmp(name, ctl_json_str(json_object_array_get_idx(disks, j), "Name")))
-				return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "disk \"%s\" given twice",
-						name);
+			if (!strcmp(name,
+				    ctl_json_str(json_object_array_get_idx(disks, j), "Name")))
+				return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
+						"disk \"%s\" given twice", name);
 	}
 	return 0;
 }
@@ -172,14 +175,17 @@ static uint32_t check_shared(const char *name, json_object *disks, json_object *
 			if (strcmp(a, b))
 				continue;
 			if (others)
-				return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
-						"disk \"%s\" of VM \"%s\": target %s is also disk \"%s\" "
-						"of VM \"%s\"", ctl_json_str(d, "Name"), name,
-						ctl_json_str(d, "Target"), ctl_json_str(o, "Name"), other_vm);
-			return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
-					"disks \"%s\" and \"%s\" of VM \"%s\" name the same target %s",
-					ctl_json_str(o, "Name"), ctl_json_str(d, "Name"), name,
-					ctl_json_str(d, "Target"));
+				return ctl_fail(
+					e, RESYNC_RV_INVALID_PARAMETER,
+					"disk \"%s\" of VM \"%s\": target %s is also disk \"%s\" "
+					"of VM \"%s\"",
+					ctl_json_str(d, "Name"), name, ctl_json_str(d, "Target"),
+					ctl_json_str(o, "Name"), other_vm);
+			return ctl_fail(
+				e, RESYNC_RV_INVALID_PARAMETER,
+				"disks \"%s\" and \"%s\" of VM \"%s\" name the same target %s",
+				ctl_json_str(o, "Name"), ctl_json_str(d, "Name"), name,
+				ctl_json_str(d, "Target"));
 		}
 	}
 	return 0;
@@ -254,9 +260,11 @@ uint32_t ctl_vm_add(struct ctl_store *s, const char *name, uint32_t mode, json_o
 	vm = json_object_new_object();
 	json_object_object_add(vm, "Name", json_object_new_string(name));
 	json_object_object_add(vm, "ReplicationMode", json_object_new_int64(mode));
-	ctl_vm_set_state(vm, mode == RESYNC_MODE_NONE ? RESYNC_STATE_DISABLED
-						   : RESYNC_STATE_REPLICATING,
-			 mode == RESYNC_MODE_NONE ? RESYNC_HEALTH_NOT_APPLICABLE : RESYNC_HEALTH_OK);
+	ctl_vm_set_state(vm,
+			 mode == RESYNC_MODE_NONE ? RESYNC_STATE_DISABLED :
+						    RESYNC_STATE_REPLICATING,
+			 mode == RESYNC_MODE_NONE ? RESYNC_HEALTH_NOT_APPLICABLE :
+						    RESYNC_HEALTH_OK);
 	json_object_object_add(vm, "Disks", json_object_get(disks));
 	json_object_object_add(vm, "RecoveryPoints", json_object_new_array());
 	json_object_object_add(vm, "FailedOverTo", json_object_new_string(""));

@@ -27,8 +27,8 @@ void ctl_unlock(int fd);
 
 /* Registers a VM; disks is an array of {Name, Target[, GenerationId]} and
  * is taken over.  32773 for an invalid or duplicate name, 32774 if it exists. */
-uint32_t ctl_vm_add(struct ctl_store *s, const char *name, uint32_t mode,
-		    json_object *disks, struct ctl_err *e);
+uint32_t ctl_vm_add(struct ctl_store *s, const char *name, uint32_t mode, json_object *disks,
+		    struct ctl_err *e);
 /* 32773 when two of disks, or one of them and a disk of another VM in the
  * store, name the same target (compared by device and inode, not by path). */
 uint32_t ctl_vm_check_targets(struct ctl_store *s, const char *name, json_object *disks,

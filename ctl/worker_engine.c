@@ -29,11 +29,16 @@ static void on_progress(const struct resync_stats *stats, void *arg)
 static enum resync_mode engine_mode(enum ctl_change_source cs)
 {
 	switch (cs) {
-	case CTL_CS_BITMAP: return RESYNC_BITMAP;
-	case CTL_CS_NBD_DIRTY: return RESYNC_NBD_DIRTY;
-	case CTL_CS_EXTENTS: return RESYNC_EXTENTS;
-	case CTL_CS_FULL: return RESYNC_FULL;
-	default: return RESYNC_COMPARE;
+	case CTL_CS_BITMAP:
+		return RESYNC_BITMAP;
+	case CTL_CS_NBD_DIRTY:
+		return RESYNC_NBD_DIRTY;
+	case CTL_CS_EXTENTS:
+		return RESYNC_EXTENTS;
+	case CTL_CS_FULL:
+		return RESYNC_FULL;
+	default:
+		return RESYNC_COMPARE;
 	}
 }
 
@@ -42,8 +47,7 @@ int ctl_engine_configure(resync *r, const struct ctl_settings *s, const char *so
 {
 	int err;
 
-	if ((err = resync_set_source(r, source)) ||
-	    (err = resync_set_target(r, target)) ||
+	if ((err = resync_set_source(r, source)) || (err = resync_set_target(r, target)) ||
 	    (err = resync_set_mode(r, engine_mode(cs), cs_arg)) ||
 	    (err = resync_set_flags(r, s->verify ? RESYNC_F_VERIFY : 0)) ||
 	    (err = resync_set_queue_depth(r, s->queue_depth)) ||
@@ -53,8 +57,10 @@ int ctl_engine_configure(resync *r, const struct ctl_settings *s, const char *so
 	/* A copy by a change record checks the record: what it wrote, and a
 	 * sample of what the record says did not change. */
 	if (!s->verify && (cs == CTL_CS_BITMAP || cs == CTL_CS_NBD_DIRTY || cs == CTL_CS_EXTENTS) &&
-	    (err = resync_set_verify(r, s->verify_sample_per_gib || s->verify_sample_min
-				     ? RESYNC_VERIFY_SAMPLE : RESYNC_VERIFY_PLANNED,
+	    (err = resync_set_verify(r,
+				     s->verify_sample_per_gib || s->verify_sample_min ?
+					     RESYNC_VERIFY_SAMPLE :
+					     RESYNC_VERIFY_PLANNED,
 				     s->verify_sample_per_gib, s->verify_sample_min)))
 		return err;
 	if (s->tls_certificates || s->tls_psk_file || s->tls_username)
@@ -104,7 +110,7 @@ static int run_disk(struct worker *w, struct wdisk *d)
 	w->cur = r;
 	pthread_mutex_unlock(&w->mu);
 	worker_log(w, LOG_INFO, "disk %s: %s -> %s, change source %s", d->name, d->source,
-	     d->target, ctl_change_source_name(d->cs));
+		   d->target, ctl_change_source_name(d->cs));
 
 	err = resync_run(r);
 
@@ -116,12 +122,14 @@ static int run_disk(struct worker *w, struct wdisk *d)
 		snprintf(w->error, sizeof(w->error), "disk %s: %s", d->name, resync_error(r));
 	pthread_mutex_unlock(&w->mu);
 	if (!err)
-		worker_log(w, LOG_INFO, "disk %s: done, %llu bytes planned, %llu written, %llu zeroed, "
-		     "%llu verified%s", d->name, (unsigned long long)d->st.bytes_planned,
-		     (unsigned long long)d->st.bytes_written,
-		     (unsigned long long)d->st.bytes_zeroed,
-		     (unsigned long long)d->st.bytes_verified,
-		     d->st.resumed ? " (resumed from checkpoint)" : "");
+		worker_log(w, LOG_INFO,
+			   "disk %s: done, %llu bytes planned, %llu written, %llu zeroed, "
+			   "%llu verified%s",
+			   d->name, (unsigned long long)d->st.bytes_planned,
+			   (unsigned long long)d->st.bytes_written,
+			   (unsigned long long)d->st.bytes_zeroed,
+			   (unsigned long long)d->st.bytes_verified,
+			   d->st.resumed ? " (resumed from checkpoint)" : "");
 	resync_free(r);
 	return err;
 }
@@ -151,9 +159,11 @@ static int fall_back(struct worker *w, struct wdisk *d)
 	uint32_t rv;
 
 	ctl_trust_decide(&f, &t);
-	worker_log(w, LOG_WARNING, "disk %s: %s change record not trusted any more (rule %s): %s; "
-	     "copying again by %s", d->name, ctl_change_source_name(d->cs), t.rule, t.reason,
-	     ctl_change_source_name(t.cs));
+	worker_log(w, LOG_WARNING,
+		   "disk %s: %s change record not trusted any more (rule %s): %s; "
+		   "copying again by %s",
+		   d->name, ctl_change_source_name(d->cs), t.rule, t.reason,
+		   ctl_change_source_name(t.cs));
 	pthread_mutex_lock(&w->mu);
 	d->fell_back = true;
 	d->from = d->cs;

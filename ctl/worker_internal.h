@@ -18,12 +18,12 @@
 #include "store.h"
 #include "trust.h"
 
-#define PROGRESS_MS      200
+#define PROGRESS_MS 200
 /* Each checkpoint flushes the target: once a second bounds the work a crash
  * repeats without making a fast target wait on flushes. */
-#define CHECKPOINT_MS    1000
+#define CHECKPOINT_MS 1000
 #define CHECKPOINT_BYTES (1ull << 30)
-#define RECORD_MS        250
+#define RECORD_MS 250
 
 struct worker;
 
@@ -36,9 +36,9 @@ struct wdisk {
 	enum ctl_change_source cs;
 	uint64_t size;
 	char ckpt[4200];
-	struct resync_stats st;  /* under w->mu */
-	bool done;               /* under w->mu */
-	bool fell_back;          /* under w->mu: the record lied, compared instead */
+	struct resync_stats st; /* under w->mu */
+	bool done;              /* under w->mu */
+	bool fell_back;         /* under w->mu: the record lied, compared instead */
 	enum ctl_change_source from;
 	struct ctl_trust trust;
 };
@@ -51,16 +51,16 @@ struct worker {
 	struct wdisk *disks;
 	size_t n;
 	int logfd;
-	int wake[2];             /* the engine thread's "finished" for the main loop */
+	int wake[2]; /* the engine thread's "finished" for the main loop */
 	uint64_t start_ns;
 
-	pthread_mutex_t mu;      /* guards the fields below and wdisk.st/done */
+	pthread_mutex_t mu; /* guards the fields below and wdisk.st/done */
 	pthread_cond_t cv;
 	resync *cur;
 	bool paused;
 	bool cancelled;
 	int result;
-	uint32_t code;           /* the job's ErrorCode when not derived from result */
+	uint32_t code; /* the job's ErrorCode when not derived from result */
 	char error[600];
 };
 

@@ -105,7 +105,8 @@ static int load_plan(struct worker *w)
 		if (!d->name || !d->source || !d->target ||
 		    ctl_change_source_parse(ctl_json_str(o, "ChangeSource") ?: "", &d->cs) < 0)
 			return -EINVAL;
-		snprintf(d->ckpt, sizeof(d->ckpt), "%s/jobs/%s/%s.ckpt", w->st.path, w->id, d->name);
+		snprintf(d->ckpt, sizeof(d->ckpt), "%s/jobs/%s/%s.ckpt", w->st.path, w->id,
+			 d->name);
 	}
 	return 0;
 }
@@ -147,7 +148,8 @@ int worker_run_job(struct worker *w, int sfd, int ready_fd)
 	close(ready_fd);
 	ready_fd = -1;
 	worker_log(w, LOG_INFO, "failback of VM %s to recovery point %s started, %zu disk(s)",
-	     ctl_json_str(w->job, "VirtualSystem"), ctl_json_str(w->job, "RecoveryPoint"), w->n);
+		   ctl_json_str(w->job, "VirtualSystem"), ctl_json_str(w->job, "RecoveryPoint"),
+		   w->n);
 
 	w->code = worker_update_vm(w, worker_vm_start_copy, NULL);
 	if (w->code) {

@@ -35,7 +35,8 @@ static int worker_main(const char *path, const char *id, int ready_fd)
 		return 2;
 	dfd = ctl_open_dir(w.st.jobs, id);
 	if (dfd >= 0) {
-		w.logfd = openat(dfd, "log", O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+		w.logfd = openat(dfd, "log", O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
+				 0600);
 		if (w.logfd >= 0)
 			dup2(w.logfd, STDERR_FILENO);
 		close(dfd);

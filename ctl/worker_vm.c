@@ -120,7 +120,8 @@ void worker_vm_finish(struct worker *w, json_object *vm, void *arg)
 		if (vm_all_disks_at(vm, rp))
 			ctl_vm_set_state(vm, RESYNC_STATE_FAILBACK_COMPLETE, RESYNC_HEALTH_OK);
 		else
-			ctl_vm_set_state(vm, RESYNC_STATE_FAILBACK_IN_PROGRESS, RESYNC_HEALTH_WARNING);
+			ctl_vm_set_state(vm, RESYNC_STATE_FAILBACK_IN_PROGRESS,
+					 RESYNC_HEALTH_WARNING);
 		break;
 	case RESYNC_JOB_TERMINATED:
 		ctl_vm_set_state(vm, RESYNC_STATE_FAILBACK_IN_PROGRESS, RESYNC_HEALTH_WARNING);

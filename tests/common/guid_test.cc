@@ -18,9 +18,9 @@ const uint8_t kId[16] = { 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef,
 
 TEST(Guid, ReadsBothSpellingsInEitherCase)
 {
-	for (const char *s : { "0123456789abcdeffedcba9876543210", "0123456789ABCDEFFEDCBA9876543210",
-			       "01234567-89ab-cdef-fedc-ba9876543210",
-			       "01234567-89AB-CDEF-FEDC-BA9876543210" }) {
+	for (const char *s :
+	     { "0123456789abcdeffedcba9876543210", "0123456789ABCDEFFEDCBA9876543210",
+	       "01234567-89ab-cdef-fedc-ba9876543210", "01234567-89AB-CDEF-FEDC-BA9876543210" }) {
 		uint8_t id[16] = {};
 		ASSERT_EQ(rc_guid_parse(s, id), 0) << s;
 		EXPECT_EQ(memcmp(id, kId, 16), 0) << s;
@@ -29,12 +29,13 @@ TEST(Guid, ReadsBothSpellingsInEitherCase)
 
 TEST(Guid, RefusesAnythingElseAndLeavesNoPartialId)
 {
-	for (const char *s : { "", "0", "0123456789abcdeffedcba987654321",
-			       "0123456789abcdeffedcba98765432100", "0123456789abcdeffedcba987654321g",
-			       "0123456789abcdef-fedcba987654321", "01234567-89ab-cdef-fedcba9876543210",
-			       "0123456-789ab-cdef-fedc-ba9876543210", "{01234567-89ab-cdef-fedc-ba98765432}",
-			       " 0123456789abcdeffedcba987654321", "01234567-89ab-cdef-fedc-ba987654321 ",
-			       "-0123456789abcdeffedcba987654321", "0x23456789abcdeffedcba9876543210" }) {
+	for (const char *s :
+	     { "", "0", "0123456789abcdeffedcba987654321", "0123456789abcdeffedcba98765432100",
+	       "0123456789abcdeffedcba987654321g", "0123456789abcdef-fedcba987654321",
+	       "01234567-89ab-cdef-fedcba9876543210", "0123456-789ab-cdef-fedc-ba9876543210",
+	       "{01234567-89ab-cdef-fedc-ba98765432}", " 0123456789abcdeffedcba987654321",
+	       "01234567-89ab-cdef-fedc-ba987654321 ", "-0123456789abcdeffedcba987654321",
+	       "0x23456789abcdeffedcba9876543210" }) {
 		uint8_t id[16];
 		EXPECT_EQ(rc_guid_parse(s, id), -EINVAL) << '"' << s << '"';
 	}

@@ -22,10 +22,13 @@ struct Connect : ::testing::Test {
 	char msg[512] = "";
 	struct nbd_handle *h = nbd_create();
 
-	void TearDown() override { rc_nbd_close(h, nullptr); }
+	void TearDown() override
+	{
+		rc_nbd_close(h, nullptr);
+	}
 
-	int connect(const std::string &uri, unsigned timeout_ms,
-		    const rc_nbd_tls *tls = nullptr, const std::atomic_int *cancel = nullptr)
+	int connect(const std::string &uri, unsigned timeout_ms, const rc_nbd_tls *tls = nullptr,
+		    const std::atomic_int *cancel = nullptr)
 	{
 		rc_nbd_wait w = rc_nbd_connect_wait(timeout_ms, cancel);
 		return rc_nbd_connect(h, uri.c_str(), tls, &w, msg, sizeof msg);
@@ -90,8 +93,10 @@ TEST_F(Connect, TlsServerRefusingTheKeyIsEACCES)
 {
 	std::string keys = tmp.path("keys.psk"), wrong = tmp.path("wrong.psk");
 	ASSERT_EQ(rt::sh("psktool -u alice -p " + keys + " >/dev/null && psktool -u alice -p " +
-			 wrong + " >/dev/null"), 0);
-	auto srv = nbdt::nbdkit(tmp, "tls", { "--tls=require", "--tls-psk=" + keys, "memory", "1M" });
+			 wrong + " >/dev/null"),
+		  0);
+	auto srv =
+		nbdt::nbdkit(tmp, "tls", { "--tls=require", "--tls-psk=" + keys, "memory", "1M" });
 	ASSERT_TRUE(srv->ok()) << srv->log();
 	rc_nbd_tls bad = { nullptr, wrong.c_str(), "alice" };
 	EXPECT_EQ(connect(srv->uri("", true), 0, &bad), -EACCES) << msg;

@@ -17,9 +17,9 @@ TEST(NbdUri, EverySchemeLibnbdAccepts)
 
 TEST(NbdUri, PathsAndLookAlikesAreNot)
 {
-	for (const char *u : { "/dev/sda", "disk.img", "nbd:/host", "nbd:host", "NBD://host",
-			       "nbd+tcp://host", "nbds+unx:///e", "http://host", "./nbd://x",
-			       " nbd://host", "nbd", "" }) {
+	for (const char *u :
+	     { "/dev/sda", "disk.img", "nbd:/host", "nbd:host", "NBD://host", "nbd+tcp://host",
+	       "nbds+unx:///e", "http://host", "./nbd://x", " nbd://host", "nbd", "" }) {
 		EXPECT_FALSE(rc_is_nbd_uri(u)) << u;
 	}
 	EXPECT_FALSE(rc_is_nbd_uri(nullptr));

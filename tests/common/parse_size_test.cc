@@ -161,8 +161,9 @@ TEST(ExtentListRead, EachExtentWithItsLineNumber)
 	unsigned lineno;
 	const char *why = nullptr;
 	ASSERT_EQ(read_list("# head\n0 4K\n\n0x10000 0\n1M 64K", &l, &lineno, &why), 0);
-	std::vector<std::pair<uint64_t, uint64_t>> want = { { 0, 4096 }, { 65536, 0 },
-							       { 1 << 20, 65536 } };
+	std::vector<std::pair<uint64_t, uint64_t>> want = { { 0, 4096 },
+							    { 65536, 0 },
+							    { 1 << 20, 65536 } };
 	EXPECT_EQ(l.got, want);
 	EXPECT_EQ(l.lines, (std::vector<unsigned>{ 2, 4, 5 }));
 	EXPECT_EQ(lineno, 5u);

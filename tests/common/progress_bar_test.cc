@@ -24,8 +24,9 @@ std::string line(double fraction, uint64_t done, uint64_t total, double rate, co
 
 TEST(ProgressBar, ExactLine)
 {
-	EXPECT_EQ(line(12.0 / 32, 12 * MiB, 32 * MiB, 4.0 * MiB, "copy"),
-		  "[###########...................]  37.5%    12.0/32.0 MiB    4.0 MiB/s ETA 0:05 copy");
+	EXPECT_EQ(
+		line(12.0 / 32, 12 * MiB, 32 * MiB, 4.0 * MiB, "copy"),
+		"[###########...................]  37.5%    12.0/32.0 MiB    4.0 MiB/s ETA 0:05 copy");
 	EXPECT_EQ(line(0, 0, 0, 0, nullptr),
 		  "[..............................]   0.0%     0.0/0.0 MiB    0.0 MiB/s ETA --:--");
 	EXPECT_EQ(line(1, 32 * MiB, 32 * MiB, 8.0 * MiB, "Completed"),

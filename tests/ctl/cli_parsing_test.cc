@@ -41,18 +41,23 @@ const std::string G1 = "00000000000000000000000000000001";
 TEST_F(CliParsing, RecoveryPointDiskOptionsAreCheckedAtAdd)
 {
 	bad_disk("d0=" + img + ",dirty_bitmap=fb0", "option \"dirty_bitmap=fb0\" is not an option");
-	bad_disk("d0=" + img + ",bitmap=" + path("b") + ",bogus", "option \"bogus\" is not an option");
+	bad_disk("d0=" + img + ",bitmap=" + path("b") + ",bogus",
+		 "option \"bogus\" is not an option");
 	bad_disk("d0=" + img + ",generation=zz", "option \"generation=zz\" must be 32 hex digits");
-	bad_disk("d0=" + img + ",dirty-bitmap=b,base=123", "option \"base=123\" must be 32 hex digits");
+	bad_disk("d0=" + img + ",dirty-bitmap=b,base=123",
+		 "option \"base=123\" must be 32 hex digits");
 	bad_disk("d0=" + img + ",bitmap=", "option \"bitmap=\" wants a value");
 	bad_disk("d0=" + img + ",extents=", "option \"extents=\" wants a value");
 	bad_disk("d0=" + img + ",dirty-bitmap=", "option \"dirty-bitmap=\" wants a value");
-	bad_disk("d0=" + img + ",bitmap=/a,extents=/b", "option \"extents=/b\" is a second change record");
+	bad_disk("d0=" + img + ",bitmap=/a,extents=/b",
+		 "option \"extents=/b\" is a second change record");
 	bad_disk("d0=" + img + ",generation=" + G1 + ",generation=" + G1, "is given twice");
 	bad_disk("d0=" + img + ",consistent", "base= and consistent describe a change record");
 	bad_disk("d0=", "--disk wants DISK=IMAGE");
 	bad_disk("=" + img, "--disk wants DISK=IMAGE");
-	EXPECT_EQ(json_object_array_length(ctl({ "recovery-point", "list", "vm" }).obj("RecoveryPoints")), 0u);
+	EXPECT_EQ(json_object_array_length(
+			  ctl({ "recovery-point", "list", "vm" }).obj("RecoveryPoints")),
+		  0u);
 }
 
 TEST_F(CliParsing, CommasInPathsAreEscaped)
@@ -71,8 +76,10 @@ TEST_F(CliParsing, CommasInPathsAreEscaped)
 	refused({ "vm", "add", "vm2", "--disk", "d0=" + path("t") + ",gen=1" }, 32773u,
 		"option \"gen=1\" is not an option");
 	ASSERT_EQ(ctl({ "vm", "add", "vm2", "--disk", "d0=/t\\,2" }).rv, 0u);
-	EXPECT_EQ(jstr(json_object_array_get_idx(json_object_object_get(vm_show("vm2"), "Disks"), 0),
-		       "Target"), "/t,2");
+	EXPECT_EQ(jstr(json_object_array_get_idx(json_object_object_get(vm_show("vm2"), "Disks"),
+						 0),
+		       "Target"),
+		  "/t,2");
 }
 
 TEST_F(CliParsing, UnknownOptionsAreNamed)
@@ -89,7 +96,8 @@ TEST_F(CliParsing, UnknownOptionsAreNamed)
 	CliRun r = run_cmd(ctl_binary(), { "--json", "vm", "list", "--state-dir" });
 	EXPECT_EQ(r.rv, 32773u);
 	EXPECT_NE(jstr(r.json, "ErrorDescription").find("option \"--state-dir\" wants a value"),
-		  std::string::npos) << r.out;
+		  std::string::npos)
+		<< r.out;
 }
 
 TEST_F(CliParsing, SettingsThatAreNotJsonSayWhere)
@@ -97,7 +105,8 @@ TEST_F(CliParsing, SettingsThatAreNotJsonSayWhere)
 	ASSERT_EQ(ctl({ "recovery-point", "add", "vm", "rp1", "--disk", "d0=" + img }).rv, 0u);
 	ASSERT_EQ(ctl({ "failover", "vm" }).rv, 0u);
 	refused({ "failback", "vm", "--settings", "[]" }, 32776u, "settings: not a JSON object");
-	refused({ "failback", "vm", "--settings", " [1, 2]" }, 32776u, "settings: not a JSON object");
+	refused({ "failback", "vm", "--settings", " [1, 2]" }, 32776u,
+		"settings: not a JSON object");
 	refused({ "failback", "vm", "--settings", "{\"verify\": true," }, 32776u,
 		"settings: not JSON at line 1, column 17: the text ends inside a value");
 	refused({ "failback", "vm", "--settings", "{\n  \"verify\": tru }" }, 32776u,

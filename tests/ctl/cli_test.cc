@@ -10,9 +10,14 @@ class Cli : public CtlTest {};
 TEST_F(Cli, EveryCommandHasHelp)
 {
 	const std::vector<std::vector<std::string>> cmds = {
-		{ "--help" }, { "vm", "--help" }, { "vm", "add", "--help" },
-		{ "recovery-point", "--help" }, { "recovery-point", "add", "--help" },
-		{ "failover", "--help" }, { "failback", "--help" }, { "job", "--help" },
+		{ "--help" },
+		{ "vm", "--help" },
+		{ "vm", "add", "--help" },
+		{ "recovery-point", "--help" },
+		{ "recovery-point", "add", "--help" },
+		{ "failover", "--help" },
+		{ "failback", "--help" },
+		{ "job", "--help" },
 		{ "job", "wait", "--help" },
 	};
 	for (auto &c : cmds) {
@@ -43,8 +48,9 @@ TEST_F(Cli, VmAddListShowRemove)
 {
 	std::string t = path("t.img");
 	write_file(t, std::string(1 << 20, '\0'));
-	CliRun r = ctl({ "vm", "add", "web", "--disk", "d0=" + t + ",generation=00112233445566778899aabbccddeeff",
-		      "--disk", "d1=nbd+unix:///x?socket=/run/s.sock" });
+	CliRun r = ctl({ "vm", "add", "web", "--disk",
+			 "d0=" + t + ",generation=00112233445566778899aabbccddeeff", "--disk",
+			 "d1=nbd+unix:///x?socket=/run/s.sock" });
 	ASSERT_EQ(r.rv, 0u) << r.out << r.err;
 	EXPECT_EQ(r.status, 0);
 	struct stat st;
@@ -78,7 +84,8 @@ TEST_F(Cli, VmAddListShowRemove)
 	r = ctl({ "vm", "add", "db", "--disk", "d0=" + path("alias.img"), "--mode", "primary" });
 	EXPECT_EQ(r.rv, 32773u);
 	EXPECT_NE(r.str("ErrorDescription").find("is also disk \"d0\" of VM \"web\""),
-		  std::string::npos) << r.out;
+		  std::string::npos)
+		<< r.out;
 	r = ctl({ "vm", "add", "db", "--disk", "d0=" + path("db.img"), "--mode", "primary" });
 	EXPECT_EQ(r.rv, 0u);
 
@@ -90,7 +97,8 @@ TEST_F(Cli, VmAddListShowRemove)
 	EXPECT_EQ(jnum(json_object_array_get_idx(vms, 0), "ReplicationMode"), 1);
 
 	CliRun text = ctl_text({ "vm", "show", "web" });
-	EXPECT_NE(text.out.find("ReplicationState: 3 (Replicating)"), std::string::npos) << text.out;
+	EXPECT_NE(text.out.find("ReplicationState: 3 (Replicating)"), std::string::npos)
+		<< text.out;
 
 	EXPECT_EQ(ctl({ "vm", "remove", "db" }).rv, 0u);
 	EXPECT_EQ(ctl({ "vm", "show", "db" }).rv, 32773u);
@@ -111,8 +119,8 @@ TEST_F(Cli, RecoveryPoints)
 {
 	add_vm("vm", 1 << 20);
 	std::string img = make_image("rp.img", 1 << 20, 1);
-	CliRun r = ctl({ "recovery-point", "add", "vm", "rp1", "--disk", "d0=" + img,
-		      "--time", "2026-01-01T00:00:00Z", "--type", "application-consistent" });
+	CliRun r = ctl({ "recovery-point", "add", "vm", "rp1", "--disk", "d0=" + img, "--time",
+			 "2026-01-01T00:00:00Z", "--type", "application-consistent" });
 	ASSERT_EQ(r.rv, 0u) << r.out;
 	r = ctl({ "recovery-point", "add", "vm", "rp0", "--disk", "d0=" + img + ",bitmap=/b.bmp",
 		  "--time", "1000" });
@@ -126,9 +134,12 @@ TEST_F(Cli, RecoveryPoints)
 	EXPECT_EQ(ctl({ "recovery-point", "add", "vm", "rp1", "--disk", "d0=" + img }).rv, 32774u);
 	EXPECT_EQ(ctl({ "recovery-point", "add", "vm", "rp3", "--disk", "d9=" + img }).rv, 32773u);
 	EXPECT_EQ(ctl({ "recovery-point", "add", "vm", "rp3" }).rv, 32773u);
-	EXPECT_EQ(ctl({ "recovery-point", "add", "nope", "rp3", "--disk", "d0=" + img }).rv, 32773u);
+	EXPECT_EQ(ctl({ "recovery-point", "add", "nope", "rp3", "--disk", "d0=" + img }).rv,
+		  32773u);
 	EXPECT_EQ(ctl({ "recovery-point", "add", "vm", "rp3", "--disk", "d0=" + img, "--time",
-			"yesterday" }).rv, 32773u);
+			"yesterday" })
+			  .rv,
+		  32773u);
 
 	r = ctl({ "recovery-point", "list", "vm" });
 	ASSERT_EQ(r.rv, 0u);
@@ -150,7 +161,9 @@ TEST_F(Cli, RecoveryPoints)
 	EXPECT_EQ(ctl({ "recovery-point", "show", "vm", "nope" }).rv, 32773u);
 	EXPECT_EQ(ctl({ "recovery-point", "remove", "vm", "rp0" }).rv, 0u);
 	EXPECT_EQ(ctl({ "recovery-point", "remove", "vm", "rp0" }).rv, 32773u);
-	EXPECT_EQ(json_object_array_length(ctl({ "recovery-point", "list", "vm" }).obj("RecoveryPoints")), 2u);
+	EXPECT_EQ(json_object_array_length(
+			  ctl({ "recovery-point", "list", "vm" }).obj("RecoveryPoints")),
+		  2u);
 }
 
 TEST_F(Cli, FailoverTransitions)
@@ -158,9 +171,15 @@ TEST_F(Cli, FailoverTransitions)
 	add_vm("vm", 1 << 20);
 	add_vm("prim", 1 << 20, "primary");
 	std::string img = make_image("rp.img", 1 << 20, 1);
-	EXPECT_EQ(ctl({ "failover", "vm" }).rv, 32773u);  // no recovery point yet
-	ASSERT_EQ(ctl({ "recovery-point", "add", "vm", "old", "--disk", "d0=" + img, "--time", "100" }).rv, 0u);
-	ASSERT_EQ(ctl({ "recovery-point", "add", "vm", "new", "--disk", "d0=" + img, "--time", "200" }).rv, 0u);
+	EXPECT_EQ(ctl({ "failover", "vm" }).rv, 32773u); // no recovery point yet
+	ASSERT_EQ(ctl({ "recovery-point", "add", "vm", "old", "--disk", "d0=" + img, "--time",
+			"100" })
+			  .rv,
+		  0u);
+	ASSERT_EQ(ctl({ "recovery-point", "add", "vm", "new", "--disk", "d0=" + img, "--time",
+			"200" })
+			  .rv,
+		  0u);
 	ASSERT_EQ(ctl({ "recovery-point", "add", "prim", "p", "--disk", "d0=" + img }).rv, 0u);
 
 	EXPECT_EQ(ctl({ "failover", "vm", "--commit" }).rv, 32775u);

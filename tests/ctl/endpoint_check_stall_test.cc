@@ -33,11 +33,15 @@ TEST_F(ProbeStall, StoppedNbdServerIsATimeoutNotAHang)
 	CliRun r = run_cmd("/usr/bin/timeout", { "-s", "KILL", "90", ctl_binary(), "--state-dir",
 						 state, "--json", "failback", "vm", "--settings",
 						 R"({"nbd_connect_timeout_ms":1500})" });
-	double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+	double secs =
+		std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 	kill(nbdkit, SIGCONT);
-	EXPECT_EQ(r.rv, 32772u) << "exit " << r.status << " after " << secs << " s\n" << r.out << r.err;
-	EXPECT_NE(r.str("ErrorDescription").find("connect: no answer from the server within 1500 ms"),
-		  std::string::npos) << r.out;
+	EXPECT_EQ(r.rv, 32772u) << "exit " << r.status << " after " << secs << " s\n"
+				<< r.out << r.err;
+	EXPECT_NE(r.str("ErrorDescription")
+			  .find("connect: no answer from the server within 1500 ms"),
+		  std::string::npos)
+		<< r.out;
 	EXPECT_EQ(snapshot("vm", {}), before);
 	stop_process(nbdkit);
 }
@@ -56,8 +60,10 @@ TEST_F(ProbeStall, ServerSlowToCloseHoldsNeitherTheCallNorTheJob)
 	auto start = std::chrono::steady_clock::now();
 	CliRun r = run_cmd("/usr/bin/timeout", { "-s", "KILL", "90", ctl_binary(), "--state-dir",
 						 state, "--json", "failback", "vm" });
-	double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-	ASSERT_EQ(r.rv, 4096u) << "exit " << r.status << " after " << secs << " s\n" << r.out << r.err;
+	double secs =
+		std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+	ASSERT_EQ(r.rv, 4096u) << "exit " << r.status << " after " << secs << " s\n"
+			       << r.out << r.err;
 	// The minute the server takes to close is not waited for.
 	EXPECT_LT(secs, 30.0);
 	CliRun w = ctl({ "job", "wait", r.str("Job"), "--timeout", "40" });

@@ -67,7 +67,8 @@ int64_t jnum(json_object *o, const char *key)
 std::string jstr(json_object *o, const char *key)
 {
 	json_object *v;
-	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+	if (!o || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
 		return "";
 	return json_object_get_string(v);
 }
@@ -96,7 +97,8 @@ std::string shim_path(const std::string &name)
 	const char *asan = getenv("ASAN_OPTIONS");
 	std::string opts = asan ? asan : "";
 	if (opts.find("verify_asan_link_order") == std::string::npos)
-		setenv("ASAN_OPTIONS", (opts + (opts.empty() ? "" : ":") + "verify_asan_link_order=0").c_str(), 1);
+		setenv("ASAN_OPTIONS",
+		       (opts + (opts.empty() ? "" : ":") + "verify_asan_link_order=0").c_str(), 1);
 	return bin.substr(0, bin.rfind("/bin/")) + "/tests/shim/" + name + ".so";
 }
 

@@ -15,10 +15,10 @@
 #include <vector>
 
 struct CliRun {
-	int status = -1;          // exit status, or 128 + signal
+	int status = -1; // exit status, or 128 + signal
 	std::string out, err;
-	json_object *json = nullptr;  // parsed stdout when --json was given
-	uint32_t rv = UINT32_MAX;     // ReturnValue from stdout
+	json_object *json = nullptr; // parsed stdout when --json was given
+	uint32_t rv = UINT32_MAX;    // ReturnValue from stdout
 	CliRun() = default;
 	CliRun(const CliRun &) = delete;
 	CliRun &operator=(const CliRun &) = delete;
@@ -35,7 +35,7 @@ struct CliRun {
 std::string ctl_binary();
 // Runs the binary with args, feeding in to its stdin.
 CliRun run_cmd(const std::string &bin, const std::vector<std::string> &args,
-	    const std::string &in = "");
+	       const std::string &in = "");
 std::string read_file(const std::string &path);
 void write_file(const std::string &path, const std::string &data);
 // Deterministic pseudo-random bytes.
@@ -52,7 +52,10 @@ protected:
 	CliRun ctl(const std::vector<std::string> &args, const std::string &in = "");
 	// Same without --json (human output).
 	CliRun ctl_text(const std::vector<std::string> &args, const std::string &in = "");
-	std::string path(const std::string &name) const { return dir + "/" + name; }
+	std::string path(const std::string &name) const
+	{
+		return dir + "/" + name;
+	}
 	// A file of size bytes of pseudo-random data.
 	std::string make_image(const std::string &name, size_t size, uint32_t seed);
 	// A VM with one disk whose target is a zero-filled file of size bytes.
@@ -66,9 +69,9 @@ protected:
 	// of jobs and the bytes of the target files.
 	std::string snapshot(const std::string &vm, const std::vector<std::string> &targets);
 
-	std::string dir;    // per-test temporary folder
-	std::string state;  // state store inside it
-	std::vector<json_object *> keep;  // records returned to the test, freed at teardown
+	std::string dir;                 // per-test temporary folder
+	std::string state;               // state store inside it
+	std::vector<json_object *> keep; // records returned to the test, freed at teardown
 };
 
 #endif
@@ -76,8 +79,14 @@ protected:
 // Sets an environment variable for the commands one scope runs.
 struct ScopedEnv {
 	std::string name;
-	ScopedEnv(const char *n, const std::string &v) : name(n) { setenv(n, v.c_str(), 1); }
-	~ScopedEnv() { unsetenv(name.c_str()); }
+	ScopedEnv(const char *n, const std::string &v) : name(n)
+	{
+		setenv(n, v.c_str(), 1);
+	}
+	~ScopedEnv()
+	{
+		unsetenv(name.c_str());
+	}
 };
 // An LD_PRELOAD shim built from tests/shim/NAME.c, for ScopedEnv
 // ("LD_PRELOAD", shim_path(NAME)); a sanitized resyncctl accepts it too.

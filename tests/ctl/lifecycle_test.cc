@@ -32,13 +32,19 @@ TEST_F(Lifecycle, FailbackToAChosenOlderRecoveryPoint)
 	std::string t0 = path("t0.img"), t1 = path("t1.img");
 	write_file(t0, random_bytes(s0, 1));
 	write_file(t1, random_bytes(s1, 2));
-	ASSERT_EQ(ctl({ "vm", "add", "app", "--disk", "sys=" + t0, "--disk", "data=" + t1 }).rv, 0u);
+	ASSERT_EQ(ctl({ "vm", "add", "app", "--disk", "sys=" + t0, "--disk", "data=" + t1 }).rv,
+		  0u);
 	for (int i = 0; i < 3; i++) {
 		std::string n = "rp" + std::to_string(i);
-		std::string a = make_image(n + "-sys.img", s0, 10 + i), b = make_image(n + "-data.img", s1, 20 + i);
-		ASSERT_EQ(ctl({ "recovery-point", "add", "app", n, "--time", std::to_string(1000 + i),
-				"--disk", "sys=" + a + ",generation=0000000000000000000000000000000" + std::to_string(i + 1),
-				"--disk", "data=" + b }).rv, 0u);
+		std::string a = make_image(n + "-sys.img", s0, 10 + i),
+			    b = make_image(n + "-data.img", s1, 20 + i);
+		ASSERT_EQ(ctl({ "recovery-point", "add", "app", n, "--time",
+				std::to_string(1000 + i), "--disk",
+				"sys=" + a + ",generation=0000000000000000000000000000000" +
+					std::to_string(i + 1),
+				"--disk", "data=" + b })
+				  .rv,
+			  0u);
 	}
 	ASSERT_EQ(ctl({ "failover", "app" }).rv, 0u);
 	EXPECT_EQ(jstr(vm_show("app"), "FailedOverTo"), "rp2");
@@ -46,7 +52,7 @@ TEST_F(Lifecycle, FailbackToAChosenOlderRecoveryPoint)
 	write_file(path("rp2-sys.img"), random_bytes(s0, 99));
 
 	CliRun r = ctl({ "failback", "app", "--recovery-point", "rp1", "--settings",
-		      R"({"rate_limit":2097152})" });
+			 R"({"rate_limit":2097152})" });
 	ASSERT_EQ(r.rv, 4096u) << r.err;
 	std::string job = r.str("Job");
 	json_object *j = wait_job(job, [](json_object *o) { return jnum(o, "JobState") == 4; });
@@ -83,8 +89,9 @@ TEST_F(Lifecycle, FailbackToAChosenOlderRecoveryPoint)
 	EXPECT_EQ(jstr(disk_of(vm, 1), "GenerationId").size(), 32u);
 
 	// On a terminal, job wait draws a progress bar.
-	CliRun tty = run_cmd("/usr/bin/script", { "-qec", ctl_binary() + " --state-dir " + state +
-					       " job wait " + job, "/dev/null" });
+	CliRun tty = run_cmd("/usr/bin/script",
+			     { "-qec", ctl_binary() + " --state-dir " + state + " job wait " + job,
+			       "/dev/null" });
 	EXPECT_NE(tty.out.find("] 100.0%"), std::string::npos) << tty.out;
 	EXPECT_NE(tty.out.find("Completed"), std::string::npos);
 
@@ -110,7 +117,10 @@ protected:
 		for (size_t off : { (size_t)0, (size_t)3 << 20, (size_t)(7 << 20) + 4096 })
 			image.replace(off, 65536, random_bytes(65536, (uint32_t)off + 7));
 		write_file(path("rp.img"), image);
-		ASSERT_EQ(ctl({ "vm", "add", "vm", "--disk", "d0=" + target + ",generation=" + kGen }).rv, 0u);
+		ASSERT_EQ(ctl({ "vm", "add", "vm", "--disk",
+				"d0=" + target + ",generation=" + kGen })
+				  .rv,
+			  0u);
 	}
 	void make_bitmap(const char *gen, bool consistent)
 	{
@@ -122,12 +132,15 @@ protected:
 		for (int i = 0; i < 16; i++)
 			g[i] = (uint8_t)std::stoi(std::string(gen + 2 * i, 2), nullptr, 16);
 		resync_bitmap_set_generation(b, g);
-		ASSERT_EQ(resync_bitmap_set_flags(b, consistent ? RESYNC_BITMAP_F_CONSISTENT : 0), 0);
+		ASSERT_EQ(resync_bitmap_set_flags(b, consistent ? RESYNC_BITMAP_F_CONSISTENT : 0),
+			  0);
 		dirty = resync_bitmap_dirty_bytes(b);
 		ASSERT_EQ(resync_bitmap_save(b, path("rp.bmp").c_str()), 0);
 		resync_bitmap_free(b);
 		ASSERT_EQ(ctl({ "recovery-point", "add", "vm", "rp", "--disk",
-				"d0=" + path("rp.img") + ",bitmap=" + path("rp.bmp") }).rv, 0u);
+				"d0=" + path("rp.img") + ",bitmap=" + path("rp.bmp") })
+				  .rv,
+			  0u);
 		ASSERT_EQ(ctl({ "failover", "vm" }).rv, 0u);
 	}
 	json_object *failback(uint32_t want = 0, const std::string &settings = "")
@@ -160,7 +173,8 @@ TEST_F(ChangeSource, AutoComparesOnGenerationMismatch)
 	make_bitmap("ffffffffffffffffffffffffffffffff", true);
 	json_object *j = failback();
 	EXPECT_EQ(jstr(disk_of(j, 0), "ChangeSource"), "compare");
-	EXPECT_NE(jstr(disk_of(j, 0), "ChangeSourceReason").find("generation mismatch"), std::string::npos);
+	EXPECT_NE(jstr(disk_of(j, 0), "ChangeSourceReason").find("generation mismatch"),
+		  std::string::npos);
 	EXPECT_EQ(read_file(target), image);
 }
 
@@ -178,7 +192,8 @@ TEST_F(ChangeSource, ExplicitBitmapMustBeTrusted)
 {
 	make_bitmap("ffffffffffffffffffffffffffffffff", true);
 	std::string before = snapshot("vm", { target });
-	EXPECT_EQ(ctl({ "failback", "vm", "--settings", R"({"change_source":"bitmap"})" }).rv, 32773u);
+	EXPECT_EQ(ctl({ "failback", "vm", "--settings", R"({"change_source":"bitmap"})" }).rv,
+		  32773u);
 	EXPECT_EQ(snapshot("vm", { target }), before);
 	json_object *j = failback(0, R"({"change_source":"full","verify":true})");
 	EXPECT_EQ(jstr(disk_of(j, 0), "ChangeSource"), "full");
@@ -190,7 +205,8 @@ TEST_F(ChangeSource, MissingBitmapFileFallsBackOrIsNotFound)
 	make_bitmap(kGen, true);
 	ASSERT_EQ(unlink(path("rp.bmp").c_str()), 0);
 	std::string before = snapshot("vm", { target });
-	EXPECT_EQ(ctl({ "failback", "vm", "--settings", R"({"change_source":"bitmap"})" }).rv, 32779u);
+	EXPECT_EQ(ctl({ "failback", "vm", "--settings", R"({"change_source":"bitmap"})" }).rv,
+		  32779u);
 	EXPECT_EQ(snapshot("vm", { target }), before);
 	json_object *j = failback();
 	EXPECT_EQ(jstr(disk_of(j, 0), "ChangeSource"), "compare");
@@ -201,8 +217,10 @@ TEST_F(ChangeSource, AutoUsesAConsistentExtentList)
 {
 	write_file(path("rp.extents"), "0 65536\n3145728 65536\n7344128 65536\n");
 	ASSERT_EQ(ctl({ "recovery-point", "add", "vm", "rp", "--disk",
-			"d0=" + path("rp.img") + ",extents=" + path("rp.extents") + ",base=" + kGen +
-				",consistent" }).rv, 0u);
+			"d0=" + path("rp.img") + ",extents=" + path("rp.extents") +
+				",base=" + kGen + ",consistent" })
+			  .rv,
+		  0u);
 	ASSERT_EQ(ctl({ "failover", "vm" }).rv, 0u);
 	json_object *j = failback();
 	EXPECT_EQ(jstr(disk_of(j, 0), "ChangeSource"), "extents");
@@ -220,7 +238,8 @@ protected:
 		add_vm("vm", kSize);
 		target = path("vm-target.img");
 		image = make_image("rp.img", kSize, 77);
-		ASSERT_EQ(ctl({ "recovery-point", "add", "vm", "rp", "--disk", "d0=" + image }).rv, 0u);
+		ASSERT_EQ(ctl({ "recovery-point", "add", "vm", "rp", "--disk", "d0=" + image }).rv,
+			  0u);
 		ASSERT_EQ(ctl({ "failover", "vm" }).rv, 0u);
 	}
 	std::string start(const std::string &settings)
@@ -247,7 +266,9 @@ protected:
 TEST_F(JobControl, SuspendResumeTerminateThenResume)
 {
 	std::string job = start(R"({"rate_limit":1048576,"request_size":262144})");
-	wait_job(job, [](json_object *o) { return jnum(o, "JobState") == 4 && jnum(o, "BytesCopied") > 0; });
+	wait_job(job, [](json_object *o) {
+		return jnum(o, "JobState") == 4 && jnum(o, "BytesCopied") > 0;
+	});
 
 	EXPECT_EQ(ctl({ "job", "suspend", job }).rv, 4096u);
 	wait_job(job, [](json_object *o) { return jnum(o, "JobState") == 5; });
@@ -323,11 +344,12 @@ TEST_F(JobControl, KillNineAtRandomMomentsThenResumeIdentical)
 		int ms = i == 9 ? 2500 : delay_ms(rng);
 		std::this_thread::sleep_for(std::chrono::milliseconds(ms));
 		j = job_show(job);
-		ASSERT_FALSE(jnum(j, "JobState") == 7) << "copy finished before kill " << i
-						      << " (seed " << seed << ")";
+		ASSERT_FALSE(jnum(j, "JobState") == 7)
+			<< "copy finished before kill " << i << " (seed " << seed << ")";
 		resumed |= jbool(disk_of(j, 0), "Resumed");
 		ASSERT_EQ(kill((pid_t)jnum(j, "WorkerPid"), SIGKILL), 0);
-		j = wait_job(job, [](json_object *o) { return jnum(o, "JobState") == 10; }, 5000);
+		j = wait_job(
+			job, [](json_object *o) { return jnum(o, "JobState") == 10; }, 5000);
 		EXPECT_EQ(jnum(j, "ErrorCode"), 32771) << "kill " << i << " after " << ms << " ms";
 		int64_t st = jnum(vm_show("vm"), "ReplicationState");
 		EXPECT_TRUE(st == 32768 || st == 13) << st;
@@ -346,7 +368,8 @@ TEST_F(JobControl, ConcurrentFailbacksOneWins)
 {
 	for (int round = 0; round < 3; round++) {
 		auto call = [this] {
-			CliRun r = ctl({ "failback", "vm", "--settings", R"({"rate_limit":1048576})" });
+			CliRun r = ctl(
+				{ "failback", "vm", "--settings", R"({"rate_limit":1048576})" });
 			return std::make_pair(r.rv, r.str("Job"));
 		};
 		auto a = std::async(std::launch::async, call);
@@ -356,7 +379,8 @@ TEST_F(JobControl, ConcurrentFailbacksOneWins)
 		std::sort(rvs.begin(), rvs.end());
 		EXPECT_EQ(rvs, (std::vector<uint32_t>{ 4096u, 32774u })) << "round " << round;
 		std::string job = ra.first == 4096u ? ra.second : rb.second;
-		EXPECT_EQ(json_object_array_length(ctl({ "job", "list" }).obj("Jobs")), (size_t)round + 1);
+		EXPECT_EQ(json_object_array_length(ctl({ "job", "list" }).obj("Jobs")),
+			  (size_t)round + 1);
 		EXPECT_EQ(ctl({ "job", "terminate", job }).rv, 4096u);
 		wait_job(job, [](json_object *o) { return jnum(o, "JobState") == 8; });
 	}

@@ -15,8 +15,8 @@ namespace {
 
 // Return values a command may print; anything else, or no ReturnValue at
 // all (a crash), fails.
-const std::set<uint32_t> kDocumented = { 0, 4096, 4097, 5, 32768, 32769, 32770, 32771, 32772,
-					 32773, 32774, 32775, 32776, 32777, 32778, 32779 };
+const std::set<uint32_t> kDocumented = { 0,     4096,  4097,  5,     32768, 32769, 32770, 32771,
+					 32772, 32773, 32774, 32775, 32776, 32777, 32778, 32779 };
 
 class RecordFuzz : public CtlTest {
 protected:
@@ -26,12 +26,17 @@ protected:
 		add_vm("vm", 65536);
 		std::string img = make_image("rp1.img", 65536, 5);
 		ASSERT_EQ(ctl({ "recovery-point", "add", "vm", "rp1", "--time", "100", "--disk",
-				"d0=" + img + ",generation=0123456789abcdef0123456789abcdef" }).rv, 0u);
+				"d0=" + img + ",generation=0123456789abcdef0123456789abcdef" })
+				  .rv,
+			  0u);
 		ASSERT_EQ(ctl({ "recovery-point", "add", "vm", "rp2", "--time", "200", "--disk",
 				"d0=" + img + ",extents=" + path("none.ext") +
-				",base=00000000000000000000000000000001,consistent" }).rv, 0u);
+					",base=00000000000000000000000000000001,consistent" })
+				  .rv,
+			  0u);
 		ASSERT_EQ(ctl({ "failover", "vm", "--recovery-point", "rp1" }).rv, 0u);
-		CliRun r = ctl({ "failback", "vm", "--recovery-point", "rp1", "--wait", "--timeout", "60" });
+		CliRun r = ctl({ "failback", "vm", "--recovery-point", "rp1", "--wait", "--timeout",
+				 "60" });
 		ASSERT_EQ(r.rv, 0u) << r.out;
 		job = r.str("Job");
 		vm_file = state + "/vms/vm.json";
@@ -43,19 +48,25 @@ protected:
 	void run_readers(const std::string &what)
 	{
 		const std::vector<std::vector<std::string>> cmds = {
-			{ "vm", "list" }, { "vm", "show", "vm" }, { "recovery-point", "list", "vm" },
-			{ "recovery-point", "show", "vm", "rp1" }, { "job", "list" },
-			{ "job", "show", job }, { "job", "wait", job, "--timeout", "0" },
+			{ "vm", "list" },
+			{ "vm", "show", "vm" },
+			{ "recovery-point", "list", "vm" },
+			{ "recovery-point", "show", "vm", "rp1" },
+			{ "job", "list" },
+			{ "job", "show", job },
+			{ "job", "wait", job, "--timeout", "0" },
 			{ "failback", "vm", "--recovery-point", "rp1" },
 		};
 		for (auto &c : cmds) {
 			CliRun r = run_cmd(ctl_binary(), with_state(c));
 			ASSERT_LT(r.status, 128) << c[0] << " " << c[1] << " died of signal "
-						 << r.status - 128 << " on " << what << "\n" << r.err;
-			ASSERT_TRUE(r.json) << c[0] << " " << c[1] << " printed no JSON on " << what
-					    << "\n" << r.out << r.err;
-			ASSERT_EQ(kDocumented.count(r.rv), 1u) << c[0] << " " << c[1] << " -> " << r.rv
-							       << " on " << what;
+						 << r.status - 128 << " on " << what << "\n"
+						 << r.err;
+			ASSERT_TRUE(r.json)
+				<< c[0] << " " << c[1] << " printed no JSON on " << what << "\n"
+				<< r.out << r.err;
+			ASSERT_EQ(kDocumented.count(r.rv), 1u)
+				<< c[0] << " " << c[1] << " -> " << r.rv << " on " << what;
 			if (r.rv == 4096)
 				settle(r.str("Job"));
 		}
@@ -78,14 +89,15 @@ protected:
 // Every value node of o with a way to replace or delete it.
 struct Slot {
 	json_object *parent;
-	std::string key;  // for objects
-	size_t idx;       // for arrays
+	std::string key; // for objects
+	size_t idx;      // for arrays
 };
 
 void collect(json_object *o, std::vector<Slot> &out)
 {
 	if (json_object_is_type(o, json_type_object)) {
-		json_object_object_foreach(o, k, v) {
+		json_object_object_foreach(o, k, v)
+		{
 			out.push_back({ o, k, 0 });
 			collect(v, out);
 		}
@@ -100,20 +112,34 @@ void collect(json_object *o, std::vector<Slot> &out)
 json_object *odd_value(unsigned k)
 {
 	switch (k % 14) {
-	case 0: return json_object_new_string("");
-	case 1: return json_object_new_string("zz");
-	case 2: return json_object_new_int64(0);
-	case 3: return json_object_new_int64(-1);
-	case 4: return json_object_new_int64(INT64_MAX);
-	case 5: return json_object_new_uint64(UINT64_MAX);
-	case 6: return json_object_new_double(1e300);
-	case 7: return json_object_new_boolean(true);
-	case 8: return nullptr;  // JSON null
-	case 9: return json_object_new_array();
-	case 10: return json_object_new_object();
-	case 11: return json_object_new_string(std::string(100000, 'x').c_str());
-	case 12: return json_object_new_string("../../../etc/shadow");
-	default: return json_object_new_int64(4294967296LL + 4);
+	case 0:
+		return json_object_new_string("");
+	case 1:
+		return json_object_new_string("zz");
+	case 2:
+		return json_object_new_int64(0);
+	case 3:
+		return json_object_new_int64(-1);
+	case 4:
+		return json_object_new_int64(INT64_MAX);
+	case 5:
+		return json_object_new_uint64(UINT64_MAX);
+	case 6:
+		return json_object_new_double(1e300);
+	case 7:
+		return json_object_new_boolean(true);
+	case 8:
+		return nullptr; // JSON null
+	case 9:
+		return json_object_new_array();
+	case 10:
+		return json_object_new_object();
+	case 11:
+		return json_object_new_string(std::string(100000, 'x').c_str());
+	case 12:
+		return json_object_new_string("../../../etc/shadow");
+	default:
+		return json_object_new_int64(4294967296LL + 4);
 	}
 }
 
@@ -145,7 +171,8 @@ std::string mutate(const std::string &text, std::mt19937 &g, std::string &how)
 		collect(o, slots);
 		Slot s = slots[g() % slots.size()];
 		bool del = g() % 3 == 0;
-		how = (del ? "deleted " : "replaced ") + (s.key.empty() ? "[" + std::to_string(s.idx) + "]" : s.key);
+		how = (del ? "deleted " : "replaced ") +
+		      (s.key.empty() ? "[" + std::to_string(s.idx) + "]" : s.key);
 		if (json_object_is_type(s.parent, json_type_object)) {
 			if (del)
 				json_object_object_del(s.parent, s.key.c_str());
@@ -170,7 +197,8 @@ std::vector<std::string> every_key_retyped(const std::string &text)
 	std::vector<std::string> out;
 	json_object *o = json_tokener_parse(text.c_str());
 	std::vector<std::string> keys;
-	json_object_object_foreach(o, key, val) {
+	json_object_object_foreach(o, key, val)
+	{
 		(void)val;
 		keys.push_back(key);
 	}
@@ -218,15 +246,22 @@ TEST_F(RecordFuzz, CorruptedRecordsAreStatusUnknown)
 	const Case cases[] = {
 		{ true, trunc_vm, "not JSON" },
 		{ true, drop(vm_orig, "Disks"), "Disks: missing" },
-		{ true, edit(vm_orig, "Disks", "[{\"Name\":\"d0\",\"Target\":5,\"GenerationId\":\"\"}]"),
+		{ true,
+		  edit(vm_orig, "Disks", "[{\"Name\":\"d0\",\"Target\":5,\"GenerationId\":\"\"}]"),
 		  "Disks[0].Target: not a string" },
-		{ true, edit(vm_orig, "Disks", "[{\"Name\":\"../d0\",\"Target\":\"/t\",\"GenerationId\":\"\"}]"),
+		{ true,
+		  edit(vm_orig, "Disks",
+		       "[{\"Name\":\"../d0\",\"Target\":\"/t\",\"GenerationId\":\"\"}]"),
 		  "Disks[0].Name: not a valid name" },
-		{ true, edit(vm_orig, "ReplicationState", "99999999999999999999"), "ReplicationState: out of range" },
-		{ true, edit(vm_orig, "ReplicationState", "20"), "ReplicationState: 20 is no state" },
-		{ true, edit(vm_orig, "ReplicationMode", "\"2\""), "ReplicationMode: not an integer" },
+		{ true, edit(vm_orig, "ReplicationState", "99999999999999999999"),
+		  "ReplicationState: out of range" },
+		{ true, edit(vm_orig, "ReplicationState", "20"),
+		  "ReplicationState: 20 is no state" },
+		{ true, edit(vm_orig, "ReplicationMode", "\"2\""),
+		  "ReplicationMode: not an integer" },
 		{ true, edit(vm_orig, "RecoveryPoints", "{}"), "RecoveryPoints: not an array" },
-		{ true, edit(vm_orig, "Name", "\"other\""), "Name: \"other\" in the record of \"vm\"" },
+		{ true, edit(vm_orig, "Name", "\"other\""),
+		  "Name: \"other\" in the record of \"vm\"" },
 		{ false, job_orig.substr(0, 10), "not JSON" },
 		{ false, edit(job_orig, "JobState", "\"7\""), "JobState: not an integer" },
 		{ false, edit(job_orig, "WorkerPid", "4294967297"), "WorkerPid: out of range" },
@@ -236,8 +271,9 @@ TEST_F(RecordFuzz, CorruptedRecordsAreStatusUnknown)
 	for (const Case &c : cases) {
 		write_file(vm_file, c.vm ? c.text : vm_orig);
 		write_file(job_file, c.vm ? job_orig : c.text);
-		std::vector<std::string> cmd = c.vm ? std::vector<std::string>{ "vm", "show", "vm" }
-						     : std::vector<std::string>{ "job", "show", job };
+		std::vector<std::string> cmd =
+			c.vm ? std::vector<std::string>{ "vm", "show", "vm" } :
+			       std::vector<std::string>{ "job", "show", job };
 		CliRun r = ctl(cmd);
 		EXPECT_EQ(r.rv, 32771u) << c.why;
 		EXPECT_EQ(r.status, 4);
@@ -266,9 +302,9 @@ TEST_F(RecordFuzz, NoCommandCrashesOnAMutatedRecord)
 	for (int i = 0; i < n && !HasFatalFailure(); i++) {
 		bool vm = (size_t)i < fixed ? (size_t)i < vm_keys.size() : i % 2 == 0;
 		std::string how = "top-level key retyped";
-		std::string text = (size_t)i < vm_keys.size() ? vm_keys[i]
-				   : (size_t)i < fixed ? job_keys[i - vm_keys.size()]
-				   : mutate(vm ? vm_orig : job_orig, g, how);
+		std::string text = (size_t)i < vm_keys.size() ? vm_keys[i] :
+				   (size_t)i < fixed          ? job_keys[i - vm_keys.size()] :
+						       mutate(vm ? vm_orig : job_orig, g, how);
 		write_file(vm_file, vm ? text : vm_orig);
 		write_file(job_file, vm ? job_orig : text);
 		run_readers(std::string(vm ? "vm.json " : "job.json ") + how + " (round " +

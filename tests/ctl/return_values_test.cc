@@ -19,10 +19,19 @@ protected:
 		target = path("vm-target.img");
 		rp1 = make_image("rp1.img", kSize, 11);
 		rp2 = make_image("rp2.img", kSize, 12);
-		ASSERT_EQ(ctl({ "recovery-point", "add", "vm", "rp1", "--disk", "d0=" + rp1, "--time", "100" }).rv, 0u);
-		ASSERT_EQ(ctl({ "recovery-point", "add", "vm", "rp2", "--disk", "d0=" + rp2, "--time", "200" }).rv, 0u);
+		ASSERT_EQ(ctl({ "recovery-point", "add", "vm", "rp1", "--disk", "d0=" + rp1,
+				"--time", "100" })
+				  .rv,
+			  0u);
+		ASSERT_EQ(ctl({ "recovery-point", "add", "vm", "rp2", "--disk", "d0=" + rp2,
+				"--time", "200" })
+				  .rv,
+			  0u);
 	}
-	void failover() { ASSERT_EQ(ctl({ "failover", "vm" }).rv, 0u); }
+	void failover()
+	{
+		ASSERT_EQ(ctl({ "failover", "vm" }).rv, 0u);
+	}
 	// Runs failback with args, expects rv and its exit status, and that
 	// nothing the call could have touched changed.
 	void expect_rejected(const std::vector<std::string> &args, uint32_t rv,
@@ -55,7 +64,7 @@ TEST_F(ReturnValues, JobStarted4096ThenCompletes)
 	json_object *j = wait_job(job, [](json_object *o) { return jnum(o, "JobState") == 7; });
 	EXPECT_EQ(jnum(j, "PercentComplete"), 100);
 	EXPECT_EQ(jnum(j, "ErrorCode"), 0);
-	EXPECT_EQ(jstr(j, "RecoveryPoint"), "rp2");  // the latest
+	EXPECT_EQ(jstr(j, "RecoveryPoint"), "rp2"); // the latest
 	EXPECT_EQ(read_file(target), read_file(rp2));
 	EXPECT_EQ(jnum(vm_show("vm"), "ReplicationState"), 14);
 
@@ -66,7 +75,8 @@ TEST_F(ReturnValues, JobStarted4096ThenCompletes)
 TEST_F(ReturnValues, Completed0WithWait)
 {
 	failover();
-	CliRun r = ctl({ "failback", "vm", "--recovery-point", "rp1", "--wait", "--timeout", "60" });
+	CliRun r =
+		ctl({ "failback", "vm", "--recovery-point", "rp1", "--wait", "--timeout", "60" });
 	ASSERT_EQ(r.rv, 0u) << r.err;
 	EXPECT_EQ(r.status, 0);
 	json_object *j = r.obj("JobDetails");
@@ -169,7 +179,7 @@ TEST_F(ReturnValues, Timeout32772LeavesTheJobRunning)
 {
 	failover();
 	CliRun r = ctl({ "failback", "vm", "--settings", R"({"rate_limit":262144})", "--wait",
-		      "--timeout", "0.3" });
+			 "--timeout", "0.3" });
 	EXPECT_EQ(r.rv, 32772u) << r.out;
 	EXPECT_EQ(r.status, 5);
 	std::string job = r.str("Job");
@@ -215,7 +225,7 @@ TEST_F(ReturnValues, InUse32774WhileAJobRuns)
 
 TEST_F(ReturnValues, InvalidState32775)
 {
-	expect_rejected({}, 32775);  // still Replicating: never failed over
+	expect_rejected({}, 32775); // still Replicating: never failed over
 	EXPECT_EQ(jnum(vm_show("vm"), "ReplicationState"), 3);
 	add_vm("prim", kSize, "primary");
 	ASSERT_EQ(ctl({ "recovery-point", "add", "prim", "p", "--disk", "d0=" + rp1 }).rv, 0u);

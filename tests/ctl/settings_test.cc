@@ -41,7 +41,8 @@ TEST(Settings, EveryKey)
 			  R"({"disks":["a","b"],"change_source":"compare","verify":true,)"
 			  R"("rate_limit":1048576,"queue_depth":8,"request_size":65536,)"
 			  R"("tls":{"psk_file":"/k","username":"u"},"nbd_connect_timeout_ms":2500})",
-			  &s, nullptr), 0u);
+			  &s, nullptr),
+		  0u);
 	ASSERT_EQ(s.ndisks, 2u);
 	EXPECT_STREQ(s.disks[1], "b");
 	EXPECT_EQ(s.change_source, CTL_CS_COMPARE);
@@ -100,7 +101,8 @@ TEST(Settings, UnknownKeyOrRangeIsInvalidParameter)
 	EXPECT_EQ(parse(R"({"request_size":1000000})"), RESYNC_RV_INVALID_PARAMETER);
 	EXPECT_EQ(parse(R"({"request_size":2048})"), RESYNC_RV_INVALID_PARAMETER);
 	EXPECT_EQ(parse(R"({"rate_limit":-1})"), RESYNC_RV_INVALID_PARAMETER);
-	EXPECT_EQ(parse(R"({"nbd_connect_timeout_ms":86400001})", &msg), RESYNC_RV_INVALID_PARAMETER);
+	EXPECT_EQ(parse(R"({"nbd_connect_timeout_ms":86400001})", &msg),
+		  RESYNC_RV_INVALID_PARAMETER);
 	EXPECT_NE(msg.find("\"nbd_connect_timeout_ms\" out of range"), std::string::npos) << msg;
 	EXPECT_EQ(parse(R"({"nbd_connect_timeout_ms":"5s"})"), RESYNC_RV_INCORRECT_DATA_TYPE);
 	EXPECT_EQ(parse(R"({"change_source":"magic"})"), RESYNC_RV_INVALID_PARAMETER);
@@ -127,7 +129,8 @@ TEST(Settings, VerifySampleKeys)
 	EXPECT_EQ(s.verify_sample_min, 256u);
 	ctl_settings_free(&s);
 	ASSERT_EQ(ctl_settings_parse(R"({"verify_sample_per_gib":0,"verify_sample_min":0})", &s,
-				     nullptr), 0u);
+				     nullptr),
+		  0u);
 	EXPECT_EQ(s.verify_sample_per_gib, 0u);
 	EXPECT_EQ(s.verify_sample_min, 0u);
 	ctl_settings_free(&s);

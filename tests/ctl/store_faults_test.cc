@@ -44,10 +44,15 @@ protected:
 		CtlTest::SetUp();
 		add_vm("vm", 1 << 20);
 		ASSERT_EQ(ctl({ "recovery-point", "add", "vm", "rp1", "--disk",
-				"d0=" + make_image("rp1.img", 1 << 20, 7) }).rv, 0u);
+				"d0=" + make_image("rp1.img", 1 << 20, 7) })
+				  .rv,
+			  0u);
 		ASSERT_EQ(ctl({ "failover", "vm" }).rv, 0u);
 	}
-	std::string target() const { return path("vm-target.img"); }
+	std::string target() const
+	{
+		return path("vm-target.img");
+	}
 };
 
 } // namespace
@@ -68,10 +73,10 @@ TEST_F(StoreFaults, JobFolderIsDurableBeforeTheVmNamesIt)
 	size_t born = SIZE_MAX, synced = SIZE_MAX, vm_names = SIZE_MAX;
 	for (size_t i = 0; i < l.size(); i++) {
 		const std::string &s = l[i];
-		if (born == SIZE_MAX && (s == "mkdir " + named ||
-					 (s.rfind("rename ", 0) == 0 &&
-					  s.size() > named.size() &&
-					  s.compare(s.size() - named.size() - 1, std::string::npos, " " + named) == 0)))
+		if (born == SIZE_MAX &&
+		    (s == "mkdir " + named ||
+		     (s.rfind("rename ", 0) == 0 && s.size() > named.size() &&
+		      s.compare(s.size() - named.size() - 1, std::string::npos, " " + named) == 0)))
 			born = i;
 		else if (born != SIZE_MAX && synced == SIZE_MAX && s == "fsync " + jobs)
 			synced = i;
@@ -85,19 +90,21 @@ TEST_F(StoreFaults, JobFolderIsDurableBeforeTheVmNamesIt)
 	ASSERT_NE(born, SIZE_MAX) << all;
 	ASSERT_NE(synced, SIZE_MAX) << "jobs/ never fsynced after the job folder appeared\n" << all;
 	ASSERT_NE(vm_names, SIZE_MAX) << all;
-	EXPECT_LT(synced, vm_names) << "the VM names a job folder that may not survive a crash\n" << all;
+	EXPECT_LT(synced, vm_names) << "the VM names a job folder that may not survive a crash\n"
+				    << all;
 }
 
 TEST_F(StoreFaults, NoRandomnessNoJobAndNothingWritten)
 {
 	std::string before = snapshot("vm", { target() });
-	for (const char *err : { "38", "5" }) {  // ENOSYS, EIO
+	for (const char *err : { "38", "5" }) { // ENOSYS, EIO
 		ScopedEnv pre("LD_PRELOAD", shim_path("getrandom_fail"));
 		ScopedEnv e("GETRANDOM_ERRNO", err);
 		CliRun r = ctl({ "failback", "vm" });
 		EXPECT_EQ(r.rv, 32768u) << r.out;
 		EXPECT_EQ(r.status, 1);
-		EXPECT_NE(r.str("ErrorDescription").find("no random job id: getrandom"), std::string::npos)
+		EXPECT_NE(r.str("ErrorDescription").find("no random job id: getrandom"),
+			  std::string::npos)
 			<< r.str("ErrorDescription");
 	}
 	EXPECT_EQ(snapshot("vm", { target() }), before);
@@ -113,7 +120,8 @@ TEST_F(StoreFaults, NoRandomnessLeavesTheGenerationUnknownNotZero)
 	ScopedEnv skip("GETRANDOM_SKIP", "1");
 	CliRun r = ctl({ "failback", "vm", "--wait", "--timeout", "60" });
 	ASSERT_EQ(r.rv, 0u) << r.out;
-	json_object *d = json_object_array_get_idx(json_object_object_get(vm_show("vm"), "Disks"), 0);
+	json_object *d =
+		json_object_array_get_idx(json_object_object_get(vm_show("vm"), "Disks"), 0);
 	EXPECT_EQ(jstr(d, "GenerationId"), "");
 	EXPECT_EQ(read_file(target()), read_file(path("rp1.img")));
 }
@@ -126,7 +134,8 @@ TEST_F(StoreFaults, KilledCallsLeftoversAreSwept)
 	const std::string live_tmp = vms + ".vm.json." + std::to_string(alive) + ".tmp";
 	const std::string orphan = jobs + "11111111-1111-4111-8111-111111111111";
 	const std::string held = jobs + "22222222-2222-4222-8222-222222222222";
-	const std::string half = jobs + ".33333333-3333-4333-8333-333333333333." + std::to_string(gone) + ".tmp";
+	const std::string half =
+		jobs + ".33333333-3333-4333-8333-333333333333." + std::to_string(gone) + ".tmp";
 	const std::string real = jobs + "44444444-4444-4444-8444-444444444444";
 	write_file(dead_tmp, "{ \"Name\":");
 	write_file(live_tmp, "{ \"Name\":");

@@ -35,8 +35,9 @@ std::set<std::string> tree(const std::string &root)
 			struct stat st;
 			if (lstat(p.c_str(), &st) < 0)
 				continue;
-			out.insert(p + " " + std::to_string(st.st_mode) + " " + std::to_string(st.st_uid) +
-				   " " + std::to_string(st.st_size) + " " + std::to_string(st.st_mtim.tv_nsec));
+			out.insert(p + " " + std::to_string(st.st_mode) + " " +
+				   std::to_string(st.st_uid) + " " + std::to_string(st.st_size) +
+				   " " + std::to_string(st.st_mtim.tv_nsec));
 			if (S_ISDIR(st.st_mode))
 				todo.push_back(p);
 		}
@@ -47,7 +48,8 @@ std::set<std::string> tree(const std::string &root)
 
 void chown_r(const std::string &p, uid_t u, gid_t g)
 {
-	std::string cmd = "chown -R " + std::to_string(u) + ":" + std::to_string(g) + " '" + p + "'";
+	std::string cmd =
+		"chown -R " + std::to_string(u) + ":" + std::to_string(g) + " '" + p + "'";
 	ASSERT_EQ(system(cmd.c_str()), 0);
 }
 
@@ -60,7 +62,9 @@ protected:
 			GTEST_SKIP() << "changing owners needs root";
 		add_vm("vm", 65536);
 		ASSERT_EQ(ctl({ "recovery-point", "add", "vm", "rp1", "--disk",
-				"d0=" + make_image("rp1.img", 65536, 1) }).rv, 0u);
+				"d0=" + make_image("rp1.img", 65536, 1) })
+				  .rv,
+			  0u);
 	}
 	void expect_refused(const std::vector<std::string> &args, const std::string &what)
 	{
@@ -104,7 +108,8 @@ TEST_F(StoreOwnership, SubfolderOrRecordOwnedByAnotherUserIsRefused)
 TEST_F(StoreOwnership, GroupOrOtherWritableIsRefused)
 {
 	ASSERT_EQ(chmod(state.c_str(), 0770), 0);
-	expect_refused({ "vm", "list" }, state + " is group-writable (mode 0770) and no operator group");
+	expect_refused({ "vm", "list" },
+		       state + " is group-writable (mode 0770) and no operator group");
 	ASSERT_EQ(chmod(state.c_str(), 0707), 0);
 	expect_refused({ "vm", "list" }, state + " is writable by others (mode 0707)");
 	ASSERT_EQ(chmod(state.c_str(), 0700), 0);
@@ -143,8 +148,9 @@ TEST_F(StoreOwnership, OperatorGroupMayWrite)
 		// A record of a user outside the operator group stays refused.
 		ScopedEnv g("RESYNC_OPERATOR_GROUP", "nogroup");
 		ASSERT_EQ(chown((state + "/vms/vm.json").c_str(), 1, kNogroup), 0);
-		expect_refused({ "vm", "show", "vm" },
-			       "owned by uid 1, neither you (uid 0) nor root nor a member of the operator group");
+		expect_refused(
+			{ "vm", "show", "vm" },
+			"owned by uid 1, neither you (uid 0) nor root nor a member of the operator group");
 	}
 }
 
@@ -165,8 +171,8 @@ TEST_F(StoreOwnership, UnprivilegedUserCannotUseRootsStore)
 	ASSERT_EQ(mkdir(theirs.c_str(), 0700), 0);
 	ASSERT_EQ(chown(theirs.c_str(), kNobody, kNogroup), 0);
 	r = run_cmd("/usr/bin/setpriv", { "--reuid=65534", "--regid=65534", "--clear-groups",
-					  ctl_binary(), "--state-dir", theirs, "--json", "vm", "add",
-					  "v", "--disk", "d0=" + path("t") });
+					  ctl_binary(), "--state-dir", theirs, "--json", "vm",
+					  "add", "v", "--disk", "d0=" + path("t") });
 	EXPECT_EQ(r.rv, 0u) << r.out << r.err;
 	r = ctl_text({ "--state-dir", theirs, "vm", "show", "v" });
 	EXPECT_EQ(r.rv, 32769u);

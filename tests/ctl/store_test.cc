@@ -79,7 +79,7 @@ TEST_F(Store, RefusesSymlinksAndBadJson)
 	ASSERT_EQ(symlinkat("/etc/passwd", s.vms, "evil.json"), 0);
 	EXPECT_EQ(ctl_read_json(s.vms, "evil.json", &o), -ELOOP);
 	json_object *w = json_object_new_object();
-	EXPECT_EQ(ctl_write_json(s.vms, "evil.json", w), 0);  // replaces the link itself
+	EXPECT_EQ(ctl_write_json(s.vms, "evil.json", w), 0); // replaces the link itself
 	struct stat st;
 	ASSERT_EQ(fstatat(s.vms, "evil.json", &st, AT_SYMLINK_NOFOLLOW), 0);
 	EXPECT_TRUE(S_ISREG(st.st_mode));
@@ -158,4 +158,3 @@ TEST(StoreOwnershipRules, OwnerAndModeRules)
 	unsetenv("RESYNC_OPERATOR_GROUP");
 	EXPECT_EQ(ctl_create_mode(0700), 0700u);
 }
-

@@ -64,10 +64,12 @@ TEST(TrustRules, EachFailedCheckIsCompareWithItsRule)
 		{ "no-record", [](ctl_trust_facts &f) { f.record_kind = nullptr; } },
 		{ "record-unusable", [](ctl_trust_facts &f) { f.record_unusable = true; } },
 		{ "record-unclean", [](ctl_trust_facts &f) { f.record_consistent = false; } },
-		{ "generation-mismatch", [](ctl_trust_facts &f) { f.record_has_generation = false; } },
+		{ "generation-mismatch",
+		  [](ctl_trust_facts &f) { f.record_has_generation = false; } },
 		{ "generation-mismatch", [](ctl_trust_facts &f) { f.record_generation[15] ^= 1; } },
 		{ "generation-mismatch", [](ctl_trust_facts &f) { f.target_generation = ""; } },
-		{ "generation-mismatch", [](ctl_trust_facts &f) { f.target_generation = nullptr; } },
+		{ "generation-mismatch",
+		  [](ctl_trust_facts &f) { f.target_generation = nullptr; } },
 	};
 	for (auto &c : cases) {
 		ctl_trust_facts f = trusted();

@@ -82,7 +82,10 @@ protected:
 		target = path("target.img");
 		base = random_bytes(kSize, 5);
 		write_file(target, base);
-		ASSERT_EQ(ctl({ "vm", "add", "vm", "--disk", "d0=" + target + ",generation=" + kGen }).rv, 0u);
+		ASSERT_EQ(ctl({ "vm", "add", "vm", "--disk",
+				"d0=" + target + ",generation=" + kGen })
+				  .rv,
+			  0u);
 	}
 	// An image that differs from the base in `regions` 64 KiB pieces, spread
 	// over the disk, and a consistent bitmap relative to kGen naming them.
@@ -109,7 +112,8 @@ protected:
 	void add_rp(const std::string &id, const std::string &name, int time)
 	{
 		ASSERT_EQ(ctl({ "recovery-point", "add", "vm", id, "--time", std::to_string(time),
-				"--disk", "d0=" + path(name + ".img") + ",bitmap=" + path(name + ".bmp") })
+				"--disk",
+				"d0=" + path(name + ".img") + ",bitmap=" + path(name + ".bmp") })
 				  .rv,
 			  0u);
 	}
@@ -132,7 +136,7 @@ protected:
 	std::string start_then_terminate(const std::string &rp, const std::string &extra = "")
 	{
 		CliRun r = ctl({ "failback", "vm", "--recovery-point", rp, "--settings",
-			      "{\"rate_limit\":1048576,\"request_size\":65536" + extra + "}" });
+				 "{\"rate_limit\":1048576,\"request_size\":65536" + extra + "}" });
 		EXPECT_EQ(r.rv, 4096u) << r.out;
 		std::string job = r.str("Job");
 		json_object *j = wait_job(job, [](json_object *o) {
@@ -144,8 +148,14 @@ protected:
 		wait_job(job, [](json_object *o) { return jnum(o, "JobState") >= 7; });
 		return job;
 	}
-	std::string vm_record() { return read_file(state + "/vms/vm.json"); }
-	size_t job_count() { return json_object_array_length(ctl({ "job", "list" }).obj("Jobs")); }
+	std::string vm_record()
+	{
+		return read_file(state + "/vms/vm.json");
+	}
+	size_t job_count()
+	{
+		return json_object_array_length(ctl({ "job", "list" }).obj("Jobs"));
+	}
 
 	std::string target, base;
 };
@@ -175,12 +185,15 @@ TEST_F(Trust, LostStoreWriteFailsTheJobBeforeItWrites)
 		<< jstr(j, "ErrorDescription");
 	json_object *d = disk_of(vm_show("vm"), 0);
 	EXPECT_TRUE(read_file(target) == base || jbool(d, "Inconsistent"))
-		<< "the target was written while the VM record says it holds " << jstr(d, "GenerationId");
-	EXPECT_TRUE(same_bytes(read_file(target), base)) << "nothing may be written before the record is durable";
+		<< "the target was written while the VM record says it holds "
+		<< jstr(d, "GenerationId");
+	EXPECT_TRUE(same_bytes(read_file(target), base))
+		<< "nothing may be written before the record is durable";
 
 	j = failback_wait("rp2");
 	EXPECT_EQ(jnum(j, "JobState"), 7);
-	EXPECT_TRUE(same_bytes(read_file(target), rp2)) << "Completed with a target that differs from rp2";
+	EXPECT_TRUE(same_bytes(read_file(target), rp2))
+		<< "Completed with a target that differs from rp2";
 }
 
 // Item 1, the later write: the start of the copy was recorded, the end
@@ -223,16 +236,20 @@ TEST_F(Trust, ReRegisteredRecoveryPointIsNotResumed)
 	std::string other = random_bytes(kSize, 4242);
 	write_file(path("other.img"), other);
 	ASSERT_EQ(ctl({ "recovery-point", "add", "vm", "rp1", "--time", "1000", "--disk",
-			"d0=" + path("other.img") + ",bitmap=" + path("rp1.bmp") }).rv, 0u);
+			"d0=" + path("other.img") + ",bitmap=" + path("rp1.bmp") })
+			  .rv,
+		  0u);
 
 	json_object *j = failback_wait("rp1");
 	EXPECT_EQ(jnum(j, "JobState"), 7);
 	EXPECT_EQ(jstr(disk_of(j, 0), "ResumedFrom"), "");
 	EXPECT_EQ(jstr(disk_of(j, 0), "ChangeSource"), "compare");
 	EXPECT_EQ(jstr(disk_of(j, 0), "TrustRule"), "inconsistent");
-	EXPECT_NE(jstr(disk_of(j, 0), "TrustReason").find("recovery point changed"), std::string::npos)
+	EXPECT_NE(jstr(disk_of(j, 0), "TrustReason").find("recovery point changed"),
+		  std::string::npos)
 		<< jstr(disk_of(j, 0), "TrustReason");
-	EXPECT_TRUE(same_bytes(read_file(target), other)) << "Completed with a target that is not the new image";
+	EXPECT_TRUE(same_bytes(read_file(target), other))
+		<< "Completed with a target that is not the new image";
 }
 
 // Item 2, same id and same job folder: the image file replaced in place
@@ -288,7 +305,9 @@ TEST_F(Trust, UnsupportedGranularityIsRefusedUpFront)
 	resync_bitmap_free(b);
 	write_file(path("rp.img"), random_bytes(kSize, 9));
 	ASSERT_EQ(ctl({ "recovery-point", "add", "vm", "rp", "--disk",
-			"d0=" + path("rp.img") + ",bitmap=" + path("coarse.bmp") }).rv, 0u);
+			"d0=" + path("rp.img") + ",bitmap=" + path("coarse.bmp") })
+			  .rv,
+		  0u);
 	ASSERT_EQ(ctl({ "failover", "vm" }).rv, 0u);
 	std::string before = vm_record();
 	for (const char *settings : { "", R"({"change_source":"bitmap"})" }) {
@@ -312,7 +331,7 @@ TEST_F(Trust, BadExtentListsAreRefusedUpFront)
 	write_file(path("rp.img"), random_bytes(kSize, 9));
 	struct Case {
 		const char *what;
-		std::string content;  // "" : the file does not exist
+		std::string content; // "" : the file does not exist
 		uint32_t rv;
 	} cases[] = {
 		{ "malformed", "0 65536\n4096 lots\n", 32773 },
@@ -325,8 +344,11 @@ TEST_F(Trust, BadExtentListsAreRefusedUpFront)
 		if (!c.content.empty())
 			write_file(ext, c.content);
 		ASSERT_EQ(ctl({ "recovery-point", "add", "vm", id, "--time", std::to_string(n),
-				"--disk", "d0=" + path("rp.img") + ",extents=" + ext + ",base=" + kGen +
-					",consistent" }).rv, 0u);
+				"--disk",
+				"d0=" + path("rp.img") + ",extents=" + ext + ",base=" + kGen +
+					",consistent" })
+				  .rv,
+			  0u);
 		if (n == 1) {
 			ASSERT_EQ(ctl({ "failover", "vm" }).rv, 0u);
 		}
@@ -356,7 +378,8 @@ TEST_F(Trust, ReadOnlyBlockDeviceTargetIsRefused)
 		std::string dev;
 		explicit ReadOnlyLoop(const std::string &file)
 		{
-			FILE *p = popen(("losetup -r -f --show '" + file + "' 2>/dev/null").c_str(), "r");
+			FILE *p = popen(("losetup -r -f --show '" + file + "' 2>/dev/null").c_str(),
+					"r");
 			char buf[64] = "";
 			if (p && fgets(buf, sizeof(buf), p))
 				dev.assign(buf, strcspn(buf, "\n"));
@@ -374,7 +397,8 @@ TEST_F(Trust, ReadOnlyBlockDeviceTargetIsRefused)
 	std::string loop = ro.dev;
 	write_file(path("rp.img"), random_bytes(kSize, 9));
 	ASSERT_EQ(ctl({ "vm", "add", "ro", "--disk", "d0=" + loop }).rv, 0u);
-	ASSERT_EQ(ctl({ "recovery-point", "add", "ro", "rp", "--disk", "d0=" + path("rp.img") }).rv, 0u);
+	ASSERT_EQ(ctl({ "recovery-point", "add", "ro", "rp", "--disk", "d0=" + path("rp.img") }).rv,
+		  0u);
 	ASSERT_EQ(ctl({ "failover", "ro" }).rv, 0u);
 	std::string before = read_file(state + "/vms/ro.json");
 	CliRun r = ctl({ "failback", "ro" });
@@ -391,14 +415,16 @@ TEST_F(Trust, FailedChangeSourceDoesNotTrapAuto)
 	std::string img = make_rp_image("rp1", 100, 8);
 	std::string sock = path("nbd.sock"), trigger = path("fail-reads");
 	write_file(trigger, "");
-	pid_t srv = start_nbdkit(sock, { "--filter=error", "file", path("rp1.img"),
-					 "error-pread=EIO", "error-pread-rate=1",
-					 "error-pread-file=" + trigger });
+	pid_t srv =
+		start_nbdkit(sock, { "--filter=error", "file", path("rp1.img"), "error-pread=EIO",
+				     "error-pread-rate=1", "error-pread-file=" + trigger });
 	if (srv < 0)
 		GTEST_SKIP() << "nbdkit with the error filter is not available";
 	std::string uri = "nbd+unix:///?socket=" + sock;
 	ASSERT_EQ(ctl({ "recovery-point", "add", "vm", "rp1", "--disk",
-			"d0=" + uri + ",bitmap=" + path("rp1.bmp") }).rv, 0u);
+			"d0=" + uri + ",bitmap=" + path("rp1.bmp") })
+			  .rv,
+		  0u);
 	ASSERT_EQ(ctl({ "failover", "vm" }).rv, 0u);
 	json_object *j = failback_wait("rp1", "", 32768);
 	EXPECT_EQ(jstr(disk_of(j, 0), "ChangeSource"), "bitmap");
@@ -421,13 +447,17 @@ TEST_F(Trust, PartialDiskFailbackKeepsTheVmInProgress)
 	std::string t1 = path("t1.img");
 	write_file(t1, random_bytes(kSize, 6));
 	ASSERT_EQ(ctl({ "vm", "add", "two", "--disk", "d0=" + path("two0.img"), "--disk",
-			"d1=" + t1 }).rv, 0u);
+			"d1=" + t1 })
+			  .rv,
+		  0u);
 	write_file(path("two0.img"), random_bytes(kSize, 7));
 	std::string i0 = random_bytes(kSize, 8), i1 = random_bytes(kSize, 9);
 	write_file(path("i0.img"), i0);
 	write_file(path("i1.img"), i1);
 	ASSERT_EQ(ctl({ "recovery-point", "add", "two", "rp", "--disk", "d0=" + path("i0.img"),
-			"--disk", "d1=" + path("i1.img") }).rv, 0u);
+			"--disk", "d1=" + path("i1.img") })
+			  .rv,
+		  0u);
 	ASSERT_EQ(ctl({ "failover", "two" }).rv, 0u);
 	// Both disks are written, then the job ends: both inconsistent.
 	CliRun r = ctl({ "failback", "two", "--settings", R"({"rate_limit":1048576})" });
@@ -437,7 +467,8 @@ TEST_F(Trust, PartialDiskFailbackKeepsTheVmInProgress)
 	EXPECT_EQ(ctl({ "job", "terminate", job }).rv, 4096u);
 	wait_job(job, [](json_object *o) { return jnum(o, "JobState") == 8; });
 
-	r = ctl({ "failback", "two", "--wait", "--timeout", "120", "--settings", R"({"disks":["d0"]})" });
+	r = ctl({ "failback", "two", "--wait", "--timeout", "120", "--settings",
+		  R"({"disks":["d0"]})" });
 	ASSERT_EQ(r.rv, 0u) << r.out;
 	EXPECT_EQ(jnum(r.obj("JobDetails"), "JobState"), 7);
 	EXPECT_TRUE(same_bytes(read_file(path("two0.img")), i0));
@@ -447,7 +478,8 @@ TEST_F(Trust, PartialDiskFailbackKeepsTheVmInProgress)
 	EXPECT_FALSE(jbool(disk_of(vm, 0), "Inconsistent"));
 	EXPECT_TRUE(jbool(disk_of(vm, 1), "Inconsistent"));
 
-	r = ctl({ "failback", "two", "--wait", "--timeout", "120", "--settings", R"({"disks":["d1"]})" });
+	r = ctl({ "failback", "two", "--wait", "--timeout", "120", "--settings",
+		  R"({"disks":["d1"]})" });
 	ASSERT_EQ(r.rv, 0u) << r.out;
 	EXPECT_TRUE(same_bytes(read_file(t1), i1));
 	vm = vm_show("two");
@@ -476,7 +508,8 @@ TEST_F(Trust, LyingBitmapIsCaughtAndCompared)
 		<< jstr(d, "TrustReason");
 	EXPECT_TRUE(same_bytes(read_file(target), img)) << "Completed by a lying bitmap";
 	std::string log = read_file(state + "/jobs/" + jstr(j, "InstanceID") + "/log");
-	EXPECT_NE(log.find("not trusted any more (rule verify-mismatch)"), std::string::npos) << log;
+	EXPECT_NE(log.find("not trusted any more (rule verify-mismatch)"), std::string::npos)
+		<< log;
 	json_object *vm = vm_show("vm");
 	EXPECT_EQ(jnum(vm, "ReplicationState"), 14);
 	EXPECT_FALSE(jbool(disk_of(vm, 0), "Inconsistent"));
@@ -506,24 +539,27 @@ TEST_F(Trust, DefaultSettingsVerifyACopyByChangeRecord)
 TEST_F(Trust, TwoDisksOneTargetAreRefused)
 {
 	ASSERT_EQ(symlink(target.c_str(), path("alias.img").c_str()), 0);
-	CliRun r = ctl({ "vm", "add", "y", "--disk", "a=" + path("y.img"), "--disk", "b=" + path("alias.img") });
+	CliRun r = ctl({ "vm", "add", "y", "--disk", "a=" + path("y.img"), "--disk",
+			 "b=" + path("alias.img") });
 	EXPECT_EQ(r.rv, 32773u) << r.out;
 	EXPECT_NE(r.str("ErrorDescription").find("also disk \"d0\" of VM \"vm\""), std::string::npos)
 		<< r.out;
 	write_file(path("z.img"), "");
 	ASSERT_EQ(symlink(path("z.img").c_str(), path("z-alias.img").c_str()), 0);
-	r = ctl({ "vm", "add", "z", "--disk", "a=" + path("z.img"), "--disk", "b=" + path("z-alias.img") });
+	r = ctl({ "vm", "add", "z", "--disk", "a=" + path("z.img"), "--disk",
+		  "b=" + path("z-alias.img") });
 	EXPECT_EQ(r.rv, 32773u) << r.out;
-	EXPECT_NE(r.str("ErrorDescription").find("name the same target"), std::string::npos) << r.out;
+	EXPECT_NE(r.str("ErrorDescription").find("name the same target"), std::string::npos)
+		<< r.out;
 }
-
 
 // Item 13 at failback: a store written before vm add checked targets (here
 // by hand) where another VM names this VM's target: refused, nothing changed.
 TEST_F(Trust, FailbackRefusesATargetAnotherVmNames)
 {
 	write_file(path("rp.img"), random_bytes(kSize, 9));
-	ASSERT_EQ(ctl({ "recovery-point", "add", "vm", "rp", "--disk", "d0=" + path("rp.img") }).rv, 0u);
+	ASSERT_EQ(ctl({ "recovery-point", "add", "vm", "rp", "--disk", "d0=" + path("rp.img") }).rv,
+		  0u);
 	ASSERT_EQ(ctl({ "failover", "vm" }).rv, 0u);
 	ASSERT_EQ(symlink(target.c_str(), path("alias.img").c_str()), 0);
 	std::string other = vm_record();

@@ -43,18 +43,21 @@ TEST(Durability, FailingFlushFailsTheCopyAndKeepsTheWholeDisk)
 	std::string src = tmp.path("src.img"), tgt = tmp.path("tgt.img"), ck = tmp.path("ck");
 	rt::write_file(src, data);
 	rt::write_file(tgt, rt::Bytes(4 * MiB, 0x33));
-	auto dst = nbdt::nbdkit(tmp, "dst", {
-		"eval", "get_size=stat -c %s " + tgt,
-		"pread=dd if=" + tgt + " skip=$4 count=$3 iflag=skip_bytes,count_bytes status=none",
-		"pwrite=dd of=" + tgt + " seek=$4 oflag=seek_bytes conv=notrunc status=none",
-		"can_write=exit 0", "can_flush=exit 0",
-		"flush=echo 'EIO the disk refuses to flush' >&2; exit 1" });
+	auto dst =
+		nbdt::nbdkit(tmp, "dst",
+			     { "eval", "get_size=stat -c %s " + tgt,
+			       "pread=dd if=" + tgt +
+				       " skip=$4 count=$3 iflag=skip_bytes,count_bytes status=none",
+			       "pwrite=dd of=" + tgt +
+				       " seek=$4 oflag=seek_bytes conv=notrunc status=none",
+			       "can_write=exit 0", "can_flush=exit 0",
+			       "flush=echo 'EIO the disk refuses to flush' >&2; exit 1" });
 	ASSERT_TRUE(dst->ok()) << dst->log();
-	auto res = nbdt::copy(src, dst->uri(), RESYNC_FULL, nullptr, [&](resync *r) {
-		resync_set_checkpoint(r, ck.c_str(), 0, 1 * MiB);
-	});
+	auto res = nbdt::copy(src, dst->uri(), RESYNC_FULL, nullptr,
+			      [&](resync *r) { resync_set_checkpoint(r, ck.c_str(), 0, 1 * MiB); });
 	EXPECT_EQ(res.ret, -EIO) << res.error;
-	EXPECT_EQ(res.error, "target " + dst->uri() + ": flush: command failed: Input/output error");
+	EXPECT_EQ(res.error,
+		  "target " + dst->uri() + ": flush: command failed: Input/output error");
 	EXPECT_EQ(res.st.bytes_planned, 4 * MiB);
 	EXPECT_EQ(checkpoint_dirty_bytes(ck), 4 * MiB);
 }
@@ -81,25 +84,31 @@ TEST(Durability, WritesFailingFromATriggerResumeToIdentical)
 		unlink(ck.c_str());
 		Trigger t{ tmp.path("trigger"), 4 * MiB + rng() % (20 * MiB), false };
 		unlink(t.path.c_str());
-		auto dst = nbdt::nbdkit(tmp, "dst", { "--filter=error", "file", tgt, "error-pwrite=EIO",
-						     "error-pwrite-rate=100%",
-						     "error-pwrite-file=" + t.path });
+		auto dst =
+			nbdt::nbdkit(tmp, "dst",
+				     { "--filter=error", "file", tgt, "error-pwrite=EIO",
+				       "error-pwrite-rate=100%", "error-pwrite-file=" + t.path });
 		ASSERT_TRUE(dst->ok()) << dst->log();
 		auto res = nbdt::copy(src, dst->uri(), RESYNC_FULL, nullptr, [&](resync *r) {
 			resync_set_checkpoint(r, ck.c_str(), 0, 2 * MiB);
 			resync_set_rate_limit(r, 64 * MiB);
-			resync_set_progress(r, [](const resync_stats *st, void *arg) {
-				auto *tt = static_cast<Trigger *>(arg);
-				if (!tt->made && st->bytes_done >= tt->at) {
-					std::ofstream(tt->path) << "on\n";
-					tt->made = true;
-				}
-			}, &t, 1);
+			resync_set_progress(
+				r,
+				[](const resync_stats *st, void *arg) {
+					auto *tt = static_cast<Trigger *>(arg);
+					if (!tt->made && st->bytes_done >= tt->at) {
+						std::ofstream(tt->path) << "on\n";
+						tt->made = true;
+					}
+				},
+				&t, 1);
 		});
 		ASSERT_TRUE(t.made);
 		EXPECT_EQ(res.ret, -EIO) << res.error;
-		EXPECT_NE(res.error.find("target " + dst->uri() + ": nbd_aio_pwrite (write) at offset "),
-			  std::string::npos) << res.error;
+		EXPECT_NE(res.error.find("target " + dst->uri() +
+					 ": nbd_aio_pwrite (write) at offset "),
+			  std::string::npos)
+			<< res.error;
 		uint64_t left = checkpoint_dirty_bytes(ck);
 		EXPECT_LT(left, size);
 		unlink(t.path.c_str());
@@ -140,7 +149,10 @@ public:
 		stop_ = true;
 		th_.join();
 	}
-	bool killed() const { return killed_; }
+	bool killed() const
+	{
+		return killed_;
+	}
 
 private:
 	static ino_t ino(const std::string &p)
@@ -182,27 +194,33 @@ TEST(Durability, WritebackCacheKilledAtRandomPointsResumesToIdentical)
 			ASSERT_LT(attempt, 30) << "round " << round;
 			// Writeback is slowed (1 ms per cached block) so a flush takes
 			// long enough that a checkpoint saved before it would be caught.
-			auto dst = nbdt::nbdkit(tmp, "dst", { "--filter=cache", "--filter=delay", "file",
-							     tgt, "cache=writeback", "delay-write=1ms" });
+			auto dst = nbdt::nbdkit(tmp, "dst",
+						{ "--filter=cache", "--filter=delay", "file", tgt,
+						  "cache=writeback", "delay-write=1ms" });
 			ASSERT_TRUE(dst->ok()) << dst->log();
 			bool by_checkpoint = attempt < 8 && rng() % 4;
 			ByteKill bk{ dst.get(), attempt < 8 ? rng() % size : UINT64_MAX, false };
-			Killer killer(dst.get(), ck, by_checkpoint ? 1 + (int)(rng() % 4) : INT32_MAX);
+			Killer killer(dst.get(), ck,
+				      by_checkpoint ? 1 + (int)(rng() % 4) : INT32_MAX);
 			auto res = nbdt::copy(src, dst->uri(), RESYNC_FULL, nullptr, [&](resync *r) {
 				resync_set_checkpoint(r, ck.c_str(), 0, 2 * MiB);
 				resync_set_rate_limit(r, 16 * MiB);
 				resync_set_nbd_connections(r, 1 + (unsigned)(rng() % 4));
 				if (!by_checkpoint)
-					resync_set_progress(r, [](const resync_stats *st, void *arg) {
-						auto *b = static_cast<ByteKill *>(arg);
-						if (!b->killed && st->bytes_done >= b->at) {
-							b->killed = true;
-							b->srv->crash();
-						}
-					}, &bk, 1);
+					resync_set_progress(
+						r,
+						[](const resync_stats *st, void *arg) {
+							auto *b = static_cast<ByteKill *>(arg);
+							if (!b->killed && st->bytes_done >= b->at) {
+								b->killed = true;
+								b->srv->crash();
+							}
+						},
+						&bk, 1);
 			});
 			if (had_checkpoint) {
-				EXPECT_EQ(res.st.resumed, 1u) << "round " << round << ": " << res.error;
+				EXPECT_EQ(res.st.resumed, 1u)
+					<< "round " << round << ": " << res.error;
 			}
 			done = res.ret == 0;
 			if (!done) {

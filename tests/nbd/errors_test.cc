@@ -19,12 +19,11 @@ namespace {
 constexpr uint64_t MiB = 1 << 20;
 
 // Runs a copy on another thread so a hang fails the test instead of the suite.
-nbdt::Result copy_within(std::chrono::seconds limit, const std::string &src,
-			 const std::string &dst, std::function<void(resync *)> more)
+nbdt::Result copy_within(std::chrono::seconds limit, const std::string &src, const std::string &dst,
+			 std::function<void(resync *)> more)
 {
-	auto fut = std::async(std::launch::async, [=] {
-		return nbdt::copy(src, dst, RESYNC_FULL, nullptr, more);
-	});
+	auto fut = std::async(std::launch::async,
+			      [=] { return nbdt::copy(src, dst, RESYNC_FULL, nullptr, more); });
 	if (fut.wait_for(limit) != std::future_status::ready) {
 		ADD_FAILURE() << "copy did not finish within " << limit.count() << " s";
 		std::_Exit(1);
@@ -75,15 +74,18 @@ TEST(Unreachable, NothingListeningOnTcpIsRefused)
 TEST(Unreachable, ExportNotFound)
 {
 	rt::TempDir tmp;
-	auto srv = nbdt::nbdkit(tmp, "srv", { "--filter=exportname", "memory", "1M",
-					     "exportname=foo", "exportname-strict=true" });
+	auto srv = nbdt::nbdkit(tmp, "srv",
+				{ "--filter=exportname", "memory", "1M", "exportname=foo",
+				  "exportname-strict=true" });
 	ASSERT_TRUE(srv->ok()) << srv->log();
 	std::string raw = tmp.path("raw.img");
 	rt::write_file(raw, rt::Bytes(1 * MiB, 0x55));
 	auto res = nbdt::copy(raw, srv->uri("bar"));
 	EXPECT_EQ(res.ret, -ENOENT);
-	EXPECT_EQ(res.error, "target " + srv->uri("bar") +
-				     ": handshake: server has no export named 'bar': No such file or directory");
+	EXPECT_EQ(
+		res.error,
+		"target " + srv->uri("bar") +
+			": handshake: server has no export named 'bar': No such file or directory");
 	res = nbdt::copy(raw, srv->uri("foo"));
 	EXPECT_EQ(res.ret, 0) << res.error;
 }
@@ -103,8 +105,10 @@ TEST(Unreachable, SilentServerTimesOut)
 	ASSERT_EQ(listen(fd, 4), 0);
 	setenv("RESYNC_NBD_CONNECT_TIMEOUT_MS", "1000", 1);
 	auto start = std::chrono::steady_clock::now();
-	auto res = copy_within(std::chrono::seconds(20), "nbd+unix:///?socket=" + sock, raw, nullptr);
-	double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+	auto res =
+		copy_within(std::chrono::seconds(20), "nbd+unix:///?socket=" + sock, raw, nullptr);
+	double secs =
+		std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 	unsetenv("RESYNC_NBD_CONNECT_TIMEOUT_MS");
 	close(fd);
 	EXPECT_EQ(res.ret, -ETIMEDOUT);
@@ -129,12 +133,14 @@ TEST(Unreachable, ConnectTimeoutSetThroughTheApi)
 	ASSERT_EQ(bind(fd, (sockaddr *)&addr, sizeof addr), 0);
 	ASSERT_EQ(listen(fd, 4), 0);
 	setenv("RESYNC_NBD_CONNECT_TIMEOUT_MS", "600000", 1);
-	auto res = copy_within(std::chrono::seconds(60), "nbd+unix:///?socket=" + sock, raw,
-			       [](resync *r) {
-				       ASSERT_EQ(resync_set_nbd_connect_timeout(r, 24u * 3600 * 1000 + 1),
-						 -EINVAL);
-				       ASSERT_EQ(resync_set_nbd_connect_timeout(r, 700), 0);
-			       });
+	auto res =
+		copy_within(std::chrono::seconds(60), "nbd+unix:///?socket=" + sock, raw,
+			    [](resync *r) {
+				    ASSERT_EQ(resync_set_nbd_connect_timeout(r,
+									     24u * 3600 * 1000 + 1),
+					      -EINVAL);
+				    ASSERT_EQ(resync_set_nbd_connect_timeout(r, 700), 0);
+			    });
 	unsetenv("RESYNC_NBD_CONNECT_TIMEOUT_MS");
 	close(fd);
 	EXPECT_EQ(res.ret, -ETIMEDOUT);
@@ -154,10 +160,11 @@ protected:
 	}
 	std::unique_ptr<nbdt::Server> target(const std::string &min, const std::string &max)
 	{
-		auto s = nbdt::nbdkit(tmp_, "dst", {
-			"--filter=blocksize-policy", "file", dst_, "blocksize-minimum=" + min,
-			"blocksize-preferred=" + min, "blocksize-maximum=" + max,
-			"blocksize-error-policy=error" });
+		auto s = nbdt::nbdkit(tmp_, "dst",
+				      { "--filter=blocksize-policy", "file", dst_,
+					"blocksize-minimum=" + min, "blocksize-preferred=" + min,
+					"blocksize-maximum=" + max,
+					"blocksize-error-policy=error" });
 		EXPECT_TRUE(s->ok()) << s->log();
 		return s;
 	}
@@ -186,7 +193,9 @@ TEST_F(BlockSize, RequestAboveMaximumIsInvalid)
 			      [](resync *r) { resync_set_block_size(r, 1 << 20); });
 	EXPECT_EQ(res.ret, -EINVAL);
 	EXPECT_NE(res.error.find("takes at most 262144 bytes per request, less than the block "
-				 "size 1048576"), std::string::npos) << res.error;
+				 "size 1048576"),
+		  std::string::npos)
+		<< res.error;
 	EXPECT_EQ(res.st.bytes_read + res.st.bytes_written + res.st.bytes_zeroed, 0u);
 	dst->stop();
 	EXPECT_EQ(rt::read_file(dst_), rt::Bytes(4 * MiB, 0x44));
@@ -195,8 +204,8 @@ TEST_F(BlockSize, RequestAboveMaximumIsInvalid)
 TEST(ServerDeath, CopyFailsInsteadOfHanging)
 {
 	rt::TempDir tmp;
-	auto src = nbdt::nbdkit(tmp, "src", { "--filter=delay", "pattern", "64M",
-					     "delay-read=100ms" });
+	auto src = nbdt::nbdkit(tmp, "src",
+				{ "--filter=delay", "pattern", "64M", "delay-read=100ms" });
 	ASSERT_TRUE(src->ok()) << src->log();
 	std::string raw = tmp.path("raw.img");
 	rt::write_file(raw, rt::Bytes(64 * MiB, 0));
@@ -227,12 +236,14 @@ TEST(ServerStall, CopyTimesOut)
 		resync_set_queue_depth(r, 4);
 		resync_set_nbd_connections(r, 1);
 	});
-	double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+	double secs =
+		std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 	unsetenv("RESYNC_NBD_IO_TIMEOUT_MS");
 	src->crash();
 	EXPECT_EQ(res.ret, -ETIMEDOUT);
-	EXPECT_EQ(res.error, "source " + src->uri() +
-				     ": no reply from the server within 1000 ms (4 requests in flight)");
+	EXPECT_EQ(res.error,
+		  "source " + src->uri() +
+			  ": no reply from the server within 1000 ms (4 requests in flight)");
 	EXPECT_EQ(res.st.bytes_written, 0u);
 	EXPECT_GE(secs, 1.0);
 	EXPECT_LT(secs, 10.0);
@@ -243,8 +254,8 @@ TEST(ServerStall, CopyTimesOut)
 TEST(Polling, SlowServerDoesNotMakeTheLoopSpin)
 {
 	rt::TempDir tmp;
-	auto src = nbdt::nbdkit(tmp, "src", { "--filter=delay", "pattern", "8M",
-					     "delay-read=100ms" });
+	auto src =
+		nbdt::nbdkit(tmp, "src", { "--filter=delay", "pattern", "8M", "delay-read=100ms" });
 	ASSERT_TRUE(src->ok()) << src->log();
 	std::string raw = tmp.path("raw.img");
 	rt::write_file(raw, rt::Bytes(8 * MiB, 0));
@@ -253,7 +264,8 @@ TEST(Polling, SlowServerDoesNotMakeTheLoopSpin)
 	auto start = std::chrono::steady_clock::now();
 	auto res = nbdt::copy(src->uri(), raw, RESYNC_FULL, nullptr,
 			      [](resync *r) { resync_set_queue_depth(r, 1); });
-	double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+	double wall =
+		std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 	getrusage(RUSAGE_SELF, &after);
 	ASSERT_EQ(res.ret, 0) << res.error;
 	auto secs = [](const timeval &t) { return t.tv_sec + t.tv_usec / 1e6; };

@@ -41,7 +41,8 @@ protected:
 		rt::write_file(primary_, base_);
 		rp_ = tmp_.path("rp.qcow2");
 		ASSERT_EQ(nbdt::run({ "qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2",
-				      primary_, rp_ }), 0);
+				      primary_, rp_ }),
+			  0);
 		ASSERT_EQ(nbdt::run({ "qemu-img", "bitmap", "--add", rp_, "b0" }), 0);
 		std::vector<std::string> io = { "qemu-io", "-f", "qcow2" };
 		for (const auto &w : kWrites) {
@@ -162,7 +163,10 @@ struct DirtyExtents : Failback {
 	Walk w;
 	resync_extent_cb cb = { sizeof cb, 0, walk_size, walk_extent, &w };
 	resync *r = resync_new();
-	void TearDown() override { resync_free(r); }
+	void TearDown() override
+	{
+		resync_free(r);
+	}
 };
 
 TEST_F(DirtyExtents, ReportsSizeThenEachDirtyGranule)
@@ -172,7 +176,9 @@ TEST_F(DirtyExtents, ReportsSizeThenEachDirtyGranule)
 	EXPECT_EQ(w.size_calls, 1);
 	EXPECT_EQ(w.size, kSize);
 	std::vector<std::pair<uint64_t, uint64_t>> want = {
-		{ 1 * MiB, 64 * KiB }, { 3 * MiB, 64 * KiB }, { 5 * MiB, 128 * KiB },
+		{ 1 * MiB, 64 * KiB },
+		{ 3 * MiB, 64 * KiB },
+		{ 5 * MiB, 128 * KiB },
 		{ kSize - 64 * KiB, 64 * KiB },
 	};
 	EXPECT_EQ(w.extents, want);

@@ -34,8 +34,14 @@ double since(Clock::time_point t)
 
 // Sets RESYNC_NBD_IO_TIMEOUT_MS for one test.
 struct IoTimeout {
-	explicit IoTimeout(const char *ms) { setenv("RESYNC_NBD_IO_TIMEOUT_MS", ms, 1); }
-	~IoTimeout() { unsetenv("RESYNC_NBD_IO_TIMEOUT_MS"); }
+	explicit IoTimeout(const char *ms)
+	{
+		setenv("RESYNC_NBD_IO_TIMEOUT_MS", ms, 1);
+	}
+	~IoTimeout()
+	{
+		unsetenv("RESYNC_NBD_IO_TIMEOUT_MS");
+	}
 };
 
 // Requests of kind ("Flush", "Extents", ...) in an nbdkit log filter's file.
@@ -74,7 +80,8 @@ std::unique_ptr<nbdt::Server> file_with_flush(const rt::TempDir &tmp, const std:
 	for (std::string a : {
 		     std::string("eval"),
 		     "get_size=stat -c %s " + file,
-		     "pread=dd if=" + file + " skip=$4 count=$3 iflag=skip_bytes,count_bytes status=none",
+		     "pread=dd if=" + file +
+			     " skip=$4 count=$3 iflag=skip_bytes,count_bytes status=none",
 		     "pwrite=dd of=" + file + " seek=$4 oflag=seek_bytes conv=notrunc status=none",
 		     std::string("can_write=exit 0"),
 		     std::string("can_flush=exit 0"),
@@ -146,7 +153,8 @@ TEST_F(Liveness, SlowFlushTimesOut)
 	auto res = finish(fut, 50);
 	resync_free(r);
 	EXPECT_EQ(res.ret, -ETIMEDOUT) << res.error;
-	EXPECT_EQ(res.error, "target " + dst->uri() + ": flush: no answer from the server within 1000 ms");
+	EXPECT_EQ(res.error,
+		  "target " + dst->uri() + ": flush: no answer from the server within 1000 ms");
 	EXPECT_LT(since(start), 30.0);
 	// SIGTERM would wait for the held flush.
 	dst->crash();
@@ -182,8 +190,9 @@ TEST_F(Liveness, CancelCutsASlowFlushShort)
 // 60 s times out, and a cancel meanwhile is seen at once.
 TEST_F(Liveness, SlowBlockStatusTimesOutAndIsCancellable)
 {
-	auto srv = nbdt::nbdkit(tmp_, "src", { "--filter=log", "--filter=delay", "file", src_,
-					      "logfile=" + log_, "delay-extents=60" });
+	auto srv = nbdt::nbdkit(tmp_, "src",
+				{ "--filter=log", "--filter=delay", "file", src_, "logfile=" + log_,
+				  "delay-extents=60" });
 	ASSERT_TRUE(srv->ok()) << srv->log();
 	{
 		resync *r = handle(srv->uri(), dstf_);
@@ -193,9 +202,10 @@ TEST_F(Liveness, SlowBlockStatusTimesOutAndIsCancellable)
 		auto res = finish(fut, 50);
 		resync_free(r);
 		EXPECT_EQ(res.ret, -ETIMEDOUT) << res.error;
-		EXPECT_EQ(res.error, "source " + srv->uri() +
-					     ": block status: no answer from the server within 1000 ms "
-					     "(base:allocation)");
+		EXPECT_EQ(res.error,
+			  "source " + srv->uri() +
+				  ": block status: no answer from the server within 1000 ms "
+				  "(base:allocation)");
 		EXPECT_LT(since(start), 30.0);
 		EXPECT_EQ(res.st.bytes_written, 0u);
 	}
@@ -271,8 +281,8 @@ TEST_F(Liveness, SlowButSteadyZeroingIsNotAStall)
 	std::string src = tmp_.path("zero.img"), tgt = tmp_.path("thick.img");
 	rt::sparse_file(src, size);
 	rt::write_file(tgt, rt::Bytes(size, 0x77));
-	auto dst = nbdt::nbdkit(tmp_, "thick", { "-t", "1", "--filter=delay", "file", tgt,
-						"delay-zero=1" });
+	auto dst = nbdt::nbdkit(tmp_, "thick",
+				{ "-t", "1", "--filter=delay", "file", tgt, "delay-zero=1" });
 	ASSERT_TRUE(dst->ok()) << dst->log();
 	auto res = nbdt::copy(src, dst->uri(), RESYNC_FULL, nullptr,
 			      [](resync *r) { resync_set_nbd_connections(r, 1); });
@@ -306,13 +316,16 @@ TEST(ServerDeath, AlwaysNotConnected)
 			resync_set_queue_depth(r, 4 + (unsigned)(rng() % 29));
 			resync_set_request_size(r, 64 << 10);
 			resync_set_nbd_connections(r, 1 + (unsigned)(rng() % 2));
-			resync_set_progress(r, [](const resync_stats *st, void *arg) {
-				auto *kk = static_cast<Kill *>(arg);
-				if (!kk->done && st->bytes_done >= kk->at) {
-					kk->done = true;
-					kk->srv->crash();
-				}
-			}, &k, 1);
+			resync_set_progress(
+				r,
+				[](const resync_stats *st, void *arg) {
+					auto *kk = static_cast<Kill *>(arg);
+					if (!kk->done && st->bytes_done >= kk->at) {
+						kk->done = true;
+						kk->srv->crash();
+					}
+				},
+				&k, 1);
 		});
 		ASSERT_TRUE(k.done) << "round " << round;
 		EXPECT_EQ(res.ret, -ENOTCONN) << "round " << round << ": " << res.error;

@@ -63,9 +63,8 @@ TEST_P(Connections, MemoryToMemoryIsIdentical)
 	rt::Bytes data = mixed_content(16 * MiB, 1);
 	auto src = memory_export("src", data);
 	auto dst = memory_export("dst", rt::random_bytes(16 * MiB, 2));
-	auto res = nbdt::copy(src->uri(), dst->uri(), RESYNC_FULL, nullptr, [&](resync *r) {
-		resync_set_nbd_connections(r, GetParam());
-	});
+	auto res = nbdt::copy(src->uri(), dst->uri(), RESYNC_FULL, nullptr,
+			      [&](resync *r) { resync_set_nbd_connections(r, GetParam()); });
 	ASSERT_EQ(res.ret, 0) << res.error;
 	EXPECT_EQ(nbdt::read_export(dst->uri()), data);
 	// The zero runs are known from base:allocation and never read.
@@ -141,7 +140,8 @@ std::vector<std::string> zero_requests(const std::string &log)
 		if (at != std::string::npos)
 			out.push_back(line.substr(line.find("trim=")));
 		else if (line.find("...Zero id=") != std::string::npos)
-			out.back() += line.find("return=0") != std::string::npos ? " ok" : " failed";
+			out.back() += line.find("return=0") != std::string::npos ? " ok" :
+										   " failed";
 	}
 	return out;
 }
@@ -156,7 +156,8 @@ TEST_F(Nbdkit, ZeroKeepsAllocationUnlessTrimIsAllowed)
 		std::string log = tmp.path("dst.log");
 		std::string f = tmp.path("dst.img");
 		rt::write_file(f, rt::Bytes(8 * MiB, 0x11));
-		auto dst = nbdt::nbdkit(tmp, "dst", { "--filter=log", "file", f, "logfile=" + log });
+		auto dst =
+			nbdt::nbdkit(tmp, "dst", { "--filter=log", "file", f, "logfile=" + log });
 		ASSERT_TRUE(dst->ok()) << dst->log();
 		auto res = nbdt::copy(src->uri(), dst->uri(), RESYNC_FULL, nullptr, [&](resync *r) {
 			resync_set_flags(r, trim ? RESYNC_F_ALLOW_TRIM : 0);
@@ -209,7 +210,8 @@ TEST_F(Nbdkit, RefusedFastZeroFallsBackToPlainZero)
 	rt::Bytes data = mixed_content(8 * MiB, 12);
 	auto src = memory_export("src", data);
 	std::string log = tmp_.path("dst.log");
-	auto dst = memory_export("dst", rt::Bytes(8 * MiB, 0x11), { "--filter=log", "--filter=nozero" },
+	auto dst = memory_export("dst", rt::Bytes(8 * MiB, 0x11),
+				 { "--filter=log", "--filter=nozero" },
 				 { "zeromode=plugin", "fastzeromode=slow", "logfile=" + log });
 	auto res = nbdt::copy(src->uri(), dst->uri(), RESYNC_FULL, nullptr,
 			      [](resync *r) { resync_set_nbd_connections(r, 1); });
@@ -260,11 +262,12 @@ TEST_F(Nbdkit, AllocationIsQueriedInChunks)
 // covers just the 64 KiB at the asked offset, zero and data in turn.
 TEST_F(Nbdkit, ShortAllocationRepliesAreFollowed)
 {
-	auto src = nbdt::nbdkit(tmp_, "src", {
-		"eval", "get_size=echo 4194304", "can_extents=exit 0",
-		"extents=if [ $(( $4 / 65536 % 2 )) = 0 ]; then t=hole,zero; else t=; fi; "
-		"echo $(( $4 / 65536 * 65536 )) 65536 $t",
-		"pread=head -c $3 /dev/zero | tr '\\0' A" });
+	auto src = nbdt::nbdkit(
+		tmp_, "src",
+		{ "eval", "get_size=echo 4194304", "can_extents=exit 0",
+		  "extents=if [ $(( $4 / 65536 % 2 )) = 0 ]; then t=hole,zero; else t=; fi; "
+		  "echo $(( $4 / 65536 * 65536 )) 65536 $t",
+		  "pread=head -c $3 /dev/zero | tr '\\0' A" });
 	ASSERT_TRUE(src->ok()) << src->log();
 	rt::Bytes expect(4 * MiB, 0);
 	for (uint64_t off = 64 * KiB; off < expect.size(); off += 128 * KiB)
@@ -280,10 +283,11 @@ TEST_F(Nbdkit, ShortAllocationRepliesAreFollowed)
 TEST_F(Nbdkit, ReadErrorFailsWithOffsetAndErrno)
 {
 	// Only the 1 MiB request at 4 MiB fails.
-	auto src = nbdt::nbdkit(tmp_, "src", {
-		"eval", "get_size=echo 8388608",
-		"pread=if [ $4 -eq 4194304 ]; then echo 'EIO injected' >&2; exit 1; fi; "
-		"head -c $3 /dev/zero" });
+	auto src = nbdt::nbdkit(
+		tmp_, "src",
+		{ "eval", "get_size=echo 8388608",
+		  "pread=if [ $4 -eq 4194304 ]; then echo 'EIO injected' >&2; exit 1; fi; "
+		  "head -c $3 /dev/zero" });
 	ASSERT_TRUE(src->ok()) << src->log();
 	std::string raw = tmp_.path("raw.img");
 	rt::write_file(raw, rt::Bytes(8 * MiB, 0x22));
@@ -293,8 +297,10 @@ TEST_F(Nbdkit, ReadErrorFailsWithOffsetAndErrno)
 	});
 	EXPECT_EQ(res.ret, -EIO);
 	EXPECT_EQ(res.error_offset, 4 * MiB);
-	EXPECT_NE(res.error.find("source " + src->uri() + ": nbd_aio_pread (read) at offset 4194304"),
-		  std::string::npos) << res.error;
+	EXPECT_NE(res.error.find("source " + src->uri() +
+				 ": nbd_aio_pread (read) at offset 4194304"),
+		  std::string::npos)
+		<< res.error;
 	EXPECT_NE(res.error.find("Input/output error"), std::string::npos) << res.error;
 }
 
@@ -302,15 +308,17 @@ TEST_F(Nbdkit, WriteErrorFailsWithErrno)
 {
 	rt::Bytes data = rt::random_bytes(4 * MiB, 8);
 	auto src = memory_export("src", data);
-	auto dst = nbdt::nbdkit(tmp_, "dst", { "--filter=error", "memory", "4M", "error=EIO",
-					      "error-pwrite-rate=100%" });
+	auto dst = nbdt::nbdkit(tmp_, "dst",
+				{ "--filter=error", "memory", "4M", "error=EIO",
+				  "error-pwrite-rate=100%" });
 	ASSERT_TRUE(dst->ok()) << dst->log();
 	auto res = nbdt::copy(src->uri(), dst->uri());
 	EXPECT_EQ(res.ret, -EIO);
 	EXPECT_LT(res.error_offset, 4 * MiB);
 	EXPECT_EQ(res.error_offset % (512 * KiB), 0u);
 	EXPECT_NE(res.error.find("target " + dst->uri() + ": nbd_aio_pwrite (write) at offset "),
-		  std::string::npos) << res.error;
+		  std::string::npos)
+		<< res.error;
 	EXPECT_EQ(res.st.bytes_written, 0u);
 }
 
@@ -321,11 +329,13 @@ TEST_F(Nbdkit, TransientErrorIsRetried)
 	rt::Bytes data = rt::random_bytes(4 * MiB, 9);
 	std::string img = tmp_.path("src.img");
 	rt::write_file(img, data);
-	auto src = nbdt::nbdkit(tmp_, "src", {
-		"eval", "get_size=echo 4194304",
-		"pread=if [ $4 -eq 2097152 ] && [ ! -e " + mark + " ]; then touch " + mark +
-		"; echo 'ENOMEM try again' >&2; exit 1; fi; "
-		"dd if=" + img + " skip=$4 count=$3 iflag=skip_bytes,count_bytes status=none" });
+	auto src = nbdt::nbdkit(
+		tmp_, "src",
+		{ "eval", "get_size=echo 4194304",
+		  "pread=if [ $4 -eq 2097152 ] && [ ! -e " + mark + " ]; then touch " + mark +
+			  "; echo 'ENOMEM try again' >&2; exit 1; fi; "
+			  "dd if=" +
+			  img + " skip=$4 count=$3 iflag=skip_bytes,count_bytes status=none" });
 	ASSERT_TRUE(src->ok()) << src->log();
 	std::string raw = tmp_.path("raw.img");
 	rt::write_file(raw, rt::Bytes(4 * MiB, 0));
@@ -346,7 +356,8 @@ protected:
 		data_ = rt::random_bytes(4 * MiB, 10);
 		std::string f = tmp_.path("src.img");
 		rt::write_file(f, data_);
-		src_ = nbdt::nbdkit(tmp_, "src", { "--tls=require", "--tls-psk=" + keys_, "file", f });
+		src_ = nbdt::nbdkit(tmp_, "src",
+				    { "--tls=require", "--tls-psk=" + keys_, "file", f });
 		ASSERT_TRUE(src_->ok()) << src_->log();
 		raw_ = tmp_.path("raw.img");
 		rt::write_file(raw_, rt::Bytes(4 * MiB, 0x33));

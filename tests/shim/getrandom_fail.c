@@ -18,7 +18,7 @@ static long calls;
 ssize_t getrandom(void *buf, size_t n, unsigned flags)
 {
 	ssize_t (*real)(void *, size_t, unsigned) =
-		(ssize_t (*)(void *, size_t, unsigned))dlsym(RTLD_NEXT, "getrandom");
+		(ssize_t(*)(void *, size_t, unsigned))dlsym(RTLD_NEXT, "getrandom");
 	const char *skip = getenv("GETRANDOM_SKIP"), *err = getenv("GETRANDOM_ERRNO");
 
 	if (flags == 0 && calls++ >= (skip ? atol(skip) : 0)) {

@@ -63,7 +63,8 @@ static void logf_(const char *fmt, ...)
 
 int mkdirat(int dirfd, const char *name, mode_t mode)
 {
-	int (*real)(int, const char *, mode_t) = (int (*)(int, const char *, mode_t))dlsym(RTLD_NEXT, "mkdirat");
+	int (*real)(int, const char *, mode_t) =
+		(int (*)(int, const char *, mode_t))dlsym(RTLD_NEXT, "mkdirat");
 	char p[2 * PATH_MAX];
 	int r = real(dirfd, name, mode);
 
@@ -92,7 +93,8 @@ int renameat(int od, const char *o, int nd, const char *n)
 int renameat2(int od, const char *o, int nd, const char *n, unsigned flags)
 {
 	int (*real)(int, const char *, int, const char *, unsigned) =
-		(int (*)(int, const char *, int, const char *, unsigned))dlsym(RTLD_NEXT, "renameat2");
+		(int (*)(int, const char *, int, const char *, unsigned))dlsym(RTLD_NEXT,
+									       "renameat2");
 	char a[2 * PATH_MAX], b[2 * PATH_MAX];
 	int r = real(od, o, nd, n, flags);
 

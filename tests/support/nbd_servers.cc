@@ -40,8 +40,9 @@ int spawn(const std::vector<std::string> &argv, const std::string &logfile)
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (getppid() != parent)
 			_exit(127);
-		int fd = logfile.empty() ? open("/dev/null", O_WRONLY)
-					 : open(logfile.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int fd = logfile.empty() ?
+				 open("/dev/null", O_WRONLY) :
+				 open(logfile.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		if (fd >= 0) {
 			dup2(fd, 1);
 			dup2(fd, 2);
@@ -134,8 +135,8 @@ std::string Server::uri(const std::string &exp, bool tls) const
 std::unique_ptr<Server> nbdkit(const rt::TempDir &dir, const std::string &name,
 			       const std::vector<std::string> &args)
 {
-	std::vector<std::string> argv = { "nbdkit", "-f", "--exit-with-parent", "-U", "{sock}",
-					  "-P", "{pid}" };
+	std::vector<std::string> argv = { "nbdkit", "-f",   "--exit-with-parent", "-U", "{sock}",
+					  "-P",     "{pid}" };
 	argv.insert(argv.end(), args.begin(), args.end());
 	return std::make_unique<Server>(dir, name, argv);
 }
@@ -180,4 +181,3 @@ rt::Bytes read_export(const std::string &uri)
 }
 
 } // namespace nbdt
-

@@ -21,17 +21,29 @@ public:
 	Server(const Server &) = delete;
 	Server &operator=(const Server &) = delete;
 
-	bool ok() const { return ready_; }
+	bool ok() const
+	{
+		return ready_;
+	}
 	// How the server failed to start, for the test's message.
-	const std::string &log() const { return log_text_; }
-	const std::string &socket() const { return sock_; }
+	const std::string &log() const
+	{
+		return log_text_;
+	}
+	const std::string &socket() const
+	{
+		return sock_;
+	}
 	// nbd+unix:///EXPORT?socket=... (nbds+unix with tls).
 	std::string uri(const std::string &exp = "", bool tls = false) const;
 	void stop();
 	// SIGKILL: the server vanishes mid-conversation.
 	void crash();
 	// The server's process, for SIGSTOP/SIGCONT.
-	int pid() const { return pid_; }
+	int pid() const
+	{
+		return pid_;
+	}
 
 private:
 	std::string sock_, pidfile_, logfile_, log_text_;

@@ -19,8 +19,14 @@ public:
 	~TempDir();
 	TempDir(const TempDir &) = delete;
 	TempDir &operator=(const TempDir &) = delete;
-	std::string path(const std::string &name) const { return dir_ + "/" + name; }
-	const std::string &dir() const { return dir_; }
+	std::string path(const std::string &name) const
+	{
+		return dir_ + "/" + name;
+	}
+	const std::string &dir() const
+	{
+		return dir_;
+	}
 
 private:
 	std::string dir_;
@@ -47,8 +53,14 @@ public:
 	~LoopDevice();
 	LoopDevice(const LoopDevice &) = delete;
 	LoopDevice &operator=(const LoopDevice &) = delete;
-	bool ok() const { return !dev_.empty(); }
-	const std::string &dev() const { return dev_; }
+	bool ok() const
+	{
+		return !dev_.empty();
+	}
+	const std::string &dev() const
+	{
+		return dev_;
+	}
 
 private:
 	std::string dev_;

@@ -55,7 +55,8 @@ void client(Storm &s, const std::string &sock, uint64_t seed)
 		}
 		{
 			std::lock_guard<std::mutex> g(s.m);
-			for (uint64_t r = off / s.region_size; r <= (off + len - 1) / s.region_size; r++)
+			for (uint64_t r = off / s.region_size; r <= (off + len - 1) / s.region_size;
+			     r++)
 				s.regions.insert(r);
 		}
 		int rc;
@@ -87,7 +88,7 @@ void round(uint64_t seed, Fault fault)
 	rt::Bytes data = rt::random_bytes(kSize, seed);
 	rt::write_file(base, data);
 	rt::write_file(disk, data);
-	const uint64_t g = 1ull << (9 + rng() % 8);        // 512 .. 64K
+	const uint64_t g = 1ull << (9 + rng() % 8);                              // 512 .. 64K
 	const uint64_t region = std::max<uint64_t>(g, 1ull << (18 + rng() % 5)); // 256K .. 4M
 	std::vector<std::string> args = { "granularity=" + std::to_string(g),
 					  "region=" + std::to_string(region),
@@ -96,7 +97,8 @@ void round(uint64_t seed, Fault fault)
 	if (fault != Fault::none)
 		env = { "LD_PRELOAD=" + trk::shim_path(), "TRACK_FAULT_FILE=" + log,
 			"TRACK_FAULT_MODE=" + std::string(fault == Fault::tear ? "tear" : "eio"),
-			"TRACK_FAULT_AT=" + std::to_string(2 + rng() % (fault == Fault::eio ? 8 : 40)),
+			"TRACK_FAULT_AT=" +
+				std::to_string(2 + rng() % (fault == Fault::eio ? 8 : 40)),
 			"TRACK_FAULT_KEEP=" + std::to_string(rng() % 4096) };
 
 	Storm s;
@@ -112,7 +114,8 @@ void round(uint64_t seed, Fault fault)
 			clients.emplace_back(client, std::ref(s), srv.socket(), rng());
 		// Progress decides the moment, not a clock; the bound is generous.
 		auto until = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-		while (s.acked < kill_after && srv.alive() && s.running > 0 && std::chrono::steady_clock::now() < until &&
+		while (s.acked < kill_after && srv.alive() && s.running > 0 &&
+		       std::chrono::steady_clock::now() < until &&
 		       !(fault == Fault::eio && s.failed > 20))
 			std::this_thread::sleep_for(std::chrono::milliseconds(1));
 		srv.kill9();
@@ -160,7 +163,8 @@ void round(uint64_t seed, Fault fault)
 		EXPECT_EQ(post.recovered_regions, recovered_now);
 	}
 	for (uint64_t b = 0; b < bits.size(); b++)
-		ASSERT_EQ(rc_track_test(post.bits, b), (int)bits[b]) << "block " << b << " changed on recovery";
+		ASSERT_EQ(rc_track_test(post.bits, b), (int)bits[b])
+			<< "block " << b << " changed on recovery";
 	rc_track_fini(&post);
 }
 

@@ -64,7 +64,10 @@ class TrackFilter : public ::testing::Test {
 protected:
 	rt::TempDir d;
 	std::string disk = d.path("disk"), log = d.path("t.rbm");
-	void SetUp() override { rt::sparse_file(disk, kSize); }
+	void SetUp() override
+	{
+		rt::sparse_file(disk, kSize);
+	}
 };
 
 TEST_F(TrackFilter, CleanStopRecordsExactlyWhatClientsWrote)
@@ -73,10 +76,12 @@ TEST_F(TrackFilter, CleanStopRecordsExactlyWhatClientsWrote)
 	{
 		trk::Nbdkit srv(d, disk, log, { "granularity=64K", "generation=" + kGen1 });
 		ASSERT_TRUE(srv.ok()) << srv.log();
-		ASSERT_EQ(rt::sh("qemu-io -f raw '" + srv.uri() + "' -c 'write -P 7 1M 64k' "
-				 "-c 'write -z 8M 128k' -c 'discard 16M 64k' >/dev/null"), 0);
-		ASSERT_EQ(rt::sh("nbdcopy --flush '" + d.path("src") + "' '" +
-				 srv.uri() + "'"), 0) << srv.log();
+		ASSERT_EQ(rt::sh("qemu-io -f raw '" + srv.uri() +
+				 "' -c 'write -P 7 1M 64k' "
+				 "-c 'write -z 8M 128k' -c 'discard 16M 64k' >/dev/null"),
+			  0);
+		ASSERT_EQ(rt::sh("nbdcopy --flush '" + d.path("src") + "' '" + srv.uri() + "'"), 0)
+			<< srv.log();
 		// Four connections at once, FUA on every write.
 		std::vector<std::thread> ws;
 		std::atomic<int> ok{ 0 };
@@ -85,7 +90,8 @@ TEST_F(TrackFilter, CleanStopRecordsExactlyWhatClientsWrote)
 				struct nbd_handle *h = nbd_create();
 				std::vector<char> buf(kGran, (char)('a' + c));
 				if (h && nbd_connect_unix(h, srv.socket().c_str()) == 0 &&
-				    nbd_pwrite(h, buf.data(), kGran, (20ull << 20) + (uint64_t)c * kGran,
+				    nbd_pwrite(h, buf.data(), kGran,
+					       (20ull << 20) + (uint64_t)c * kGran,
 					       LIBNBD_CMD_FLAG_FUA) == 0 &&
 				    nbd_shutdown(h, 0) == 0)
 					ok++;
@@ -96,11 +102,11 @@ TEST_F(TrackFilter, CleanStopRecordsExactlyWhatClientsWrote)
 		ASSERT_EQ(ok.load(), 4);
 		ASSERT_EQ(srv.stop(), 0) << srv.log();
 	}
-	std::vector<uint64_t> want = range(0, 4);          // nbdcopy: 256K at 0
-	want.push_back(16);                                // 1M
-	want.push_back(128), want.push_back(129);          // 8M, 128K of zeroes
-	want.push_back(256);                               // 16M trimmed
-	for (uint64_t b : range(320, 4))                   // 20M, four connections
+	std::vector<uint64_t> want = range(0, 4); // nbdcopy: 256K at 0
+	want.push_back(16);                       // 1M
+	want.push_back(128), want.push_back(129); // 8M, 128K of zeroes
+	want.push_back(256);                      // 16M trimmed
+	for (uint64_t b : range(320, 4))          // 20M, four connections
 		want.push_back(b);
 	EXPECT_EQ(set_blocks(log), want);
 	struct rc_track t = live(log);
@@ -136,7 +142,8 @@ TEST_F(TrackFilter, FlushesCoolRegions)
 	ASSERT_EQ(nbd_pwrite(h, buf.data(), buf.size(), 5 << 20, 0), 0);
 	struct rc_track t = live(log);
 	EXPECT_TRUE(t.flags & RESYNC_TRACK_F_OPEN);
-	EXPECT_TRUE(rc_track_test(t.hot, 1)) << "the region was not hot before the write was acknowledged";
+	EXPECT_TRUE(rc_track_test(t.hot, 1))
+		<< "the region was not hot before the write was acknowledged";
 	rc_track_fini(&t);
 	// A flush asks for a pass; a region cools at the first pass that finds
 	// it unwritten since the previous one, its bits durable by then.
@@ -164,9 +171,15 @@ TEST_F(TrackFilter, RotateSavesTheIntervalAndRestartsEmpty)
 	ASSERT_TRUE(srv.ok()) << srv.log();
 	ASSERT_EQ(rt::sh("qemu-io -f raw '" + srv.uri() + "' -c 'write -P 1 1M 4k' >/dev/null"), 0);
 	std::string out;
-	EXPECT_EQ(rt::sh(bin("resync-bitmap") + " rotate " + ctl + " nothex " + snap + " 2>&1", &out), 2);
+	EXPECT_EQ(rt::sh(bin("resync-bitmap") + " rotate " + ctl + " nothex " + snap + " 2>&1",
+			 &out),
+		  2);
 	EXPECT_NE(out.find("bad generation nothex"), std::string::npos) << out;
-	ASSERT_EQ(rt::sh(bin("resync-bitmap") + " rotate " + ctl + " " + kGen2 + " " + snap + " 2>&1", &out), 0) << out;
+	ASSERT_EQ(rt::sh(bin("resync-bitmap") + " rotate " + ctl + " " + kGen2 + " " + snap +
+				 " 2>&1",
+			 &out),
+		  0)
+		<< out;
 	ASSERT_EQ(rt::sh("qemu-io -f raw '" + srv.uri() + "' -c 'write -P 1 2M 4k' >/dev/null"), 0);
 	ASSERT_EQ(srv.stop(), 0) << srv.log();
 
@@ -179,7 +192,9 @@ TEST_F(TrackFilter, RotateSavesTheIntervalAndRestartsEmpty)
 	rc_track_fini(&s);
 	rc_track_fini(&l);
 	// merge: the union of both intervals.
-	ASSERT_EQ(rt::sh(bin("resync-bitmap") + " merge " + d.path("m.rbm") + " " + snap + " " + log), 0);
+	ASSERT_EQ(rt::sh(bin("resync-bitmap") + " merge " + d.path("m.rbm") + " " + snap + " " +
+			 log),
+		  0);
 	EXPECT_EQ(set_blocks(d.path("m.rbm")), (std::vector<uint64_t>{ 16, 32 }));
 }
 
@@ -194,13 +209,18 @@ TEST_F(TrackFilter, ResyncCopiesOnlyTrackedBlocks)
 	{
 		trk::Nbdkit srv(d, disk, log, { "granularity=64K" });
 		ASSERT_TRUE(srv.ok()) << srv.log();
-		ASSERT_EQ(rt::sh("qemu-io -f raw '" + srv.uri() + "' -c 'write -P 9 3M 100k' "
-				 "-c 'write -z 12M 64k' >/dev/null"), 0);
-		srv.kill9();   // recovered by the reader: hot regions counted
+		ASSERT_EQ(rt::sh("qemu-io -f raw '" + srv.uri() +
+				 "' -c 'write -P 9 3M 100k' "
+				 "-c 'write -z 12M 64k' >/dev/null"),
+			  0);
+		srv.kill9(); // recovered by the reader: hot regions counted
 	}
 	std::string out;
-	ASSERT_EQ(rt::sh(bin("resync") + " copy " + disk + " " + d.path("target") + " --bitmap " + log +
-			 " --no-direct 2>&1", &out), 0) << out;
+	ASSERT_EQ(rt::sh(bin("resync") + " copy " + disk + " " + d.path("target") + " --bitmap " +
+				 log + " --no-direct 2>&1",
+			 &out),
+		  0)
+		<< out;
 	rt::Bytes got = rt::read_file(d.path("target")), want = rt::read_file(disk);
 	EXPECT_EQ(got[30 << 20], 0xee);
 	memcpy(&want[30 << 20], &got[30 << 20], 512);
@@ -214,7 +234,8 @@ protected:
 	{
 		trk::Nbdkit srv(d, disk, log, { "granularity=64K" });
 		ASSERT_TRUE(srv.ok()) << srv.log();
-		ASSERT_EQ(rt::sh("qemu-io -f raw '" + srv.uri() + "' -c 'write 1M 4k' >/dev/null"), 0);
+		ASSERT_EQ(rt::sh("qemu-io -f raw '" + srv.uri() + "' -c 'write 1M 4k' >/dev/null"),
+			  0);
 		ASSERT_EQ(srv.stop(), 0);
 	}
 	void refused(const std::vector<std::string> &args, const std::string &message)
@@ -232,7 +253,8 @@ TEST_F(TrackBadInput, WrongSizeForTheDisk)
 {
 	make_log();
 	ASSERT_EQ(truncate(disk.c_str(), 2 * kSize), 0);
-	refused({}, "bitmap " + log + " covers 33554432 bytes but the disk has 67108864; refusing to start");
+	refused({}, "bitmap " + log +
+			    " covers 33554432 bytes but the disk has 67108864; refusing to start");
 }
 
 TEST_F(TrackBadInput, CorruptedBitmap)
@@ -243,7 +265,9 @@ TEST_F(TrackBadInput, CorruptedBitmap)
 	rc_track_fini(&t);
 	rt::Bytes all = rt::read_file(log);
 	rt::pwrite_at(log, at, { (uint8_t)(all[at] ^ 1) });
-	refused({}, "bitmap " + log + " cannot be trusted: bitmap block checksum mismatch (corrupted); refusing to start");
+	refused({},
+		"bitmap " + log +
+			" cannot be trusted: bitmap block checksum mismatch (corrupted); refusing to start");
 	rt::pwrite_at(log, at, { all[at] });
 	rt::pwrite_at(log, 20, { (uint8_t)(all[20] ^ 1) });
 	refused({}, "cannot be trusted: header checksum mismatch (corrupted)");
@@ -275,14 +299,18 @@ TEST_F(TrackFilter, ResetRefusesAnOpenLogWithoutForce)
 	{
 		trk::Nbdkit srv(d, disk, log, {});
 		ASSERT_TRUE(srv.ok()) << srv.log();
-		ASSERT_EQ(rt::sh("qemu-io -f raw '" + srv.uri() + "' -c 'write 1M 4k' >/dev/null"), 0);
+		ASSERT_EQ(rt::sh("qemu-io -f raw '" + srv.uri() + "' -c 'write 1M 4k' >/dev/null"),
+			  0);
 		srv.kill9();
 	}
 	std::string before = rt::sha256(log), out;
 	EXPECT_EQ(rt::sh(bin("resync-bitmap") + " reset " + log + " " + kGen2 + " 2>&1", &out), 1);
 	EXPECT_NE(out.find("the log is open"), std::string::npos) << out;
 	EXPECT_EQ(rt::sha256(log), before);
-	ASSERT_EQ(rt::sh(bin("resync-bitmap") + " reset " + log + " " + kGen2 + " --force 2>&1", &out), 0) << out;
+	ASSERT_EQ(rt::sh(bin("resync-bitmap") + " reset " + log + " " + kGen2 + " --force 2>&1",
+			 &out),
+		  0)
+		<< out;
 	EXPECT_TRUE(set_blocks(log).empty());
 	struct rc_track t = live(log);
 	EXPECT_EQ(t.flags, 0u);

@@ -16,13 +16,19 @@
 namespace {
 
 constexpr uint64_t kSize = 32ull << 20;
-constexpr uint32_t kGran = 512;          // 65536 bits: three body blocks
-constexpr uint32_t kRegion = 1u << 20;   // 32 regions
+constexpr uint32_t kGran = 512;        // 65536 bits: three body blocks
+constexpr uint32_t kRegion = 1u << 20; // 32 regions
 
 struct Log {
 	struct rc_track t;
-	Log() { EXPECT_EQ(rc_track_init(&t, kSize, kGran, kRegion), 0); }
-	~Log() { rc_track_fini(&t); }
+	Log()
+	{
+		EXPECT_EQ(rc_track_init(&t, kSize, kGran, kRegion), 0);
+	}
+	~Log()
+	{
+		rc_track_fini(&t);
+	}
 };
 
 void hot(struct rc_track *t, uint64_t r)
@@ -134,9 +140,9 @@ TEST(TrackFormat, TornBlockOnlyWhereHot)
 	rt::TempDir d;
 	Log a;
 	rc_track_mark(&a.t, 0, 4096);
-	rc_track_mark(&a.t, 20u << 20, 4096);   // bit 40960: block 1
+	rc_track_mark(&a.t, 20u << 20, 4096); // bit 40960: block 1
 	ASSERT_EQ(rc_track_write_new(&a.t, d.path("l").c_str(), 0600), 0);
-	hot(&a.t, 0);                          // region 0: bits 0..2047, block 0
+	hot(&a.t, 0); // region 0: bits 0..2047, block 0
 	put_slot(&a.t, d.path("l"), 2, RESYNC_TRACK_F_OPEN);
 	// Block 0 torn (its tail old, its checksum stale): accepted, the hot
 	// region set whole and the other bits of the block kept.
@@ -161,7 +167,7 @@ TEST(TrackFormat, ClosedLogWithABadBlockIsRefused)
 {
 	rt::TempDir d;
 	Log a;
-	hot(&a.t, 0);   // hot in a closed log does not excuse a bad block
+	hot(&a.t, 0); // hot in a closed log does not excuse a bad block
 	ASSERT_EQ(rc_track_write_new(&a.t, d.path("l").c_str(), 0600), 0);
 	flip(d.path("l"), rc_track_block_offset(&a.t, 0) + 20);
 	struct rc_track b;

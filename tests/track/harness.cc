@@ -69,8 +69,9 @@ Nbdkit::Nbdkit(const rt::TempDir &dir, const std::string &disk, const std::strin
 	       const std::vector<std::string> &args, const std::vector<std::string> &env)
 	: sock_(dir.path("nbdkit.sock")), logfile_(dir.path("nbdkit.log"))
 {
-	std::vector<std::string> argv = { "nbdkit", "-f", "--exit-with-parent", "-U", sock_,
-					  "--filter=" + filter_path(), "file", disk, "bitmap=" + bitmap };
+	std::vector<std::string> argv = { "nbdkit", "-f",  "--exit-with-parent",
+					  "-U",     sock_, "--filter=" + filter_path(),
+					  "file",   disk,  "bitmap=" + bitmap };
 	argv.insert(argv.end(), args.begin(), args.end());
 	std::vector<std::string> envs = env;
 	std::string preload = asan_runtime();
@@ -122,8 +123,8 @@ Nbdkit::Nbdkit(const rt::TempDir &dir, const std::string &disk, const std::strin
 			ready_ = true;
 			return;
 		}
-		if (!asan_runtime().empty() && log().find("refusing to start") != std::string::npos &&
-		    i > 200) {
+		if (!asan_runtime().empty() &&
+		    log().find("refusing to start") != std::string::npos && i > 200) {
 			kill(pid_, SIGKILL);
 			waitpid(pid_, &st, 0);
 			status_ = 1;

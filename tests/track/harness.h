@@ -31,12 +31,24 @@ public:
 	Nbdkit &operator=(const Nbdkit &) = delete;
 
 	// Serving (socket present, process alive).
-	bool ok() const { return ready_; }
+	bool ok() const
+	{
+		return ready_;
+	}
 	// The exit status when it refused to start or was stopped, else -1.
-	int status() const { return status_; }
+	int status() const
+	{
+		return status_;
+	}
 	std::string log() const;
-	std::string uri() const { return "nbd+unix:///?socket=" + sock_; }
-	const std::string &socket() const { return sock_; }
+	std::string uri() const
+	{
+		return "nbd+unix:///?socket=" + sock_;
+	}
+	const std::string &socket() const
+	{
+		return sock_;
+	}
 	bool alive();
 	void kill9();
 	// SIGTERM and wait: the filter's clean shutdown.  Returns the exit status.
@@ -52,6 +64,7 @@ private:
 // The log read with the format code; returns 0 or a negative errno, why in *why.
 int read_log(const std::string &path, struct rc_track *t, std::string *why = nullptr);
 // The log read as the engine reads it (resync_bitmap_load): set blocks.
-std::vector<bool> engine_bits(const std::string &path, uint64_t granularity, std::string *why = nullptr);
+std::vector<bool> engine_bits(const std::string &path, uint64_t granularity,
+			      std::string *why = nullptr);
 
 } // namespace trk

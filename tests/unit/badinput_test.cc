@@ -93,8 +93,8 @@ TEST_F(BadInput, BitmapGranularityCoarserThanARequest)
 	resync_bitmap_free(b);
 	expect_failure(run_engine(s, d, RESYNC_BITMAP, bm.c_str()), -EOPNOTSUPP,
 		       "granularity 134217728 is coarser than the largest request");
-	expect_failure(run_engine(s, d, RESYNC_BITMAP, bm.c_str(), RESYNC_F_CHECK_ONLY), -EOPNOTSUPP,
-		       "granularity 134217728");
+	expect_failure(run_engine(s, d, RESYNC_BITMAP, bm.c_str(), RESYNC_F_CHECK_ONLY),
+		       -EOPNOTSUPP, "granularity 134217728");
 }
 
 // CHECK_ONLY refuses what a run would refuse, before anything is read or
@@ -106,7 +106,8 @@ TEST_F(BadInput, CheckOnlyRefusesUpFrontAndWritesNothing)
 	expect_failure(run_engine(s, d, RESYNC_EXTENTS, ext.c_str(), RESYNC_F_CHECK_ONLY), -ERANGE,
 		       "passes the source size");
 	expect_failure(run_engine(s, d, RESYNC_EXTENTS, tmp.path("nope").c_str(),
-				  RESYNC_F_CHECK_ONLY), -ENOENT, "extent list");
+				  RESYNC_F_CHECK_ONLY),
+		       -ENOENT, "extent list");
 	std::ofstream(ext, std::ios::trunc) << "0 4096\n";
 	RunResult r = run_engine(s, d, RESYNC_EXTENTS, ext.c_str(), RESYNC_F_CHECK_ONLY);
 	EXPECT_EQ(r.ret, 0) << r.error;
@@ -127,7 +128,8 @@ TEST_F(BadInput, ExtentPastTheSourceEnd)
 	std::string ext = tmp.path("ext");
 	std::ofstream(ext) << "0 4096\n" << Size - 10 << " 11\n";
 	expect_failure(run_engine(s, d, RESYNC_EXTENTS, ext.c_str()), -ERANGE,
-		       "line 2: extent " + std::to_string(Size - 10) + "+11 passes the source size");
+		       "line 2: extent " + std::to_string(Size - 10) +
+			       "+11 passes the source size");
 }
 
 TEST_F(BadInput, MalformedExtentLine)
@@ -184,7 +186,9 @@ TEST_F(BadInput, ChangeBitmapAsCheckpointIsNeverOverwritten)
 	ASSERT_EQ(rt::sh("cp " + bm + " " + ck), 0);
 	std::string ck_before = rt::sha256(ck);
 	expect_failure(run_engine(s, d, RESYNC_FULL, nullptr, 0,
-				  [&](resync *h) { resync_set_checkpoint(h, ck.c_str(), 1000, 0); }),
+				  [&](resync *h) {
+					  resync_set_checkpoint(h, ck.c_str(), 1000, 0);
+				  }),
 		       -EEXIST, "exists and is not a checkpoint");
 	EXPECT_EQ(rt::sha256(ck), ck_before);
 }
@@ -206,14 +210,16 @@ TEST_F(BadInput, MountedDeviceIsInUse)
 	EXPECT_EQ(r.ret, -EBUSY);
 	EXPECT_NE(r.error.find("is in use (mounted"), std::string::npos) << r.error;
 	EXPECT_EQ(r.st.bytes_written, 0u);
-	EXPECT_EQ(rt::sh("fsck.ext4 -n " + img, &fsck), 0) << "the file system was damaged: " << fsck;
+	EXPECT_EQ(rt::sh("fsck.ext4 -n " + img, &fsck), 0)
+		<< "the file system was damaged: " << fsck;
 }
 
 // Unreadable source: the copy runs as an unprivileged user who may write the
 // target but not read the source.
 TEST_F(BadInput, UnreadableSource)
 {
-	ASSERT_EQ(rt::sh("chmod 0600 " + s + " && chmod 0666 " + d + " && chmod 0755 " + tmp.dir()), 0);
+	ASSERT_EQ(rt::sh("chmod 0600 " + s + " && chmod 0666 " + d + " && chmod 0755 " + tmp.dir()),
+		  0);
 	std::string out;
 	int rc = rt::sh("setpriv --reuid=65534 --regid=65534 --clear-groups " + rt::bin_dir() +
 				"/resync copy " + s + " " + d,

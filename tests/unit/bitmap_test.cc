@@ -48,8 +48,8 @@ TEST_F(BitmapFile, RoundTripKeepsRunsFlagsAndIds)
 {
 	resync_bitmap *b;
 	ASSERT_EQ(resync_bitmap_new(&b, 1000000, 4096), 0);
-	ASSERT_EQ(resync_bitmap_mark(b, 4095, 2), 0);      // blocks 0 and 1
-	ASSERT_EQ(resync_bitmap_mark(b, 999999, 1), 0);    // the short last block
+	ASSERT_EQ(resync_bitmap_mark(b, 4095, 2), 0);   // blocks 0 and 1
+	ASSERT_EQ(resync_bitmap_mark(b, 999999, 1), 0); // the short last block
 	uint8_t gen[16], id[16];
 	for (int i = 0; i < 16; i++)
 		gen[i] = (uint8_t)i, id[i] = (uint8_t)(100 + i);

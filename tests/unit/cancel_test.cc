@@ -38,7 +38,10 @@ struct Cancel : ::testing::Test {
 		ASSERT_EQ(resync_set_checkpoint(r, ck.c_str(), 0, 0), 0);
 		ASSERT_EQ(resync_set_progress(r, on_progress, this, 60000), 0);
 	}
-	void TearDown() override { resync_free(r); }
+	void TearDown() override
+	{
+		resync_free(r);
+	}
 
 	static void on_progress(const resync_stats *st, void *arg)
 	{
@@ -53,7 +56,10 @@ struct Cancel : ::testing::Test {
 		resync_get_stats(r, &st);
 		return st;
 	}
-	bool exists(const std::string &p) { return access(p.c_str(), F_OK) == 0; }
+	bool exists(const std::string &p)
+	{
+		return access(p.c_str(), F_OK) == 0;
+	}
 };
 
 TEST_F(Cancel, BeforeTheRunStopsThatRunOnly)

@@ -86,7 +86,8 @@ TEST_P(CopyEquals, TargetMatchesSource)
 		s = ls->dev();
 		d = ld->dev();
 	}
-	RunResult r = run_engine(s, d, c.mode, arg.empty() ? nullptr : arg.c_str(), RESYNC_F_VERIFY);
+	RunResult r =
+		run_engine(s, d, c.mode, arg.empty() ? nullptr : arg.c_str(), RESYNC_F_VERIFY);
 	ASSERT_EQ(r.ret, 0) << r.error;
 	EXPECT_EQ(r.st.size, c.size);
 	EXPECT_EQ(r.st.bytes_done, r.st.bytes_planned);
@@ -143,11 +144,12 @@ TEST(CopyWhole, DepthOneSmallRequests)
 	rt::Bytes src = rt::random_bytes(300000, 3);
 	rt::write_file(tmp.path("s"), src);
 	rt::sparse_file(tmp.path("d"), 300000);
-	RunResult r = run_engine(tmp.path("s"), tmp.path("d"), RESYNC_FULL, nullptr, 0, [](resync *h) {
-		ASSERT_EQ(resync_set_queue_depth(h, 1), 0);
-		ASSERT_EQ(resync_set_request_size(h, 4096), 0);
-		ASSERT_EQ(resync_set_block_size(h, 4096), 0);
-	});
+	RunResult r =
+		run_engine(tmp.path("s"), tmp.path("d"), RESYNC_FULL, nullptr, 0, [](resync *h) {
+			ASSERT_EQ(resync_set_queue_depth(h, 1), 0);
+			ASSERT_EQ(resync_set_request_size(h, 4096), 0);
+			ASSERT_EQ(resync_set_block_size(h, 4096), 0);
+		});
 	ASSERT_EQ(r.ret, 0) << r.error;
 	EXPECT_TRUE(rt::read_file(tmp.path("d")) == src);
 }
@@ -159,7 +161,8 @@ TEST(CopyWhole, NoDirectFlag)
 	rt::Bytes src = rt::random_bytes(200001, 4);
 	rt::write_file(tmp.path("s"), src);
 	rt::sparse_file(tmp.path("d"), 200001);
-	RunResult r = run_engine(tmp.path("s"), tmp.path("d"), RESYNC_FULL, nullptr, RESYNC_F_NO_DIRECT);
+	RunResult r =
+		run_engine(tmp.path("s"), tmp.path("d"), RESYNC_FULL, nullptr, RESYNC_F_NO_DIRECT);
 	ASSERT_EQ(r.ret, 0) << r.error;
 	EXPECT_EQ(r.st.source_direct, 0u);
 	EXPECT_EQ(r.st.target_direct, 0u);

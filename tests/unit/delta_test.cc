@@ -24,7 +24,10 @@ struct Delta : ::testing::Test {
 	std::vector<uint64_t> decoys = { 5, 40, 100 };
 
 	// Block 128 is the short last one.
-	uint64_t len(uint64_t blk) const { return std::min<uint64_t>(Blk, src.size() - blk * Blk); }
+	uint64_t len(uint64_t blk) const
+	{
+		return std::min<uint64_t>(Blk, src.size() - blk * Blk);
+	}
 	uint64_t sum(const std::vector<uint64_t> &blks) const
 	{
 		uint64_t n = 0;
@@ -61,7 +64,8 @@ struct Delta : ::testing::Test {
 		rt::Bytes want = src;
 		for (uint64_t b : decoys)
 			want[b * Blk + 7] ^= 1;
-		EXPECT_TRUE(out == want) << "unchanged blocks were rewritten, or changed ones missed";
+		EXPECT_TRUE(out == want)
+			<< "unchanged blocks were rewritten, or changed ones missed";
 	}
 };
 

@@ -53,7 +53,8 @@ void expect_planned(const std::string &ck, const std::vector<uint64_t> &blocks)
 	}
 	resync_bitmap_free(b);
 	for (uint64_t blk : blocks)
-		EXPECT_TRUE(planned[blk]) << "block " << blk << " differs on the target but was retired";
+		EXPECT_TRUE(planned[blk])
+			<< "block " << blk << " differs on the target but was retired";
 }
 
 std::string real(const std::string &p)
@@ -68,7 +69,8 @@ std::string real(const std::string &p)
 TEST(Durability, CheckpointsFollowTargetFlushesAndTheRunEndsFlushed)
 {
 	rt::TempDir tmp;
-	std::string s = tmp.path("s"), d = tmp.path("d"), ck = tmp.path("ck"), log = tmp.path("log");
+	std::string s = tmp.path("s"), d = tmp.path("d"), ck = tmp.path("ck"),
+		    log = tmp.path("log");
 	rt::write_file(s, rt::random_bytes(8 * MiB, 41));
 	rt::write_file(d, rt::random_bytes(8 * MiB, 42));
 	std::string shim = rt::bin_dir() + "/../tests/shim/flushlog.so";
@@ -99,7 +101,8 @@ TEST(Durability, CheckpointsFollowTargetFlushesAndTheRunEndsFlushed)
 			EXPECT_FALSE(removed);
 			if (renames++) {
 				EXPECT_TRUE(flushed_since_rename)
-					<< "checkpoint " << renames << " was saved without a flush of the "
+					<< "checkpoint " << renames
+					<< " was saved without a flush of the "
 					<< "target before it";
 			}
 			flushed_since_rename = false;
@@ -142,7 +145,8 @@ TEST(Durability, ShortWriteLeavesItsBlockPlanned)
 	int status;
 	ASSERT_EQ(waitpid(pid, &status, 0), pid);
 	ASSERT_TRUE(WIFEXITED(status)) << "signal " << WTERMSIG(status);
-	ASSERT_EQ(WEXITSTATUS(status), EFBIG) << "the copy past the size limit did not fail with EFBIG";
+	ASSERT_EQ(WEXITSTATUS(status), EFBIG)
+		<< "the copy past the size limit did not fail with EFBIG";
 
 	rt::Bytes tgt = rt::read_file(d);
 	std::vector<uint64_t> diff = differing(src, tgt);
@@ -165,7 +169,8 @@ struct Mount {
 	Mount(const std::string &img, const std::string &d) : dir(d)
 	{
 		ok = rt::sh("truncate -s 16M '" + img + "' && mkfs.ext4 -q -F -m 0 '" + img +
-			    "' && mkdir -p '" + dir + "' && mount -o loop '" + img + "' '" + dir + "'") == 0;
+			    "' && mkdir -p '" + dir + "' && mount -o loop '" + img + "' '" + dir +
+			    "'") == 0;
 	}
 	~Mount()
 	{
@@ -190,7 +195,8 @@ TEST(Durability, WritesFailingWithENOSPCStayPlannedAndResume)
 	ASSERT_EQ(statvfs(fs.dir.c_str(), &sv), 0);
 	uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
 	ASSERT_GT(avail, 4 * MiB);
-	ASSERT_EQ(rt::sh("fallocate -l " + std::to_string(avail - 3 * MiB) + " '" + filler + "'"), 0);
+	ASSERT_EQ(rt::sh("fallocate -l " + std::to_string(avail - 3 * MiB) + " '" + filler + "'"),
+		  0);
 	rt::LoopDevice ld(backing);
 	if (!ld.ok())
 		GTEST_SKIP() << "no loop devices on this machine (losetup failed)";

@@ -22,7 +22,10 @@ struct ExtentList : ::testing::Test {
 		rt::write_file(s, src);
 		rt::write_file(d, dst);
 	}
-	void write_list(const std::string &text) { std::ofstream(list) << text; }
+	void write_list(const std::string &text)
+	{
+		std::ofstream(list) << text;
+	}
 	RunResult run()
 	{
 		return run_engine(s, d, RESYNC_EXTENTS, list.c_str(), 0,

@@ -67,7 +67,8 @@ RunResult rerun(const std::string &src, const std::string &dst, const std::strin
 // The reason a run gives for not resuming, read back from a fresh handle is
 // impossible: run_engine frees its handle, so this runs one itself.
 std::string refused_reason(const std::string &src, const std::string &dst, const std::string &ck,
-			   RunResult *res, resync_mode mode = RESYNC_FULL, const char *arg = nullptr)
+			   RunResult *res, resync_mode mode = RESYNC_FULL,
+			   const char *arg = nullptr)
 {
 	resync *r = resync_new();
 	resync_set_source(r, src.c_str());
@@ -120,7 +121,8 @@ TEST_F(Identity, SourceReplacedAtTheSamePathIsNotResumed)
 	EXPECT_EQ(res.st.resume_refused, 1u);
 	EXPECT_EQ(res.st.bytes_planned, src.size());
 	EXPECT_NE(why.find("the source " + s + " is not the file or device it was made for"),
-		  std::string::npos) << why;
+		  std::string::npos)
+		<< why;
 	EXPECT_TRUE(rt::read_file(d) == other);
 	EXPECT_NE(access(ck.c_str(), F_OK), 0) << "checkpoint left after success";
 }
@@ -151,7 +153,8 @@ TEST_F(Identity, TargetReplacedAtTheSamePathIsNotResumed)
 	ASSERT_EQ(res.ret, 0) << res.error;
 	EXPECT_EQ(res.st.resumed, 0u);
 	EXPECT_NE(why.find("the target " + d + " is not the file or device it was made for"),
-		  std::string::npos) << why;
+		  std::string::npos)
+		<< why;
 	EXPECT_TRUE(rt::read_file(d) == src);
 }
 
@@ -191,8 +194,9 @@ TEST_F(Identity, CheckpointOfAnOlderFormatStartsOver)
 	EXPECT_EQ(res.st.resumed, 0u);
 	EXPECT_EQ(res.st.resume_refused, 1u);
 	EXPECT_EQ(res.st.bytes_planned, src.size());
-	EXPECT_EQ(why, "checkpoint " + ck + " not resumed, starting over: it was made by another "
-		       "version of resync");
+	EXPECT_EQ(why, "checkpoint " + ck +
+			       " not resumed, starting over: it was made by another "
+			       "version of resync");
 	EXPECT_TRUE(rt::read_file(d) == src);
 }
 
@@ -216,7 +220,8 @@ TEST_F(Identity, AnotherFileAtTheSameLoopDeviceIsNotResumed)
 			usleep(20000);
 	}
 	if (!attached) {
-		GTEST_SKIP() << ld.dev() << " was taken by another program before it could be reused";
+		GTEST_SKIP() << ld.dev()
+			     << " was taken by another program before it could be reused";
 	}
 	RunResult res;
 	std::string why = refused_reason(s, ld.dev(), ck, &res);
@@ -225,9 +230,11 @@ TEST_F(Identity, AnotherFileAtTheSameLoopDeviceIsNotResumed)
 	EXPECT_EQ(res.st.resume_refused, 1u);
 	EXPECT_EQ(res.st.bytes_planned, src.size());
 	EXPECT_NE(why.find("the target " + ld.dev() + " is not the file or device it was made for"),
-		  std::string::npos) << why;
+		  std::string::npos)
+		<< why;
 	ASSERT_EQ(rt::sh("sync"), 0);
-	EXPECT_TRUE(rt::read_file(d2) == src) << "the second file behind " << ld.dev() << " differs";
+	EXPECT_TRUE(rt::read_file(d2) == src)
+		<< "the second file behind " << ld.dev() << " differs";
 }
 
 TEST_F(Identity, LockedTargetFileIsBusyAfterTheWait)
@@ -241,7 +248,8 @@ TEST_F(Identity, LockedTargetFileIsBusyAfterTheWait)
 	close(fd);
 	EXPECT_EQ(res.ret, -EBUSY);
 	EXPECT_NE(res.error.find("target " + d + " is in use (locked by another resync run)"),
-		  std::string::npos) << res.error;
+		  std::string::npos)
+		<< res.error;
 	EXPECT_GE(res.st.claim_wait_ms, RESYNC_CLAIM_WAIT_MS);
 	EXPECT_EQ(res.st.bytes_written, 0u);
 	EXPECT_EQ(rt::sha256(d), before);
@@ -297,7 +305,8 @@ TEST(KillNine, RerunOntoALoopDeviceRightAfterTheKillSucceeds)
 		unlink(ck.c_str());
 		rt::write_file(tmp.path("junk"), rt::random_bytes(4 * MiB, 43 + i));
 		ASSERT_EQ(rt::sh("dd if=" + tmp.path("junk") + " of=" + ld.dev() +
-				 " bs=1M oflag=direct status=none"), 0);
+				 " bs=1M oflag=direct status=none"),
+			  0);
 		Child c = start_copy(s, ld.dev(), ck, done);
 		ASSERT_GT(c.pid, 0);
 		// Killed somewhere in the first half, with requests in flight.
@@ -343,8 +352,11 @@ TEST(NoAllocation, ChecksumsAndIdentityNeedNoHashState)
 	std::string env = "LD_PRELOAD=" + shim + " ASAN_OPTIONS=verify_asan_link_order=0 ";
 	std::string bm = tmp.path("bm"), s = tmp.path("src"), d = tmp.path("dst"),
 		    ck = tmp.path("ck"), out;
-	ASSERT_EQ(rt::sh(env + rt::bin_dir() + "/resync-bitmap create --size 8M --granularity 64K " +
-			 bm, &out), 0) << out;
+	ASSERT_EQ(rt::sh(env + rt::bin_dir() +
+				 "/resync-bitmap create --size 8M --granularity 64K " + bm,
+			 &out),
+		  0)
+		<< out;
 	resync_bitmap *b = nullptr;
 	ASSERT_EQ(resync_bitmap_load(&b, bm.c_str()), 0) << resync_bitmap_load_error();
 	resync_bitmap_free(b);
@@ -353,11 +365,16 @@ TEST(NoAllocation, ChecksumsAndIdentityNeedNoHashState)
 	// (before its first write) leaves one to read back.
 	rt::write_file(s, rt::random_bytes(8 << 20, 51));
 	rt::write_file(d, rt::random_bytes(8 << 20, 52));
-	ASSERT_EQ(rt::sh(env + rt::bin_dir() + "/resync copy " + s + " " + d + " --checkpoint " +
-			 ck + " --rate 1M --json --progress-interval 10 >" + tmp.path("log") +
-			 " 2>&1 & pid=$!; for i in $(seq 3000); do grep -q '\"checkpoints\":[1-9]' " +
-			 tmp.path("log") + " && break; sleep 0.01; done; kill -9 $pid; wait $pid; "
-			 "grep -q '\"checkpoints\":[1-9]' " + tmp.path("log"), &out), 0)
+	ASSERT_EQ(
+		rt::sh(env + rt::bin_dir() + "/resync copy " + s + " " + d + " --checkpoint " + ck +
+			       " --rate 1M --json --progress-interval 10 >" + tmp.path("log") +
+			       " 2>&1 & pid=$!; for i in $(seq 3000); do grep -q '\"checkpoints\":[1-9]' " +
+			       tmp.path("log") +
+			       " && break; sleep 0.01; done; kill -9 $pid; wait $pid; "
+			       "grep -q '\"checkpoints\":[1-9]' " +
+			       tmp.path("log"),
+		       &out),
+		0)
 		<< out << rt::sh("cat " + tmp.path("log"));
 	ASSERT_EQ(resync_bitmap_load(&b, ck.c_str()), 0) << resync_bitmap_load_error();
 	uint8_t id[16], zero[16] = {};

@@ -158,7 +158,8 @@ TEST_F(Verify, ResumedRunCountsEarlierBlocksAsPlanned)
 	ASSERT_EQ(resync_bitmap_load(&b, ck.c_str()), 0);
 	for (uint64_t blk : { 1, 7, 8 }) {
 		ASSERT_EQ(resync_bitmap_clear(b, blk * Blk, Blk), 0);
-		rt::pwrite_at(d, blk * Blk, rt::Bytes(src.begin() + blk * Blk, src.begin() + (blk + 1) * Blk));
+		rt::pwrite_at(d, blk * Blk,
+			      rt::Bytes(src.begin() + blk * Blk, src.begin() + (blk + 1) * Blk));
 	}
 	ASSERT_EQ(resync_bitmap_save(b, ck.c_str()), 0);
 	resync_bitmap_free(b);
@@ -183,8 +184,8 @@ TEST_F(Verify, FailedGetrandomFailsTheRun)
 	ASSERT_EQ(access(shim.c_str(), R_OK), 0) << shim << " is not built (make all)";
 	std::string out;
 	int rc = rt::sh("LD_PRELOAD='" + shim + "' ASAN_OPTIONS=verify_asan_link_order=0 '" +
-				rt::bin_dir() + "/resync' copy '" + s + "' '" + d + "' --bitmap '" + bm +
-				"' --verify=sample",
+				rt::bin_dir() + "/resync' copy '" + s + "' '" + d + "' --bitmap '" +
+				bm + "' --verify=sample",
 			&out);
 	EXPECT_EQ(rc, 1) << out;
 	EXPECT_NE(out.find("verify: getrandom for the sample: Function not implemented"),

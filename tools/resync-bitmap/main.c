@@ -100,9 +100,19 @@ struct header_opts {
 };
 
 /* Long options only; the letters just name them in the allowed lists. */
-enum { OPT_SIZE = 's', OPT_GRANULARITY = 'g', OPT_EXTENTS = 'e', OPT_GENERATION = 'G',
-       OPT_DISK_ID = 'd', OPT_CONSISTENT = 'c', OPT_JSON = 'j', OPT_HELP = 'h',
-       OPT_VERSION = 'V', OPT_LONG_OPTIONS = 'L', OPT_SHORT_OPTIONS = 'S' };
+enum {
+	OPT_SIZE = 's',
+	OPT_GRANULARITY = 'g',
+	OPT_EXTENTS = 'e',
+	OPT_GENERATION = 'G',
+	OPT_DISK_ID = 'd',
+	OPT_CONSISTENT = 'c',
+	OPT_JSON = 'j',
+	OPT_HELP = 'h',
+	OPT_VERSION = 'V',
+	OPT_LONG_OPTIONS = 'L',
+	OPT_SHORT_OPTIONS = 'S'
+};
 
 static const struct option long_opts[] = {
 	{ "size", required_argument, NULL, OPT_SIZE },
@@ -162,14 +172,17 @@ static int parse_opts(int argc, char **argv, const char *allowed, struct header_
 		switch (c) {
 		case OPT_SIZE:
 			if ((err = rc_parse_size(optarg, &o->size)))
-				return usage("bad --size %s: %s", optarg,
-					     err == -ERANGE ? "larger than 2^64 - 1" :
-					     "decimal or 0x hex, optional K, M, G, T suffix");
+				return usage(
+					"bad --size %s: %s", optarg,
+					err == -ERANGE ?
+						"larger than 2^64 - 1" :
+						"decimal or 0x hex, optional K, M, G, T suffix");
 			o->have_size = 1;
 			break;
 		case OPT_GRANULARITY:
 			if (parse_granularity(optarg, &o->granularity))
-				return usage("bad --granularity %s: a power of two in 512 .. 1G", optarg);
+				return usage("bad --granularity %s: a power of two in 512 .. 1G",
+					     optarg);
 			o->have_granularity = 1;
 			break;
 		case OPT_EXTENTS:
@@ -256,8 +269,7 @@ int save_bitmap(resync_bitmap *b, const char *out)
 static int cmd_create(int argc, char **argv)
 {
 	struct header_opts o = { 0 };
-	int ret = parse_opts(argc, argv,
-			     "sgeGdc", &o);
+	int ret = parse_opts(argc, argv, "sgeGdc", &o);
 	if (ret)
 		return ret < 0 ? EXIT_OK : ret;
 	if (argc - optind != 1)
@@ -342,7 +354,7 @@ static int dump_json(resync_bitmap *b, const char *path)
 	json_object_object_add(root, "extents", ext);
 	track_dump_info(path, root);
 	puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-						  JSON_C_TO_STRING_NOSLASHESCAPE));
+							  JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(root);
 	return EXIT_OK;
 }
@@ -360,8 +372,8 @@ static int cmd_dump(int argc, char **argv)
 	int err = resync_bitmap_load(&b, path);
 	if (err) {
 		const char *why = resync_bitmap_load_error();
-		return *why ? fail("%s: %s (%s)", path, why, strerror(-err))
-			    : fail("%s: %s", path, strerror(-err));
+		return *why ? fail("%s: %s (%s)", path, why, strerror(-err)) :
+			      fail("%s: %s", path, strerror(-err));
 	}
 	if (!o.json)
 		track_dump_info(path, NULL);
@@ -386,8 +398,7 @@ static int cmd_nbd_extents(int argc, char **argv)
 static int cmd_from_nbd(int argc, char **argv)
 {
 	struct header_opts o = { 0 };
-	int ret = parse_opts(argc, argv,
-			     "gGdc", &o);
+	int ret = parse_opts(argc, argv, "gGdc", &o);
 	if (ret)
 		return ret < 0 ? EXIT_OK : ret;
 	if (argc - optind != 3)
@@ -397,8 +408,8 @@ static int cmd_from_nbd(int argc, char **argv)
 			  o.have_granularity ? o.granularity : DEFAULT_GRANULARITY, &b);
 	if (!ret) {
 		int err = apply_header(b, &o);
-		ret = err ? fail("resync_bitmap_set_flags: %s", strerror(-err))
-			  : save_bitmap(b, argv[optind + 2]);
+		ret = err ? fail("resync_bitmap_set_flags: %s", strerror(-err)) :
+			    save_bitmap(b, argv[optind + 2]);
 	}
 	resync_bitmap_free(b);
 	return ret;
@@ -425,7 +436,8 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	for (const struct option *o = long_opts; o->name; o++)
-		if (!strncmp(argv[1], "--", 2) && !strcmp(argv[1] + 2, o->name) && info_option(o->val))
+		if (!strncmp(argv[1], "--", 2) && !strcmp(argv[1] + 2, o->name) &&
+		    info_option(o->val))
 			return EXIT_OK;
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
 		if (!strcmp(argv[1], cmds[i].name)) {

@@ -19,8 +19,8 @@ static int walk(const char *uri, const char *name, const struct resync_extent_cb
 	int err = resync_nbd_dirty_extents(r, uri, name, cb);
 	int ret = EXIT_OK;
 	if (err && !*reported)
-		ret = *resync_error(r) ? fail("%s", resync_error(r))
-				       : fail("%s: %s", uri, strerror(-err));
+		ret = *resync_error(r) ? fail("%s", resync_error(r)) :
+					 fail("%s: %s", uri, strerror(-err));
 	else if (err)
 		ret = EXIT_RUNTIME;
 	resync_free(r);
@@ -44,7 +44,9 @@ int nbd_print_extents(const char *uri, const char *name)
 {
 	struct print p = { 0 };
 	struct resync_extent_cb cb = {
-		.struct_size = sizeof cb, .extent = print_extent, .arg = &p,
+		.struct_size = sizeof cb,
+		.extent = print_extent,
+		.arg = &p,
 	};
 	int ret = walk(uri, name, &cb, &p.reported);
 	if (!ret && fflush(stdout))
@@ -86,7 +88,10 @@ int nbd_capture(const char *uri, const char *name, uint32_t granularity, resync_
 {
 	struct capture c = { .uri = uri, .granularity = granularity };
 	struct resync_extent_cb cb = {
-		.struct_size = sizeof cb, .size = capture_size, .extent = capture_extent, .arg = &c,
+		.struct_size = sizeof cb,
+		.size = capture_size,
+		.extent = capture_extent,
+		.arg = &c,
 	};
 	int ret = walk(uri, name, &cb, &c.reported);
 	if (ret)

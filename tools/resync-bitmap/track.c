@@ -27,8 +27,8 @@ static int load(const char *path, resync_bitmap **b)
 	if (!err)
 		return EXIT_OK;
 	const char *why = resync_bitmap_load_error();
-	return *why ? fail("%s: %s (%s)", path, why, strerror(-err))
-		    : fail("%s: %s", path, strerror(-err));
+	return *why ? fail("%s: %s (%s)", path, why, strerror(-err)) :
+		      fail("%s: %s", path, strerror(-err));
 }
 
 /* merge OUT IN...: the union as a v1 bitmap with the first input's
@@ -72,8 +72,10 @@ static int parse_hex_id(const char *s, uint8_t id[16])
 		if (*s == '-')
 			continue;
 		char c = *s;
-		int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
-			c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+		int v = c >= '0' && c <= '9' ? c - '0' :
+			c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+			c >= 'A' && c <= 'F' ? c - 'A' + 10 :
+					       -1;
 		if (v < 0 || n >= 32)
 			return -1;
 		id[n / 2] |= (uint8_t)(n % 2 ? v : v << 4);
@@ -108,7 +110,8 @@ int cmd_reset(int argc, char **argv)
 		int ret = EXIT_OK;
 		if ((t.flags & RESYNC_TRACK_F_OPEN) && !force)
 			ret = fail("%s: the log is open (a running filter, or one that died): "
-				   "use rotate on a live one, --force on a dead one", path);
+				   "use rotate on a live one, --force on a dead one",
+				   path);
 		if (!ret) {
 			memset(t.bits, 0, (size_t)(t.body_blocks * RESYNC_TRACK_BLOCK_BITS_BYTES));
 			memset(t.hot, 0, (size_t)t.hot_bytes);
@@ -147,7 +150,9 @@ int cmd_rotate(int argc, char **argv)
 	if (!dest && errno == ENOENT) {
 		/* The snapshot does not exist yet: resolve its directory. */
 		char *slash = strrchr(argv[3], '/');
-		char *dir = slash ? strndup(argv[3], (size_t)(slash - argv[3] + (slash == argv[3]))) : strdup(".");
+		char *dir =
+			slash ? strndup(argv[3], (size_t)(slash - argv[3] + (slash == argv[3]))) :
+				strdup(".");
 		char *rdir = dir ? realpath(dir, NULL) : NULL;
 		if (rdir && asprintf(&dest, "%s/%s", rdir, slash ? slash + 1 : argv[3]) < 0)
 			dest = NULL;
@@ -211,15 +216,18 @@ void track_dump_info(const char *path, json_object *root)
 		json_object *o = json_object_new_object();
 		json_object_object_add(o, "state", json_object_new_string(state));
 		json_object_object_add(o, "recovered",
-				       json_object_new_boolean(!!(t.flags & RESYNC_TRACK_F_RECOVERED)));
-		json_object_object_add(o, "recovered_regions", json_object_new_int64((int64_t)t.recovered_regions));
+				       json_object_new_boolean(
+					       !!(t.flags & RESYNC_TRACK_F_RECOVERED)));
+		json_object_object_add(o, "recovered_regions",
+				       json_object_new_int64((int64_t)t.recovered_regions));
 		json_object_object_add(o, "hot_regions", json_object_new_int64((int64_t)hot));
 		json_object_object_add(o, "region_size", json_object_new_int64(t.region_size));
 		json_object_object_add(root, "track_log", o);
 	} else {
-		printf("track_log: %s%s hot_regions=%llu recovered_regions=%llu region_size=%u\n", state,
-		       t.flags & RESYNC_TRACK_F_RECOVERED ? " recovered" : "", (unsigned long long)hot,
-		       (unsigned long long)t.recovered_regions, t.region_size);
+		printf("track_log: %s%s hot_regions=%llu recovered_regions=%llu region_size=%u\n",
+		       state, t.flags & RESYNC_TRACK_F_RECOVERED ? " recovered" : "",
+		       (unsigned long long)hot, (unsigned long long)t.recovered_regions,
+		       t.region_size);
 	}
 	rc_track_fini(&t);
 }

@@ -40,15 +40,15 @@ static uint8_t cfg_disk_id[16];
 static pthread_mutex_t io_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
-static struct rc_track t;   /* bits and wanted activity log (t.hot) */
-static int have_file;       /* t was read from an existing file */
+static struct rc_track t; /* bits and wanted activity log (t.hot) */
+static int have_file;     /* t was read from an existing file */
 static int fd = -1;
-static uint8_t *al_disk;    /* the activity log of the durable slot */
-static uint8_t *touched;    /* regions written since the last cooling pass */
-static uint8_t *dirty;      /* body blocks changed since last written, one byte each */
-static uint8_t *slot_buf;   /* under io_lock */
-static uint8_t *slot_hot;   /* under io_lock */
-static int broken;          /* a log write failed: no write may be acknowledged */
+static uint8_t *al_disk;  /* the activity log of the durable slot */
+static uint8_t *touched;  /* regions written since the last cooling pass */
+static uint8_t *dirty;    /* body blocks changed since last written, one byte each */
+static uint8_t *slot_buf; /* under io_lock */
+static uint8_t *slot_hot; /* under io_lock */
+static int broken;        /* a log write failed: no write may be acknowledged */
 static unsigned inflight;
 static int rotating;
 static int stopping;
@@ -95,8 +95,8 @@ static int pow2_size(const char *key, const char *value, uint32_t *out)
 	return 0;
 }
 
-static int track_config(nbdkit_next_config *next, nbdkit_backend *nxdata,
-			const char *key, const char *value)
+static int track_config(nbdkit_next_config *next, nbdkit_backend *nxdata, const char *key,
+			const char *value)
 {
 	if (!strcmp(key, "bitmap")) {
 		free(bitmap_path);
@@ -137,7 +137,7 @@ static int track_config_complete(nbdkit_next_config_complete *next, nbdkit_backe
 		nbdkit_error("the bitmap=PATH parameter is required");
 		return -1;
 	}
-	if (control_path && strlen(control_path) >= sizeof ((struct sockaddr_un *)0)->sun_path) {
+	if (control_path && strlen(control_path) >= sizeof((struct sockaddr_un *)0)->sun_path) {
 		nbdkit_error("control=%s: path too long for a Unix socket", control_path);
 		return -1;
 	}
@@ -175,8 +175,9 @@ static int track_get_ready(int thread_model)
 		return -1;
 	}
 	if (rc_track_read(&t, fd)) {
-		nbdkit_error("bitmap %s cannot be trusted: %s; refusing to start (move it away to start a new one)",
-			     bitmap_path, t.error);
+		nbdkit_error(
+			"bitmap %s cannot be trusted: %s; refusing to start (move it away to start a new one)",
+			bitmap_path, t.error);
 		return -1;
 	}
 	if (granularity_set && granularity != t.granularity) {
@@ -289,7 +290,7 @@ static int cool(int all)
 	pthread_mutex_lock(&lock);
 	int changed = 0;
 	for (uint64_t i = 0; i < t.hot_bytes; i++) {
-		t.hot[i] &= (uint8_t)~(cand[i] & ~touched[i]);
+		t.hot[i] &= (uint8_t) ~(cand[i] & ~touched[i]);
 		changed |= t.hot[i] != al_disk[i];
 	}
 	flags = t.flags;
@@ -354,7 +355,8 @@ static int track_begin(uint64_t off, uint32_t count, int *err)
 		pthread_cond_wait(&cond, &lock);
 	if (broken) {
 		pthread_mutex_unlock(&lock);
-		nbdkit_error("bitmap %s: an earlier write to it failed; refusing writes", bitmap_path);
+		nbdkit_error("bitmap %s: an earlier write to it failed; refusing writes",
+			     bitmap_path);
 		*err = EIO;
 		return -1;
 	}
@@ -693,8 +695,8 @@ static int track_prepare(nbdkit_next *next, void *handle, int readonly)
 	if (size == -1)
 		return -1;
 	if ((uint64_t)size != t.device_size) {
-		nbdkit_error("bitmap %s covers %llu bytes but this export has %lld",
-			     bitmap_path, (unsigned long long)t.device_size, (long long)size);
+		nbdkit_error("bitmap %s covers %llu bytes but this export has %lld", bitmap_path,
+			     (unsigned long long)t.device_size, (long long)size);
 		return -1;
 	}
 	return 0;
@@ -747,14 +749,13 @@ static struct nbdkit_filter filter = {
 	.longname = "resync change tracking filter",
 	.config = track_config,
 	.config_complete = track_config_complete,
-	.config_help =
-		"bitmap=PATH         (required) tracking log, created if missing\n"
-		"granularity=SIZE    bytes per bit, power of two (default 64K)\n"
-		"region=SIZE         activity-log region (default 4M)\n"
-		"idle=SECONDS        cool hot regions after this idle time (default 5)\n"
-		"generation=HEX32    generation recorded in a new log\n"
-		"disk-id=HEX32       disk id recorded in a new log\n"
-		"control=PATH        Unix socket for 'rotate GEN SNAPSHOT' commands",
+	.config_help = "bitmap=PATH         (required) tracking log, created if missing\n"
+		       "granularity=SIZE    bytes per bit, power of two (default 64K)\n"
+		       "region=SIZE         activity-log region (default 4M)\n"
+		       "idle=SECONDS        cool hot regions after this idle time (default 5)\n"
+		       "generation=HEX32    generation recorded in a new log\n"
+		       "disk-id=HEX32       disk id recorded in a new log\n"
+		       "control=PATH        Unix socket for 'rotate GEN SNAPSHOT' commands",
 	.get_ready = track_get_ready,
 	.after_fork = track_after_fork,
 	.cleanup = track_cleanup,

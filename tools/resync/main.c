@@ -69,10 +69,33 @@ static void usage(FILE *f)
 }
 
 enum {
-	OPT_FULL = 256, OPT_COMPARE, OPT_BITMAP, OPT_EXTENTS, OPT_NBD_DIRTY, OPT_CHECKPOINT,
-	OPT_CKPT_MS, OPT_CKPT_BYTES, OPT_VERIFY, OPT_RATE, OPT_DEPTH, OPT_REQUEST, OPT_BLOCK,
-	OPT_NO_DIRECT, OPT_NO_ZERO, OPT_TRIM, OPT_CONNS, OPT_TLS_CERTS, OPT_TLS_PSK, OPT_TLS_USER,
-	OPT_PROGRESS, OPT_JSON, OPT_STATS, OPT_HELP, OPT_PROGRESS_MS, OPT_VERSION, OPT_LONG_OPTIONS,
+	OPT_FULL = 256,
+	OPT_COMPARE,
+	OPT_BITMAP,
+	OPT_EXTENTS,
+	OPT_NBD_DIRTY,
+	OPT_CHECKPOINT,
+	OPT_CKPT_MS,
+	OPT_CKPT_BYTES,
+	OPT_VERIFY,
+	OPT_RATE,
+	OPT_DEPTH,
+	OPT_REQUEST,
+	OPT_BLOCK,
+	OPT_NO_DIRECT,
+	OPT_NO_ZERO,
+	OPT_TRIM,
+	OPT_CONNS,
+	OPT_TLS_CERTS,
+	OPT_TLS_PSK,
+	OPT_TLS_USER,
+	OPT_PROGRESS,
+	OPT_JSON,
+	OPT_STATS,
+	OPT_HELP,
+	OPT_PROGRESS_MS,
+	OPT_VERSION,
+	OPT_LONG_OPTIONS,
 	OPT_SHORT_OPTIONS
 };
 
@@ -158,8 +181,10 @@ static int number(const char *name, const char *arg, uint64_t *out)
 	if (ret == -ERANGE)
 		fprintf(stderr, "resync: --%s %s is larger than 2^64 - 1\n", name, arg);
 	else
-		fprintf(stderr, "resync: --%s needs a number (decimal or 0x hex; K, M, G, T "
-			"suffixes allowed), not '%s'\n", name, arg);
+		fprintf(stderr,
+			"resync: --%s needs a number (decimal or 0x hex; K, M, G, T "
+			"suffixes allowed), not '%s'\n",
+			name, arg);
 	return -1;
 }
 
@@ -198,37 +223,110 @@ static int parse(struct cli *c, int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, short_options, options, &idx)) != -1) {
 		const char *name = options[idx].name;
 		switch (opt) {
-		case OPT_FULL: c->mode = RESYNC_FULL; c->modes_given++; break;
-		case OPT_COMPARE: c->mode = RESYNC_COMPARE; c->modes_given++; break;
-		case OPT_BITMAP: c->mode = RESYNC_BITMAP; c->mode_arg = optarg; c->modes_given++; break;
-		case OPT_EXTENTS: c->mode = RESYNC_EXTENTS; c->mode_arg = optarg; c->modes_given++; break;
-		case OPT_NBD_DIRTY: c->mode = RESYNC_NBD_DIRTY; c->mode_arg = optarg; c->modes_given++; break;
-		case OPT_CHECKPOINT: c->checkpoint = optarg; break;
-		case OPT_CKPT_MS: if (number(name, optarg, &c->ckpt_ms)) return -1; break;
-		case OPT_CKPT_BYTES: if (number(name, optarg, &c->ckpt_bytes)) return -1; break;
-		case OPT_VERIFY: if (verify_what(optarg, &c->verify)) return -1; break;
-		case OPT_RATE: if (number(name, optarg, &c->rate)) return -1; break;
-		case OPT_DEPTH: if (positive(name, optarg, &c->depth)) return -1; break;
-		case OPT_REQUEST: if (positive(name, optarg, &c->request)) return -1; break;
-		case OPT_BLOCK: if (positive(name, optarg, &c->block)) return -1; break;
-		case OPT_NO_DIRECT: c->flags |= RESYNC_F_NO_DIRECT; break;
-		case OPT_NO_ZERO: c->flags |= RESYNC_F_NO_ZERO_DETECT; break;
-		case OPT_TRIM: c->flags |= RESYNC_F_ALLOW_TRIM; break;
-		case OPT_CONNS: if (positive(name, optarg, &c->conns)) return -1; break;
-		case OPT_TLS_CERTS: c->tls_certs = optarg; break;
-		case OPT_TLS_PSK: c->tls_psk = optarg; break;
-		case OPT_TLS_USER: c->tls_user = optarg; break;
-		case OPT_PROGRESS: c->out.bar = true; break;
-		case OPT_JSON: c->out.json = true; break;
-		case OPT_STATS: c->out.stats = true; break;
-		case OPT_PROGRESS_MS: if (number(name, optarg, &c->out.interval_ms)) return -1; break;
-		case 'v': c->out.verbose = true; break;
+		case OPT_FULL:
+			c->mode = RESYNC_FULL;
+			c->modes_given++;
+			break;
+		case OPT_COMPARE:
+			c->mode = RESYNC_COMPARE;
+			c->modes_given++;
+			break;
+		case OPT_BITMAP:
+			c->mode = RESYNC_BITMAP;
+			c->mode_arg = optarg;
+			c->modes_given++;
+			break;
+		case OPT_EXTENTS:
+			c->mode = RESYNC_EXTENTS;
+			c->mode_arg = optarg;
+			c->modes_given++;
+			break;
+		case OPT_NBD_DIRTY:
+			c->mode = RESYNC_NBD_DIRTY;
+			c->mode_arg = optarg;
+			c->modes_given++;
+			break;
+		case OPT_CHECKPOINT:
+			c->checkpoint = optarg;
+			break;
+		case OPT_CKPT_MS:
+			if (number(name, optarg, &c->ckpt_ms))
+				return -1;
+			break;
+		case OPT_CKPT_BYTES:
+			if (number(name, optarg, &c->ckpt_bytes))
+				return -1;
+			break;
+		case OPT_VERIFY:
+			if (verify_what(optarg, &c->verify))
+				return -1;
+			break;
+		case OPT_RATE:
+			if (number(name, optarg, &c->rate))
+				return -1;
+			break;
+		case OPT_DEPTH:
+			if (positive(name, optarg, &c->depth))
+				return -1;
+			break;
+		case OPT_REQUEST:
+			if (positive(name, optarg, &c->request))
+				return -1;
+			break;
+		case OPT_BLOCK:
+			if (positive(name, optarg, &c->block))
+				return -1;
+			break;
+		case OPT_NO_DIRECT:
+			c->flags |= RESYNC_F_NO_DIRECT;
+			break;
+		case OPT_NO_ZERO:
+			c->flags |= RESYNC_F_NO_ZERO_DETECT;
+			break;
+		case OPT_TRIM:
+			c->flags |= RESYNC_F_ALLOW_TRIM;
+			break;
+		case OPT_CONNS:
+			if (positive(name, optarg, &c->conns))
+				return -1;
+			break;
+		case OPT_TLS_CERTS:
+			c->tls_certs = optarg;
+			break;
+		case OPT_TLS_PSK:
+			c->tls_psk = optarg;
+			break;
+		case OPT_TLS_USER:
+			c->tls_user = optarg;
+			break;
+		case OPT_PROGRESS:
+			c->out.bar = true;
+			break;
+		case OPT_JSON:
+			c->out.json = true;
+			break;
+		case OPT_STATS:
+			c->out.stats = true;
+			break;
+		case OPT_PROGRESS_MS:
+			if (number(name, optarg, &c->out.interval_ms))
+				return -1;
+			break;
+		case 'v':
+			c->out.verbose = true;
+			break;
 		case 'h':
-		case OPT_HELP: usage(stdout); exit(EXIT_OK);
+		case OPT_HELP:
+			usage(stdout);
+			exit(EXIT_OK);
 		case OPT_VERSION:
 		case OPT_LONG_OPTIONS:
-		case OPT_SHORT_OPTIONS: info_option(opt); exit(EXIT_OK);
-		default: fprintf(stderr, "Try 'resync --help'.\n"); return -1;
+		case OPT_SHORT_OPTIONS:
+			info_option(opt);
+			exit(EXIT_OK);
+		default:
+			fprintf(stderr, "Try 'resync --help'.\n");
+			return -1;
 		}
 	}
 	return 0;
@@ -237,20 +335,30 @@ static int parse(struct cli *c, int argc, char **argv)
 /* Applies the options; a value the library refuses is a usage error. */
 static int configure(resync *r, struct cli *c, const char *src, const char *dst)
 {
-	struct { int ret; const char *what; } steps[] = {
+	struct {
+		int ret;
+		const char *what;
+	} steps[] = {
 		{ resync_set_source(r, src), "source" },
 		{ resync_set_target(r, dst), "target" },
 		{ resync_set_mode(r, c->mode, c->mode_arg), "mode" },
 		{ resync_set_flags(r, c->flags), "flags" },
 		{ resync_set_verify(r, c->verify, SAMPLE_PER_GIB, SAMPLE_MIN), "--verify" },
-		{ c->depth ? resync_set_queue_depth(r, c->depth > 1024 ? 0 : (unsigned)c->depth) : 0,
+		{ c->depth ? resync_set_queue_depth(r, c->depth > 1024 ? 0 : (unsigned)c->depth) :
+			     0,
 		  "--queue-depth (1..1024)" },
-		{ c->request ? resync_set_request_size(r, c->request > UINT32_MAX ? 0 : (uint32_t)c->request) : 0,
+		{ c->request ? resync_set_request_size(r, c->request > UINT32_MAX ?
+								  0 :
+								  (uint32_t)c->request) :
+			       0,
 		  "--request-size (a power of two, 4K..64M)" },
-		{ c->block ? resync_set_block_size(r, c->block > UINT32_MAX ? 0 : (uint32_t)c->block) : 0,
+		{ c->block ?
+			  resync_set_block_size(r, c->block > UINT32_MAX ? 0 : (uint32_t)c->block) :
+			  0,
 		  "--block-size (a power of two, 4K..64M)" },
 		{ resync_set_rate_limit(r, c->rate), "--rate" },
-		{ c->conns ? resync_set_nbd_connections(r, c->conns > 16 ? 0 : (unsigned)c->conns) : 0,
+		{ c->conns ? resync_set_nbd_connections(r, c->conns > 16 ? 0 : (unsigned)c->conns) :
+			     0,
 		  "--connections (1..16)" },
 		{ resync_set_tls(r, c->tls_certs, c->tls_psk, c->tls_user),
 		  "--tls-certs and --tls-psk (one at most)" },
@@ -276,7 +384,8 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
 		return usage(stdout), EXIT_OK;
 	for (const struct option *o = options; o->name; o++)
-		if (!strncmp(argv[1], "--", 2) && !strcmp(argv[1] + 2, o->name) && info_option(o->val))
+		if (!strncmp(argv[1], "--", 2) && !strcmp(argv[1] + 2, o->name) &&
+		    info_option(o->val))
 			return EXIT_OK;
 	c.command = argv[1];
 	bool copy = !strcmp(c.command, "copy");
@@ -289,7 +398,9 @@ int main(int argc, char **argv)
 	if (argc - 1 - optind != 2)
 		return usage_error("%s needs SRC and DST", c.command);
 	if (c.modes_given > 1)
-		return usage_error("%s", "give at most one of --full, --compare, --bitmap, --extents, --nbd-dirty");
+		return usage_error(
+			"%s",
+			"give at most one of --full, --compare, --bitmap, --extents, --nbd-dirty");
 	if (!copy && (c.modes_given || c.checkpoint || c.verify))
 		return usage_error("%s takes no mode, --checkpoint or --verify", c.command);
 	if (!copy) {
@@ -327,10 +438,13 @@ int main(int argc, char **argv)
 	struct resync_stats st;
 	resync_get_stats(r, &st);
 	if (ret == -EILSEQ && st.verify_unplanned_diff)
-		fprintf(stderr, "resync: the change record (%s) missed a changed block, so blocks it did "
+		fprintf(stderr,
+			"resync: the change record (%s) missed a changed block, so blocks it did "
 			"not name may differ too: rerun with --compare\n",
-			c.mode == RESYNC_BITMAP ? "--bitmap" : c.mode == RESYNC_EXTENTS ? "--extents" :
-			c.mode == RESYNC_NBD_DIRTY ? "--nbd-dirty" : "plan");
+			c.mode == RESYNC_BITMAP    ? "--bitmap" :
+			c.mode == RESYNC_EXTENTS   ? "--extents" :
+			c.mode == RESYNC_NBD_DIRTY ? "--nbd-dirty" :
+						     "plan");
 	resync_free(r);
 	return status;
 }

@@ -27,7 +27,10 @@ static double mib(uint64_t b)
 static json_object *json_stats(const struct resync_stats *s, const char *event)
 {
 	json_object *o = json_object_new_object();
-	const struct { const char *key; uint64_t v; } n[] = {
+	const struct {
+		const char *key;
+		uint64_t v;
+	} n[] = {
 		{ "size", s->size },
 		{ "bytes_planned", s->bytes_planned },
 		{ "bytes_done", s->bytes_done },
@@ -58,7 +61,8 @@ static json_object *json_stats(const struct resync_stats *s, const char *event)
 /* One line on stdout; takes over o. */
 static void print_json(json_object *o)
 {
-	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+						       JSON_C_TO_STRING_NOSLASHESCAPE));
 	fflush(stdout);
 	json_object_put(o);
 }
@@ -78,8 +82,10 @@ static void say_access(struct output *o, const struct resync_stats *s)
 	/* Waiting means a killed run's ring still held the target: its
 	 * writes were draining. */
 	if (s->claim_wait_ms)
-		fprintf(stderr, "resync: waited %" PRIu32 " ms for the target to come free "
-			"(an earlier run's I/O draining)\n", s->claim_wait_ms);
+		fprintf(stderr,
+			"resync: waited %" PRIu32 " ms for the target to come free "
+			"(an earlier run's I/O draining)\n",
+			s->claim_wait_ms);
 	if (s->resume_refused)
 		fprintf(stderr, "resync: %s\n", resync_resume_refused(o->r));
 	fprintf(stderr, "resync: source %s, target %s%s\n",
@@ -129,7 +135,8 @@ void output_finish(struct output *o, resync *r, int ret, int status)
 		json_object_object_add(j, "command", json_object_new_string(o->command));
 		json_object_object_add(j, "status", json_object_new_int(status));
 		if (ret)
-			json_object_object_add(j, "errno", json_object_new_string(errno_name(-ret)));
+			json_object_object_add(j, "errno",
+					       json_object_new_string(errno_name(-ret)));
 		if (s.resume_refused)
 			json_object_object_add(j, "resume_refused_reason",
 					       json_object_new_string(resync_resume_refused(r)));
@@ -137,7 +144,8 @@ void output_finish(struct output *o, resync *r, int ret, int status)
 			json_object_object_add(j, "error", json_object_new_string(resync_error(r)));
 			if (resync_error_offset(r) != UINT64_MAX)
 				json_object_object_add(j, "error_offset",
-						       json_object_new_uint64(resync_error_offset(r)));
+						       json_object_new_uint64(
+							       resync_error_offset(r)));
 		}
 		print_json(j);
 	}

@@ -8,9 +8,9 @@
 #include <resync/resync.h>
 
 struct output {
-	bool bar;      /* --progress, or stderr is a terminal */
-	bool json;     /* JSON lines on stdout */
-	bool stats;    /* the final figures as JSON */
+	bool bar;   /* --progress, or stderr is a terminal */
+	bool json;  /* JSON lines on stdout */
+	bool stats; /* the final figures as JSON */
 	bool verbose;
 	bool said_access;
 	uint64_t interval_ms; /* 0: 200 for the bar, 1000 for JSON */
