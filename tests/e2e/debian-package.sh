@@ -17,7 +17,7 @@ tar --exclude=./.git --exclude='./build*' --exclude=./bench/results -cf - . | ta
 ! grep -q "dpkg-gensymbols: warning" "$TMP/build.log" ||
 	fail "libresync0.symbols does not match: $(grep -A20 'dpkg-gensymbols' "$TMP/build.log")"
 
-for p in libresync0 libresync-dev resync-tools; do
+for p in libresync0 libresync-dev resync-tools nbdkit-resync-track-filter; do
 	deb=$(ls "$TMP/${p}_${v}_"*.deb 2>/dev/null) || fail "no $p package at version $v"
 	dpkg-deb -x "$deb" "$TMP/root"
 done
@@ -26,7 +26,8 @@ dpkg-deb -f "$TMP"/libresync-dev_"$v"_*.deb Depends | grep -q "libresync0 (= $v)
 for f in usr/bin/resync usr/bin/resync-bitmap usr/bin/resyncctl "usr/lib/$arch/libresync.so.0" \
 	"usr/lib/$arch/libresync.so" "usr/lib/$arch/pkgconfig/resync.pc" usr/include/resync/resync.h \
 	usr/share/man/man1/resyncctl.1.gz usr/share/man/man3/libresync.3.gz \
-	usr/share/man/man5/resync-bitmap.5.gz usr/share/bash-completion/completions/resync-bitmap; do
+	usr/share/man/man5/resync-bitmap.5.gz usr/share/bash-completion/completions/resync-bitmap \
+	"usr/lib/$arch/nbdkit/filters/nbdkit-resync-track-filter.so"; do
 	[ -e "$TMP/root/$f" ] || fail "the packages do not install $f"
 done
 
