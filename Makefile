@@ -152,7 +152,8 @@ $(B)/shared-bin/resyncctl: $(B)/ctl/main.o $(B)/libresyncctl.a $(LIB_SO) $(COMMO
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(B)/ctl/main.o $(B)/libresyncctl.a $(SHARED_LINK)
 
-$(TRACK_FILTER): $(B)/tools/resync-track/filter.o $(B)/common/track_log.o $(B)/common/durable.o
+$(TRACK_FILTER): $(B)/tools/resync-track/filter.o $(B)/common/track_log.o $(B)/common/durable.o \
+		 $(B)/common/pread_full.o
 	@mkdir -p $(dir $@)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libxxhash) -lpthread
 

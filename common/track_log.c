@@ -12,6 +12,7 @@
 #include "durable.h"
 #include "resync/change_bitmap.h"
 #include "track_log.h"
+#include "pread_full.h"
 
 static int is_pow2(uint64_t v)
 {
@@ -191,24 +192,6 @@ static int block_is_hot(const struct rc_track *t, uint64_t k)
 	return 0;
 }
 
-static int read_full(int fd, void *buf, uint64_t len, uint64_t off)
-{
-	char *p = buf;
-	while (len) {
-		ssize_t n = pread(fd, p, len > (1u << 30) ? (1u << 30) : (size_t)len, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -ENODATA;
-		p += n;
-		off += (uint64_t)n;
-		len -= (uint64_t)n;
-	}
-	return 0;
-}
-
 static int all_zero(const void *p, size_t n)
 {
 	const uint8_t *b = p;
@@ -221,7 +204,7 @@ static int all_zero(const void *p, size_t n)
 static int read_header(struct rc_track *t, int fd)
 {
 	struct resync_track_header h;
-	int ret = read_full(fd, &h, sizeof h, 0);
+	int ret = rc_pread_full(fd, &h, sizeof h, 0);
 	if (ret)
 		return fail(t, ret, "file is shorter than the header");
 	if (memcmp(h.magic, RESYNC_TRACK_MAGIC, sizeof h.magic))
@@ -259,7 +242,7 @@ static int read_header(struct rc_track *t, int fd)
 /* Reads slot i; 1 when it is valid, 0 when not (torn, never written). */
 static int read_slot(struct rc_track *t, int fd, unsigned i, uint8_t *buf, uint64_t *seq)
 {
-	int ret = read_full(fd, buf, t->slot_size, rc_track_slot_offset(t, i));
+	int ret = rc_pread_full(fd, buf, t->slot_size, rc_track_slot_offset(t, i));
 	if (ret)
 		return ret;
 	struct resync_track_slot *s = (void *)buf;
@@ -319,7 +302,7 @@ static int read_body(struct rc_track *t, int fd)
 		return fail(t, -ENOMEM, "out of memory");
 	int ret = 0;
 	for (uint64_t k = 0; !ret && k < t->body_blocks; k++) {
-		ret = read_full(fd, blk, sizeof *blk, rc_track_block_offset(t, k));
+		ret = rc_pread_full(fd, blk, sizeof *blk, rc_track_block_offset(t, k));
 		if (ret) {
 			ret = fail(t, ret, "cannot read the bitmap body");
 			break;

@@ -16,6 +16,7 @@
 #include "durable.h"
 #include "internal.h"
 #include "track_load.h"
+#include "pread_full.h"
 
 static _Thread_local const char *load_error = "";
 
@@ -119,24 +120,6 @@ int resync_bitmap_save(const resync_bitmap *b, const char *path)
 	return ret;
 }
 
-static int read_full(int fd, void *buf, uint64_t len, uint64_t off)
-{
-	char *p = buf;
-	while (len) {
-		ssize_t n = pread(fd, p, len > (1u << 30) ? (1u << 30) : (size_t)len, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -ENODATA;
-		p += n;
-		off += (uint64_t)n;
-		len -= (uint64_t)n;
-	}
-	return 0;
-}
-
 static int fail_load(int err, const char *why)
 {
 	load_error = why;
@@ -191,7 +174,7 @@ int resync_bitmap_load(resync_bitmap **out, const char *path)
 	if (!ret && (uint64_t)st.st_size < sizeof h)
 		ret = fail_load(-ENODATA, "file is shorter than the header");
 	if (!ret)
-		ret = read_full(fd, &h, sizeof h, 0);
+		ret = rc_pread_full(fd, &h, sizeof h, 0);
 	if (!ret && !memcmp(h.magic, RESYNC_TRACK_MAGIC, sizeof h.magic)) {
 		close(fd);
 		return rs_track_load_bitmap(out, path, &load_error);
@@ -201,7 +184,7 @@ int resync_bitmap_load(resync_bitmap **out, const char *path)
 	if (!ret)
 		ret = resync_bitmap_new(&b, le64toh(h.device_size), le32toh(h.granularity));
 	if (!ret)
-		ret = read_full(fd, b->words, bitmap_bytes(b), sizeof h);
+		ret = rc_pread_full(fd, b->words, bitmap_bytes(b), sizeof h);
 	close(fd);
 	if (ret) {
 		resync_bitmap_free(b);
