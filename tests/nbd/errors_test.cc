@@ -96,13 +96,7 @@ TEST(Unreachable, SilentServerTimesOut)
 	rt::TempDir tmp;
 	std::string sock = tmp.path("silent.sock"), raw = tmp.path("raw.img");
 	rt::write_file(raw, rt::Bytes(1 * MiB, 0x55));
-	int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-	ASSERT_GE(fd, 0);
-	sockaddr_un addr{};
-	addr.sun_family = AF_UNIX;
-	strncpy(addr.sun_path, sock.c_str(), sizeof addr.sun_path - 1);
-	ASSERT_EQ(bind(fd, (sockaddr *)&addr, sizeof addr), 0);
-	ASSERT_EQ(listen(fd, 4), 0);
+	rt::SilentServer server(sock);
 	setenv("RESYNC_NBD_CONNECT_TIMEOUT_MS", "1000", 1);
 	auto start = std::chrono::steady_clock::now();
 	auto res =
@@ -110,7 +104,6 @@ TEST(Unreachable, SilentServerTimesOut)
 	double secs =
 		std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 	unsetenv("RESYNC_NBD_CONNECT_TIMEOUT_MS");
-	close(fd);
 	EXPECT_EQ(res.ret, -ETIMEDOUT);
 	EXPECT_EQ(res.error, "source nbd+unix:///?socket=" + sock +
 				     ": connect: no answer from the server within 1000 ms");
@@ -125,13 +118,7 @@ TEST(Unreachable, ConnectTimeoutSetThroughTheApi)
 	rt::TempDir tmp;
 	std::string sock = tmp.path("silent.sock"), raw = tmp.path("raw.img");
 	rt::write_file(raw, rt::Bytes(1 * MiB, 0x55));
-	int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-	ASSERT_GE(fd, 0);
-	sockaddr_un addr{};
-	addr.sun_family = AF_UNIX;
-	strncpy(addr.sun_path, sock.c_str(), sizeof addr.sun_path - 1);
-	ASSERT_EQ(bind(fd, (sockaddr *)&addr, sizeof addr), 0);
-	ASSERT_EQ(listen(fd, 4), 0);
+	rt::SilentServer server(sock);
 	setenv("RESYNC_NBD_CONNECT_TIMEOUT_MS", "600000", 1);
 	auto res =
 		copy_within(std::chrono::seconds(60), "nbd+unix:///?socket=" + sock, raw,
@@ -142,7 +129,6 @@ TEST(Unreachable, ConnectTimeoutSetThroughTheApi)
 				    ASSERT_EQ(resync_set_nbd_connect_timeout(r, 700), 0);
 			    });
 	unsetenv("RESYNC_NBD_CONNECT_TIMEOUT_MS");
-	close(fd);
 	EXPECT_EQ(res.ret, -ETIMEDOUT);
 	EXPECT_EQ(res.error, "source nbd+unix:///?socket=" + sock +
 				     ": connect: no answer from the server within 700 ms");

@@ -241,21 +241,15 @@ TEST(Unreachable, CancelEndsTheHandshakeWait)
 	rt::TempDir tmp;
 	std::string sock = tmp.path("silent.sock"), raw = tmp.path("raw.img");
 	rt::write_file(raw, rt::Bytes(1 * MiB, 0x55));
-	int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-	ASSERT_GE(fd, 0);
-	sockaddr_un addr{};
-	addr.sun_family = AF_UNIX;
-	strncpy(addr.sun_path, sock.c_str(), sizeof addr.sun_path - 1);
-	ASSERT_EQ(bind(fd, (sockaddr *)&addr, sizeof addr), 0);
-	ASSERT_EQ(listen(fd, 4), 0);
+	rt::SilentServer server(sock);
 	resync *r = handle("nbd+unix:///?socket=" + sock, raw);
 	auto fut = start_copy(r);
 	// The connection is queued on the socket once the engine is waiting.
 	int conn = -1;
 	for (int i = 0; i < 600 && conn < 0; i++) {
-		pollfd p{ fd, POLLIN, 0 };
+		pollfd p{ server.fd(), POLLIN, 0 };
 		if (poll(&p, 1, 50) == 1)
-			conn = accept(fd, nullptr, nullptr);
+			conn = accept(server.fd(), nullptr, nullptr);
 	}
 	ASSERT_GE(conn, 0);
 	auto start = Clock::now();
@@ -264,7 +258,6 @@ TEST(Unreachable, CancelEndsTheHandshakeWait)
 	double secs = since(start);
 	resync_free(r);
 	close(conn);
-	close(fd);
 	EXPECT_EQ(res.ret, -ECANCELED) << res.error;
 	EXPECT_LT(secs, 10.0);
 	EXPECT_EQ(rt::read_file(raw), rt::Bytes(1 * MiB, 0x55));

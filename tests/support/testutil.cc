@@ -5,7 +5,10 @@
 #include <cstdlib>
 #include <fcntl.h>
 #include <stdexcept>
+#include <cstring>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -97,6 +100,24 @@ uint64_t allocated_bytes(const std::string &path)
 	if (stat(path.c_str(), &st))
 		throw std::runtime_error("stat " + path);
 	return (uint64_t)st.st_blocks * 512;
+}
+
+SilentServer::SilentServer(const std::string &path) : fd_(::socket(AF_UNIX, SOCK_STREAM, 0))
+{
+	sockaddr_un addr{};
+	addr.sun_family = AF_UNIX;
+	if (fd_ < 0 || path.size() >= sizeof addr.sun_path)
+		throw std::runtime_error("socket " + path);
+	memcpy(addr.sun_path, path.c_str(), path.size());
+	if (bind(fd_, (sockaddr *)&addr, sizeof addr) || listen(fd_, 4)) {
+		close(fd_);
+		throw std::runtime_error("bind/listen " + path);
+	}
+}
+
+SilentServer::~SilentServer()
+{
+	close(fd_);
 }
 
 int sh(const std::string &cmd, std::string *out)

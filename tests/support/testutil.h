@@ -66,6 +66,23 @@ private:
 	std::string dev_;
 };
 
+// A Unix socket that accepts connections into its backlog and never says a
+// word: an NBD server that hangs in the handshake.  Closed on destruction.
+class SilentServer {
+public:
+	explicit SilentServer(const std::string &path);
+	~SilentServer();
+	SilentServer(const SilentServer &) = delete;
+	SilentServer &operator=(const SilentServer &) = delete;
+	int fd() const
+	{
+		return fd_;
+	}
+
+private:
+	int fd_;
+};
+
 // The directory of the built binaries (B/bin), from $RESYNC_BIN or ./build/bin.
 std::string bin_dir();
 
