@@ -56,7 +56,7 @@ static uint32_t check_tracks(json_object *vm, const struct ctl_track_log *tracks
 			return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
 					"--track %s: the target has no recorded generation, so a "
 					"tracking log would have no base (vm add --disk "
-					"%s=TARGET,generation=HEX)",
+					"%s=TARGET,generation=HEX records one)",
 					tracks[i].disk, tracks[i].disk);
 	}
 	return 0;

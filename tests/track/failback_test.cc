@@ -6,8 +6,9 @@
 // a recovery point added afterwards names the log; failback copies exactly
 // the blocks the log names (clean), or their hot regions too (nbdkit killed
 // -9), and the target ends byte for byte equal to the image.  A log of
-// another generation, a corrupted log (left untouched) and a missing one all
-// send failback to compare, with the rule and reason in the job record.
+// another generation, a corrupted log or one of another disk size (both left
+// untouched) and a missing one all send failback to compare, with the rule
+// and reason in the job record.
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -216,7 +217,7 @@ TEST_F(TrackFailback, FailoverRefusesTracksItCannotRecord)
 	EXPECT_EQ(nogen->rv(), 32773);
 	EXPECT_EQ(str(nogen->json, { "ErrorDescription" }),
 		  "--track disk0: the target has no recorded generation, so a tracking log "
-		  "would have no base (vm add --disk disk0=TARGET,generation=HEX)");
+		  "would have no base (vm add --disk disk0=TARGET,generation=HEX records one)");
 	auto vm = ctl({ "vm", "show", "db01" });
 	EXPECT_EQ(num(vm->json, { "VirtualSystem", "ReplicationState" }), 3);
 }
@@ -387,6 +388,31 @@ TEST_F(TrackFailback, MissingLogMeansCompareOr32779WhenAskedFor)
 		  "tracking log " + log + ": No such file or directory");
 	EXPECT_EQ(vm_state(), 14);
 	EXPECT_EQ(rt::read_file(target), rt::read_file(image));
+}
+
+TEST_F(TrackFailback, LogOfAnotherDiskSizeMeansCompare)
+{
+	failover();
+	std::string other = d.path("other.img");
+	rt::write_file(other, rt::random_bytes(kSize / 2, 3));
+	{
+		trk::Nbdkit srv(d, other, log, serve_args());
+		ASSERT_TRUE(srv.ok()) << srv.log();
+		ASSERT_EQ(srv.stop(), 0) << srv.log();
+	}
+	rt::pwrite_at(image, 7 << 20, rt::random_bytes(4096, 7));
+	ASSERT_EQ(ctl({ "recovery-point", "add", "web01", "rp1", "--disk", "disk0=" + image })->rv(),
+		  0);
+	std::string sum = rt::sha256(log);
+	json_object *job = failback(0);
+	ASSERT_NE(job, nullptr);
+	EXPECT_EQ(str(job, { "Disks", 0, "ChangeSource" }), "compare");
+	EXPECT_EQ(str(job, { "Disks", 0, "TrustRule" }), "record-unusable");
+	EXPECT_EQ(str(job, { "Disks", 0, "TrustReason" }),
+		  "tracking log " + log + " covers " + std::to_string(kSize / 2) +
+			  " bytes, the disk has " + std::to_string(kSize));
+	EXPECT_EQ(rt::read_file(target), rt::read_file(image));
+	EXPECT_EQ(rt::sha256(log), sum);
 }
 
 TEST_F(TrackFailback, ExplicitBitmapSourceUsesATrustedLog)
