@@ -442,9 +442,20 @@ TEST_F(TrackFailback, TrackOptionTakesNoBaseOrConsistent)
 	auto o = ctl({ "recovery-point", "add", "web01", "rp1", "--disk",
 		       "disk0=" + image + ",track=" + log + ",base=" + kGen });
 	EXPECT_EQ(o->rv(), 32773);
+	const char *why = "--disk disk0: a tracking log's header carries its base generation and "
+			  "state: track= takes no base= or consistent";
+	EXPECT_EQ(str(o->json, { "ErrorDescription" }), why);
 	auto c = ctl({ "recovery-point", "add", "web01", "rp1", "--disk",
 		       "disk0=" + image + ",track=" + log + ",consistent" });
 	EXPECT_EQ(c->rv(), 32773);
+	EXPECT_EQ(str(c->json, { "ErrorDescription" }), why);
+	auto added = ctl({ "recovery-point", "add", "web01", "rp1", "--disk",
+			   "disk0=" + image + ",track=" + log });
+	ASSERT_EQ(added->rv(), 0);
+	auto show = ctl({ "recovery-point", "show", "web01", "rp1" });
+	EXPECT_EQ(str(show->json, { "RecoveryPoint", "Disks", 0, "ChangeRecord", "Kind" }),
+		  "track");
+	EXPECT_EQ(str(show->json, { "RecoveryPoint", "Disks", 0, "ChangeRecord", "Path" }), log);
 }
 
 } // namespace
