@@ -246,6 +246,12 @@ TEST_F(TrackFailback, CleanLogCopiesOnlyTheTrackedBlocks)
 	EXPECT_EQ(num(job, { "BytesCopied" }), (int64_t)(kWrittenBlocks * kGran));
 	EXPECT_EQ(vm_state(), 14);
 	EXPECT_EQ(rt::read_file(target), rt::read_file(image));
+
+	// The failback is complete: the log is spent, a new point gets no default.
+	ASSERT_EQ(ctl({ "recovery-point", "add", "web01", "rp2", "--disk", "disk0=" + image })->rv(),
+		  0);
+	auto rp = ctl({ "recovery-point", "show", "web01", "rp2" });
+	EXPECT_EQ(at(rp->json, { "RecoveryPoint", "Disks", 0, "ChangeRecord" }), nullptr);
 }
 
 TEST_F(TrackFailback, KilledServersLogIsTrustedWithItsHotRegions)
