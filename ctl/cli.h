@@ -39,6 +39,11 @@ int cli_bad_option(struct cli *c, const char *usage, int o, char **argv);
 /* True (after printing usage to stdout) when argv asks for --help. */
 bool cli_help(int argc, char **argv, const char *usage);
 
+/* path made absolute against the working directory (not resolved: a
+ * symlink stays one), since the records outlive this process's cwd; 0, or
+ * -ENAMETOOLONG. */
+int cli_abs_path(const char *path, char *out, size_t len);
+
 /* Names for numbers, for human output. */
 const char *cli_state_name(uint32_t state);
 const char *cli_mode_name(uint32_t mode);

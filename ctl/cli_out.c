@@ -3,6 +3,7 @@
  * output, names for numbers, and job wait with its progress bar. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,6 +112,18 @@ bool cli_help(int argc, char **argv, const char *usage)
 		}
 	}
 	return false;
+}
+
+int cli_abs_path(const char *path, char *out, size_t len)
+{
+	char cwd[PATH_MAX];
+	int n;
+
+	if (path[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+		n = snprintf(out, len, "%s", path);
+	else
+		n = snprintf(out, len, "%s/%s", cwd, path);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
 const char *cli_state_name(uint32_t s)

@@ -2,6 +2,7 @@
 /* resyncctl recovery-point add|list|show|remove: --disk specs
  * (common/disk_spec.h) and their options to recovery_point.h. */
 #include <getopt.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +26,11 @@ static const char rp_usage[] =
 	"OPTIONs describe what changed since the state the target holds:\n"
 	"  bitmap=FILE         a resync change bitmap (its header carries the base\n"
 	"                      generation and the consistent flag)\n"
+	"  track=FILE          a tracking log of nbdkit-resync-track-filter (its header\n"
+	"                      carries the base generation; left open, its hot regions\n"
+	"                      count as written).  Default, for a recovery point added\n"
+	"                      after failover (state 5, 6, 13, 32768): the log that\n"
+	"                      `failover --track` recorded for the disk\n"
 	"  dirty-bitmap=NAME   qemu:dirty-bitmap:NAME on the NBD image\n"
 	"  extents=FILE        \"offset length\" lines\n"
 	"  base=HEX            dirty-bitmap/extents: the generation they are relative to\n"
@@ -44,6 +50,7 @@ static const char *take_option(const struct rc_disk_option *o, json_object *d, j
 		{ "bitmap", "bitmap", "Path" },
 		{ "dirty-bitmap", "nbd-dirty", "Name" },
 		{ "extents", "extents", "Path" },
+		{ "track", "track", "Path" },
 	};
 	uint8_t g[16];
 
@@ -53,7 +60,8 @@ static const char *take_option(const struct rc_disk_option *o, json_object *d, j
 		if (!*o->value)
 			return "wants a value";
 		if (json_object_object_get(cr, "Kind"))
-			return "is a second change record (one of bitmap=, dirty-bitmap=, extents=)";
+			return "is a second change record (one of bitmap=, track=, dirty-bitmap=, "
+			       "extents=)";
 		json_object_object_add(cr, "Kind", json_object_new_string(kinds[i].kind));
 		json_object_object_add(cr, kinds[i].field, json_object_new_string(o->value));
 		return NULL;
@@ -71,7 +79,7 @@ static const char *take_option(const struct rc_disk_option *o, json_object *d, j
 		json_object_object_add(cr, "Consistent", json_object_new_boolean(true));
 		return NULL;
 	}
-	return "is not an option (bitmap=, dirty-bitmap=, extents=, base=, consistent, "
+	return "is not an option (bitmap=, track=, dirty-bitmap=, extents=, base=, consistent, "
 	       "generation=; a comma in a path is written \\,)";
 }
 
@@ -108,8 +116,23 @@ static json_object *parse_disk(const char *spec, char *why, size_t n)
 		json_object_put(cr);
 		goto out;
 	}
-	if (!json_object_object_get(cr, "Consistent"))
+	if (!strcmp(ctl_json_str(cr, "Kind"), "track")) {
+		if (json_object_object_length(cr) > 2) {
+			snprintf(why, n,
+				 "--disk %s: a tracking log's header carries its base generation "
+				 "and state: track= takes no base= or consistent",
+				 ds.name);
+			goto fail;
+		}
+		char abs[PATH_MAX];
+		if (cli_abs_path(ctl_json_str(cr, "Path"), abs, sizeof(abs)) < 0) {
+			snprintf(why, n, "--disk %s: track= path too long", ds.name);
+			goto fail;
+		}
+		json_object_object_add(cr, "Path", json_object_new_string(abs));
+	} else if (!json_object_object_get(cr, "Consistent")) {
 		json_object_object_add(cr, "Consistent", json_object_new_boolean(false));
+	}
 	json_object_object_add(d, "ChangeRecord", cr);
 	goto out;
 fail:

@@ -154,6 +154,11 @@ static void print_vm(json_object *out)
 		       json_object_get_boolean(json_object_object_get(d, "Inconsistent")) ?
 			       ", INCONSISTENT (failback not finished)" :
 			       "");
+		json_object *tl = json_object_object_get(d, "TrackingLog");
+		if (tl)
+			printf("Disk %s: tracking log %s, base generation %s\n",
+			       ctl_json_str(d, "Name"), ctl_json_str(tl, "Path"),
+			       ctl_json_str(tl, "BaseGenerationId"));
 	}
 	for (size_t i = 0; i < json_object_array_length(rps); i++) {
 		json_object *rp = json_object_array_get_idx(rps, i);

@@ -56,14 +56,6 @@ struct plan_disk {
 	const char *resume_job; /* the job whose checkpoint this disk continues */
 };
 
-static enum ctl_change_source kind_source(const char *kind)
-{
-	enum ctl_change_source cs = CTL_CS_COMPARE;
-
-	ctl_change_source_parse(kind, &cs);
-	return cs;
-}
-
 /* The facts about an earlier job's checkpoint for this disk: the VM disk's
  * Resume record, when it names this recovery point. */
 static void resume_facts(struct ctl_store *s, struct plan_disk *d, const char *rp_id,
@@ -82,7 +74,7 @@ static void resume_facts(struct ctl_store *s, struct plan_disk *d, const char *r
 		return;
 	f->has_resume = true;
 	f->resume_job = jid;
-	f->resume_cs = kind_source(ctl_json_str(resume, "ChangeSource") ?: "");
+	f->resume_cs = ctl_trust_record_source(ctl_json_str(resume, "ChangeSource") ?: "");
 	ctl_trust_binding_diff(json_object_object_get(resume, "Binding"), d->binding, diff,
 			       difflen);
 	f->binding_diff = diff;
@@ -146,7 +138,7 @@ static uint32_t choose_source(struct ctl_store *s, struct plan_disk *d, json_obj
 		d->cs_arg = NULL;
 	if (want == CTL_CS_AUTO || want == d->cs)
 		return 0;
-	if (!kind || kind_source(kind) != want)
+	if (!kind || ctl_trust_record_source(kind) != want)
 		return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
 				"disk \"%s\": recovery point \"%s\" has no %s change record",
 				d->name, rp_id, ctl_change_source_name(want));

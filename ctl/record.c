@@ -70,12 +70,20 @@ static const struct field resume[] = {
 	END,
 };
 
+static const struct field tracking_log[] = {
+	{ "Path", F_STR, true, 1, PATH_MAX_LEN, NULL },
+	{ "BaseGenerationId", F_GEN, true, 0, 0, NULL },
+	{ "RecordedAt", F_STR, false, 0, 64, NULL },
+	END,
+};
+
 static const struct field vm_disk[] = {
 	{ "Name", F_NAME, true, 0, 0, NULL },
 	{ "Target", F_STR, true, 1, PATH_MAX_LEN, NULL },
 	{ "GenerationId", F_GEN, true, 0, 0, NULL },
 	{ "Inconsistent", F_BOOL, false, 0, 0, NULL },
 	{ "Resume", F_OBJ, false, 0, 0, resume },
+	{ "TrackingLog", F_OBJ, false, 0, 0, tracking_log },
 	END,
 };
 

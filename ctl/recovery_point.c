@@ -2,10 +2,13 @@
 /*
  * A VM's recovery points (the RecoveryPoints array of vms/NAME.json): the
  * latest or a named one, and adding and removing them under the VM's lock,
- * each checked against the VM's disks.
+ * each checked against the VM's disks.  A recovery point added after
+ * failover names, for a disk given no change record, the tracking log that
+ * failover recorded for it (doc/resyncctl.md).
  */
 #include <string.h>
 #include "resync/return_codes.h"
+#include "resync/states.h"
 #include "guid.h"
 #include "recovery_point.h"
 #include "record.h"
@@ -79,6 +82,33 @@ static uint32_t check_rp(json_object *vm, json_object *rp, struct ctl_err *e)
 	return 0;
 }
 
+/* After failover (until a failback completes) the recovery VM's writes since
+ * the target's generation are in each tracked disk's log: a disk without a
+ * change record of its own gets that one. */
+static void default_tracking(json_object *vm, json_object *rp)
+{
+	uint32_t state = ctl_json_u32(vm, "ReplicationState");
+	json_object *disks = json_object_object_get(rp, "Disks");
+
+	if (state != RESYNC_STATE_RECOVERED && state != RESYNC_STATE_COMMITTED &&
+	    state != RESYNC_STATE_WAITING_FOR_FAILBACK &&
+	    state != RESYNC_STATE_FAILBACK_IN_PROGRESS)
+		return;
+	for (size_t i = 0; i < json_object_array_length(disks); i++) {
+		json_object *d = json_object_array_get_idx(disks, i), *tl, *cr;
+		const char *path;
+		if (json_object_object_get(d, "ChangeRecord") ||
+		    !json_object_object_get_ex(ctl_vm_disk(vm, ctl_json_str(d, "Name")),
+					       "TrackingLog", &tl) ||
+		    !(path = ctl_json_str(tl, "Path")))
+			continue;
+		cr = json_object_new_object();
+		json_object_object_add(cr, "Kind", json_object_new_string("track"));
+		json_object_object_add(cr, "Path", json_object_new_string(path));
+		json_object_object_add(d, "ChangeRecord", cr);
+	}
+}
+
 uint32_t ctl_rp_add(struct ctl_store *s, const char *name, json_object *rp, struct ctl_err *e)
 {
 	json_object *vm = NULL, *rps;
@@ -91,6 +121,7 @@ uint32_t ctl_rp_add(struct ctl_store *s, const char *name, json_object *rp, stru
 	if (!rv)
 		rv = check_rp(vm, rp, e);
 	if (!rv) {
+		default_tracking(vm, rp);
 		json_object_object_get_ex(vm, "RecoveryPoints", &rps);
 		json_object_array_add(rps, json_object_get(rp));
 		rv = ctl_vm_save(s, vm, e);

@@ -15,7 +15,9 @@
 /* The named recovery point, or the latest (by CreationTime, then order) for NULL/"". */
 json_object *ctl_vm_rp(json_object *vm, const char *id);
 /* Adds a recovery point {Id, CreationTime, Type, Disks: [{Name, Image[,
- * ChangeRecord]}]} (taken over): every disk of the VM exactly once. */
+ * ChangeRecord]}]} (taken over): every disk of the VM exactly once.  After
+ * failover a disk without a ChangeRecord gets {Kind: "track", Path} of the
+ * VM disk's TrackingLog, when failover recorded one. */
 uint32_t ctl_rp_add(struct ctl_store *s, const char *vm, json_object *rp, struct ctl_err *e);
 /* 32774 while a live job holds the VM. */
 uint32_t ctl_rp_remove(struct ctl_store *s, const char *vm, const char *id, struct ctl_err *e);

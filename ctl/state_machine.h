@@ -22,4 +22,18 @@ bool ctl_vm_failback_state_ok(uint32_t mode, uint32_t state);
 uint32_t ctl_failover(struct ctl_store *s, const char *vm, const char *rp, bool commit,
 		      struct ctl_err *e);
 
+/* Where the server of a recovery VM's disk keeps its tracking log. */
+struct ctl_track_log {
+	const char *disk;
+	const char *path; /* absolute */
+};
+/* ctl_failover() that also records, for each of the n disks of tracks, the
+ * log's path and the generation the target holds as its base (the disk's
+ * TrackingLog {Path, BaseGenerationId, RecordedAt}); a disk not in tracks
+ * forgets any earlier log.  32773 for an unknown disk, one given twice, a
+ * relative path, a disk whose target has no recorded generation (a log
+ * would have no base), or tracks with commit. */
+uint32_t ctl_failover_tracked(struct ctl_store *s, const char *vm, const char *rp, bool commit,
+			      const struct ctl_track_log *tracks, size_t n, struct ctl_err *e);
+
 #endif

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* The trust rules; see trust.h and doc/trust.md, whose rule ids these are. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 #include "resync/resync.h"
 #include "resync/change_bitmap.h"
 #include "resync/return_codes.h"
@@ -13,6 +15,7 @@
 #include "errmap.h"
 #include "guid.h"
 #include "nbd_uri.h"
+#include "track_log.h"
 #include "trust.h"
 #include "vm.h"
 
@@ -125,11 +128,76 @@ void ctl_trust_decide(const struct ctl_trust_facts *f, struct ctl_trust *t)
 									"(none)");
 		return;
 	}
-	enum ctl_change_source cs = CTL_CS_COMPARE;
-	ctl_change_source_parse(f->record_kind, &cs);
+	enum ctl_change_source cs = ctl_trust_record_source(f->record_kind);
+	if (f->record_recovered) {
+		verdict(t, CTL_TRUST_USE_RECORD, cs, "record-recovered", no_resume,
+			"%s change record %s: its %llu hot region%s counted as written (an "
+			"over-approximation), and its generation matches the target",
+			f->record_kind,
+			f->record_open ? "was left open (its server stopped without a clean close, "
+					 "or still runs)" :
+					 "was recovered after an unclean close",
+			(unsigned long long)f->record_hot_regions,
+			f->record_hot_regions == 1 ? " is" : "s are");
+		return;
+	}
 	verdict(t, CTL_TRUST_USE_RECORD, cs, "record-trusted", no_resume,
 		"%s change record is consistent and its generation matches the target",
 		f->record_kind);
+}
+
+enum ctl_change_source ctl_trust_record_source(const char *kind)
+{
+	enum ctl_change_source cs = CTL_CS_COMPARE;
+
+	if (kind && !strcmp(kind, "track"))
+		return CTL_CS_BITMAP;
+	if (kind)
+		ctl_change_source_parse(kind, &cs);
+	return cs;
+}
+
+static uint32_t rv_of_errno(int err)
+{
+	return err == -ENOENT ? RESYNC_RV_FILE_NOT_FOUND :
+	       err == -EACCES ? RESYNC_RV_ACCESS_DENIED :
+				RESYNC_RV_INVALID_PARAMETER;
+}
+
+/* A tracking log (doc/track-log.md) read as its first reader would, without
+ * writing it: a log left open has its hot regions merged in memory.  Clean
+ * or recovered, its bits cover every acknowledged write since its
+ * generation, so a readable log of the disk's size is consistent. */
+static void read_track(const char *path, uint64_t size, struct ctl_trust_facts *f)
+{
+	struct rc_track t = { 0 };
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY), err;
+
+	err = fd < 0 ? -errno : rc_track_read(&t, fd);
+	if (fd >= 0)
+		close(fd);
+	if (err < 0) {
+		f->record_unusable = true;
+		f->record_rv = rv_of_errno(err);
+		snprintf(f->record_problem, sizeof(f->record_problem), "tracking log %s: %s", path,
+			 fd >= 0 && t.error ? t.error : strerror(-err));
+		rc_track_fini(&t);
+		return;
+	}
+	if (t.device_size != size) {
+		f->record_unusable = true;
+		f->record_rv = RESYNC_RV_INVALID_PARAMETER;
+		snprintf(f->record_problem, sizeof(f->record_problem),
+			 "tracking log %s covers %llu bytes, the disk has %llu", path,
+			 (unsigned long long)t.device_size, (unsigned long long)size);
+	}
+	memcpy(f->record_generation, t.generation, 16);
+	f->record_has_generation = true;
+	f->record_consistent = true;
+	f->record_open = t.flags & RESYNC_TRACK_F_OPEN;
+	f->record_recovered = f->record_open || (t.flags & RESYNC_TRACK_F_RECOVERED);
+	f->record_hot_regions = f->record_open ? t.recovered_now : t.recovered_regions;
+	rc_track_fini(&t);
 }
 
 void ctl_trust_read_record(json_object *cr, bool image_is_nbd, uint64_t size,
@@ -142,8 +210,15 @@ void ctl_trust_read_record(json_object *cr, bool image_is_nbd, uint64_t size,
 	f->record_unusable = false;
 	f->record_rv = 0;
 	f->record_problem[0] = '\0';
+	f->record_recovered = false;
+	f->record_open = false;
+	f->record_hot_regions = 0;
 	if (!kind)
 		return;
+	if (!strcmp(kind, "track")) {
+		read_track(ctl_json_str(cr, "Path") ?: "", size, f);
+		return;
+	}
 	if (!strcmp(kind, "nbd-dirty") && !image_is_nbd) {
 		f->record_unusable = true;
 		snprintf(f->record_problem, sizeof(f->record_problem),
@@ -163,9 +238,7 @@ void ctl_trust_read_record(json_object *cr, bool image_is_nbd, uint64_t size,
 	int err = resync_bitmap_load(&b, path);
 	if (err < 0) {
 		f->record_unusable = true;
-		f->record_rv = err == -ENOENT ? RESYNC_RV_FILE_NOT_FOUND :
-			       err == -EACCES ? RESYNC_RV_ACCESS_DENIED :
-						RESYNC_RV_INVALID_PARAMETER;
+		f->record_rv = rv_of_errno(err);
 		snprintf(f->record_problem, sizeof(f->record_problem), "change bitmap %s: %s", path,
 			 *resync_bitmap_load_error() ? resync_bitmap_load_error() : strerror(-err));
 		return;

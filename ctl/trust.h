@@ -2,7 +2,7 @@
 /*
  * The trust rules (doc/trust.md): the one place that decides whether a
  * failback may rely on something it did not read itself -- a change record
- * (change bitmap, qemu dirty bitmap, extent list), a checkpoint an earlier
+ * (change bitmap, tracking log, qemu dirty bitmap, extent list), a checkpoint an earlier
  * job left, the generation a target is recorded to hold.
  *
  * ctl_trust_decide() applies the rules in their documented order; the first
@@ -43,13 +43,19 @@ struct ctl_trust_facts {
 	bool resume_job_failed;   /* that job ended in Exception with its own error */
 
 	/* The recovery point's change record (ctl_trust_read_record()). */
-	const char *record_kind; /* "bitmap", "nbd-dirty", "extents"; NULL: none */
+	const char *record_kind; /* "bitmap", "track", "nbd-dirty", "extents"; NULL: none */
 	bool record_unusable;    /* unreadable, wrong size, or wrong kind of image */
 	uint32_t record_rv;      /* a return value saying why, when unreadable */
 	char record_problem[200];
 	bool record_consistent;
 	bool record_has_generation;
 	uint8_t record_generation[16];
+	/* A tracking log left open by its server (nbdkit or the machine died,
+	 * or it still serves), or reopened after that: its hot regions are
+	 * counted as written (record_hot_regions of them). */
+	bool record_recovered;
+	bool record_open;
+	uint64_t record_hot_regions;
 
 	/* After a copy: sample verification found a difference outside the plan. */
 	bool verify_unplanned_diff;
@@ -65,9 +71,15 @@ struct ctl_trust {
 void ctl_trust_decide(const struct ctl_trust_facts *f, struct ctl_trust *out);
 
 /* Fills the record_* facts from a recovery-point disk's ChangeRecord (NULL:
- * none), loading a bitmap's header; image_is_nbd and size are the image's. */
+ * none), loading a bitmap's header or reading a tracking log (read only:
+ * the file is never changed); image_is_nbd and size are the image's. */
 void ctl_trust_read_record(json_object *cr, bool image_is_nbd, uint64_t size,
 			   struct ctl_trust_facts *f);
+
+/* The change source that copies by a record of this kind ("track" and
+ * "bitmap" are both read by the engine's bitmap loader), or a change
+ * source's own name; CTL_CS_COMPARE for anything else. */
+enum ctl_change_source ctl_trust_record_source(const char *kind);
 
 /* What a checkpoint is bound to: the recovery point's id and creation time,
  * the image's identity (file: device, inode, size, mtime; block device:

@@ -130,6 +130,42 @@ TEST(TrustRules, ResumeOnlyOfUnchangedContentWithItsCheckpoint)
 	EXPECT_NE(strstr(t.reason, "the settings ask for full"), nullptr) << t.reason;
 }
 
+// A tracking log left open is trusted with its hot regions, as the bitmap
+// it is read as, but only after every other check passed.
+TEST(TrustRules, RecoveredTrackLogIsTrustedOnlyWhenEverythingElseHolds)
+{
+	ctl_trust_facts f = trusted();
+	f.record_kind = "track";
+	f.record_recovered = true;
+	f.record_open = true;
+	f.record_hot_regions = 1;
+	ctl_trust t = decide(f);
+	EXPECT_STREQ(t.rule, "record-recovered") << t.reason;
+	EXPECT_EQ(t.verdict, CTL_TRUST_USE_RECORD);
+	EXPECT_EQ(t.cs, CTL_CS_BITMAP);
+	EXPECT_STREQ(t.reason,
+		     "track change record was left open (its server stopped without a clean "
+		     "close, or still runs): its 1 hot region is counted as written (an "
+		     "over-approximation), and its generation matches the target");
+
+	f.record_recovered = false;
+	t = decide(f);
+	EXPECT_STREQ(t.rule, "record-trusted") << t.reason;
+	EXPECT_EQ(t.cs, CTL_CS_BITMAP);
+
+	f.record_recovered = true;
+	f.record_generation[0] ^= 1;
+	EXPECT_STREQ(decide(f).rule, "generation-mismatch");
+	f = trusted();
+	f.record_kind = "track";
+	f.record_recovered = true;
+	f.record_unusable = true;
+	EXPECT_STREQ(decide(f).rule, "record-unusable");
+	EXPECT_EQ(ctl_trust_record_source("track"), CTL_CS_BITMAP);
+	EXPECT_EQ(ctl_trust_record_source("extents"), CTL_CS_EXTENTS);
+	EXPECT_EQ(ctl_trust_record_source("nonsense"), CTL_CS_COMPARE);
+}
+
 TEST(TrustRules, VerifyMismatchIsCompareWhateverElseHolds)
 {
 	ctl_trust_facts f = trusted();
