@@ -27,6 +27,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,6 +125,10 @@ static const struct prop {
 };
 
 #define NPROPS (sizeof(props) / sizeof(props[0]))
+
+/* libxml2's one-time setup is not safe to race; a daemon parses from
+ * several threads. */
+static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
 
 /* The parse: the text for positions, the first failure the SAX hooks met. */
 struct cx {
@@ -600,7 +605,7 @@ uint32_t ctl_settings_parse_cimxml(const char *text, size_t len, struct ctl_sett
 	xmlDocPtr doc;
 	uint32_t rv;
 
-	xmlInitParser();
+	pthread_once(&xml_once, xmlInitParser);
 	ctxt = xmlNewParserCtxt();
 	if (!ctxt)
 		return ctl_fail(e, RESYNC_RV_OUT_OF_MEMORY, "out of memory");

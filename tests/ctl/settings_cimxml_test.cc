@@ -424,6 +424,26 @@ TEST(SettingsCimXml, BoundedInSizeAndDepth)
 		many += sys;
 	p = parse(many + kClose);
 	EXPECT_EQ(p.rv, 0u) << p.msg;
+	// Positions hold at the end of a long document too (libxml2 shrinks
+	// its input buffer as it goes).
+	many.resize(many.size() - 40 * sys.size());
+	many += "\n" + std::string(1000, ' ') + prop("Bogus", "string", "") + kClose;
+	ASSERT_LE(many.size(), (size_t)CTL_SETTINGS_MAX_LEN);
+	p = parse(many);
+	EXPECT_EQ(p.rv, 32773u);
+	EXPECT_EQ(p.msg.rfind("settings: CIM-XML at line 2, column 1001: unknown property "
+			      "\"Bogus\"",
+			      0),
+		  0u)
+		<< p.msg;
+	many = kOpen + std::string(CTL_SETTINGS_MAX_LEN - 200, ' ') + "<PROPERTY NAME=\"A\">" +
+	       kClose;
+	p = parse(many);
+	EXPECT_EQ(p.rv, 32776u);
+	EXPECT_EQ(p.msg,
+		  "settings: not well-formed CIM-XML at line 1, column " +
+			  std::to_string(kOpen.size() + CTL_SETTINGS_MAX_LEN - 200 + 20 + 11) +
+			  ": Opening and ending tag mismatch: PROPERTY line 1 and INSTANCE");
 	// Nesting: 16 levels are read (and refused for what they are), 17 not.
 	std::string deep = kOpen;
 	for (int i = 0; i < 16; i++)
