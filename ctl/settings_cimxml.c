@@ -136,8 +136,9 @@ struct cx {
 	size_t len;
 	struct ctl_err *e;
 	uint32_t rv;
-	xmlError first; /* libxml2's first error: code 0 while none */
-	char first_msg[256];
+	bool xml_failed; /* libxml2 reported an error: the first one's place and text */
+	int xml_line, xml_col;
+	char xml_msg[256];
 };
 
 /* Line and column (from 1, in characters, as libxml2 counts) of offset. */
@@ -253,19 +254,17 @@ static void on_error(void *ctx, xmlErrorPtr err)
 	struct cx *c = ctxt->_private;
 	size_t n;
 
-	if (err->level < XML_ERR_ERROR || c->first.code)
+	if (err->level < XML_ERR_ERROR || c->xml_failed)
 		return;
-	c->first = *err;
+	c->xml_failed = true;
+	c->xml_line = err->line;
+	c->xml_col = err->int2;
 	/* The first line: libxml2 may add the offending bytes on a second. */
-	snprintf(c->first_msg, sizeof(c->first_msg), "%s", err->message ? err->message : "");
-	n = strcspn(c->first_msg, "\n");
-	c->first_msg[n] = '\0';
-	while (n > 0 && isspace((unsigned char)c->first_msg[n - 1]))
-		c->first_msg[--n] = '\0';
-	c->first.message = NULL;
-	c->first.file = NULL;
-	c->first.str1 = c->first.str2 = c->first.str3 = NULL;
-	c->first.ctxt = c->first.node = NULL;
+	snprintf(c->xml_msg, sizeof(c->xml_msg), "%s", err->message ? err->message : "");
+	n = strcspn(c->xml_msg, "\n");
+	c->xml_msg[n] = '\0';
+	while (n > 0 && isspace((unsigned char)c->xml_msg[n - 1]))
+		c->xml_msg[--n] = '\0';
 }
 
 static bool named(const xmlNode *n, const char *name)
@@ -620,14 +619,14 @@ uint32_t ctl_settings_parse_cimxml(const char *text, size_t len, struct ctl_sett
 				XML_PARSE_NONET | XML_PARSE_IGNORE_ENC);
 	if (c.rv) {
 		rv = c.rv;
-	} else if (c.first.code || !doc) {
-		if (!c.first.code)
+	} else if (c.xml_failed || !doc) {
+		if (!c.xml_failed)
 			rv = ctl_fail(e, RESYNC_RV_INCORRECT_DATA_TYPE,
 				      "settings: not well-formed CIM-XML");
 		else
 			rv = ctl_fail(e, RESYNC_RV_INCORRECT_DATA_TYPE,
 				      "settings: not well-formed CIM-XML at line %d, column %d: %s",
-				      c.first.line, c.first.int2, c.first_msg);
+				      c.xml_line, c.xml_col, c.xml_msg);
 	} else {
 		rv = instance(&c, xmlDocGetRootElement(doc), s);
 	}

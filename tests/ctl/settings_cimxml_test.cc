@@ -241,6 +241,13 @@ TEST(SettingsCimXml, UnknownPropertyOrClassIsRefused32773)
 	EXPECT_EQ(p.msg, "settings: CIM-XML at line 1, column 51: unknown property "
 			 "\"Resync_Bogus\" (not of Msvm_ReplicationSettingData nor a Resync_ "
 			 "property of doc/settings.md)");
+	// Columns count characters, as libxml2's do: "é" is one.
+	p = parse(instance("<!--\u00e9\u00e9-->" + prop("Resync_Bogus", "string", "x")));
+	EXPECT_EQ(p.msg.rfind("settings: CIM-XML at line 1, column 60: unknown property", 0), 0u)
+		<< p.msg;
+	p = parse(instance("<!--\u00e9\u00e9--><PROPERTY>"));
+	EXPECT_EQ(p.msg.rfind("settings: not well-formed CIM-XML at line 1, column 81:", 0), 0u)
+		<< p.msg;
 	p = parse(instance(prop("queue_depth", "uint32", "4")));
 	EXPECT_EQ(p.rv, 32773u);
 	EXPECT_NE(p.msg.find("unknown property \"queue_depth\""), std::string::npos) << p.msg;
