@@ -48,6 +48,11 @@ CXXFLAGS += -std=gnu++17 $(WARN) -Wno-missing-field-initializers $(SANFLAGS) $(P
 LDFLAGS  += $(SANFLAGS)
 CPPFLAGS += -DRESYNC_PACKAGE_VERSION='"$(VERSION)"'
 LIBS      = $(PKG_LIBS) -lpthread
+# libxml2 reads the CIM-XML form of the failback settings (ctl/settings_cimxml.c):
+# only ctl/ compiles against it, and whatever links libresyncctl.a links it;
+# the engine and the tools stay without it.
+XML_CFLAGS = $(shell pkg-config --cflags libxml-2.0 2>/dev/null)
+XML_LIBS   = $(shell pkg-config --libs libxml-2.0 2>/dev/null)
 
 # common/NAME.c (+ NAME.h, prefix rc_): what engine, ctl and tools share.  It
 # builds into libresync-common.a; libresync (.a and .so) carries the same
@@ -104,7 +109,7 @@ INC_ENGINE := -Iengine -Iengine/include -Iuapi -Icommon
 INC_CTL    := -Ictl -Iengine/include -Iuapi -Icommon
 $(B)/common/%.o:        INC = $(INC_COMMON)
 $(B)/engine/%.o:        INC = $(INC_ENGINE)
-$(B)/ctl/%.o:           INC = $(INC_CTL)
+$(B)/ctl/%.o:           INC = $(INC_CTL) $(XML_CFLAGS)
 $(B)/tools/%.o:         INC = -I$(<D) -Iengine/include -Iuapi -Icommon
 $(B)/tests/support/%.o: INC = -Itests/support -Iengine/include -Iuapi
 $(B)/tests/common/%.o:  INC = -Itests/support $(INC_COMMON)
@@ -141,7 +146,7 @@ $(B)/libresyncctl.a: $(CTL_OBJ)
 
 $(B)/bin/resyncctl: $(B)/ctl/main.o $(B)/libresyncctl.a $(LIB_A) $(COMMON_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(XML_LIBS)
 
 # What prints the version rebuilds when it changes.
 $(B)/engine/api.o $(B)/ctl/main.o $(patsubst %.c,$(B)/%.o,$(wildcard tools/*/main.c)): VERSION
@@ -150,7 +155,7 @@ $(B)/engine/api.o $(B)/ctl/main.o $(patsubst %.c,$(B)/%.o,$(wildcard tools/*/mai
 SHARED_LINK = -L$(B) -lresync $(COMMON_A) $(LIBS) -Wl,-rpath,'$$ORIGIN/..'
 $(B)/shared-bin/resyncctl: $(B)/ctl/main.o $(B)/libresyncctl.a $(LIB_SO) $(COMMON_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(B)/ctl/main.o $(B)/libresyncctl.a $(SHARED_LINK)
+	$(CC) $(LDFLAGS) -o $@ $(B)/ctl/main.o $(B)/libresyncctl.a $(SHARED_LINK) $(XML_LIBS)
 
 $(TRACK_FILTER): $(B)/tools/resync-track/filter.o $(B)/common/track_log.o $(B)/common/durable.o \
 		 $(B)/common/pread_full.o
@@ -184,7 +189,7 @@ $(B)/tests/common_tests: $$(foreach f,$$(wildcard tests/common/*.cc),$(B)/$$(bas
 
 $(B)/tests/%_tests: $$(foreach f,$$(wildcard tests/$$*/*.cc),$(B)/$$(basename $$f).o) $(SUPPORT_TEST_OBJ) $(B)/libresyncctl.a $(LIB_A) $(COMMON_A)
 	@mkdir -p $(dir $@)
-	$(CXX) $(LDFLAGS) -o $@ $(filter-out %.so,$^) $(LIBS) $(GTEST_LIBS)
+	$(CXX) $(LDFLAGS) -o $@ $(filter-out %.so,$^) $(LIBS) $(XML_LIBS) $(GTEST_LIBS)
 
 # Shims build before the suites that preload them.
 $(SUITE_BINS): | $(SHIMS)

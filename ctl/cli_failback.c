@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "disk_spec.h"
 #include "failback.h"
+#include "settings.h"
 #include "state_machine.h"
 #include "vm.h"
 
@@ -155,7 +156,9 @@ out:
 }
 
 /* "-": standard input; text starting with '{' or '[': inline JSON (an array
- * is then refused as not an object, 32776); else a file. */
+ * is then refused as not an object, 32776), with '<' inline CIM-XML; else a
+ * file.  A file is read up to one byte past what settings may hold, so the
+ * parser refuses it as too long without this holding all of it. */
 static uint32_t read_settings(const char *arg, char **out, struct ctl_err *e)
 {
 	const char *p = arg + strspn(arg, " \t\r\n");
@@ -164,7 +167,7 @@ static uint32_t read_settings(const char *arg, char **out, struct ctl_err *e)
 	char *buf = NULL;
 
 	*out = NULL;
-	if (*p == '{' || *p == '[') {
+	if (*p == '{' || *p == '[' || *p == '<') {
 		*out = strdup(arg);
 		return *out ? 0 : ctl_fail(e, RESYNC_RV_OUT_OF_MEMORY, "out of memory");
 	}
@@ -185,7 +188,7 @@ static uint32_t read_settings(const char *arg, char **out, struct ctl_err *e)
 		}
 		n = fread(buf + len, 1, cap - len - 1, f);
 		len += n;
-	} while (n > 0);
+	} while (n > 0 && len <= CTL_SETTINGS_MAX_LEN);
 	buf[len] = '\0';
 	if (f != stdin)
 		fclose(f);

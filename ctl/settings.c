@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* The failback settings JSON: see settings.h. */
+/* The failback settings: the one entry point, the JSON front end and the
+ * checked setters both front ends store through (see settings.h and
+ * settings_internal.h). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "resync/return_codes.h"
 #include "settings.h"
+#include "settings_internal.h"
 
 static const char *const cs_names[] = {
 	[CTL_CS_AUTO] = "auto",           [CTL_CS_BITMAP] = "bitmap",
@@ -54,29 +57,122 @@ static uint32_t wrong_type(struct ctl_err *e, const char *key, const char *want)
 	return ctl_fail(e, RESYNC_RV_INCORRECT_DATA_TYPE, "settings: \"%s\" must be %s", key, want);
 }
 
-static uint32_t get_uint(json_object *v, const char *key, uint64_t min, uint64_t max, uint64_t *out,
-			 struct ctl_err *e)
+static uint32_t oom(struct ctl_err *e)
+{
+	return ctl_fail(e, RESYNC_RV_OUT_OF_MEMORY, "out of memory");
+}
+
+/* The integer settings and their ranges: one table for both front ends. */
+static const struct uint_key {
+	enum ctl_settings_uint key;
+	uint64_t min, max;
+	bool pow2;
+} uint_keys[] = {
+	{ CTL_SU_VERIFY_SAMPLE_PER_GIB, 0, CTL_MAX_SAMPLE, false },
+	{ CTL_SU_VERIFY_SAMPLE_MIN, 0, CTL_MAX_SAMPLE, false },
+	{ CTL_SU_RATE_LIMIT, 0, INT64_MAX, false },
+	{ CTL_SU_QUEUE_DEPTH, 1, 1024, false },
+	{ CTL_SU_REQUEST_SIZE, 4096, 64u << 20, true },
+	{ CTL_SU_NBD_CONNECT_TIMEOUT_MS, 0, 24u * 3600 * 1000, false },
+};
+
+uint32_t ctl_settings_set_uint(struct ctl_settings *s, enum ctl_settings_uint key, const char *name,
+			       uint64_t n, struct ctl_err *e)
+{
+	const struct uint_key *k = &uint_keys[key];
+
+	if (n < k->min || n > k->max)
+		return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
+				"settings: \"%s\" out of range (%llu..%llu)", name,
+				(unsigned long long)k->min, (unsigned long long)k->max);
+	if (k->pow2 && (n & (n - 1)))
+		return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
+				"settings: \"%s\" must be a power of two", name);
+	switch (key) {
+	case CTL_SU_VERIFY_SAMPLE_PER_GIB:
+		s->verify_sample_per_gib = (uint32_t)n;
+		break;
+	case CTL_SU_VERIFY_SAMPLE_MIN:
+		s->verify_sample_min = (uint32_t)n;
+		break;
+	case CTL_SU_RATE_LIMIT:
+		s->rate_limit = n;
+		break;
+	case CTL_SU_QUEUE_DEPTH:
+		s->queue_depth = (unsigned)n;
+		break;
+	case CTL_SU_REQUEST_SIZE:
+		s->request_size = (uint32_t)n;
+		break;
+	case CTL_SU_NBD_CONNECT_TIMEOUT_MS:
+		s->nbd_connect_timeout_ms = (uint32_t)n;
+		break;
+	}
+	return 0;
+}
+
+uint32_t ctl_settings_set_change_source(struct ctl_settings *s, const char *name, const char *value,
+					struct ctl_err *e)
+{
+	if (ctl_change_source_parse(value, &s->change_source) < 0)
+		return ctl_fail(
+			e, RESYNC_RV_INVALID_PARAMETER,
+			"settings: \"%s\" must be auto, bitmap, nbd-dirty, extents, compare or full",
+			name);
+	return 0;
+}
+
+uint32_t ctl_settings_set_string(char **field, const char *value, struct ctl_err *e)
+{
+	char *v = strdup(value);
+
+	if (!v)
+		return oom(e);
+	free(*field);
+	*field = v;
+	return 0;
+}
+
+uint32_t ctl_settings_add_disk(struct ctl_settings *s, const char *name, struct ctl_err *e)
+{
+	char **nd;
+
+	for (size_t j = 0; j < s->ndisks; j++)
+		if (!strcmp(s->disks[j], name))
+			return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
+					"settings: disk \"%s\" listed twice", name);
+	nd = realloc(s->disks, (s->ndisks + 1) * sizeof(char *));
+	if (!nd)
+		return oom(e);
+	s->disks = nd;
+	s->disks[s->ndisks] = strdup(name);
+	if (!s->disks[s->ndisks])
+		return oom(e);
+	s->ndisks++;
+	return 0;
+}
+
+static uint32_t get_uint(json_object *v, const char *key, enum ctl_settings_uint k,
+			 struct ctl_settings *s, struct ctl_err *e)
 {
 	int64_t n;
 
 	if (!json_object_is_type(v, json_type_int))
 		return wrong_type(e, key, "an integer");
 	n = json_object_get_int64(v);
-	if (n < 0 || (uint64_t)n < min || (uint64_t)n > max)
+	if (n < 0)
 		return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
 				"settings: \"%s\" out of range (%llu..%llu)", key,
-				(unsigned long long)min, (unsigned long long)max);
-	*out = (uint64_t)n;
-	return 0;
+				(unsigned long long)uint_keys[k].min,
+				(unsigned long long)uint_keys[k].max);
+	return ctl_settings_set_uint(s, k, key, (uint64_t)n, e);
 }
 
 static uint32_t get_string(json_object *v, const char *key, char **out, struct ctl_err *e)
 {
 	if (!json_object_is_type(v, json_type_string))
 		return wrong_type(e, key, "a string");
-	free(*out);
-	*out = strdup(json_object_get_string(v));
-	return *out ? 0 : ctl_fail(e, RESYNC_RV_OUT_OF_MEMORY, "out of memory");
+	return ctl_settings_set_string(out, json_object_get_string(v), e);
 }
 
 static uint32_t parse_tls(json_object *tls, struct ctl_settings *s, struct ctl_err *e)
@@ -115,39 +211,40 @@ static uint32_t parse_disks(json_object *v, struct ctl_settings *s, struct ctl_e
 	n = json_object_array_length(v);
 	if (n == 0)
 		return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "settings: \"disks\" is empty");
-	s->disks = calloc(n, sizeof(char *));
-	if (!s->disks)
-		return ctl_fail(e, RESYNC_RV_OUT_OF_MEMORY, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		json_object *d = json_object_array_get_idx(v, i);
-		uint32_t rv = get_string(d, "disks[]", &s->disks[i], e);
-		s->ndisks = i + 1;
+		uint32_t rv;
+
+		if (!json_object_is_type(d, json_type_string))
+			return wrong_type(e, "disks[]", "a string");
+		rv = ctl_settings_add_disk(s, json_object_get_string(d), e);
 		if (rv)
 			return rv;
-		for (size_t j = 0; j < i; j++)
-			if (!strcmp(s->disks[j], s->disks[i]))
-				return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
-						"settings: disk \"%s\" listed twice", s->disks[i]);
 	}
 	return 0;
 }
 
+static const struct {
+	const char *key;
+	enum ctl_settings_uint k;
+} json_uints[] = {
+	{ "verify_sample_per_gib", CTL_SU_VERIFY_SAMPLE_PER_GIB },
+	{ "verify_sample_min", CTL_SU_VERIFY_SAMPLE_MIN },
+	{ "rate_limit", CTL_SU_RATE_LIMIT },
+	{ "queue_depth", CTL_SU_QUEUE_DEPTH },
+	{ "request_size", CTL_SU_REQUEST_SIZE },
+	{ "nbd_connect_timeout_ms", CTL_SU_NBD_CONNECT_TIMEOUT_MS },
+};
+
 static uint32_t parse_key(const char *key, json_object *v, struct ctl_settings *s,
 			  struct ctl_err *e)
 {
-	uint64_t n;
-	uint32_t rv;
-
 	if (!strcmp(key, "disks"))
 		return parse_disks(v, s, e);
 	if (!strcmp(key, "change_source")) {
 		if (!json_object_is_type(v, json_type_string))
 			return wrong_type(e, key, "a string");
-		if (ctl_change_source_parse(json_object_get_string(v), &s->change_source) < 0)
-			return ctl_fail(
-				e, RESYNC_RV_INVALID_PARAMETER,
-				"settings: \"change_source\" must be auto, bitmap, nbd-dirty, extents, compare or full");
-		return 0;
+		return ctl_settings_set_change_source(s, key, json_object_get_string(v), e);
 	}
 	if (!strcmp(key, "verify")) {
 		if (!json_object_is_type(v, json_type_boolean))
@@ -155,41 +252,11 @@ static uint32_t parse_key(const char *key, json_object *v, struct ctl_settings *
 		s->verify = json_object_get_boolean(v);
 		return 0;
 	}
-	if (!strcmp(key, "verify_sample_per_gib")) {
-		rv = get_uint(v, key, 0, CTL_MAX_SAMPLE, &n, e);
-		s->verify_sample_per_gib = (uint32_t)n;
-		return rv;
-	}
-	if (!strcmp(key, "verify_sample_min")) {
-		rv = get_uint(v, key, 0, CTL_MAX_SAMPLE, &n, e);
-		s->verify_sample_min = (uint32_t)n;
-		return rv;
-	}
-	if (!strcmp(key, "rate_limit")) {
-		rv = get_uint(v, key, 0, INT64_MAX, &n, e);
-		s->rate_limit = n;
-		return rv;
-	}
-	if (!strcmp(key, "queue_depth")) {
-		rv = get_uint(v, key, 1, 1024, &n, e);
-		s->queue_depth = (unsigned)n;
-		return rv;
-	}
-	if (!strcmp(key, "request_size")) {
-		rv = get_uint(v, key, 4096, 64u << 20, &n, e);
-		if (!rv && (n & (n - 1)))
-			return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
-					"settings: \"request_size\" must be a power of two");
-		s->request_size = (uint32_t)n;
-		return rv;
-	}
+	for (size_t i = 0; i < sizeof(json_uints) / sizeof(json_uints[0]); i++)
+		if (!strcmp(key, json_uints[i].key))
+			return get_uint(v, key, json_uints[i].k, s, e);
 	if (!strcmp(key, "tls"))
 		return parse_tls(v, s, e);
-	if (!strcmp(key, "nbd_connect_timeout_ms")) {
-		rv = get_uint(v, key, 0, 24u * 3600 * 1000, &n, e);
-		s->nbd_connect_timeout_ms = (uint32_t)n;
-		return rv;
-	}
 	return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "settings: unknown key \"%s\"", key);
 }
 
@@ -220,22 +287,15 @@ static uint32_t not_json(const char *text, json_tokener *tok, struct ctl_err *e)
 			"settings: not JSON at line %zu, column %zu: %s", line, col, why);
 }
 
-uint32_t ctl_settings_parse(const char *text, struct ctl_settings *s, struct ctl_err *e)
+static uint32_t parse_json(const char *text, size_t len, struct ctl_settings *s, struct ctl_err *e)
 {
 	json_tokener *tok;
 	json_object *root;
 	uint32_t rv = 0;
-	size_t len;
 
-	ctl_settings_init(s);
-	if (!text)
-		return 0;
-	len = strlen(text);
-	if (strspn(text, " \t\r\n") == len)
-		return 0;
 	tok = json_tokener_new();
 	if (!tok)
-		return ctl_fail(e, RESYNC_RV_OUT_OF_MEMORY, "out of memory");
+		return oom(e);
 	root = json_tokener_parse_ex(tok, text, (int)len);
 	if (!root || json_tokener_get_error(tok) != json_tokener_success ||
 	    json_tokener_get_parse_end(tok) +
@@ -257,6 +317,29 @@ uint32_t ctl_settings_parse(const char *text, struct ctl_settings *s, struct ctl
 out:
 	json_object_put(root);
 	json_tokener_free(tok);
+	return rv;
+}
+
+uint32_t ctl_settings_parse(const char *text, struct ctl_settings *s, struct ctl_err *e)
+{
+	uint32_t rv;
+	size_t len, lead;
+
+	ctl_settings_init(s);
+	if (!text)
+		return 0;
+	len = strlen(text);
+	lead = strspn(text, " \t\r\n");
+	if (lead == len)
+		return 0;
+	if (len > CTL_SETTINGS_MAX_LEN)
+		return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
+				"settings: %zu bytes, more than the %u a settings document may have",
+				len, CTL_SETTINGS_MAX_LEN);
+	if (text[lead] == '<')
+		rv = ctl_settings_parse_cimxml(text, len, s, e);
+	else
+		rv = parse_json(text, len, s, e);
 	if (rv)
 		ctl_settings_free(s);
 	return rv;

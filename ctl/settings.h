@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ReplicationSettingData for a failback, as a JSON object:
+ * ReplicationSettingData for a failback, in either of two forms, told apart
+ * by the first non-blank character: '<' the embedded-instance string of
+ * Msvm_ReplicationSettingData (CIM-XML; settings_cimxml.c and
+ * doc/settings.md), anything else a JSON object:
  *   disks          array of disk names (default: every disk of the VM)
  *   change_source  "auto" | "bitmap" | "nbd-dirty" | "compare" | "full"
  *   verify         boolean: re-read the whole disk after copying
@@ -17,7 +20,8 @@
  *                  may take (the checks and the copy); 0 or absent: the
  *                  library's default (common/nbd_connect.h)
  * Not JSON, or a key of the wrong type: 32776.  An unknown key or a value out
- * of range: 32773.  The message names the key.
+ * of range: 32773.  The message names the key.  Either form longer than
+ * CTL_SETTINGS_MAX_LEN bytes: 32773.
  */
 #ifndef CTL_SETTINGS_H
 #define CTL_SETTINGS_H
@@ -42,6 +46,9 @@ enum ctl_change_source {
 #define CTL_DEFAULT_SAMPLE_PER_GIB 16u
 #define CTL_DEFAULT_SAMPLE_MIN 256u
 #define CTL_MAX_SAMPLE (1u << 24)
+/* The longest settings document either form may be: far above any real one,
+ * low enough that a caller cannot make the parser hold much memory. */
+#define CTL_SETTINGS_MAX_LEN (1u << 20)
 
 struct ctl_settings {
 	char **disks; /* NULL: all */
@@ -61,7 +68,8 @@ struct ctl_settings {
 
 void ctl_settings_init(struct ctl_settings *s);
 void ctl_settings_free(struct ctl_settings *s);
-/* Parses text (may be NULL or empty: all defaults); returns 0 or 32773/32776. */
+/* Parses text, JSON or CIM-XML (may be NULL or empty: all defaults); returns
+ * 0 or 32773/32776 (32778 when out of memory). */
 uint32_t ctl_settings_parse(const char *text, struct ctl_settings *s, struct ctl_err *e);
 /* The normalized settings, every key present; NULL on ENOMEM. */
 json_object *ctl_settings_to_json(const struct ctl_settings *s);

@@ -237,9 +237,92 @@ TEST_F(ReturnValues, IncorrectDataType32776)
 	failover();
 	expect_rejected({ "--settings", R"({"rate_limit":"fast"})" }, 32776);
 	expect_rejected({ "--settings", "{ not json" }, 32776);
-	write_file(path("settings.xml"), "<INSTANCE CLASSNAME=\"Msvm_ReplicationSettingData\"/>");
+	write_file(path("settings.xml"), "<INSTANCE CLASSNAME=\"Msvm_ReplicationSettingData\">\n"
+					 "<PROPERTY NAME=\"Resync_Verify\" TYPE=\"boolean\">\n"
+					 "</INSTANCE>\n");
 	expect_rejected({ "--settings", path("settings.xml") }, 32776);
 	expect_rejected({ "--settings", "-" }, 32776, R"({"verify":"yes"})");
+}
+
+// ReplicationSettingData as the method describes it: the embedded instance
+// of Msvm_ReplicationSettingData, inline, from a file and from stdin.
+TEST_F(ReturnValues, CimXmlSettingsFailBackEndToEnd)
+{
+	failover();
+	const std::string xml =
+		"<INSTANCE CLASSNAME=\"Msvm_ReplicationSettingData\">"
+		"<PROPERTY NAME=\"__PATH\" CLASSORIGIN=\"___SYSTEM\" TYPE=\"string\">"
+		"<VALUE>\\\\HV1\\root\\virtualization\\v2:Msvm_ReplicationSettingData</VALUE>"
+		"</PROPERTY>"
+		"<PROPERTY NAME=\"RecoveryHistory\" TYPE=\"uint16\"><VALUE>24</VALUE></PROPERTY>"
+		"<PROPERTY.ARRAY NAME=\"IncludedDisks\" TYPE=\"string\"><VALUE.ARRAY>"
+		"<VALUE>d0</VALUE></VALUE.ARRAY></PROPERTY.ARRAY>"
+		"<PROPERTY NAME=\"Resync_ChangeSource\" TYPE=\"string\"><VALUE>full</VALUE></PROPERTY>"
+		"<PROPERTY NAME=\"Resync_Verify\" TYPE=\"boolean\"><VALUE>TRUE</VALUE></PROPERTY>"
+		"<PROPERTY NAME=\"Resync_QueueDepth\" TYPE=\"uint32\"><VALUE>4</VALUE></PROPERTY>"
+		"</INSTANCE>";
+	CliRun r = ctl({ "failback", "vm", "--recovery-point", "rp1", "--settings", xml, "--wait",
+			 "--timeout", "60" });
+	ASSERT_EQ(r.rv, 0u) << r.out << r.err;
+	EXPECT_EQ(r.status, 0);
+	EXPECT_EQ(read_file(target), read_file(rp1));
+	json_object *set = json_object_object_get(job_show(r.str("Job")), "Settings");
+	EXPECT_STREQ(
+		json_object_to_json_string_ext(set, JSON_C_TO_STRING_PLAIN),
+		R"({"disks":["d0"],"change_source":"full","verify":true,)"
+		R"("verify_sample_per_gib":16,"verify_sample_min":256,"rate_limit":0,)"
+		R"("queue_depth":4,"request_size":1048576,"tls":{},"nbd_connect_timeout_ms":0})");
+	json_object *j = job_show(r.str("Job"));
+	EXPECT_EQ(jnum(j, "JobState"), 7);
+
+	// Again from a file and from stdin, each to the other recovery point.
+	write_file(path("rsd.xml"), xml);
+	ASSERT_EQ(ctl({ "failover", "vm" }).rv, 0u);
+	r = ctl({ "failback", "vm", "--recovery-point", "rp2", "--settings", path("rsd.xml"),
+		  "--wait", "--timeout", "60" });
+	ASSERT_EQ(r.rv, 0u) << r.out << r.err;
+	EXPECT_EQ(read_file(target), read_file(rp2));
+	ASSERT_EQ(ctl({ "failover", "vm" }).rv, 0u);
+	r = ctl({ "failback", "vm", "--recovery-point", "rp1", "--settings", "-", "--wait",
+		  "--timeout", "60" },
+		xml);
+	ASSERT_EQ(r.rv, 0u) << r.out << r.err;
+	EXPECT_EQ(read_file(target), read_file(rp1));
+}
+
+// A malformed instance: 32776 naming the line and column, nothing touched.
+TEST_F(ReturnValues, CimXmlSettingsMalformed32776)
+{
+	failover();
+	std::string before = snapshot("vm", { target });
+	const std::string bad = "<INSTANCE CLASSNAME=\"Msvm_ReplicationSettingData\">\n"
+				"  <PROPERTY NAME=\"Resync_Verify\" TYPE=\"boolean\">\n"
+				"    <VALUE>TRUE</VALUE>\n"
+				"</INSTANCE>\n";
+	CliRun r = ctl({ "failback", "vm", "--settings", bad });
+	EXPECT_EQ(r.rv, 32776u) << r.out;
+	EXPECT_EQ(r.status, 9);
+	EXPECT_EQ(r.str("ErrorDescription"),
+		  "settings: not well-formed CIM-XML at line 4, column 12: Opening and ending "
+		  "tag mismatch: PROPERTY line 2 and INSTANCE");
+	EXPECT_EQ(r.obj("Job"), nullptr);
+	EXPECT_EQ(snapshot("vm", { target }), before);
+	EXPECT_EQ(json_object_array_length(ctl({ "job", "list" }).obj("Jobs")), 0u);
+	EXPECT_EQ(jnum(vm_show("vm"), "ReplicationState"), 5);
+
+	// A DOCTYPE (billion laughs in small) is refused the same way.
+	r = ctl({ "failback", "vm", "--settings",
+		  "<!DOCTYPE INSTANCE [<!ENTITY a \"aaaa\"><!ENTITY b \"&a;&a;&a;\">]>\n"
+		  "<INSTANCE CLASSNAME=\"Msvm_ReplicationSettingData\"/>" });
+	EXPECT_EQ(r.rv, 32776u) << r.out;
+	EXPECT_EQ(r.str("ErrorDescription"), "settings: CIM-XML at line 1, column 1: a DOCTYPE "
+					     "is refused (no DTD, no entity declarations)");
+	// An unknown property: 32773.
+	r = ctl({ "failback", "vm", "--settings",
+		  "<INSTANCE CLASSNAME=\"Msvm_ReplicationSettingData\"><PROPERTY NAME=\"Bogus\" "
+		  "TYPE=\"string\"/></INSTANCE>" });
+	EXPECT_EQ(r.rv, 32773u) << r.out;
+	EXPECT_EQ(snapshot("vm", { target }), before);
 }
 
 TEST_F(ReturnValues, NotAvailable32777WhenNobodyListens)
