@@ -151,6 +151,15 @@ static int zero_map(struct rs_endpoint *ep, struct rs_plan *p, struct resync_bit
 	return 0;
 }
 
+/* Both sides' maps: copying, the target's spares zeroing what already reads
+ * as zeroes; comparing, a range that reads as zeroes on both sides is equal
+ * unread, and on one side only the other side is read. */
+static int zero_maps(struct rs_endpoint *src, struct rs_endpoint *tgt, struct rs_plan *p)
+{
+	int ret = zero_map(src, p, &p->src_zero);
+	return ret ? ret : zero_map(tgt, p, &p->tgt_zero);
+}
+
 int rs_plan_build(struct resync *r, struct rs_ring *rg, struct rs_endpoint *src,
 		  struct rs_endpoint *tgt, struct rs_plan *p)
 {
@@ -177,21 +186,17 @@ int rs_plan_build(struct resync *r, struct rs_ring *rg, struct rs_endpoint *src,
 	resync_bitmap_free(change);
 	if (ret < 0)
 		return ret;
-	ret = zero_map(src, p, &p->src_zero);
-	/* Compare mode reads the target anyway; a dry run writes nothing. */
-	if (!ret && r->mode != RESYNC_COMPARE && !(r->flags & RESYNC_F_DRY_RUN))
-		ret = zero_map(tgt, p, &p->tgt_zero);
-	return ret;
+	return zero_maps(src, tgt, p);
 }
 
-int rs_plan_from(struct resync *r, struct rs_endpoint *src, uint32_t block,
+int rs_plan_from(struct resync *r, struct rs_endpoint *src, struct rs_endpoint *tgt, uint32_t block,
 		 struct resync_bitmap *todo, struct rs_plan *p)
 {
 	memset(p, 0, sizeof *p);
 	p->block = block;
 	p->size = src->size;
 	p->todo = todo;
-	return zero_map(src, p, &p->src_zero);
+	return zero_maps(src, tgt, p);
 }
 
 void rs_plan_free(struct rs_plan *p)
