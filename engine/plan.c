@@ -130,6 +130,22 @@ static int keep_planned(struct resync *r, struct rs_endpoint *src,
 	return 0;
 }
 
+/* The end of the query from the planned run [off, end): the later runs that
+ * end within the endpoint's query span from off ride along (a verify sample
+ * is thousands of single blocks; the map marks the gaps too, which no one
+ * reads). */
+static uint64_t query_end(const struct rs_endpoint *ep, const struct resync_bitmap *todo,
+			  uint64_t off, uint64_t end)
+{
+	uint64_t next = end, len;
+	while (ep->zero_query_span && resync_bitmap_next(todo, &next, &len) == 1 &&
+	       next + len - off <= ep->zero_query_span) {
+		end = next + len;
+		next = end;
+	}
+	return end;
+}
+
 /* Asks an endpoint which planned ranges read as zeroes. */
 static int zero_map(struct rs_endpoint *ep, struct rs_plan *p, struct resync_bitmap **out)
 {
@@ -142,8 +158,9 @@ static int zero_map(struct rs_endpoint *ep, struct rs_plan *p, struct resync_bit
 	while (!ret && resync_bitmap_next(p->todo, &off, &len) == 1) {
 		if ((ret = rs_check_cancel(ep->r)))
 			return ret;
-		ret = ep->ops->zero_extents(ep, off, len, mark_zero, *out);
-		off += len;
+		uint64_t end = query_end(ep, p->todo, off, off + len);
+		ret = ep->ops->zero_extents(ep, off, end - off, mark_zero, *out);
+		off = end;
 	}
 	if (ret)
 		return rs_fail(ep->r, ret, UINT64_MAX, "%s %s: reading its allocation: %s",

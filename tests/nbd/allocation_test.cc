@@ -60,22 +60,29 @@ protected:
 		return run_engine(src_->uri(), dst_->uri(), RESYNC_COMPARE, nullptr, flags);
 	}
 
-	// The bytes of every read request in an nbdkit log filter's log.
-	static uint64_t bytes_read(const std::string &log)
+	// The requests of one kind ("Read", "Extents") in an nbdkit log filter's
+	// log: how many, and their bytes.
+	static std::pair<uint64_t, uint64_t> requests(const std::string &log,
+						      const std::string &kind)
 	{
 		std::ifstream in(log);
 		std::string line;
-		uint64_t n = 0;
+		uint64_t n = 0, bytes = 0;
 		while (std::getline(in, line)) {
 			// Requests, not the "...Read" reply lines.
-			if (line.find(" Read id=") == std::string::npos)
+			if (line.find(" " + kind + " id=") == std::string::npos)
 				continue;
+			n++;
 			auto at = line.find("count=");
 			EXPECT_NE(at, std::string::npos) << line;
 			if (at != std::string::npos)
-				n += std::stoull(line.substr(at + 6), nullptr, 0);
+				bytes += std::stoull(line.substr(at + 6), nullptr, 0);
 		}
-		return n;
+		return { n, bytes };
+	}
+	static uint64_t bytes_read(const std::string &log)
+	{
+		return requests(log, "Read").second;
 	}
 };
 
@@ -144,6 +151,37 @@ TEST_F(NbdSparsePair, DataAgainstAHoleIsFixedByACompare)
 	EXPECT_EQ(bytes_read(slog_), Common + MiB);
 	EXPECT_EQ(bytes_read(dlog_), Common + MiB);
 	EXPECT_EQ(rt::first_difference(s_, d_), UINT64_MAX);
+}
+
+// Verify after a bitmap copy asks each server for the allocation of the
+// plan and a sample of 16 blocks per GiB (16384 single blocks here) in
+// queries of up to 1 GiB, not one round trip per sampled block.
+TEST_F(NbdSparsePair, VerifySampleAllocationIsAskedPerGiB)
+{
+	rt::pwrite_at(d_, B, rt::random_bytes(MiB, 7));
+	std::string bm = tmp_.path("bm");
+	resync_bitmap *b;
+	ASSERT_EQ(resync_bitmap_new(&b, TiB, 64 << 10), 0);
+	ASSERT_EQ(resync_bitmap_mark(b, B, MiB), 0);
+	ASSERT_EQ(resync_bitmap_save(b, bm.c_str()), 0);
+	resync_bitmap_free(b);
+	ASSERT_NO_FATAL_FAILURE(serve());
+	nbdt::Result r =
+		nbdt::copy(src_->uri(), dst_->uri(), RESYNC_BITMAP, bm.c_str(),
+			   [](resync *h) { resync_set_verify(h, RESYNC_VERIFY_SAMPLE, 16, 256); });
+	stop();
+	ASSERT_EQ(r.ret, 0) << r.error;
+	EXPECT_EQ(r.st.bytes_verified, MiB + 16384 * (64 << 10));
+	// The copy reads B, verify B on both sides and whatever of the sample
+	// hit data (at most the rest of the common data).
+	EXPECT_GE(bytes_read(slog_), 2 * MiB);
+	EXPECT_LE(bytes_read(slog_), 2 * MiB + Common);
+	EXPECT_EQ(rt::first_difference(s_, d_), UINT64_MAX);
+	for (const std::string &log : { slog_, dlog_ }) {
+		auto [queries, bytes] = requests(log, "Extents");
+		EXPECT_LE(queries, TiB / GiB + 16) << log;
+		EXPECT_LE(bytes, 2 * TiB) << log;
+	}
 }
 
 } // namespace
