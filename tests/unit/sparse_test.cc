@@ -211,7 +211,8 @@ TEST(SparseBlockDevice, IsReadWhole)
 	rt::pwrite_at(s, 8 * MiB, data);
 	rt::pwrite_at(d, 8 * MiB, data);
 	rt::LoopDevice loop(d);
-	ASSERT_TRUE(loop.ok());
+	if (!loop.ok())
+		GTEST_SKIP() << "no loop devices on this machine (losetup failed)";
 	RunResult r = run_engine(s, loop.dev(), RESYNC_COMPARE, nullptr, Verify);
 	ASSERT_EQ(r.ret, 0) << r.error;
 	EXPECT_EQ(r.st.bytes_read, MiB + 64 * MiB);
