@@ -5,18 +5,18 @@
 #include <sys/uio.h>
 #include "buffers.h"
 
-int rs_buffers_new(struct resync *r, struct rs_ring *rg, unsigned slots, uint32_t request,
-		   bool two_per_slot, struct rs_buffers **out)
+int rs_buffers_new(struct resync *r, struct rs_ring *rg, unsigned n, uint32_t request,
+		   struct rs_buffers **out)
 {
 	struct rs_buffers *b = calloc(1, sizeof *b);
 	if (!b)
 		return rs_fail(r, -ENOMEM, UINT64_MAX, "out of memory for buffers");
-	b->n = slots * (two_per_slot ? 2 : 1);
+	b->n = n;
 	b->size = request;
 	if (posix_memalign((void **)&b->mem, 4096, (size_t)b->n * request)) {
 		free(b);
 		return rs_fail(r, -ENOMEM, UINT64_MAX, "out of memory for %u buffers of %u bytes",
-			       slots, request);
+			       n, request);
 	}
 	struct iovec *iov = calloc(b->n, sizeof *iov);
 	if (iov) {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The copy's slot buffers: one aligned allocation of request-size buffers
- * (two per slot when the target is read too), registered with the ring when
- * RLIMIT_MEMLOCK allows. */
+/* The copy's slot buffers: one aligned allocation of request-size buffers,
+ * registered with the ring when RLIMIT_MEMLOCK allows.  A copying slot uses
+ * one, a comparing slot two (copy.c). */
 #ifndef RESYNC_BUFFERS_H
 #define RESYNC_BUFFERS_H
 
@@ -17,10 +17,10 @@ struct rs_buffers {
 	bool registered; /* buffer i is the ring's fixed buffer i */
 };
 
-/* Registered, aligned slot buffers for a ring: 0, or -ENOMEM with the
- * handle's error set. */
-int rs_buffers_new(struct resync *r, struct rs_ring *rg, unsigned slots, uint32_t request,
-		   bool two_per_slot, struct rs_buffers **out);
+/* n registered, aligned buffers of request bytes for a ring: 0, or -ENOMEM
+ * with the handle's error set. */
+int rs_buffers_new(struct resync *r, struct rs_ring *rg, unsigned n, uint32_t request,
+		   struct rs_buffers **out);
 /* Accepts NULL. */
 void rs_buffers_free(struct rs_buffers *b);
 

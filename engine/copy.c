@@ -28,6 +28,7 @@ struct slot {
 	uint64_t first, nblk; /* blocks [first, first + nblk) */
 	unsigned pending;
 	bool src_zero; /* the source reads as zeroes here: not read */
+	bool tgt_zero; /* comparing: so does the target: not read either */
 	bool failed;
 	bool busy;
 };
@@ -91,6 +92,18 @@ static void retire_blocks(struct copy *cp, uint64_t first, uint64_t n)
 	cp->bytes_since_checkpoint += bytes;
 }
 
+/* Blocks both sides read as zeroes: equal without a read, and nothing to
+ * write. */
+static void skip_zero(struct copy *cp, uint64_t first, uint64_t n)
+{
+	uint64_t bytes = block_bytes(cp, first, n);
+	if (cp->pass == RS_PASS_VERIFY)
+		cp->r->st.bytes_verified += bytes;
+	if (cp->p->progress)
+		cp->r->st.bytes_skipped_zero += bytes;
+	retire_blocks(cp, first, n);
+}
+
 static void slot_done(struct slot *s)
 {
 	if (!s->failed)
@@ -144,14 +157,22 @@ static void submit_ops(struct slot *s, unsigned n)
 	}
 }
 
-/* Where inside block [boff, boff + n) the buffers first differ. */
+/* Where inside block [boff, boff + n) the buffers first differ; NULL reads
+ * as zeroes. */
 static uint64_t first_difference(const char *a, const char *b, uint64_t n)
 {
-	static const char zero[1];
 	for (uint64_t i = 0; i < n; i++)
-		if ((a ? a[i] : zero[0]) != b[i])
+		if ((a ? a[i] : 0) != (b ? b[i] : 0))
 			return i;
 	return n;
+}
+
+/* NULL reads as zeroes. */
+static bool same(const char *a, const char *b, uint64_t n)
+{
+	if (a && b)
+		return !memcmp(a, b, n);
+	return !a ? !b || is_zero(b, n) : is_zero(a, n);
 }
 
 static enum block_kind classify(struct slot *s, uint64_t boff, uint64_t blen, uint64_t blk)
@@ -162,10 +183,10 @@ static enum block_kind classify(struct slot *s, uint64_t boff, uint64_t blen, ui
 	bool src_zero = !src || (cp->zero_detect && is_zero(src, blen));
 
 	if (cp->compare) {
-		const char *tgt = s->tbuf + boff;
+		const char *tgt = s->tgt_zero ? NULL : s->tbuf + boff;
 		if (cp->pass == RS_PASS_VERIFY)
 			r->st.bytes_verified += blen;
-		if (src ? !memcmp(src, tgt, blen) : is_zero(tgt, blen)) {
+		if (same(src, tgt, blen)) {
 			if (cp->p->progress)
 				r->st.bytes_skipped_equal += blen;
 			return BLK_SKIP;
@@ -265,7 +286,8 @@ static uint64_t run_end(struct copy *cp, uint64_t blk, uint64_t max, bool tgt_to
 	return end;
 }
 
-static void start_slot(struct copy *cp, struct slot *s, uint64_t blk, uint64_t end, bool src_zero)
+static void start_slot(struct copy *cp, struct slot *s, uint64_t blk, uint64_t end, bool src_zero,
+		       bool tgt_zero)
 {
 	s->busy = true;
 	s->failed = false;
@@ -274,6 +296,7 @@ static void start_slot(struct copy *cp, struct slot *s, uint64_t blk, uint64_t e
 	s->off = blk * cp->p->block;
 	s->len = block_bytes(cp, blk, s->nblk);
 	s->src_zero = src_zero;
+	s->tgt_zero = tgt_zero;
 	s->pending = 0;
 	cp->active++;
 }
@@ -288,32 +311,34 @@ static int fill_one(struct copy *cp)
 		cp->cursor = p->todo->nblocks;
 		return 1;
 	}
-	bool sz = zero_at(p->src_zero, blk);
+	bool sz = zero_at(p->src_zero, blk), tz = zero_at(p->tgt_zero, blk);
 	struct slot *s;
 
+	if (sz && tz) {
+		uint64_t end = run_end(cp, blk, p->todo->nblocks - blk, true);
+		cp->cursor = end;
+		skip_zero(cp, blk, end - blk);
+		return 0;
+	}
 	if (sz && !cp->compare) {
 		uint64_t end = run_end(cp, blk, RS_MAX_ZERO_REQUEST / p->block, true);
 		cp->cursor = end;
-		if (zero_at(p->tgt_zero, blk)) {
-			cp->r->st.bytes_skipped_zero += block_bytes(cp, blk, end - blk);
-			retire_blocks(cp, blk, end - blk);
-			return 0;
-		}
 		s = free_slot(cp);
-		start_slot(cp, s, blk, end, true);
+		start_slot(cp, s, blk, end, true, false);
 		prep_io(s, &s->ops[0], cp->tgt, RS_OP_ZERO, s->off, s->len, NULL, -1, write_done);
 		submit_ops(s, 1);
 		return 0;
 	}
 
-	uint64_t end = run_end(cp, blk, cp->request / p->block, false);
+	/* Comparing, only the sides with data are read: a hole against data
+	 * is checked by the data's being zeroes. */
+	uint64_t end = run_end(cp, blk, cp->request / p->block, cp->compare);
 	uint64_t bytes = block_bytes(cp, blk, end - blk);
 	if (!sz && rs_rate_take(&cp->rate, bytes, rc_now_ns()))
 		return -EAGAIN;
 	cp->cursor = end;
 	s = free_slot(cp);
-	start_slot(cp, s, blk, end, sz);
-	s->pending = (sz ? 0 : 1) + (cp->compare ? 1 : 0);
+	start_slot(cp, s, blk, end, sz, cp->compare && tz);
 	struct rs_io *reads[2];
 	unsigned n = 0;
 	if (!sz) {
@@ -321,11 +346,12 @@ static int fill_one(struct copy *cp)
 			read_done);
 		reads[n++] = &s->rd_src;
 	}
-	if (cp->compare) {
+	if (cp->compare && !tz) {
 		prep_io(s, &s->rd_tgt, cp->tgt, RS_OP_READ, s->off, s->len, s->tbuf, s->tidx,
 			read_done);
 		reads[n++] = &s->rd_tgt;
 	}
+	s->pending = n;
 	for (unsigned i = 0; i < n; i++) {
 		int ret = reads[i]->ep->ops->submit(reads[i]->ep, reads[i]);
 		if (ret)
@@ -374,9 +400,12 @@ static void pump(struct copy *cp)
 		cp->tgt->ops->pump(cp->tgt);
 }
 
+/* The pool holds queue-depth buffers (buffers.h): a comparing slot takes
+ * two, so a compare keeps as many reads in flight as a copy and no more
+ * memory. */
 static int init_slots(struct copy *cp, struct rs_buffers *bufs)
 {
-	cp->nslots = cp->r->queue_depth;
+	cp->nslots = cp->compare ? rs_max(1, cp->r->queue_depth / 2) : cp->r->queue_depth;
 	cp->slots = calloc(cp->nslots, sizeof *cp->slots);
 	if (!cp->slots)
 		return -ENOMEM;

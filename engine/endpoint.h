@@ -73,8 +73,13 @@ struct rs_endpoint {
 	uint32_t want_request; /* largest it works best with; a whole block may exceed
 				  * it, up to max_request.  0: no preference */
 	uint32_t pref_request; /* the device's or server's preferred size (a hint) */
-	bool direct;           /* O_DIRECT in use */
-	bool is_block;         /* a block device */
+	/* zero_extents answers for up to this many bytes at the cost of one
+	 * call (an NBD round trip), so nearby planned runs are asked together;
+	 * 0: one call per run (lseeks cost less than the holes between runs
+	 * may hold extents) */
+	uint64_t zero_query_span;
+	bool direct;   /* O_DIRECT in use */
+	bool is_block; /* a block device */
 	/* Identity, to refuse copying a disk onto itself: st_dev/st_ino of a
 	 * file, st_rdev of a block device (of the opened descriptor); both 0
 	 * when unknown (NBD). */

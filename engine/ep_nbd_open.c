@@ -141,6 +141,7 @@ int rs_nbd_open(struct rs_endpoint *ep, bool write)
 	ep->want_request = (uint32_t)rs_min(ne->limit, NBD_MAX_REQUEST);
 	ep->direct = false;
 	ep->is_block = false;
+	ep->zero_query_span = RS_NBD_STATUS_CHUNK;
 	ne->allocation = nbd_can_meta_context(h, RS_NBD_ALLOCATION_CONTEXT) == 1;
 	ne->can_flush = nbd_can_flush(h) == 1;
 	ne->can_zero = nbd_can_zero(h) == 1;

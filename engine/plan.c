@@ -130,6 +130,22 @@ static int keep_planned(struct resync *r, struct rs_endpoint *src,
 	return 0;
 }
 
+/* The end of the query from the planned run [off, end): the later runs that
+ * end within the endpoint's query span from off ride along (a verify sample
+ * is thousands of single blocks; the map marks the gaps too, which no one
+ * reads). */
+static uint64_t query_end(const struct rs_endpoint *ep, const struct resync_bitmap *todo,
+			  uint64_t off, uint64_t end)
+{
+	uint64_t next = end, len;
+	while (ep->zero_query_span && resync_bitmap_next(todo, &next, &len) == 1 &&
+	       next + len - off <= ep->zero_query_span) {
+		end = next + len;
+		next = end;
+	}
+	return end;
+}
+
 /* Asks an endpoint which planned ranges read as zeroes. */
 static int zero_map(struct rs_endpoint *ep, struct rs_plan *p, struct resync_bitmap **out)
 {
@@ -142,13 +158,23 @@ static int zero_map(struct rs_endpoint *ep, struct rs_plan *p, struct resync_bit
 	while (!ret && resync_bitmap_next(p->todo, &off, &len) == 1) {
 		if ((ret = rs_check_cancel(ep->r)))
 			return ret;
-		ret = ep->ops->zero_extents(ep, off, len, mark_zero, *out);
-		off += len;
+		uint64_t end = query_end(ep, p->todo, off, off + len);
+		ret = ep->ops->zero_extents(ep, off, end - off, mark_zero, *out);
+		off = end;
 	}
 	if (ret)
 		return rs_fail(ep->r, ret, UINT64_MAX, "%s %s: reading its allocation: %s",
 			       ep->role, ep->name, strerror(-ret));
 	return 0;
+}
+
+/* Both sides' maps: copying, the target's spares zeroing what already reads
+ * as zeroes; comparing, a range that reads as zeroes on both sides is equal
+ * unread, and on one side only the other side is read. */
+static int zero_maps(struct rs_endpoint *src, struct rs_endpoint *tgt, struct rs_plan *p)
+{
+	int ret = zero_map(src, p, &p->src_zero);
+	return ret ? ret : zero_map(tgt, p, &p->tgt_zero);
 }
 
 int rs_plan_build(struct resync *r, struct rs_ring *rg, struct rs_endpoint *src,
@@ -177,21 +203,17 @@ int rs_plan_build(struct resync *r, struct rs_ring *rg, struct rs_endpoint *src,
 	resync_bitmap_free(change);
 	if (ret < 0)
 		return ret;
-	ret = zero_map(src, p, &p->src_zero);
-	/* Compare mode reads the target anyway; a dry run writes nothing. */
-	if (!ret && r->mode != RESYNC_COMPARE && !(r->flags & RESYNC_F_DRY_RUN))
-		ret = zero_map(tgt, p, &p->tgt_zero);
-	return ret;
+	return zero_maps(src, tgt, p);
 }
 
-int rs_plan_from(struct resync *r, struct rs_endpoint *src, uint32_t block,
+int rs_plan_from(struct resync *r, struct rs_endpoint *src, struct rs_endpoint *tgt, uint32_t block,
 		 struct resync_bitmap *todo, struct rs_plan *p)
 {
 	memset(p, 0, sizeof *p);
 	p->block = block;
 	p->size = src->size;
 	p->todo = todo;
-	return zero_map(src, p, &p->src_zero);
+	return zero_maps(src, tgt, p);
 }
 
 void rs_plan_free(struct rs_plan *p)

@@ -38,9 +38,9 @@ struct rs_plan {
  * alignment, and so that one bitmap stays within 32 MiB. */
 int rs_plan_build(struct resync *r, struct rs_ring *rg, struct rs_endpoint *src,
 		  struct rs_endpoint *tgt, struct rs_plan *p);
-/* A plan over todo (taken over, freed on failure too) with the source's
- * zero map, for verify. */
-int rs_plan_from(struct resync *r, struct rs_endpoint *src, uint32_t block,
+/* A plan over todo (taken over, freed on failure too) with both sides' zero
+ * maps, for verify. */
+int rs_plan_from(struct resync *r, struct rs_endpoint *src, struct rs_endpoint *tgt, uint32_t block,
 		 struct resync_bitmap *todo, struct rs_plan *p);
 void rs_plan_free(struct rs_plan *p);
 

@@ -143,10 +143,16 @@ static int verify(struct run *rn)
 	struct resync_bitmap *todo;
 	struct rs_plan v;
 	set_phase(r, RESYNC_PHASE_VERIFY);
+	/* The copy's maps are done with (its checkpoint is complete): their
+	 * memory goes to the verify plan's. */
+	resync_bitmap_free(rn->plan.src_zero);
+	resync_bitmap_free(rn->plan.tgt_zero);
+	rn->plan.src_zero = rn->plan.tgt_zero = NULL;
 	int ret = rs_verify_blocks(r, rs_verify_mode(r), rn->plan.planned, rn->verify_seed, &todo);
 	if (ret)
 		return ret;
-	ret = rs_plan_from(r, &rn->src, rn->plan.block, todo, &v);
+	/* Allocation is asked again: the copy changed the target's. */
+	ret = rs_plan_from(r, &rn->src, &rn->tgt, rn->plan.block, todo, &v);
 	v.planned = rn->plan.planned;
 	rn->plan.planned = NULL;
 	if (!ret)
@@ -197,8 +203,10 @@ static int run(struct run *rn)
 		return ret;
 	r->st.resumed = (uint32_t)rn->plan.resumed;
 	r->st.bytes_planned = resync_bitmap_dirty_bytes(rn->plan.todo);
-	ret = rs_buffers_new(r, &rn->rg, r->queue_depth, rn->request,
-			     compare || rs_verify_mode(r) != RESYNC_VERIFY_NONE, &rn->bufs);
+	/* A comparing slot holds two buffers (copy.c), so at depth 1 too. */
+	bool two = compare || rs_verify_mode(r) != RESYNC_VERIFY_NONE;
+	ret = rs_buffers_new(r, &rn->rg, two ? (unsigned)rs_max(r->queue_depth, 2) : r->queue_depth,
+			     rn->request, &rn->bufs);
 	if (ret)
 		return ret;
 	/* Recorded before the first write, so a crash at any point resumes. */

@@ -76,6 +76,15 @@ same "$TMP/vsrc" "$TMP/vdst"
 printf 'z' | dd of="$TMP/vdst" bs=1 seek=70000 conv=notrunc status=none
 expect_rc 0 resync copy "$TMP/vsrc" "$TMP/vdst" --bitmap "$TMP/vbm" --verify=planned --stats
 grep -q '"bytes_verified":65536,' "$TMP/out" || fail "--verify=planned read more than the plan: $(cat "$TMP/out")"
+expect_rc 0 resync copy "$TMP/vsrc" "$TMP/vdst" --bitmap "$TMP/vbm" --verify=full --stats
+grep -q '"bytes_verified":4194304,' "$TMP/out" || fail "--verify=full is not full: $(cat "$TMP/out")"
+# --verify alone after a delta copy: the copied block plus the sample (256
+# blocks of 64 KiB out of 1024), not the whole disk.
+head -c 64M /dev/urandom >"$TMP/vsrc"
+cp "$TMP/vsrc" "$TMP/vdst"
+printf 'z' | dd of="$TMP/vdst" bs=1 seek=70000 conv=notrunc status=none
+resync-bitmap create --size 64M --granularity 64K --extents <(echo "65536 65536") "$TMP/vbm"
 expect_rc 0 resync copy "$TMP/vsrc" "$TMP/vdst" --bitmap "$TMP/vbm" --verify --stats
-grep -q '"bytes_verified":4194304,' "$TMP/out" || fail "--verify is no longer full: $(cat "$TMP/out")"
+grep -q '"bytes_verified":16842752,' "$TMP/out" || fail "--verify is not planned + sample: $(cat "$TMP/out")"
+same "$TMP/vsrc" "$TMP/vdst"
 echo "resync CLI contract holds"

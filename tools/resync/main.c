@@ -42,10 +42,11 @@ static void usage(FILE *f)
 	      "  --checkpoint FILE         persist progress to FILE; rerun to resume after a crash\n"
 	      "  --checkpoint-interval MS  at most this long between checkpoints (default 5000)\n"
 	      "  --checkpoint-bytes N      and at most this many bytes copied between them\n"
-	      "  --verify[=WHAT]           after copying, re-read both sides: full (the default:\n"
-	      "                            every block), planned (the blocks copied), sample\n"
-	      "                            (those plus a random sample of the other blocks:\n"
-	      "                            catches a change record that missed a change)\n"
+	      "  --verify[=WHAT]           after copying, re-read both sides: sample (the default:\n"
+	      "                            the blocks the mode named plus a random sample of the\n"
+	      "                            others: catches a change record that missed a change),\n"
+	      "                            planned (only the named blocks), full (every block);\n"
+	      "                            ranges both sides hold as holes are not read\n"
 	      "  --rate BYTES              limit reading to BYTES per second\n"
 	      "  --queue-depth N           requests in flight (default 32)\n"
 	      "  --request-size N          bytes per request (default 1M)\n"
@@ -199,15 +200,17 @@ static int positive(const char *name, const char *arg, uint64_t *out)
 	return -1;
 }
 
-/* --verify alone is a full verify, as it always was. */
+/* --verify alone is the sample: after a delta copy, what it wrote plus a
+ * sample of the rest; after --full or --compare, which name every block, the
+ * whole disk.  Only --verify=full re-reads the whole disk after a delta. */
 static int verify_what(const char *arg, enum resync_verify *out)
 {
-	if (!arg || !strcmp(arg, "full"))
-		*out = RESYNC_VERIFY_FULL;
+	if (!arg || !strcmp(arg, "sample"))
+		*out = RESYNC_VERIFY_SAMPLE;
 	else if (!strcmp(arg, "planned"))
 		*out = RESYNC_VERIFY_PLANNED;
-	else if (!strcmp(arg, "sample"))
-		*out = RESYNC_VERIFY_SAMPLE;
+	else if (!strcmp(arg, "full"))
+		*out = RESYNC_VERIFY_FULL;
 	else {
 		fprintf(stderr, "resync: --verify takes planned, sample or full, not '%s'\n", arg);
 		return -1;

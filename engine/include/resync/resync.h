@@ -71,7 +71,8 @@ struct resync_stats {
 	uint64_t bytes_written;         /* data bytes written to the target */
 	uint64_t bytes_zeroed;          /* bytes written as zeroes (punch/zero/write-zeroes) */
 	uint64_t bytes_skipped_equal;   /* compare: equal on both sides, not written */
-	uint64_t bytes_skipped_zero;    /* zero in source, target known zero: not written */
+	uint64_t bytes_skipped_zero;    /* zero in source, target known zero: not written
+					 * (and, comparing, not read) */
 	uint64_t bytes_differing;       /* compare/verify: bytes found different */
 	uint64_t elapsed_ns;            /* since resync_run() started */
 	uint64_t checkpoints;           /* checkpoints persisted */
@@ -79,7 +80,8 @@ struct resync_stats {
 	uint32_t source_direct;         /* 1 when the source is read with O_DIRECT */
 	uint32_t target_direct;         /* 1 when the target is written with O_DIRECT */
 	uint32_t resumed;               /* 1 when the run started from a checkpoint */
-	uint64_t bytes_verified;        /* verify: bytes re-read and compared on both sides */
+	uint64_t bytes_verified;        /* verify: bytes compared on both sides (re-read, or
+					 * known to read as zeroes on both) */
 	uint32_t verify_unplanned_diff; /* 1 when verify found a difference in a block
 					 * outside the plan: the change record lied */
 	uint32_t resume_refused;        /* 1 when a checkpoint was found but belonged to other
