@@ -505,3 +505,42 @@ TEST_F(Journal, EnospcFailsTheChangeAndLeavesBothAlone)
 	EXPECT_EQ(jnum(after[0], "Id"), 5);
 	EXPECT_EQ(prop(after[0], "ReplicationState"), 6);
 }
+
+// A worker that cannot journal (ENOSPC on the segment in the worker only)
+// makes no change it cannot show: it never marks the VM in progress, so it
+// never writes the target, and once it has exited the reaper (a process
+// that can journal) records the job as 10 / 32771 with its events.
+TEST_F(Journal, WorkerThatCannotJournalChangesNothing)
+{
+	failed_over(1 << 20);
+	const std::string target = path("vm-target.img");
+	const std::string zeros = read_file(target);
+	std::string job;
+	{
+		ScopedEnv pre("LD_PRELOAD", shim_path("store_fault"));
+		ScopedEnv w("RESYNC_FAULT_WRITE", ".jsonl");
+		ScopedEnv c("RESYNC_FAULT_CHILDREN_ONLY", "1");
+		CliRun r = ctl({ "failback", "vm" });
+		ASSERT_EQ(r.rv, 4096u) << r.out;
+		job = r.str("Job");
+	}
+	CliRun w = ctl({ "job", "wait", job, "--timeout", "60" });
+	EXPECT_EQ(w.rv, 32771u) << w.out;
+	EXPECT_EQ(read_file(target), zeros);
+	json_object *vm = vm_show("vm");
+	EXPECT_EQ(jnum(vm, "ReplicationState"), 32768);
+	EXPECT_EQ(jnum(vm, "ReplicationHealth"), 3);
+
+	std::vector<json_object *> evs = events();
+	expect_consecutive(evs, 1);
+	ASSERT_GE(evs.size(), 3u);
+	json_object *j = evs[evs.size() - 2], *v = evs.back();
+	EXPECT_EQ(jstr(j, "Kind"), "JobChanged");
+	EXPECT_EQ(prop(j, "JobState"), 10);
+	EXPECT_EQ(prop(j, "ErrorCode"), 32771);
+	EXPECT_EQ(jstr(v, "Kind"), "VmChanged");
+	EXPECT_EQ(prop(v, "ReplicationState"), 32768);
+	EXPECT_EQ(prop(v, "ReplicationHealth"), 3);
+	for (json_object *e : evs)
+		EXPECT_NE(prop(e, "ReplicationState"), 13) << "the worker journaled nothing";
+}
