@@ -113,7 +113,8 @@ static int list_segs(int dfd, struct segs *sg)
 		sg->first[sg->n++] = f;
 	}
 	closedir(d);
-	qsort(sg->first, sg->n, sizeof(*sg->first), cmp_u64);
+	if (sg->n)
+		qsort(sg->first, sg->n, sizeof(*sg->first), cmp_u64);
 	return 0;
 }
 
@@ -358,11 +359,10 @@ static int append_locked(int dfd, json_object *event, uint64_t *idp)
 			goto out;
 		}
 		end = 0;
-		first = last + 1;
 		uint64_t *nf = realloc(sg.first, (sg.n + 1) * sizeof(*nf));
 		if (nf) {
 			sg.first = nf;
-			sg.first[sg.n++] = first;
+			sg.first[sg.n++] = last + 1;
 			retire(dfd, &sg, keep);
 		}
 	}
