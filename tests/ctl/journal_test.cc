@@ -544,3 +544,20 @@ TEST_F(Journal, WorkerThatCannotJournalChangesNothing)
 	for (json_object *e : evs)
 		EXPECT_NE(prop(e, "ReplicationState"), 13) << "the worker journaled nothing";
 }
+
+// A creator killed between JobCreated and the job's first record leaves a
+// folder without job.json; the sweep that removes it journals JobRemoved,
+// so the journal's last word on that job is that it is gone.
+TEST_F(Journal, SweptJobFolderIsJournaledAsRemoved)
+{
+	add_vm("vm", 1 << 20);
+	const std::string id = "0b1f6a52-3c4d-4e5f-8a9b-0c1d2e3f4a5b";
+	ASSERT_EQ(mkdir((state + "/jobs/" + id).c_str(), 0700), 0);
+	ASSERT_EQ(ctl({ "vm", "list" }).rv, 0u);
+	struct stat sb;
+	EXPECT_NE(stat((state + "/jobs/" + id).c_str(), &sb), 0) << "swept";
+	std::vector<json_object *> evs = events(1);
+	ASSERT_EQ(evs.size(), 1u);
+	EXPECT_EQ(jstr(evs[0], "Kind"), "JobRemoved");
+	EXPECT_EQ(jstr(evs[0], "Job"), id);
+}
