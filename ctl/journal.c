@@ -544,7 +544,7 @@ static long long mono_ms(void)
 
 int ctl_journal_wait(struct ctl_store *s, uint64_t after_id, int timeout_ms)
 {
-	char path[sizeof(s->path) + 16], ev[4096];
+	char path[64], ev[4096];
 	long long deadline = mono_ms() + timeout_ms;
 	uint64_t last;
 	int ifd, dfd, err;
@@ -552,17 +552,20 @@ int ctl_journal_wait(struct ctl_store *s, uint64_t after_id, int timeout_ms)
 	dfd = open_events(s, true);
 	if (dfd < 0)
 		return dfd;
-	close(dfd);
-	snprintf(path, sizeof(path), "%s/events", s->path);
+	/* The folder opened (O_NOFOLLOW, trusted), not a path that could
+	 * have changed since: its /proc/self/fd link. */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", dfd);
 	ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	if (ifd < 0)
-		return -errno;
-	if (inotify_add_watch(ifd, path,
-			      IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_ONLYDIR | IN_DONT_FOLLOW) <
-	    0) {
+	if (ifd < 0) {
 		err = -errno;
-		goto out;
+		close(dfd);
+		return err;
 	}
+	err = inotify_add_watch(ifd, path, IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_ONLYDIR);
+	err = err < 0 ? -errno : 0;
+	close(dfd);
+	if (err < 0)
+		goto out;
 	/* Checked after the watch is set, so an append in between still wakes. */
 	for (;;) {
 		struct pollfd p = { ifd, POLLIN, 0 };
