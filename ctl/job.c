@@ -180,8 +180,10 @@ uint32_t ctl_job_save(struct ctl_store *s, json_object *job, struct ctl_err *e)
 	err = ctl_write_json(dfd, "job.json", job);
 	if (err < 0 && ev) {
 		/* The journal said what the record does not hold: say what it does. */
-		json_object *now = stored_record(dfd, "job.json");
-		ctl_journal_job(s, job, now, NULL);
+		json_object *now = NULL;
+		int rerr = ctl_read_json(dfd, "job.json", &now);
+		if (rerr == 0 || rerr == -ENOENT)
+			ctl_journal_job(s, job, now, NULL);
 		json_object_put(now);
 	}
 	close(dfd);

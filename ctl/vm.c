@@ -65,10 +65,9 @@ uint32_t ctl_vm_save(struct ctl_store *s, json_object *vm, struct ctl_err *e)
 {
 	char jn[CTL_NAME_MAX + 8], ln[CTL_NAME_MAX + 8];
 	const char *name = ctl_json_str(vm, "Name");
-	int err;
-
 	json_object *old = NULL, *now = NULL;
 	uint64_t ev;
+	int err;
 
 	file_names(name, jn, ln);
 	/* The event first (journal.h): a change the journal cannot show is not made. */
@@ -83,9 +82,9 @@ uint32_t ctl_vm_save(struct ctl_store *s, json_object *vm, struct ctl_err *e)
 	err = ctl_write_json(s->vms, jn, vm);
 	if (err < 0 && ev) {
 		/* The journal said what the record does not hold: say what it does. */
-		if (ctl_read_json(s->vms, jn, &now) < 0)
-			now = NULL;
-		ctl_journal_vm(s, vm, now, NULL);
+		int rerr = ctl_read_json(s->vms, jn, &now);
+		if (rerr == 0 || rerr == -ENOENT)
+			ctl_journal_vm(s, vm, now, NULL);
 		json_object_put(now);
 	}
 	if (err < 0)
