@@ -63,5 +63,6 @@ int cli_recovery_point(struct cli *c, int argc, char **argv);
 int cli_failover(struct cli *c, int argc, char **argv);
 int cli_failback(struct cli *c, int argc, char **argv);
 int cli_job(struct cli *c, int argc, char **argv);
+int cli_events(struct cli *c, int argc, char **argv);
 
 #endif

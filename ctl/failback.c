@@ -468,7 +468,7 @@ uint32_t ctl_initiate_failback(struct ctl_store *s, const struct ctl_failback_re
 	rv = RESYNC_RV_JOB_STARTED;
 out:
 	if (created) {
-		ctl_remove_dir(s->jobs, job_id);
+		ctl_job_discard(s, job_id);
 		job_id[0] = '\0';
 	}
 	if (lockfd >= 0)

@@ -14,6 +14,7 @@
 #include "resync/return_codes.h"
 #include "resync/states.h"
 #include "job.h"
+#include "journal.h"
 #include "record.h"
 #include "state_machine.h"
 #include "vm.h"
@@ -147,16 +148,46 @@ uint32_t ctl_job_load(struct ctl_store *s, const char *id, json_object **job, st
 	return 0;
 }
 
+/* The record as stored: NULL when absent, an empty object when unreadable
+ * (so every watched property counts as changed). */
+static json_object *stored_record(int dfd, const char *name)
+{
+	json_object *o = NULL;
+	int err = ctl_read_json(dfd, name, &o);
+
+	return err == -ENOENT ? NULL : err < 0 ? json_object_new_object() : o;
+}
+
+/* The event first (journal.h): a change the journal cannot show is not made. */
 uint32_t ctl_job_save(struct ctl_store *s, json_object *job, struct ctl_err *e)
 {
 	const char *id = ctl_json_str(job, "InstanceID");
+	json_object *old;
+	uint64_t ev;
 	int dfd, err;
 
 	dfd = ctl_open_dir(s->jobs, id);
 	if (dfd < 0)
 		return ctl_fail(e, ctl_rv_from_errno(dfd), "job %s: %s", id, strerror(-dfd));
+	old = stored_record(dfd, "job.json");
+	err = ctl_journal_job(s, old, job, &ev);
+	if (err < 0) {
+		close(dfd);
+		json_object_put(old);
+		return ctl_fail(e, ctl_rv_from_errno(err), "job %s: journaling the change: %s", id,
+				strerror(-err));
+	}
 	err = ctl_write_json(dfd, "job.json", job);
+	if (err < 0 && ev) {
+		/* The journal said what the record does not hold: say what it does. */
+		json_object *now = NULL;
+		int rerr = ctl_read_json(dfd, "job.json", &now);
+		if (rerr == 0 || rerr == -ENOENT)
+			ctl_journal_job(s, job, now, NULL);
+		json_object_put(now);
+	}
 	close(dfd);
+	json_object_put(old);
 	if (err < 0)
 		return ctl_fail(e, ctl_rv_from_errno(err), "writing job %s: %s", id,
 				strerror(-err));
@@ -427,12 +458,29 @@ uint32_t ctl_job_remove(struct ctl_store *s, const char *id, struct ctl_err *e)
 		rv = 0;
 	else if (!rv && !ctl_job_state_final(ctl_json_u32(job, "JobState")))
 		rv = ctl_fail(e, RESYNC_RV_IN_USE, "job %s is still running", id);
-	json_object_put(job);
-	if (rv)
+	if (rv) {
+		json_object_put(job);
 		return rv;
-	err = ctl_remove_dir(s->jobs, id);
+	}
+	err = ctl_journal_job(s, job, NULL, NULL);
+	if (!err)
+		err = ctl_remove_dir(s->jobs, id);
+	json_object_put(job);
 	if (err < 0)
 		return ctl_fail(e, ctl_rv_from_errno(err), "removing job %s: %s", id,
 				strerror(-err));
 	return 0;
+}
+
+int ctl_job_discard(struct ctl_store *s, const char *id)
+{
+	json_object *job = NULL;
+	int dfd = ctl_open_dir(s->jobs, id), err = 0;
+
+	if (dfd >= 0 && ctl_read_json(dfd, "job.json", &job) == 0)
+		err = ctl_journal_job(s, job, NULL, NULL);
+	if (dfd >= 0)
+		close(dfd);
+	json_object_put(job);
+	return err < 0 ? err : ctl_remove_dir(s->jobs, id);
 }

@@ -54,6 +54,10 @@ uint32_t ctl_job_request_state(struct ctl_store *s, const char *id, uint32_t req
 			       struct ctl_err *e);
 /* Removes a job that has ended; 32774 while its worker lives. */
 uint32_t ctl_job_remove(struct ctl_store *s, const char *id, struct ctl_err *e);
+/* Removes a job its creator gives up on (its lock held), journaling the
+ * removal when it had a record: 0 or a negative errno (the folder stays
+ * when the journal refuses, for the reaper to record). */
+int ctl_job_discard(struct ctl_store *s, const char *id);
 
 /* Record edits, stamping TimeOfLastStateChange. */
 void ctl_job_set_state(json_object *job, uint32_t state);

@@ -16,6 +16,7 @@ static const char usage[] =
 	"  failback VM                          InitiateFailback: resync a recovery point\n"
 	"                                       back onto the VM's targets in a job\n"
 	"  job list|show|wait|suspend|resume|terminate|kill|remove\n"
+	"  events [--after ID] [--follow]       the event journal: job and VM changes\n"
 	"  version (also --version), --long-options, --short-options\n"
 	"Every command prints \"ReturnValue: N\" (\"ReturnValue\": N with --json) and exits\n"
 	"0 for 0 and 4096, N - 32767 for 32768..32779, 13 for 4097, 14 for 5.\n"
@@ -103,6 +104,8 @@ int main(int argc, char **argv)
 		rc = cli_failback(&c, argc - 1, argv + 1);
 	else if (!strcmp(cmd, "job"))
 		rc = cli_job(&c, argc - 1, argv + 1);
+	else if (!strcmp(cmd, "events"))
+		rc = cli_events(&c, argc - 1, argv + 1);
 	else
 		rc = cli_usage(&c, usage, "unknown command \"%s\"", cmd);
 	cli_close(&c);

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "durable.h"
+#include "journal.h"
 #include "store.h"
 
 const char *ctl_store_default_path(void)
@@ -467,8 +468,14 @@ static void sweep_job(struct ctl_store *s, const char *name)
 	sweep_tmp(dfd);
 	if (faccessat(dfd, "job.json", F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT &&
 	    ctl_lock(dfd, "lock", false, &lfd) == 0 &&
-	    faccessat(dfd, "job.json", F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
-		ctl_remove_dir(s->jobs, name);
+	    faccessat(dfd, "job.json", F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT &&
+	    ctl_remove_dir(s->jobs, name) == 0) {
+		/* Its creator may have journaled JobCreated before it died. */
+		json_object *stub = json_object_new_object();
+		json_object_object_add(stub, "InstanceID", json_object_new_string(name));
+		ctl_journal_job(s, stub, NULL, NULL);
+		json_object_put(stub);
+	}
 	if (lfd >= 0)
 		close(lfd);
 	close(dfd);

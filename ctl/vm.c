@@ -16,6 +16,7 @@
 #include "endpoint_check.h"
 #include "guid.h"
 #include "job.h"
+#include "journal.h"
 #include "nbd_uri.h"
 #include "record.h"
 #include "state_machine.h"
@@ -64,10 +65,28 @@ uint32_t ctl_vm_save(struct ctl_store *s, json_object *vm, struct ctl_err *e)
 {
 	char jn[CTL_NAME_MAX + 8], ln[CTL_NAME_MAX + 8];
 	const char *name = ctl_json_str(vm, "Name");
+	json_object *old = NULL, *now = NULL;
+	uint64_t ev;
 	int err;
 
 	file_names(name, jn, ln);
+	/* The event first (journal.h): a change the journal cannot show is not made. */
+	err = ctl_read_json(s->vms, jn, &old);
+	if (err < 0 && err != -ENOENT)
+		old = json_object_new_object();
+	err = ctl_journal_vm(s, old, vm, &ev);
+	json_object_put(old);
+	if (err < 0)
+		return ctl_fail(e, ctl_rv_from_errno(err), "VM \"%s\": journaling the change: %s",
+				name, strerror(-err));
 	err = ctl_write_json(s->vms, jn, vm);
+	if (err < 0 && ev) {
+		/* The journal said what the record does not hold: say what it does. */
+		int rerr = ctl_read_json(s->vms, jn, &now);
+		if (rerr == 0 || rerr == -ENOENT)
+			ctl_journal_vm(s, vm, now, NULL);
+		json_object_put(now);
+	}
 	if (err < 0)
 		return ctl_fail(e, ctl_rv_from_errno(err), "writing %s/vms/%s: %s", s->path, jn,
 				strerror(-err));
@@ -301,7 +320,9 @@ uint32_t ctl_vm_remove(struct ctl_store *s, const char *name, struct ctl_err *e)
 		rv = ctl_vm_check_no_live_job(s, vm, e);
 	if (!rv) {
 		file_names(name, jn, ln);
-		err = ctl_unlink(s->vms, jn);
+		err = ctl_journal_vm(s, vm, NULL, NULL);
+		if (!err && (err = ctl_unlink(s->vms, jn)) < 0)
+			ctl_journal_vm(s, NULL, vm, NULL);
 		if (err < 0)
 			rv = ctl_fail(e, ctl_rv_from_errno(err), "removing VM \"%s\": %s", name,
 				      strerror(-err));

@@ -5,6 +5,8 @@
  * renameat() and renameat2() onto a file whose name is $RESYNC_FAULT_RENAME
  * fail with $RESYNC_FAULT_ERRNO (default ENOSPC) -- the step that makes a
  * store record durable.
+ * write() and pwrite() to a file whose name ends in $RESYNC_FAULT_WRITE fail
+ * the same way -- the event journal's appends (events/N.jsonl).
  *   RESYNC_FAULT_CHILDREN_ONLY=1  only in processes forked after the exec (a
  *                                 job's worker, not the CLI that starts it)
  *   RESYNC_FAULT_SKIP=N           the first N matching renames of a process
@@ -27,16 +29,12 @@ __attribute__((constructor)) static void init(void)
 	exec_pid = getpid();
 }
 
-static int should_fail(const char *newpath)
+/* Whether this matching call fails, setting errno when it does. */
+static int fail_now(void)
 {
-	const char *want = getenv("RESYNC_FAULT_RENAME");
-	const char *base = strrchr(newpath, '/');
 	const char *skip = getenv("RESYNC_FAULT_SKIP");
 	const char *children = getenv("RESYNC_FAULT_CHILDREN_ONLY");
 
-	base = base ? base + 1 : newpath;
-	if (!want || strcmp(base, want))
-		return 0;
 	if (children && *children == '1' && getpid() == exec_pid)
 		return 0;
 	if (skip && matched++ < strtoul(skip, NULL, 10))
@@ -44,6 +42,54 @@ static int should_fail(const char *newpath)
 	const char *e = getenv("RESYNC_FAULT_ERRNO");
 	errno = e ? atoi(e) : ENOSPC;
 	return 1;
+}
+
+static int should_fail(const char *newpath)
+{
+	const char *want = getenv("RESYNC_FAULT_RENAME");
+	const char *base = strrchr(newpath, '/');
+
+	base = base ? base + 1 : newpath;
+	if (!want || strcmp(base, want))
+		return 0;
+	return fail_now();
+}
+
+/* The file behind fd named by /proc/self/fd, matched on its name's end. */
+static int write_should_fail(int fd)
+{
+	const char *want = getenv("RESYNC_FAULT_WRITE");
+	char link[64], target[4096];
+	size_t wl;
+	ssize_t n;
+
+	if (!want || !*want)
+		return 0;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n <= 0)
+		return 0;
+	target[n] = '\0';
+	wl = strlen(want);
+	if ((size_t)n < wl || strcmp(target + n - wl, want))
+		return 0;
+	return fail_now();
+}
+
+ssize_t write(int fd, const void *buf, size_t count)
+{
+	ssize_t (*real)(int, const void *, size_t) =
+		(ssize_t(*)(int, const void *, size_t))dlsym(RTLD_NEXT, "write");
+
+	return write_should_fail(fd) ? -1 : real(fd, buf, count);
+}
+
+ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset)
+{
+	ssize_t (*real)(int, const void *, size_t, off_t) =
+		(ssize_t(*)(int, const void *, size_t, off_t))dlsym(RTLD_NEXT, "pwrite");
+
+	return write_should_fail(fd) ? -1 : real(fd, buf, count, offset);
 }
 
 int rename(const char *oldpath, const char *newpath)
