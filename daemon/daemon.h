@@ -19,6 +19,7 @@
 
 struct rd_config {
 	const char *socket_path;
+	unsigned socket_mode; /* default 0660 */
 	const char *state_dir;
 	const char *listen;   /* HOST:PORT or NULL */
 	bool insecure_tcp;    /* --listen without TLS (tests only) */

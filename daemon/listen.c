@@ -17,7 +17,7 @@ static int fail(int err, char *why, size_t n, const char *step, const char *what
 	return -err;
 }
 
-int rd_listen_unix(const char *path, long gid, char *why, size_t n)
+int rd_listen_unix(const char *path, unsigned mode, long gid, char *why, size_t n)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char dir[sizeof(sa.sun_path)], *slash;
@@ -44,7 +44,7 @@ int rd_listen_unix(const char *path, long gid, char *why, size_t n)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return fail(errno, why, n, "socket", path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0660) < 0 ||
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, mode) < 0 ||
 	    (gid >= 0 && chown(path, (uid_t)-1, (gid_t)gid) < 0) || listen(fd, SOMAXCONN) < 0) {
 		err = errno;
 		close(fd);

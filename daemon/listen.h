@@ -11,9 +11,10 @@
 #include <stddef.h>
 
 /* A Unix stream socket at path: its directory made (0755) when missing, a
- * stale socket replaced, the socket mode 0660 and, when gid >= 0, group
- * gid, so the operator group can connect and others cannot. */
-int rd_listen_unix(const char *path, long gid, char *why, size_t n);
+ * stale socket replaced, the socket's mode mode (0660 by default) and,
+ * when gid >= 0, group gid, so the operator group can connect and others
+ * cannot unless the mode lets them. */
+int rd_listen_unix(const char *path, unsigned mode, long gid, char *why, size_t n);
 /* A TCP socket on "HOST:PORT" ("[v6]:PORT" for IPv6). */
 int rd_listen_tcp(const char *hostport, char *why, size_t n);
 

@@ -23,7 +23,7 @@
 #include "listen.h"
 
 static const char usage[] =
-	"Usage: resyncd [--socket PATH] [--state-dir DIR] [--config FILE]\n"
+	"Usage: resyncd [--socket PATH] [--socket-mode MODE] [--state-dir DIR] [--config FILE]\n"
 	"               [--operator-group GROUP] [--refuse-readers]\n"
 	"               [--listen HOST:PORT (--tls-cert FILE --tls-key FILE | --insecure-tcp)]\n"
 	"               [--body-limit BYTES] [--timeout SECONDS] [--connection-limit N]\n"
@@ -34,6 +34,7 @@ static const char usage[] =
 
 static const struct option options[] = {
 	{ "socket", required_argument, NULL, 's' },
+	{ "socket-mode", required_argument, NULL, 'm' },
 	{ "state-dir", required_argument, NULL, 'd' },
 	{ "config", required_argument, NULL, 'c' },
 	{ "operator-group", required_argument, NULL, 'g' },
@@ -106,6 +107,14 @@ static int set_option(struct rd_config *c, int o, const char *arg, const char *n
 	case 'd':
 		c->state_dir = arg;
 		return 0;
+	case 'm': {
+		char *end;
+		v = strtoull(arg, &end, 8);
+		if (!*arg || *end || v > 0777)
+			return die("--%s wants an octal mode such as 0660, not \"%s\"", name, arg);
+		c->socket_mode = (unsigned)v;
+		return 0;
+	}
 	case 'g':
 		c->operator_group = arg;
 		return 0;
@@ -273,6 +282,7 @@ int main(int argc, char **argv)
 	struct rd_daemon d = {
 		.cfg = {
 			.socket_path = RD_DEFAULT_SOCKET,
+			.socket_mode = 0660,
 			.state_dir = ctl_store_default_path(),
 			.body_limit = 1 << 20,
 			.timeout_s = 30,
@@ -315,7 +325,7 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	fd = rd_listen_unix(d.cfg.socket_path, d.operator_gid, why, sizeof(why));
+	fd = rd_listen_unix(d.cfg.socket_path, d.cfg.socket_mode, d.operator_gid, why, sizeof(why));
 	if (fd < 0)
 		return die("%s", why);
 	if (d.cfg.listen) {
