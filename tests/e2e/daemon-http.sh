@@ -21,6 +21,9 @@ grep -q 'larger than the limit of 4096 bytes' "$TMP/out" || fail "413 without a 
 code=$(curl -s --unix-socket "$RESYNCD_SOCK" -H 'Transfer-Encoding: chunked' --data-binary "@$TMP/big" \
 	-o "$TMP/out" -w '%{http_code}' http://resyncd/v1/vms)
 [ "$code" = 413 ] || fail "chunked body over the limit: $code $(cat "$TMP/out")"
+# Far over the limit: answered before the body is read.
+head -c 400000 /dev/zero | tr '\0' ' ' >"$TMP/huge"
+expect_api 413 32773 POST /v1/vms "@$TMP/huge"
 # Exactly at the limit is a body like any other.
 printf '%-4096s' '{"Name":"x"}' >"$TMP/limit"
 expect_api 400 32773 POST /v1/vms "@$TMP/limit"
