@@ -262,6 +262,7 @@ install: all
 	install -m 644 tools/bash-completion/resync $(DESTDIR)$(COMPDIR)/resync
 	ln -sf resync $(DESTDIR)$(COMPDIR)/resync-bitmap
 	ln -sf resync $(DESTDIR)$(COMPDIR)/resyncctl
+	ln -sf resync $(DESTDIR)$(COMPDIR)/resyncd
 	install -d $(DESTDIR)$(FILTERDIR)
 	install -m 755 $(TRACK_FILTER) $(DESTDIR)$(FILTERDIR)/
 
