@@ -70,4 +70,5 @@ left = c.uncovered()
 assert not left, f"operations never called: {left}"
 print(f"{len(c.called)} operations validated against doc/openapi.yaml")
 PY
+stop_resyncd_clean
 echo "daemon-openapi: real responses match doc/openapi.yaml"
