@@ -61,7 +61,7 @@ ENGINE_OBJ := $(ENGINE_SRC:%.c=$(B)/%.o) $(COMMON_OBJ)
 CTL_SRC    := $(filter-out ctl/main.c,$(wildcard ctl/*.c))
 CTL_OBJ    := $(CTL_SRC:%.c=$(B)/%.o)
 # resyncd, the service front end over libresyncctl (daemon/, doc/api.md).
-DAEMON_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard daemon/*.c))
+DAEMON_OBJ := $(patsubst %.c,$(B)/%.o,$(filter-out daemon/main.c,$(wildcard daemon/*.c)))
 MHD_LIBS    = $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
 TOOLS      := $(notdir $(patsubst %/,%,$(dir $(wildcard tools/*/main.c))))
 TOOL_BINS  := $(TOOLS:%=$(B)/bin/%)
@@ -115,6 +115,7 @@ $(B)/tests/common/%.o:  INC = -Itests/support $(INC_COMMON)
 $(B)/tests/unit/%.o:    INC = -Itests/support $(INC_ENGINE)
 $(B)/tests/nbd/%.o:     INC = -Itests/support $(INC_ENGINE)
 $(B)/tests/ctl/%.o:     INC = -Itests/support $(INC_CTL)
+$(B)/tests/daemon/%.o:  INC = -Itests/support -Idaemon $(INC_CTL)
 $(B)/tests/track/%.o:   INC = -Itests/support -Itests/track -Iengine/include -Iuapi -Icommon
 
 $(B)/%.o: %.c
@@ -147,7 +148,11 @@ $(B)/bin/resyncctl: $(B)/ctl/main.o $(B)/libresyncctl.a $(LIB_A) $(COMMON_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(B)/bin/resyncd: $(DAEMON_OBJ) $(B)/libresyncctl.a $(LIB_A) $(COMMON_A)
+$(B)/libresyncd.a: $(DAEMON_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/bin/resyncd: $(B)/daemon/main.o $(B)/libresyncd.a $(B)/libresyncctl.a $(LIB_A) $(COMMON_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(MHD_LIBS)
 
@@ -193,6 +198,11 @@ $(B)/tests/common_tests: $$(foreach f,$$(wildcard tests/common/*.cc),$(B)/$$(bas
 $(B)/tests/%_tests: $$(foreach f,$$(wildcard tests/$$*/*.cc),$(B)/$$(basename $$f).o) $(SUPPORT_TEST_OBJ) $(B)/libresyncctl.a $(LIB_A) $(COMMON_A)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $(filter-out %.so,$^) $(LIBS) $(GTEST_LIBS)
+
+# tests/daemon/ also links the daemon's units (libresyncd.a, without main.c).
+$(B)/tests/daemon_tests: $$(foreach f,$$(wildcard tests/daemon/*.cc),$(B)/$$(basename $$f).o) $(SUPPORT_TEST_OBJ) $(B)/libresyncd.a $(B)/libresyncctl.a $(LIB_A) $(COMMON_A)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LIBS) $(MHD_LIBS) $(GTEST_LIBS)
 
 # Shims build before the suites that preload them.
 $(SUITE_BINS): | $(SHIMS)
