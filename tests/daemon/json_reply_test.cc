@@ -5,7 +5,7 @@
 // parser's depth) give 32776 with where, never a crash.
 #include <gtest/gtest.h>
 #include <fstream>
-#include <regex>
+#include <cstdio>
 #include <string>
 
 extern "C" {
@@ -21,19 +21,24 @@ uint32_t parse(const std::string &body, json_object **o, ctl_err *e)
 
 } // namespace
 
+// The rows "| RV | meaning | STATUS ..." of the table (std::regex is
+// avoided: GCC 12 warns inside it under -fsanitize).
 TEST(StatusTable, IsTheOneDocApiMdPrints)
 {
 	std::ifstream doc("doc/api.md");
 	ASSERT_TRUE(doc.good()) << "run from the repository root";
-	std::regex row(R"(^\| (0|4096|327[67][0-9]) \| [^|]+ \| ([0-9]{3}))");
 	std::string line;
 	int rows = 0;
 	while (std::getline(doc, line)) {
-		std::smatch m;
-		if (!std::regex_search(line, m, row) || line.find("405") != std::string::npos)
+		unsigned rv, status;
+		size_t bar = line.find('|', 2);
+		bar = bar == std::string::npos ? bar : line.find('|', bar + 1);
+		if (sscanf(line.c_str(), "| %u |", &rv) != 1 || bar == std::string::npos ||
+		    sscanf(line.c_str() + bar, "| %u", &status) != 1 ||
+		    (rv != 0 && rv != 4096 && (rv < 32768 || rv > 32779)) ||
+		    line.find("405") != std::string::npos)
 			continue;
-		uint32_t rv = (uint32_t)std::stoul(m[1]);
-		EXPECT_EQ(rd_status_for_rv(rv), (unsigned)std::stoul(m[2])) << line;
+		EXPECT_EQ(rd_status_for_rv(rv), status) << line;
 		rows++;
 	}
 	EXPECT_EQ(rows, 14); // 0, 4096 and 32768..32779
