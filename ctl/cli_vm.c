@@ -1,15 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* resyncctl vm add|list|show|remove: options to a VM record (vm.h). */
-#include <dirent.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "resync/return_codes.h"
 #include "resync/states.h"
 #include "cli.h"
 #include "disk_spec.h"
+#include "view.h"
 #include "vm.h"
 
 static const char vm_usage[] =
@@ -184,44 +183,16 @@ static void print_vm_list(json_object *out)
 	}
 }
 
-static int by_name(const void *a, const void *b)
-{
-	return strcmp(ctl_json_str(*(json_object *const *)a, "Name"),
-		      ctl_json_str(*(json_object *const *)b, "Name"));
-}
-
 static int vm_list(struct cli *c)
 {
-	json_object *arr = json_object_new_array(), *out = json_object_new_object();
+	json_object *arr = NULL, *out = json_object_new_object();
 	struct ctl_err e = { "" };
-	struct dirent *de;
 	uint32_t rv = cli_open(c, &e);
-	DIR *d;
-	int fd;
 
-	json_object_object_add(out, "VirtualSystems", arr);
-	if (rv)
-		return cli_finish(c, rv, out, &e, NULL);
-	fd = dup(c->store.vms);
-	d = fd < 0 ? NULL : fdopendir(fd);
-	if (!d)
-		return cli_finish(c, ctl_fail(&e, RESYNC_RV_FAILED, "listing VMs failed"), out, &e,
-				  NULL);
-	while ((de = readdir(d))) {
-		size_t n = strlen(de->d_name);
-		char name[CTL_NAME_MAX + 8];
-		json_object *vm;
-		if (n < 6 || n - 5 > CTL_NAME_MAX || strcmp(de->d_name + n - 5, ".json"))
-			continue;
-		memcpy(name, de->d_name, n - 5);
-		name[n - 5] = '\0';
-		if (!ctl_name_valid(name) || ctl_vm_load(&c->store, name, &vm, NULL))
-			continue;
-		json_object_array_add(arr, vm);
-	}
-	closedir(d);
-	json_object_array_sort(arr, by_name);
-	return cli_finish(c, 0, out, &e, print_vm_list);
+	if (!rv)
+		rv = ctl_vm_list(&c->store, &arr, &e);
+	json_object_object_add(out, "VirtualSystems", arr ? arr : json_object_new_array());
+	return cli_finish(c, rv, out, &e, rv ? NULL : print_vm_list);
 }
 
 static int vm_show(struct cli *c, const char *name)

@@ -27,7 +27,7 @@ make -s install B="$B" PREFIX=/usr DESTDIR="$TMP/root" >/dev/null
 for f in usr/lib/libresync.a usr/lib/libresync.so.0 usr/include/resync/resync.h \
 	usr/include/resync/change_bitmap.h usr/include/resync/return_codes.h \
 	usr/lib/pkgconfig/resync.pc usr/bin/resync usr/bin/resyncctl usr/share/man/man1/resync.1 \
-	usr/share/man/man3/libresync.3 usr/share/man/man5/resync-bitmap.5 \
+	usr/share/man/man3/libresync.3 usr/share/man/man5/resync-bitmap.5 usr/bin/resyncd usr/share/man/man8/resyncd.8 \
 	usr/share/bash-completion/completions/resyncctl; do
 	[ -e "$TMP/root/$f" ] || fail "make install did not install $f"
 done

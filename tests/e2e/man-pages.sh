@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.bash"
 cd "$ROOT"
 
-pages="resync.1 resyncctl.1 resync-bitmap.1 libresync.3 resync-bitmap.5"
+pages="resync.1 resyncctl.1 resync-bitmap.1 libresync.3 resync-bitmap.5 resyncd.8"
 for p in $pages; do
 	page=$B/man/$p
 	[ -s "$page" ] || fail "$page was not built"

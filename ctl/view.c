@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/* The shared JSON views (view.h). */
+#include <dirent.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include "resync/return_codes.h"
+#include "json_get.h"
+#include "view.h"
+#include "vm.h"
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(ctl_json_str(*(json_object *const *)a, "Name"),
+		      ctl_json_str(*(json_object *const *)b, "Name"));
+}
+
+uint32_t ctl_vm_list(struct ctl_store *s, json_object **vms, struct ctl_err *e)
+{
+	json_object *arr = json_object_new_array();
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	*vms = arr;
+	/* A new open file description, not dup(): a dup shares the read
+	 * offset, so a second listing through one open store (the daemon's)
+	 * would start at the end, and two at once would race. */
+	fd = openat(s->vms, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return ctl_fail(e, RESYNC_RV_FAILED, "listing VMs failed");
+	}
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		char name[CTL_NAME_MAX + 8];
+		json_object *vm;
+		if (n < 6 || n - 5 > CTL_NAME_MAX || strcmp(de->d_name + n - 5, ".json"))
+			continue;
+		memcpy(name, de->d_name, n - 5);
+		name[n - 5] = '\0';
+		if (!ctl_name_valid(name) || ctl_vm_load(s, name, &vm, NULL))
+			continue;
+		json_object_array_add(arr, vm);
+	}
+	closedir(d);
+	json_object_array_sort(arr, by_name);
+	return 0;
+}
