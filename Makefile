@@ -62,7 +62,12 @@ CTL_SRC    := $(filter-out ctl/main.c,$(wildcard ctl/*.c))
 CTL_OBJ    := $(CTL_SRC:%.c=$(B)/%.o)
 # resyncd, the service front end over libresyncctl (daemon/, doc/api.md).
 DAEMON_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard daemon/*.c))
-MHD_LIBS    = $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
+# libsystemd: sd_notify and socket activation (Type=notify units).
+DAEMON_PKGS := libmicrohttpd libsystemd
+MHD_LIBS    = $(shell pkg-config --libs $(DAEMON_PKGS) 2>/dev/null)
+# The units (daemon/systemd/*.in), installed with resyncd's path put in.
+SYSTEMD_UNITS   := $(basename $(wildcard daemon/systemd/*.in))
+SYSTEMDUNITDIR  ?= $(or $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null),$(PREFIX)/lib/systemd/system)
 TOOLS      := $(notdir $(patsubst %/,%,$(dir $(wildcard tools/*/main.c))))
 TOOL_BINS  := $(TOOLS:%=$(B)/bin/%)
 # tests/support/: what the suites share (temp dirs, loop devices, run_engine).
@@ -109,6 +114,7 @@ $(B)/common/%.o:        INC = $(INC_COMMON)
 $(B)/engine/%.o:        INC = $(INC_ENGINE)
 $(B)/ctl/%.o:           INC = $(INC_CTL)
 $(B)/daemon/%.o:        INC = -Idaemon $(INC_CTL)
+$(B)/daemon/%.o:        CFLAGS += $(shell pkg-config --cflags $(DAEMON_PKGS) 2>/dev/null)
 $(B)/tools/%.o:         INC = -I$(<D) -Iengine/include -Iuapi -Icommon
 $(B)/tests/support/%.o: INC = -Itests/support -Iengine/include -Iuapi
 $(B)/tests/common/%.o:  INC = -Itests/support $(INC_COMMON)
@@ -262,6 +268,11 @@ install: all
 	install -m 644 tools/bash-completion/resync $(DESTDIR)$(COMPDIR)/resync
 	ln -sf resync $(DESTDIR)$(COMPDIR)/resync-bitmap
 	ln -sf resync $(DESTDIR)$(COMPDIR)/resyncctl
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	for u in $(notdir $(SYSTEMD_UNITS)); do \
+		sed 's|@BINDIR@|$(BINDIR)|g' daemon/systemd/$$u.in >$(DESTDIR)$(SYSTEMDUNITDIR)/$$u && \
+		chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u || exit 1; \
+	done
 	install -d $(DESTDIR)$(FILTERDIR)
 	install -m 755 $(TRACK_FILTER) $(DESTDIR)$(FILTERDIR)/
 

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <microhttpd.h>
+#include <systemd/sd-daemon.h>
 #include "resync/resync.h"
 #include "auth.h"
 #include "daemon.h"
@@ -272,8 +273,8 @@ static int parse_args(struct rd_config *c, int argc, char **argv, bool *exit_now
 	if (c->listen && !c->insecure_tcp && !(c->tls_cert && c->tls_key))
 		return die("--listen needs TLS (--tls-cert and --tls-key), or --insecure-tcp for "
 			   "tests");
-	if ((c->tls_cert || c->tls_key) && !(c->tls_cert && c->tls_key && c->listen))
-		return die("--tls-cert and --tls-key go together, with --listen");
+	if ((c->tls_cert || c->tls_key) && !(c->tls_cert && c->tls_key))
+		return die("--tls-cert and --tls-key go together");
 	return 0;
 }
 
@@ -294,7 +295,8 @@ int main(int argc, char **argv)
 	char why[512], *cert = NULL, *key = NULL;
 	sigset_t set;
 	bool exit_now;
-	int fd, tcp_fd = -1, sig, err;
+	int fd, tcp_fd = -1, sig, err, activated;
+	bool own_unix;
 
 	if (parse_args(&d.cfg, argc, argv, &exit_now))
 		return 1;
@@ -325,10 +327,24 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	fd = rd_listen_unix(d.cfg.socket_path, d.cfg.socket_mode, d.operator_gid, why, sizeof(why));
+	/* Sockets systemd passed replace those we would make (the unit's
+	 * ListenStream= is then the path, and it stays systemd's to remove). */
+	activated = rd_listen_activated(&fd, &tcp_fd, why, sizeof(why));
+	if (activated < 0)
+		return die("%s", why);
+	if ((d.cfg.tls_cert || d.cfg.insecure_tcp) && !d.cfg.listen && tcp_fd < 0)
+		return die(
+			"--tls-cert and --insecure-tcp want --listen or an activated TCP socket");
+	if (tcp_fd >= 0 && !d.cfg.tls_cert && !d.cfg.insecure_tcp)
+		return die("an activated TCP socket needs TLS (--tls-cert and --tls-key), or "
+			   "--insecure-tcp for tests");
+	own_unix = fd < 0;
+	if (own_unix)
+		fd = rd_listen_unix(d.cfg.socket_path, d.cfg.socket_mode, d.operator_gid, why,
+				    sizeof(why));
 	if (fd < 0)
 		return die("%s", why);
-	if (d.cfg.listen) {
+	if (d.cfg.listen && tcp_fd < 0) {
 		tcp_fd = rd_listen_tcp(d.cfg.listen, why, sizeof(why));
 		if (tcp_fd < 0)
 			return die("%s", why);
@@ -339,17 +355,25 @@ int main(int argc, char **argv)
 	if (tcp_fd >= 0) {
 		tcp_srv = rd_http_start(&d, tcp_fd, false, cert, key);
 		if (!tcp_srv)
-			return die("cannot serve %s", d.cfg.listen);
+			return die("cannot serve %s",
+				   d.cfg.listen ? d.cfg.listen : "the activated TCP socket");
 	}
-	rd_log("listening on %s%s%s (state store %s)", d.cfg.socket_path,
+	rd_log("listening on %s%s%s (state store %s)",
+	       own_unix ? d.cfg.socket_path : "the activated Unix socket",
 	       d.cfg.listen ? " and " : "", d.cfg.listen ? d.cfg.listen : "", d.store.path);
+	/* Type=notify: ready once both servers accept; a no-op without
+	 * $NOTIFY_SOCKET. */
+	sd_notifyf(0, "READY=1\nSTATUS=serving %s (state store %s)",
+		   own_unix ? d.cfg.socket_path : "the activated Unix socket", d.store.path);
 	while (sigwait(&set, &sig) == 0 && sig != SIGTERM && sig != SIGINT)
 		;
 	rd_log("stopping on signal %d; running jobs go on", sig);
+	sd_notify(0, "STOPPING=1\nSTATUS=stopping; running jobs go on");
 	if (tcp_srv)
 		MHD_stop_daemon(tcp_srv);
 	MHD_stop_daemon(unix_srv);
-	unlink(d.cfg.socket_path);
+	if (own_unix)
+		unlink(d.cfg.socket_path);
 	ctl_store_close(&d.store);
 	free(cert);
 	free(key);
