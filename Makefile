@@ -62,8 +62,9 @@ CTL_SRC    := $(filter-out ctl/main.c,$(wildcard ctl/*.c))
 CTL_OBJ    := $(CTL_SRC:%.c=$(B)/%.o)
 # resyncd, the service front end over libresyncctl (daemon/, doc/api.md).
 DAEMON_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard daemon/*.c))
-# libsystemd: sd_notify and socket activation (Type=notify units).
-DAEMON_PKGS := libmicrohttpd libsystemd
+# libsystemd: sd_notify and socket activation (Type=notify units); gnutls:
+# the TLS client certificates behind the TCP roles (daemon/tls_auth.c).
+DAEMON_PKGS := libmicrohttpd libsystemd gnutls
 MHD_LIBS    = $(shell pkg-config --libs $(DAEMON_PKGS) 2>/dev/null)
 # The units (daemon/systemd/*.in), installed with resyncd's path put in.
 SYSTEMD_UNITS   := $(basename $(wildcard daemon/systemd/*.in))

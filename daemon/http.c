@@ -14,6 +14,7 @@
 #include "json_reply.h"
 #include "resources.h"
 #include "route.h"
+#include "tls_auth.h"
 
 struct conn_ctx {
 	struct rd_daemon *d;
@@ -70,7 +71,8 @@ static void log_call(const struct rd_caller *c, const char *method, const char *
 		rd_log("call uid=%ld pid=%ld %s %s -> %u ReturnValue=%u", (long)(int)c->uid,
 		       (long)c->pid, method, url, r->status, r->rv);
 	else
-		rd_log("call tcp %s %s -> %u ReturnValue=%u", method, url, r->status, r->rv);
+		rd_log("call tcp subject=\"%s\" %s %s -> %u ReturnValue=%u",
+		       c->subject[0] ? c->subject : "(no TLS)", method, url, r->status, r->rv);
 }
 
 static void too_big(struct rd_daemon *d, struct rd_reply *r)
@@ -189,6 +191,9 @@ struct MHD_Daemon *rd_http_start(struct rd_daemon *d, int fd, bool local, const 
 		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, NULL },
 		{ tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)tls_cert },
 		{ tls_key ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, (void *)tls_key },
+		{ tls_cert ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, d->tls_ca_pem },
+		{ tls_cert ? MHD_OPTION_NOTIFY_CONNECTION : MHD_OPTION_END,
+		  (intptr_t)rd_tls_notify_connection, NULL },
 		{ MHD_OPTION_END, 0, NULL },
 	};
 

@@ -22,11 +22,13 @@
 #include "daemon.h"
 #include "http.h"
 #include "listen.h"
+#include "tls_auth.h"
 
 static const char usage[] =
 	"Usage: resyncd [--socket PATH] [--socket-mode MODE] [--state-dir DIR] [--config FILE]\n"
 	"               [--operator-group GROUP] [--refuse-readers]\n"
-	"               [--listen HOST:PORT (--tls-cert FILE --tls-key FILE | --insecure-tcp)]\n"
+	"               [--listen HOST:PORT (--tls-cert FILE --tls-key FILE --tls-ca FILE |\n"
+	"                                    --insecure-tcp)]\n"
 	"               [--body-limit BYTES] [--timeout SECONDS] [--connection-limit N]\n"
 	"               [--threads N]\n"
 	"The failback service: the resyncctl state store and jobs over HTTP/JSON\n"
@@ -43,6 +45,7 @@ static const struct option options[] = {
 	{ "listen", required_argument, NULL, 'l' },
 	{ "tls-cert", required_argument, NULL, 'C' },
 	{ "tls-key", required_argument, NULL, 'K' },
+	{ "tls-ca", required_argument, NULL, 'A' },
 	{ "insecure-tcp", no_argument, NULL, 'I' },
 	{ "body-limit", required_argument, NULL, 'b' },
 	{ "timeout", required_argument, NULL, 't' },
@@ -131,6 +134,9 @@ static int set_option(struct rd_config *c, int o, const char *arg, const char *n
 	case 'K':
 		c->tls_key = arg;
 		return 0;
+	case 'A':
+		c->tls_ca = arg;
+		return 0;
 	case 'I':
 		c->insecure_tcp = true;
 		return 0;
@@ -177,6 +183,11 @@ static int read_config(struct rd_config *c, const char *path)
 		k[strcspn(k, "#\r\n")] = '\0';
 		if (!*k)
 			continue;
+		/* client "SUBJECT" ROLE: the TLS role map (tls_auth.h). */
+		if (!strncmp(k, "client", 6) && (k[6] == ' ' || k[6] == '\t')) {
+			rc = rd_tls_client_line(c, k + 6, path, lineno);
+			continue;
+		}
 		eq = strchr(k, '=');
 		if (!eq) {
 			rc = die("config %s:%d: want key = value", path, lineno);
@@ -271,10 +282,11 @@ static int parse_args(struct rd_config *c, int argc, char **argv, bool *exit_now
 	if (optind != argc)
 		return die("unexpected argument \"%s\"", argv[optind]);
 	if (c->listen && !c->insecure_tcp && !(c->tls_cert && c->tls_key))
-		return die("--listen needs TLS (--tls-cert and --tls-key), or --insecure-tcp for "
-			   "tests");
-	if ((c->tls_cert || c->tls_key) && !(c->tls_cert && c->tls_key))
-		return die("--tls-cert and --tls-key go together");
+		return die("--listen needs TLS (--tls-cert, --tls-key and --tls-ca), or "
+			   "--insecure-tcp for tests");
+	/* TCP callers are known only by their client certificates. */
+	if ((c->tls_cert || c->tls_key || c->tls_ca) && !(c->tls_cert && c->tls_key && c->tls_ca))
+		return die("--tls-cert, --tls-key and --tls-ca go together");
 	return 0;
 }
 
@@ -292,7 +304,7 @@ int main(int argc, char **argv)
 		},
 	};
 	struct MHD_Daemon *unix_srv, *tcp_srv = NULL;
-	char why[512], *cert = NULL, *key = NULL;
+	char why[512], *cert = NULL, *key = NULL, *ca = NULL;
 	sigset_t set;
 	bool exit_now;
 	int fd, tcp_fd = -1, sig, err, activated;
@@ -317,8 +329,12 @@ int main(int argc, char **argv)
 	if (d.cfg.tls_cert) {
 		cert = slurp(d.cfg.tls_cert);
 		key = slurp(d.cfg.tls_key);
-		if (!cert || !key)
-			return die("cannot read %s", cert ? d.cfg.tls_key : d.cfg.tls_cert);
+		ca = slurp(d.cfg.tls_ca);
+		if (!cert || !key || !ca)
+			return die("cannot read %s", !cert ? d.cfg.tls_cert :
+						     !key  ? d.cfg.tls_key :
+							     d.cfg.tls_ca);
+		d.tls_ca_pem = ca;
 	}
 	/* SIGTERM and SIGINT are taken by sigwait below, in every thread's
 	 * mask from here on; a client gone mid-reply must not kill us. */
@@ -377,5 +393,6 @@ int main(int argc, char **argv)
 	ctl_store_close(&d.store);
 	free(cert);
 	free(key);
+	free(ca);
 	return 0;
 }
