@@ -269,6 +269,7 @@ install: all
 	install -m 644 tools/bash-completion/resync $(DESTDIR)$(COMPDIR)/resync
 	ln -sf resync $(DESTDIR)$(COMPDIR)/resync-bitmap
 	ln -sf resync $(DESTDIR)$(COMPDIR)/resyncctl
+	ln -sf resync $(DESTDIR)$(COMPDIR)/resyncd
 	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
 	for u in $(notdir $(SYSTEMD_UNITS)); do \
 		sed 's|@BINDIR@|$(BINDIR)|g' daemon/systemd/$$u.in >$(DESTDIR)$(SYSTEMDUNITDIR)/$$u && \

@@ -161,7 +161,7 @@ static int set_option(struct rd_config *c, int o, const char *arg, const char *n
 		c->threads = (unsigned)v;
 		return 0;
 	}
-	return die("unknown option \"%s\"\n%s", name, usage);
+	return die("unknown option \"--%s\"\n%s", name, usage);
 }
 
 /* "key = value" lines (keys are the long options without "--"; a flag
@@ -274,9 +274,13 @@ static int parse_args(struct rd_config *c, int argc, char **argv, bool *exit_now
 			return die("option \"%s\" wants a value", argv[optind - 1]);
 		case '?':
 			return die("unknown option \"%s\"\n%s", argv[optind - 1], usage);
-		default:
-			if (set_option(c, o, optarg, argv[optind - 1]))
+		default: {
+			const struct option *p = options;
+			while (p->name && p->val != o)
+				p++;
+			if (set_option(c, o, optarg, p->name ? p->name : "?"))
 				return 1;
+		}
 		}
 	}
 	if (optind != argc)

@@ -56,8 +56,18 @@ void rd_rp_remove(struct rd_daemon *d, const struct rd_request *q, const char *v
 		  struct rd_reply *r)
 {
 	struct ctl_err e = { "" };
+	json_object *rec = NULL;
+	uint32_t rv = ctl_vm_load(&d->store, vm, &rec, &e);
+	bool known = !rv && ctl_name_valid(id) && ctl_vm_rp(rec, id);
 
-	rd_reply_rv(r, ctl_rp_remove(&d->store, vm, id, &e), NULL, &e);
+	json_object_put(rec);
+	/* A path naming no recovery point is 404, as for GET. */
+	if (!rv && !known)
+		return rd_reply_status(r, 404, RESYNC_RV_INVALID_PARAMETER,
+				       "unknown recovery point \"%s\"", id);
+	if (!rv)
+		rv = ctl_rp_remove(&d->store, vm, id, &e);
+	rd_reply_rv(r, rv, NULL, &e);
 }
 
 /* Copies key of from into to when present: 0, or 32776 when its type is

@@ -125,6 +125,13 @@ expect_api 409 4097 POST "$job/RequestStateChange" '{"RequestedState":2}'
 expect_api 200 0 DELETE "$job"
 expect_api 404 32773 GET "$job"
 
+# Method calls counted by ReturnValue in /metrics, as made above.
+api GET /metrics >/dev/null
+for want in 32769:1 32770:1 32772:1 32773:3 32774:4 32775:1 32776:6 32777:1 32778:1 32779:1; do
+	grep -qx "resync_api_calls_total{return_value=\"${want%:*}\"} ${want#*:}" "$TMP/out" ||
+		fail "metrics for ${want%:*}: $(grep "return_value=\"${want%:*}\"" "$TMP/out")"
+done
+
 # 32771: a job record torn on disk.
 expect_api 202 4096 POST /v1/vms/vm/failback '{}'
 job=$(grep -o '"Job":"/v1/jobs/[^"]*"' "$TMP/out" | cut -d'"' -f4)

@@ -26,6 +26,16 @@ stop_resyncd() {
 	wait "$(cat "$TMP/resyncd.pid")" 2>/dev/null || true
 	rm -f "$TMP/resyncd.pid"
 }
+# stop_resyncd_clean: SIGTERM, and the daemon must exit 0 (under
+# SANITIZE=1 a leak or a sanitizer report makes it fail).
+stop_resyncd_clean() {
+	local rc=0
+	kill "$RESYNCD_PID"
+	wait "$RESYNCD_PID" || rc=$?
+	rm -f "$TMP/resyncd.pid"
+	[ "$rc" = 0 ] || fail "resyncd exited $rc on SIGTERM: $(tail -20 "$TMP/resyncd.log")"
+	[ ! -e "$RESYNCD_SOCK" ] || fail "resyncd left its socket behind"
+}
 # Kills the workers of jobs still running and every server a script
 # started (pid files $TMP/*.pid), then cleans up.
 daemon_cleanup() {
