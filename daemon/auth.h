@@ -5,8 +5,9 @@
  * (--operator-group, else $RESYNC_OPERATOR_GROUP, as the store's trust
  * rules read it) are operators and may call every method; anyone else is a
  * reader (GET only), or refused with --refuse-readers.  On TCP with TLS
- * the client certificate's subject decides (tls_auth.h); on TCP without
- * TLS (--insecure-tcp, tests) every caller is a reader.  A refused call
+ * and --tls-ca the client certificate's subject decides (tls_auth.h);
+ * other TCP callers are readers (or refused with --refuse-readers), as
+ * they cannot be told apart.  A refused call
  * gets 403 with ReturnValue 32769.
  */
 #ifndef RESYNCD_AUTH_H

@@ -201,8 +201,9 @@ struct MHD_Daemon *rd_http_start(struct rd_daemon *d, int fd, bool local, const 
 		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, NULL },
 		{ tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)tls_cert },
 		{ tls_key ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, (void *)tls_key },
-		{ tls_cert ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, d->tls_ca_pem },
-		{ tls_cert ? MHD_OPTION_NOTIFY_CONNECTION : MHD_OPTION_END,
+		{ tls_cert && d->tls_ca_pem ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0,
+		  d->tls_ca_pem },
+		{ tls_cert && d->tls_ca_pem ? MHD_OPTION_NOTIFY_CONNECTION : MHD_OPTION_END,
 		  (intptr_t)rd_tls_notify_connection, NULL },
 		{ MHD_OPTION_END, 0, NULL },
 	};

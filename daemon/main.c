@@ -286,11 +286,12 @@ static int parse_args(struct rd_config *c, int argc, char **argv, bool *exit_now
 	if (optind != argc)
 		return die("unexpected argument \"%s\"", argv[optind]);
 	if (c->listen && !c->insecure_tcp && !(c->tls_cert && c->tls_key))
-		return die("--listen needs TLS (--tls-cert, --tls-key and --tls-ca), or "
-			   "--insecure-tcp for tests");
-	/* TCP callers are known only by their client certificates. */
-	if ((c->tls_cert || c->tls_key || c->tls_ca) && !(c->tls_cert && c->tls_key && c->tls_ca))
-		return die("--tls-cert, --tls-key and --tls-ca go together");
+		return die("--listen needs TLS (--tls-cert and --tls-key), or --insecure-tcp for "
+			   "tests");
+	if ((c->tls_cert || c->tls_key) && !(c->tls_cert && c->tls_key))
+		return die("--tls-cert and --tls-key go together");
+	if (c->tls_ca && !c->tls_cert)
+		return die("--tls-ca wants --tls-cert and --tls-key");
 	return 0;
 }
 
@@ -333,8 +334,8 @@ int main(int argc, char **argv)
 	if (d.cfg.tls_cert) {
 		cert = slurp(d.cfg.tls_cert);
 		key = slurp(d.cfg.tls_key);
-		ca = slurp(d.cfg.tls_ca);
-		if (!cert || !key || !ca)
+		ca = d.cfg.tls_ca ? slurp(d.cfg.tls_ca) : NULL;
+		if (!cert || !key || (d.cfg.tls_ca && !ca))
 			return die("cannot read %s", !cert ? d.cfg.tls_cert :
 						     !key  ? d.cfg.tls_key :
 							     d.cfg.tls_ca);

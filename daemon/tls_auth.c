@@ -98,7 +98,7 @@ bool rd_tls_identify(const struct rd_daemon *d, struct MHD_Connection *conn, str
 	unsigned status = 1, n = 0;
 	const struct rd_tls_client *by_cn = NULL, *by_dn = NULL;
 
-	if (!s)
+	if (!s || !d->tls_ca_pem)
 		return false;
 	c->role = RD_ROLE_NONE;
 	snprintf(c->subject, sizeof(c->subject), "(no verified certificate)");

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * TCP callers are authenticated by their TLS client certificate: the
+ * With --tls-ca, TCP callers are authenticated by their TLS client
+ * certificate (without it, TLS only authenticates the server and TCP
+ * callers are anonymous readers, auth.h): the
  * certificate must chain to the CA of --tls-ca (checked in the handshake,
  * so a client without one, or with one from another CA, never gets to send
  * a request), and its subject is looked up in the configuration file's
@@ -33,7 +35,8 @@ int rd_tls_client_line(struct rd_config *c, const char *rest, const char *file, 
 void rd_tls_notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 			      enum MHD_ConnectionNotificationCode toe);
 /* Fills c->subject and c->role for a TCP connection with TLS client
- * certificates; false when the connection has no TLS session. */
+ * certificates; false when the connection has no TLS session or the
+ * daemon no --tls-ca. */
 bool rd_tls_identify(const struct rd_daemon *d, struct MHD_Connection *conn, struct rd_caller *c);
 
 #endif
