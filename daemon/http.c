@@ -11,6 +11,7 @@
 #include <microhttpd.h>
 #include "resync/return_codes.h"
 #include "auth.h"
+#include "job_unit.h"
 #include "json_reply.h"
 #include "resources.h"
 #include "route.h"
@@ -154,6 +155,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			.caller = &caller,
 		};
 		rd_route(d, &q, &r);
+		if (d->cfg.job_units && r.rv == RESYNC_RV_JOB_STARTED &&
+		    !strncmp(r.location, "/v1/jobs/", 9))
+			rd_job_unit_adopt(d, r.location + 9);
 	}
 	if (strcmp(method, MHD_HTTP_METHOD_GET) || r.status == 403) {
 		log_call(&caller, method, url, &r);

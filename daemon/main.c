@@ -27,10 +27,10 @@
 static const char usage[] =
 	"Usage: resyncd [--socket PATH] [--socket-mode MODE] [--state-dir DIR] [--config FILE]\n"
 	"               [--operator-group GROUP] [--refuse-readers]\n"
-	"               [--listen HOST:PORT (--tls-cert FILE --tls-key FILE --tls-ca FILE |\n"
+	"               [--listen HOST:PORT (--tls-cert FILE --tls-key FILE [--tls-ca FILE] |\n"
 	"                                    --insecure-tcp)]\n"
 	"               [--body-limit BYTES] [--timeout SECONDS] [--connection-limit N]\n"
-	"               [--threads N]\n"
+	"               [--threads N] [--job-units]\n"
 	"The failback service: the resyncctl state store and jobs over HTTP/JSON\n"
 	"(doc/api.md).  Default socket " RD_DEFAULT_SOCKET ", state store\n"
 	"$RESYNC_STATE_DIR or " CTL_DEFAULT_STATE_DIR ".  See resyncd(8).\n";
@@ -47,6 +47,7 @@ static const struct option options[] = {
 	{ "tls-key", required_argument, NULL, 'K' },
 	{ "tls-ca", required_argument, NULL, 'A' },
 	{ "insecure-tcp", no_argument, NULL, 'I' },
+	{ "job-units", no_argument, NULL, 'U' },
 	{ "body-limit", required_argument, NULL, 'b' },
 	{ "timeout", required_argument, NULL, 't' },
 	{ "connection-limit", required_argument, NULL, 'n' },
@@ -139,6 +140,9 @@ static int set_option(struct rd_config *c, int o, const char *arg, const char *n
 		return 0;
 	case 'I':
 		c->insecure_tcp = true;
+		return 0;
+	case 'U':
+		c->job_units = true;
 		return 0;
 	case 'b':
 		if (number(name, arg, 64, 1ull << 30, &v))
