@@ -127,3 +127,29 @@ wait "$(cat "$TMP/activate.pid")" && fail "a datagram socket was accepted"
 grep -q 'fd 3 is not a listening stream socket' "$TMP/activate.log" || fail "datagram socket: $(cat "$TMP/activate.log")"
 rm -f "$TMP/activate.pid"
 echo "units verified, notify protocol and socket activation work"
+
+# --job-units without a system bus: the job runs to its end where it is,
+# the reason logged.  (Moving it into a scope needs systemd as PID 1.)
+head -c 4M /dev/urandom >"$TMP/rp.img"
+head -c 4M /dev/urandom >"$TMP/j.img"
+DBUS_SYSTEM_BUS_ADDRESS=unix:path=$TMP/no-bus start_resyncd --job-units
+expect_api 201 0 POST /v1/vms "{\"Name\":\"j\",\"Disks\":[{\"Name\":\"d0\",\"Target\":\"$TMP/j.img\"}]}"
+expect_api 201 0 POST /v1/vms/j/recovery-points "{\"Id\":\"r\",\"Disks\":[{\"Name\":\"d0\",\"Image\":\"$TMP/rp.img\"}]}"
+expect_api 200 0 POST /v1/vms/j/failover '{}'
+# Rate-limited to about 2 s, so the worker is alive when the daemon looks.
+expect_api 202 4096 POST /v1/vms/j/failback \
+	'{"RecoveryPointIdentifier":"r","ReplicationSettingData":{"change_source":"full","rate_limit":2097152}}'
+job=$(grep -o '"/v1/jobs/[^"]*"' "$TMP/out" | head -1 | tr -d '"')
+[ -n "$job" ] || fail "no job in $(cat "$TMP/out")"
+for i in $(seq 1200); do
+	api GET "$job" >/dev/null
+	[ "$(json_field "$TMP/out" JobState)" = 7 ] && break
+	case $(json_field "$TMP/out" JobState) in 8 | 9 | 10) fail "job ended: $(cat "$TMP/out")" ;; esac
+	sleep 0.05
+done
+[ "$(json_field "$TMP/out" JobState)" = 7 ] || fail "job did not complete: $(cat "$TMP/out")"
+same "$TMP/rp.img" "$TMP/j.img"
+grep -q "job ${job#/v1/jobs/}: not moved into resync-job-${job#/v1/jobs/}.scope (the worker stays in resyncd's cgroup): system bus:" \
+	"$TMP/resyncd.log" || fail "no reason logged: $(cat "$TMP/resyncd.log")"
+stop_resyncd
+echo "--job-units falls back without a system bus"
