@@ -99,7 +99,7 @@ LIB_SO := $(B)/libresync.so.$(VERSION)
 # engine internal (tests/e2e/shared-boundary.sh runs them).
 SHARED_BINS := $(B)/shared-bin/resyncctl $(TOOLS:%=$(B)/shared-bin/%)
 
-.PHONY: all deps check stress demo bench install clean format-check format
+.PHONY: all deps check stress demo bench install install-systemd clean format-check format
 all: $(LIB_A) $(LIB_SO) $(B)/bin/resyncctl $(B)/bin/resyncd $(TOOL_BINS) $(SHARED_BINS) $(B)/resync.pc $(SHIMS) $(MAN_PAGES) $(TRACK_FILTER)
 
 deps:
@@ -252,7 +252,7 @@ bench:
 	@B=$(B) bench/run
 	@B=$(B) bench/track-overhead
 
-install: all
+install: all install-systemd
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)/resync $(DESTDIR)$(BINDIR) \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(COMPDIR)
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
@@ -270,13 +270,16 @@ install: all
 	ln -sf resync $(DESTDIR)$(COMPDIR)/resync-bitmap
 	ln -sf resync $(DESTDIR)$(COMPDIR)/resyncctl
 	ln -sf resync $(DESTDIR)$(COMPDIR)/resyncd
+	install -d $(DESTDIR)$(FILTERDIR)
+	install -m 755 $(TRACK_FILTER) $(DESTDIR)$(FILTERDIR)/
+
+# The units alone need nothing built (tests/e2e/daemon-systemd.sh).
+install-systemd:
 	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
 	for u in $(notdir $(SYSTEMD_UNITS)); do \
 		sed 's|@BINDIR@|$(BINDIR)|g' daemon/systemd/$$u.in >$(DESTDIR)$(SYSTEMDUNITDIR)/$$u && \
 		chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u || exit 1; \
 	done
-	install -d $(DESTDIR)$(FILTERDIR)
-	install -m 755 $(TRACK_FILTER) $(DESTDIR)$(FILTERDIR)/
 
 clean:
 	rm -rf build build-san

@@ -403,5 +403,6 @@ int main(int argc, char **argv)
 	free(cert);
 	free(key);
 	free(ca);
+	rd_tls_clients_free(&d.cfg);
 	return 0;
 }

@@ -56,6 +56,15 @@ int rd_tls_client_line(struct rd_config *c, const char *rest, const char *file, 
 	return 0;
 }
 
+void rd_tls_clients_free(struct rd_config *c)
+{
+	for (size_t i = 0; i < c->n_tls_clients; i++)
+		free(c->tls_clients[i].subject);
+	free(c->tls_clients);
+	c->tls_clients = NULL;
+	c->n_tls_clients = 0;
+}
+
 static gnutls_session_t session_of(struct MHD_Connection *conn)
 {
 	const union MHD_ConnectionInfo *ci =

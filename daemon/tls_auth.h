@@ -30,6 +30,8 @@
  * Adds it to c's client list; on error, 1 after printing
  * "config FILE:LINE: reason" to stderr (main.c's config reader calls it). */
 int rd_tls_client_line(struct rd_config *c, const char *rest, const char *file, int line);
+/* Frees c's client list. */
+void rd_tls_clients_free(struct rd_config *c);
 /* For MHD_OPTION_NOTIFY_CONNECTION: asks a new TLS connection for a client
  * certificate and makes the handshake fail without a trusted one. */
 void rd_tls_notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,

@@ -35,7 +35,7 @@ for k in 'Type=notify' 'ProtectSystem=strict' 'ReadWritePaths=/var/lib/resync /r
 	grep -qx "$k.*" "$TMP/units/resyncd.service" || fail "resyncd.service lacks $k"
 done
 
-make -s -C "$ROOT" install B="$B" PREFIX=/usr DESTDIR="$TMP/root" >/dev/null
+make -s -C "$ROOT" install-systemd PREFIX=/usr DESTDIR="$TMP/root" >/dev/null
 unitdir=$(pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /usr/lib/systemd/system)
 grep -qx 'ExecStart=/usr/bin/resyncd $RESYNCD_OPTIONS' "$TMP/root$unitdir/resyncd.service" ||
 	fail "installed unit: $(grep ExecStart "$TMP/root$unitdir/resyncd.service" 2>&1)"

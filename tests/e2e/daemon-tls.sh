@@ -52,11 +52,10 @@ cat >"$TMP/resyncd.conf" <<CONF
 # TCP roles
 client "CN=appliance1" operator
 client	"CN=dashboard,O=Example"   reader   # the dashboard only reads
-tls-ca = $pki/ca.pem
 CONF
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 start_resyncd --config "$TMP/resyncd.conf" --listen "127.0.0.1:$port" \
-	--tls-cert "$pki/server.pem" --tls-key "$pki/server.key"
+	--tls-cert "$pki/server.pem" --tls-key "$pki/server.key" --tls-ca "$pki/ca.pem"
 url=https://127.0.0.1:$port
 # tls WHO METHOD PATH [BODY]: curl with WHO's certificate ("-" for none);
 # the body in $TMP/out, "HTTP-status curl-exit" printed.
@@ -117,7 +116,14 @@ grep -q 'call tcp subject="CN=dashboard,O=Example" POST /v1/vms/app/failover -> 
 	fail "log: $(cat "$log")"
 grep -q 'call tcp subject="CN=stranger,O=Example" POST /v1/vms/app/failover -> 403' "$log" || fail "log: $(cat "$log")"
 [ "$(grep -c 'call tcp' "$log")" = 5 ] || fail "calls logged: $(grep 'call tcp' "$log")"
-stop_resyncd
+# SIGTERM: exit 0, which under SANITIZE=1 also means nothing leaked.
+kill "$RESYNCD_PID"
+set +e
+wait "$RESYNCD_PID"
+rc=$?
+set -e
+rm -f "$TMP/resyncd.pid"
+[ "$rc" = 0 ] || fail "resyncd exited $rc on SIGTERM: $(tail -20 "$log")"
 
 # Options: --tls-ca wants the server's certificate and key; an unreadable
 # CA is refused.
