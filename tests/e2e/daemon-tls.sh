@@ -5,7 +5,8 @@
 # mapped to reader gets 403 with ReturnValue 32769 on a method (and the VM is
 # unchanged) but 200 on GET, one the config does not name is refused; a
 # client without a certificate, with one from another CA, or speaking plain
-# HTTP is refused in the handshake.  Every method call is logged with the
+# HTTP is refused in the handshake; a whole-DN line wins over a CN line.
+# Every method call is logged with the
 # certificate's subject.  Option and config-file mistakes are refused with
 # the line that is wrong.
 . "$(dirname "$0")/lib.bash"
@@ -124,6 +125,14 @@ rc=$?
 set -e
 rm -f "$TMP/resyncd.pid"
 [ "$rc" = 0 ] || fail "resyncd exited $rc on SIGTERM: $(tail -20 "$log")"
+
+# A whole-DN line wins over a CN line for the same certificate.
+printf '%s\n' 'client "CN=appliance1" operator' 'client "CN=appliance1,O=Example" reader' >"$TMP/dn.conf"
+start_resyncd --config "$TMP/dn.conf" --listen "127.0.0.1:$port" \
+	--tls-cert "$pki/server.pem" --tls-key "$pki/server.key" --tls-ca "$pki/ca.pem"
+expect_tls 403 32769 operator POST /v1/vms/app/failover '{}'
+expect_tls 200 0 operator GET /v1/vms/app
+stop_resyncd
 
 # Options: --tls-ca wants the server's certificate and key; an unreadable
 # CA is refused.
