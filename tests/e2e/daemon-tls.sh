@@ -6,9 +6,8 @@
 # unchanged) but 200 on GET, one the config does not name is refused; a
 # client without a certificate, with one from another CA, or speaking plain
 # HTTP is refused in the handshake; a whole-DN line wins over a CN line.
-# Every method call is logged with the
-# certificate's subject.  Option and config-file mistakes are refused with
-# the line that is wrong.
+# Every method call is logged with the certificate's subject.  Option and
+# config-file mistakes are refused with the line that is wrong.
 . "$(dirname "$0")/lib.bash"
 . "$(dirname "$0")/daemon.bash"
 command -v certtool >/dev/null || skip "certtool not installed (package gnutls-bin)"
