@@ -61,7 +61,7 @@ ENGINE_OBJ := $(ENGINE_SRC:%.c=$(B)/%.o) $(COMMON_OBJ)
 CTL_SRC    := $(filter-out ctl/main.c,$(wildcard ctl/*.c))
 CTL_OBJ    := $(CTL_SRC:%.c=$(B)/%.o)
 # resyncd, the service front end over libresyncctl (daemon/, doc/api.md).
-DAEMON_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard daemon/*.c))
+DAEMON_OBJ := $(patsubst %.c,$(B)/%.o,$(filter-out daemon/main.c,$(wildcard daemon/*.c)))
 # libsystemd: sd_notify and socket activation (Type=notify units); gnutls:
 # the TLS client certificates behind the TCP roles (daemon/tls_auth.c).
 DAEMON_PKGS := libmicrohttpd libsystemd gnutls
@@ -122,6 +122,7 @@ $(B)/tests/common/%.o:  INC = -Itests/support $(INC_COMMON)
 $(B)/tests/unit/%.o:    INC = -Itests/support $(INC_ENGINE)
 $(B)/tests/nbd/%.o:     INC = -Itests/support $(INC_ENGINE)
 $(B)/tests/ctl/%.o:     INC = -Itests/support $(INC_CTL)
+$(B)/tests/daemon/%.o:  INC = -Itests/support -Idaemon $(INC_CTL)
 $(B)/tests/track/%.o:   INC = -Itests/support -Itests/track -Iengine/include -Iuapi -Icommon
 
 $(B)/%.o: %.c
@@ -154,7 +155,11 @@ $(B)/bin/resyncctl: $(B)/ctl/main.o $(B)/libresyncctl.a $(LIB_A) $(COMMON_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(B)/bin/resyncd: $(DAEMON_OBJ) $(B)/libresyncctl.a $(LIB_A) $(COMMON_A)
+$(B)/libresyncd.a: $(DAEMON_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/bin/resyncd: $(B)/daemon/main.o $(B)/libresyncd.a $(B)/libresyncctl.a $(LIB_A) $(COMMON_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(MHD_LIBS)
 
@@ -200,6 +205,11 @@ $(B)/tests/common_tests: $$(foreach f,$$(wildcard tests/common/*.cc),$(B)/$$(bas
 $(B)/tests/%_tests: $$(foreach f,$$(wildcard tests/$$*/*.cc),$(B)/$$(basename $$f).o) $(SUPPORT_TEST_OBJ) $(B)/libresyncctl.a $(LIB_A) $(COMMON_A)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $(filter-out %.so,$^) $(LIBS) $(GTEST_LIBS)
+
+# tests/daemon/ also links the daemon's units (libresyncd.a, without main.c).
+$(B)/tests/daemon_tests: $$(foreach f,$$(wildcard tests/daemon/*.cc),$(B)/$$(basename $$f).o) $(SUPPORT_TEST_OBJ) $(B)/libresyncd.a $(B)/libresyncctl.a $(LIB_A) $(COMMON_A)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LIBS) $(MHD_LIBS) $(GTEST_LIBS)
 
 # Shims build before the suites that preload them.
 $(SUITE_BINS): | $(SHIMS)

@@ -2,7 +2,8 @@
 # Concurrent InitiateFailback through resyncd: 100 calls on one VM give
 # exactly one 4096 and 99 x 32774; calls through resyncctl and the API at
 # once still give exactly one 4096; 20 VMs at once give 20 x 4096.  Then the
-# latency of GET /v1/jobs/{id} under 100 concurrent clients (p50/p99 printed).
+# latency of GET /v1/jobs/{id} under 100 concurrent clients: the Python
+# client's and, with 100 requests in flight from curl, the server's (p50/p99 printed).
 . "$(dirname "$0")/lib.bash"
 . "$(dirname "$0")/daemon.bash"
 
@@ -88,4 +89,17 @@ for j in jobs:
 for j in jobs:
     assert c.wait_job(f"/v1/jobs/{j}")["JobState"] == 8, j
 PY
+# The server's side of the latency, with a C client: curl keeps 100
+# requests in flight over the 22 job records.
+api GET /v1/jobs >/dev/null
+grep -o '"InstanceID":"[^"]*"' "$TMP/out" | cut -d'"' -f4 >"$TMP/jobs"
+n=$(rounds 2000 10000)
+for i in $(seq "$n"); do
+	printf 'url = "http://resyncd/v1/jobs/%s"\noutput = "/dev/null"\n' "$(sed -n "$((i % 22 + 1))p" "$TMP/jobs")"
+done >"$TMP/curl.cfg"
+curl -s -Z --parallel-max 100 --parallel-immediate --unix-socket "$RESYNCD_SOCK" \
+	-w 'T %{http_code} %{time_total}\n' -K "$TMP/curl.cfg" >"$TMP/lat" 2>"$TMP/curl.err"
+[ "$(grep -c '^T 200 ' "$TMP/lat")" = "$n" ] || fail "not every GET answered 200: $(grep '^T' "$TMP/lat" | grep -v ' 200 ' | head -3)"
+grep '^T' "$TMP/lat" | cut -d' ' -f3 | sort -n | awk -v n="$n" '{a[NR] = $1}
+	END {printf "GET /v1/jobs/{id}, %d requests, 100 in flight (curl): p50 %.1f ms, p99 %.1f ms\n", n, a[int(NR * 0.5)] * 1000, a[int(NR * 0.99)] * 1000}'
 echo "daemon-concurrency: one winner per VM, every VM its own job"
