@@ -116,6 +116,8 @@ code=$(curl -s -o "$TMP/out" -w '%{http_code}' "http://127.0.0.1:$port/v1/vms/ac
 [ "$code" = 200 ] || fail "GET on the activated TCP socket: $code $(cat "$TMP/activate.log")"
 stop_activated
 rm -f "$act"
+# A fresh port: the one above may hold connections in TIME_WAIT.
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 activate -l "$act" -l "127.0.0.1:$port"
 curl -s --unix-socket "$act" http://resyncd/v1/vms >/dev/null 2>&1 || true
 wait "$(cat "$TMP/activate.pid")" && fail "an activated TCP socket without TLS was served"
