@@ -94,11 +94,11 @@ stop_activated() {
 	rm -f "$TMP/activate.pid"
 }
 activate -l "$act"
-code=$(curl -s --unix-socket "$act" -o "$TMP/out" -w '%{http_code}' \
+code=$(curl -s --max-time 60 --unix-socket "$act" -o "$TMP/out" -w '%{http_code}' \
 	--data-binary "{\"Name\":\"act\",\"Disks\":[{\"Name\":\"d0\",\"Target\":\"$TMP/t.img\"}]}" \
 	-H 'Content-Type: application/json' http://resyncd/v1/vms)
 [ "$code" = 201 ] || fail "POST /v1/vms on the activated socket: $code $(cat "$TMP/out") $(cat "$TMP/activate.log")"
-code=$(curl -s --unix-socket "$act" -o "$TMP/out" -w '%{http_code}' http://resyncd/v1/vms/act)
+code=$(curl -s --max-time 60 --unix-socket "$act" -o "$TMP/out" -w '%{http_code}' http://resyncd/v1/vms/act)
 [ "$code" = 200 ] && grep -q '"act"' "$TMP/out" || fail "GET on the activated socket: $code $(cat "$TMP/out")"
 grep -q 'listening on the activated Unix socket' "$TMP/activate.log" || fail "log: $(cat "$TMP/activate.log")"
 [ ! -e "$TMP/own.sock" ] || fail "resyncd made its own socket although one was passed"
@@ -110,16 +110,16 @@ resyncctl --state-dir "$TMP/state" vm show act >/dev/null || fail "the VM regist
 rm -f "$act"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 RESYNCD_EXTRA=--insecure-tcp activate -l "$act" -l "127.0.0.1:$port"
-code=$(curl -s --unix-socket "$act" -o /dev/null -w '%{http_code}' http://resyncd/v1/vms)
+code=$(curl -s --max-time 60 --unix-socket "$act" -o /dev/null -w '%{http_code}' http://resyncd/v1/vms)
 [ "$code" = 200 ] || fail "GET on the activated Unix socket next to TCP: $code $(cat "$TMP/activate.log")"
-code=$(curl -s -o "$TMP/out" -w '%{http_code}' "http://127.0.0.1:$port/v1/vms/act")
+code=$(curl -s --max-time 60 -o "$TMP/out" -w '%{http_code}' "http://127.0.0.1:$port/v1/vms/act")
 [ "$code" = 200 ] || fail "GET on the activated TCP socket: $code $(cat "$TMP/activate.log")"
 stop_activated
 rm -f "$act"
 # A fresh port: the one above may hold connections in TIME_WAIT.
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 activate -l "$act" -l "127.0.0.1:$port"
-curl -s --unix-socket "$act" http://resyncd/v1/vms >/dev/null 2>&1 || true
+curl -s --max-time 60 --unix-socket "$act" http://resyncd/v1/vms >/dev/null 2>&1 || true
 wait "$(cat "$TMP/activate.pid")" && fail "an activated TCP socket without TLS was served"
 grep -q 'an activated TCP socket needs TLS' "$TMP/activate.log" || fail "TCP without TLS: $(cat "$TMP/activate.log")"
 rm -f "$act" "$TMP/activate.pid"
