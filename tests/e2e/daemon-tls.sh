@@ -5,7 +5,8 @@
 # mapped to reader gets 403 with ReturnValue 32769 on a method (and the VM is
 # unchanged) but 200 on GET, one the config does not name is refused; a
 # client without a certificate, with one from another CA, or speaking plain
-# HTTP is refused in the handshake; a whole-DN line wins over a CN line.
+# HTTP is refused in the handshake (logged with the reason); a whole-DN
+# line wins over a CN line.
 # Every method call is logged with the certificate's subject.  Option and
 # config-file mistakes are refused with the line that is wrong.
 . "$(dirname "$0")/lib.bash"
@@ -116,6 +117,10 @@ grep -q 'call tcp subject="CN=dashboard,O=Example" POST /v1/vms/app/failover -> 
 	fail "log: $(cat "$log")"
 grep -q 'call tcp subject="CN=stranger,O=Example" POST /v1/vms/app/failover -> 403' "$log" || fail "log: $(cat "$log")"
 [ "$(grep -c 'call tcp' "$log")" = 5 ] || fail "calls logged: $(grep 'call tcp' "$log")"
+# Refusals in the handshake, with the peer and the reason.
+grep -Eq 'tls: refused 127\.0\.0\.1 port [0-9]+: No certificate was found' "$log" || fail "log: $(cat "$log")"
+grep -Eq 'tls: refused 127\.0\.0\.1 port [0-9]+: .*issuer is unknown' "$log" || fail "log: $(cat "$log")"
+[ "$(grep -c 'tls: refused' "$log")" = 4 ] || fail "refusals logged: $(grep 'tls: refused' "$log")"
 # SIGTERM: exit 0, which under SANITIZE=1 also means nothing leaked.
 kill "$RESYNCD_PID"
 set +e
