@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -73,6 +74,36 @@ void rd_log(const char *fmt, ...)
 	buf[n++] = '\n';
 	if (write(STDERR_FILENO, buf, (size_t)n) < 0)
 		return;
+}
+
+/* The only fork in the daemon is ctl's worker spawn (from a server
+ * thread, where libmicrohttpd blocks SIGPIPE).  Its child gets the signal
+ * state a worker started by resyncctl has: SIGINT and SIGPIPE unblocked and
+ * default (what ctl blocks for its signalfd stays blocked). */
+static void child_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGPIPE);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_DFL);
+}
+
+/* Whatever started the daemon (a shell's background job ignores SIGINT
+ * and SIGQUIT), it and its workers start from default dispositions: only
+ * "ignore" survives exec, so only that is undone. */
+static void reset_signals(void)
+{
+	struct sigaction sa;
+	sigset_t none;
+
+	for (int i = 1; i < NSIG; i++)
+		if (sigaction(i, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+			signal(i, SIG_DFL);
+	sigemptyset(&none);
+	pthread_sigmask(SIG_SETMASK, &none, NULL);
 }
 
 static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -347,11 +378,13 @@ int main(int argc, char **argv)
 	}
 	/* SIGTERM and SIGINT are taken by sigwait below, in every thread's
 	 * mask from here on; a client gone mid-reply must not kill us. */
+	reset_signals();
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	pthread_atfork(NULL, NULL, child_signals);
 	/* Sockets systemd passed replace those we would make (the unit's
 	 * ListenStream= is then the path, and it stays systemd's to remove). */
 	activated = rd_listen_activated(&fd, &tcp_fd, why, sizeof(why));

@@ -90,6 +90,24 @@ read -r slow_job worker ppid <"$TMP/slow.job"
 [ "$ppid" != "$RESYNCD_PID" ] || fail "the worker $worker is the daemon's child"
 [ "$(ps -o sid= -p "$worker" | tr -d ' ')" != "$(ps -o sid= -p "$RESYNCD_PID" | tr -d ' ')" ] ||
 	fail "the worker shares the daemon's session"
+# Its signal state is that of a worker resyncctl starts.
+head -c 4M /dev/urandom >"$TMP/cli-target.img"
+ctl() { resyncctl --state-dir "$TMP/state" "$@"; }
+expect_rc 0 ctl vm add cli --disk "d0=$TMP/cli-target.img"
+expect_rc 0 ctl recovery-point add cli r --disk "d0=$TMP/slow-rp.img"
+expect_rc 0 ctl failover cli
+expect_rc 0 ctl --json failback cli --settings '{"change_source":"full","rate_limit":65536,"request_size":65536}'
+cli_job=$(grep -o '"Job":"[^"]*"' "$TMP/out" | cut -d'"' -f4)
+for _ in $(seq 600); do
+	expect_rc 0 ctl --json job show "$cli_job"
+	cli_worker=$(json_field "$TMP/out" WorkerPid)
+	[ "${cli_worker:-0}" -gt 0 ] && [ "$(json_field "$TMP/out" JobState)" = 4 ] && break
+	sleep 0.05
+done
+[ "$(grep -E '^Sig(Blk|Ign)' "/proc/$worker/status")" = "$(grep -E '^Sig(Blk|Ign)' "/proc/$cli_worker/status")" ] ||
+	fail "signal state of the daemon's worker $(grep -E '^Sig(Blk|Ign)' "/proc/$worker/status" | tr '\n' ' ')" \
+		"differs from resyncctl's $(grep -E '^Sig(Blk|Ign)' "/proc/$cli_worker/status" | tr '\n' ' ')"
+expect_rc 0 ctl job kill "$cli_job"
 kill -9 "$RESYNCD_PID"
 wait "$RESYNCD_PID" 2>/dev/null || true
 rm -f "$TMP/resyncd.pid"

@@ -25,16 +25,16 @@ for p in libresync0 libresync-dev resync-tools nbdkit-resync-track-filter; do
 done
 dpkg-deb -f "$TMP"/libresync-dev_"$v"_*.deb Depends | grep -q "libresync0 (= $v)" ||
 	fail "libresync-dev does not depend on its library: $(dpkg-deb -f "$TMP"/libresync-dev_"$v"_*.deb Depends)"
-for f in usr/bin/resync usr/bin/resync-bitmap usr/bin/resyncctl "usr/lib/$arch/libresync.so.0" \
+for f in usr/bin/resync usr/bin/resync-bitmap usr/bin/resyncctl usr/bin/resyncd "usr/lib/$arch/libresync.so.0" \
 	"usr/lib/$arch/libresync.so" "usr/lib/$arch/pkgconfig/resync.pc" usr/include/resync/resync.h \
 	usr/share/man/man1/resyncctl.1.gz usr/share/man/man3/libresync.3.gz \
-	usr/share/man/man5/resync-bitmap.5.gz usr/share/bash-completion/completions/resync-bitmap \
+	usr/share/man/man5/resync-bitmap.5.gz usr/share/man/man8/resyncd.8.gz usr/share/bash-completion/completions/resync-bitmap \
 	"usr/lib/$arch/nbdkit/filters/nbdkit-resync-track-filter.so"; do
 	[ -e "$TMP/root/$f" ] || fail "the packages do not install $f"
 done
 
 export LD_LIBRARY_PATH="$TMP/root/usr/lib/$arch"
-for t in resync resync-bitmap resyncctl; do
+for t in resync resync-bitmap resyncctl resyncd; do
 	out=$("$TMP/root/usr/bin/$t" --version) || fail "installed $t --version failed"
 	[ "$out" = "$t $v
 libresync $v" ] || fail "installed $t --version: $out"
