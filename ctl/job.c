@@ -263,7 +263,7 @@ static int by_submit_time(const void *a, const void *b)
 
 uint32_t ctl_job_list(struct ctl_store *s, const char *vm, json_object **jobs, struct ctl_err *e)
 {
-	int fd = dup(s->jobs);
+	int fd = openat(s->jobs, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d;
 	struct dirent *de;
 	json_object *arr = json_object_new_array();

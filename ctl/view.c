@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The shared JSON views (view.h). */
 #include <dirent.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 #include "resync/return_codes.h"
@@ -22,7 +23,10 @@ uint32_t ctl_vm_list(struct ctl_store *s, json_object **vms, struct ctl_err *e)
 	int fd;
 
 	*vms = arr;
-	fd = dup(s->vms);
+	/* A new open file description, not dup(): a dup shares the read
+	 * offset, so a second listing through one open store (the daemon's)
+	 * would start at the end, and two at once would race. */
+	fd = openat(s->vms, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	d = fd < 0 ? NULL : fdopendir(fd);
 	if (!d) {
 		if (fd >= 0)

@@ -7,6 +7,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -195,7 +196,7 @@ uint32_t ctl_vm_check_targets(struct ctl_store *s, const char *name, json_object
 			      struct ctl_err *e)
 {
 	uint32_t rv = check_shared(name, disks, NULL, NULL, e);
-	int fd = rv ? -1 : dup(s->vms);
+	int fd = rv ? -1 : openat(s->vms, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct dirent *de;
 	DIR *dir;
 

@@ -194,7 +194,10 @@ struct MHD_Daemon *rd_http_start(struct rd_daemon *d, int fd, bool local, const 
 				 const char *tls_key)
 {
 	struct conn_ctx *cc = local ? &ctx_local : &ctx_tcp;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	/* ITC: stopping wakes every pool thread, also one whose listening
+	 * socket is out of its poll set because it is at its connection limit. */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+			 MHD_USE_ERROR_LOG;
 	struct MHD_OptionItem opts[] = {
 		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL },
 		{ MHD_OPTION_LISTEN_SOCKET, fd, NULL },

@@ -56,14 +56,11 @@ void rd_job_request_state(struct rd_daemon *d, const struct rd_request *q, const
 	st = json_object_object_get(body, "RequestedState");
 	if (!json_object_is_type(st, json_type_int)) {
 		json_object_put(body);
-		rd_reply_rv(r, st ? RESYNC_RV_INCORRECT_DATA_TYPE : RESYNC_RV_INVALID_PARAMETER,
-			    NULL, NULL);
-		r->status = 400;
-		json_object_object_add(r->body, "ErrorDescription",
-				       json_object_new_string(
-					       st ? "RequestedState: not an integer" :
-						    "RequestedState: missing"));
-		return;
+		if (st)
+			return rd_reply_status(r, 400, RESYNC_RV_INCORRECT_DATA_TYPE,
+					       "RequestedState: not an integer");
+		return rd_reply_status(r, 400, RESYNC_RV_INVALID_PARAMETER,
+				       "RequestedState: missing");
 	}
 	v = json_object_get_int64(st);
 	json_object_put(body);

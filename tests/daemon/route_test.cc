@@ -149,3 +149,14 @@ TEST_F(Route, MetricsAreText)
 	EXPECT_NE(o.body.find("resync_jobs{state=\"Running\",job_state=\"4\"} 0\n"),
 		  std::string::npos);
 }
+
+// One open store serves every request: the second listing must see what the
+// first did (a dup()ed directory fd shared its read offset and listed none).
+TEST_F(Route, EveryListingThroughOneStoreSeesEveryVm)
+{
+	ASSERT_EQ(call("POST", "/v1/vms", add_app).status, 201u);
+	for (int i = 0; i < 3; i++) {
+		Out o = call("GET", "/v1/vms");
+		EXPECT_NE(o.body.find("\"Name\":\"app\""), std::string::npos) << i << o.body;
+	}
+}

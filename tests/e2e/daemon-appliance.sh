@@ -57,6 +57,21 @@ job=$(grep -o '"InstanceID":"[^"]*"' "$TMP/out" | cut -d'"' -f4)
 [ -n "$job" ] || fail "GET /v1/jobs lists no job: $(cat "$TMP/out")"
 expect_rc 0 resyncctl --state-dir "$TMP/state" --json job show "$job"
 [ "$(json_field "$TMP/out" JobState)" = 7 ] || fail "resyncctl sees another state: $(cat "$TMP/out")"
+# Both front ends give the same JSON views (ctl/view.c, the records).
+expect_rc 0 resyncctl --state-dir "$TMP/state" --json vm list
+mv "$TMP/out" "$TMP/cli-vms.json"
+expect_api 200 0 GET /v1/vms
+python3 -c '
+import json, sys
+cli, api = (json.load(open(f)) for f in sys.argv[1:3])
+assert cli["VirtualSystems"] == api["VirtualSystems"], (cli, api)' "$TMP/cli-vms.json" "$TMP/out"
+expect_rc 0 resyncctl --state-dir "$TMP/state" --json job show "$job"
+mv "$TMP/out" "$TMP/cli-job.json"
+expect_api 200 0 GET "/v1/jobs/$job"
+python3 -c '
+import json, sys
+cli, api = (json.load(open(f)) for f in sys.argv[1:3])
+assert cli["Job"] == api["Job"], (cli, api)' "$TMP/cli-job.json" "$TMP/out"
 api GET /metrics >/dev/null
 grep -qx 'resync_jobs{state="Completed",job_state="7"} 1' "$TMP/out" || fail "metrics: $(cat "$TMP/out")"
 grep -q '^resync_last_failback_duration_seconds{vm="app"} [0-9.]*$' "$TMP/out" || fail "no duration: $(cat "$TMP/out")"

@@ -102,4 +102,17 @@ curl -s -Z --parallel-max 100 --parallel-immediate --unix-socket "$RESYNCD_SOCK"
 [ "$(grep -c '^T 200 ' "$TMP/lat")" = "$n" ] || fail "not every GET answered 200: $(grep '^T' "$TMP/lat" | grep -v ' 200 ' | head -3)"
 grep '^T' "$TMP/lat" | cut -d' ' -f3 | sort -n | awk -v n="$n" '{a[NR] = $1}
 	END {printf "GET /v1/jobs/{id}, %d requests, 100 in flight (curl): p50 %.1f ms, p99 %.1f ms\n", n, a[int(NR * 0.5)] * 1000, a[int(NR * 0.99)] * 1000}'
+# Listings at once through the daemon's one open store each see every job
+# and every VM.
+n=$(rounds 200 1000)
+mkdir "$TMP/lists"
+for i in $(seq "$n"); do
+	if [ $((i % 2)) = 0 ]; then u=/v1/jobs; else u=/v1/vms; fi
+	printf 'url = "http://resyncd%s"\noutput = "%s/lists/%d"\n' "$u" "$TMP" "$i"
+done >"$TMP/lists.cfg"
+curl -s -Z --parallel-max 100 --parallel-immediate --unix-socket "$RESYNCD_SOCK" -K "$TMP/lists.cfg" 2>"$TMP/curl.err"
+for i in $(seq "$n"); do
+	got=$(grep -o '"InstanceID":\|"Name":"[a-z0-9]*","ReplicationMode"' "$TMP/lists/$i" | wc -l)
+	[ "$got" = 22 ] || fail "listing $i saw $got of 22 jobs or VMs: $(head -c 300 "$TMP/lists/$i")"
+done
 echo "daemon-concurrency: one winner per VM, every VM its own job"

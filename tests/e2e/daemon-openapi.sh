@@ -48,6 +48,8 @@ job = c.wait_job(out["Job"])
 assert job["JobState"] == 7, job
 ok(409, "POST", f"{out['Job']}/RequestStateChange", {"RequestedState": 3})
 ok(400, "POST", f"{out['Job']}/RequestStateChange", {"RequestedState": 1})
+assert ok(400, "POST", f"{out['Job']}/RequestStateChange", {"RequestedState": "3"})[1]["ReturnValue"] == 32776
+assert ok(400, "POST", f"{out['Job']}/RequestStateChange", {})[1]["ReturnValue"] == 32773
 ok(200, "GET", "/v1/jobs")
 ok(200, "GET", "/v1/jobs?vm=app")
 ok(200, "GET", out["Job"])

@@ -3,9 +3,10 @@
 # doc/resyncd.md and completed; bad options and TCP without TLS refused at
 # start; the --config file (overridden by the command line); --refuse-readers;
 # and --listen with TLS: a GET over https answers, plain HTTP gets no answer,
-# methods are refused to TCP callers (32769).
+# methods are refused to TCP callers (32769); --connection-limit.
 . "$(dirname "$0")/lib.bash"
 . "$(dirname "$0")/daemon.bash"
+[ "$(id -u)" = 0 ] || skip "needs root (setpriv to another uid)"
 check_options resyncd doc/resyncd.md
 
 expect_rc 1 resyncd --bogus
@@ -50,4 +51,45 @@ code=$(curl -s --cacert "$TMP/cert.pem" -X POST -d '{}' -o "$TMP/out" -w '%{http
 [ "$code" = 403 ] && grep -q '"ReturnValue":32769' "$TMP/out" || fail "POST over TLS: $code $(cat "$TMP/out")"
 code=$(curl -s -m 20 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v1/vms" || true)
 [ "$code" != 200 ] || fail "plain HTTP answered on the TLS port"
-echo "daemon-options: options documented, config and TLS honoured"
+stop_resyncd_clean
+
+# --connection-limit: a connection over the limit waits in the backlog
+# until one under it ends; and the daemon still stops at once with every
+# slot taken.
+start_resyncd --connection-limit 2 --threads 1 --timeout 300
+(READY=$TMP/held python3 - <<'PY'
+import os, socket
+path = os.environ["RESYNCD_SOCK"]
+req = b"GET /v1/vms HTTP/1.1\r\nHost: resyncd\r\n\r\n"
+held = []
+for _ in range(2):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    s.sendall(req)
+    s.settimeout(60)
+    assert s.recv(65536).startswith(b"HTTP/1.1 200"), "a connection under the limit was not served"
+    held.append(s)
+extra = socket.socket(socket.AF_UNIX)
+extra.connect(path)
+extra.sendall(req)
+extra.settimeout(1)
+try:
+    data = extra.recv(65536)
+except socket.timeout:
+    data = None
+assert data is None, f"a third connection was served past the limit: {data}"
+held[0].close()
+extra.settimeout(60)
+assert extra.recv(65536).startswith(b"HTTP/1.1 200"), "the waiting connection was not served"
+# Every slot taken again (held[1] and extra) while the daemon is stopped.
+open(os.environ["READY"], "w").write("held")
+extra.settimeout(None)
+extra.recv(65536)
+PY
+) &
+held_pid=$!
+for _ in $(seq 1200); do [ -f "$TMP/held" ] && break; sleep 0.05; done
+[ -f "$TMP/held" ] || fail "the connection-limit client did not get through"
+stop_resyncd_clean
+wait "$held_pid" || fail "the connection-limit client failed"
+echo "daemon-options: options documented, config, TLS and limits honoured"

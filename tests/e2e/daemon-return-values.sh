@@ -6,6 +6,7 @@
 . "$(dirname "$0")/daemon.bash"
 command -v nbdkit >/dev/null || skip "nbdkit not installed"
 command -v setpriv >/dev/null || skip "setpriv not installed"
+[ "$(id -u)" = 0 ] || skip "needs root (setpriv to another uid)"
 
 # snap VM TARGET: what a refused call must leave alone.
 snap() {

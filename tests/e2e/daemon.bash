@@ -29,8 +29,13 @@ stop_resyncd() {
 # stop_resyncd_clean: SIGTERM, and the daemon must exit 0 (under
 # SANITIZE=1 a leak or a sanitizer report makes it fail).
 stop_resyncd_clean() {
-	local rc=0
+	local rc=0 i
 	kill "$RESYNCD_PID"
+	for i in $(seq 1200); do
+		kill -0 "$RESYNCD_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -0 "$RESYNCD_PID" 2>/dev/null && fail "resyncd still running 60 s after SIGTERM"
 	wait "$RESYNCD_PID" || rc=$?
 	rm -f "$TMP/resyncd.pid"
 	[ "$rc" = 0 ] || fail "resyncd exited $rc on SIGTERM: $(tail -20 "$TMP/resyncd.log")"
