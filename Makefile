@@ -67,7 +67,13 @@ CTL_SRC    := $(filter-out ctl/main.c,$(wildcard ctl/*.c))
 CTL_OBJ    := $(CTL_SRC:%.c=$(B)/%.o)
 # resyncd, the service front end over libresyncctl (daemon/, doc/api.md).
 DAEMON_OBJ := $(patsubst %.c,$(B)/%.o,$(filter-out daemon/main.c,$(wildcard daemon/*.c)))
-MHD_LIBS    = $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
+# libsystemd: sd_notify and socket activation (Type=notify units); gnutls:
+# the TLS client certificates behind the TCP roles (daemon/tls_auth.c).
+DAEMON_PKGS := libmicrohttpd libsystemd gnutls
+MHD_LIBS    = $(shell pkg-config --libs $(DAEMON_PKGS) 2>/dev/null)
+# The units (daemon/systemd/*.in), installed with resyncd's path put in.
+SYSTEMD_UNITS   := $(basename $(wildcard daemon/systemd/*.in))
+SYSTEMDUNITDIR  ?= $(or $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null),$(PREFIX)/lib/systemd/system)
 TOOLS      := $(notdir $(patsubst %/,%,$(dir $(wildcard tools/*/main.c))))
 TOOL_BINS  := $(TOOLS:%=$(B)/bin/%)
 # tests/support/: what the suites share (temp dirs, loop devices, run_engine).
@@ -98,7 +104,7 @@ LIB_SO := $(B)/libresync.so.$(VERSION)
 # engine internal (tests/e2e/shared-boundary.sh runs them).
 SHARED_BINS := $(B)/shared-bin/resyncctl $(TOOLS:%=$(B)/shared-bin/%)
 
-.PHONY: all deps check stress demo bench install clean format-check format
+.PHONY: all deps check stress demo bench install install-systemd clean format-check format
 all: $(LIB_A) $(LIB_SO) $(B)/bin/resyncctl $(B)/bin/resyncd $(TOOL_BINS) $(SHARED_BINS) $(B)/resync.pc $(SHIMS) $(MAN_PAGES) $(TRACK_FILTER)
 
 deps:
@@ -114,6 +120,7 @@ $(B)/common/%.o:        INC = $(INC_COMMON)
 $(B)/engine/%.o:        INC = $(INC_ENGINE)
 $(B)/ctl/%.o:           INC = $(INC_CTL) $(XML_CFLAGS)
 $(B)/daemon/%.o:        INC = -Idaemon $(INC_CTL)
+$(B)/daemon/%.o:        CFLAGS += $(shell pkg-config --cflags $(DAEMON_PKGS) 2>/dev/null)
 $(B)/tools/%.o:         INC = -I$(<D) -Iengine/include -Iuapi -Icommon
 $(B)/tests/support/%.o: INC = -Itests/support -Iengine/include -Iuapi
 $(B)/tests/common/%.o:  INC = -Itests/support $(INC_COMMON)
@@ -260,7 +267,7 @@ bench:
 	@B=$(B) bench/run
 	@B=$(B) bench/track-overhead
 
-install: all
+install: all install-systemd
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)/resync $(DESTDIR)$(BINDIR) \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(COMPDIR)
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
@@ -280,6 +287,14 @@ install: all
 	ln -sf resync $(DESTDIR)$(COMPDIR)/resyncd
 	install -d $(DESTDIR)$(FILTERDIR)
 	install -m 755 $(TRACK_FILTER) $(DESTDIR)$(FILTERDIR)/
+
+# The units alone need nothing built (tests/e2e/daemon-systemd.sh).
+install-systemd:
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	for u in $(notdir $(SYSTEMD_UNITS)); do \
+		sed 's|@BINDIR@|$(BINDIR)|g' daemon/systemd/$$u.in >$(DESTDIR)$(SYSTEMDUNITDIR)/$$u && \
+		chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u || exit 1; \
+	done
 
 clean:
 	rm -rf build build-san

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <microhttpd.h>
 #include "auth.h"
+#include "tls_auth.h"
 
 long rd_group_parse(const char *name)
 {
@@ -64,6 +65,8 @@ void rd_caller_identify(const struct rd_daemon *d, struct MHD_Connection *conn, 
 			c->role = d->cfg.refuse_readers ? RD_ROLE_NONE : RD_ROLE_READER;
 		return;
 	}
+	if (!local && rd_tls_identify(d, conn, c))
+		return;
 	c->role = local || d->cfg.refuse_readers ? RD_ROLE_NONE : RD_ROLE_READER;
 }
 

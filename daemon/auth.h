@@ -4,9 +4,11 @@
  * credentials (SO_PEERCRED) decide: root and members of the operator group
  * (--operator-group, else $RESYNC_OPERATOR_GROUP, as the store's trust
  * rules read it) are operators and may call every method; anyone else is a
- * reader (GET only), or refused with --refuse-readers.  On TCP (TLS) the
- * client-certificate role map is not built yet: every TCP caller is a
- * reader.  A refused call gets 403 with ReturnValue 32769.
+ * reader (GET only), or refused with --refuse-readers.  On TCP with TLS
+ * and --tls-ca the client certificate's subject decides (tls_auth.h);
+ * other TCP callers are readers (or refused with --refuse-readers), as
+ * they cannot be told apart.  A refused call
+ * gets 403 with ReturnValue 32769.
  */
 #ifndef RESYNCD_AUTH_H
 #define RESYNCD_AUTH_H

@@ -25,8 +25,12 @@ struct rd_config {
 	bool insecure_tcp;    /* --listen without TLS (tests only) */
 	const char *tls_cert; /* PEM files for --listen */
 	const char *tls_key;
+	const char *tls_ca;                /* PEM: CA of the client certificates */
+	struct rd_tls_client *tls_clients; /* config "client" lines (tls_auth.h) */
+	size_t n_tls_clients;
 	const char *operator_group; /* name or gid; NULL: $RESYNC_OPERATOR_GROUP */
 	bool refuse_readers;        /* others may not even GET */
+	bool job_units;             /* workers into systemd scopes (job_unit.h) */
 	size_t body_limit;          /* bytes; larger bodies get 413 */
 	unsigned timeout_s;         /* idle connection timeout */
 	unsigned conn_limit;        /* per listening socket */
@@ -37,6 +41,7 @@ struct rd_daemon {
 	struct rd_config cfg;
 	struct ctl_store store;
 	long operator_gid; /* -1: none */
+	char *tls_ca_pem;  /* --tls-ca's text, for libmicrohttpd */
 };
 
 enum rd_role {
@@ -45,12 +50,19 @@ enum rd_role {
 	RD_ROLE_OPERATOR, /* every method */
 };
 
+/* A TCP client's certificate subject and its role (tls_auth.h). */
+struct rd_tls_client {
+	char *subject;
+	enum rd_role role;
+};
+
 struct rd_caller {
 	bool local; /* Unix socket: uid/gid/pid are the peer's credentials */
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
 	enum rd_role role;
+	char subject[256]; /* TLS: the client certificate's DN */
 };
 
 /* What a handler answers: an HTTP status, a JSON body (or text for

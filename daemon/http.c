@@ -11,9 +11,11 @@
 #include <microhttpd.h>
 #include "resync/return_codes.h"
 #include "auth.h"
+#include "job_unit.h"
 #include "json_reply.h"
 #include "resources.h"
 #include "route.h"
+#include "tls_auth.h"
 
 struct conn_ctx {
 	struct rd_daemon *d;
@@ -74,7 +76,8 @@ static void log_call(const struct rd_caller *c, const char *method, const char *
 		rd_log("call uid=%ld pid=%ld %s %s -> %u ReturnValue=%u", (long)(int)c->uid,
 		       (long)c->pid, method, url, r->status, r->rv);
 	else
-		rd_log("call tcp %s %s -> %u ReturnValue=%u", method, url, r->status, r->rv);
+		rd_log("call tcp subject=\"%s\" %s %s -> %u ReturnValue=%u",
+		       c->subject[0] ? c->subject : "(no TLS)", method, url, r->status, r->rv);
 }
 
 static void too_big(struct rd_daemon *d, struct rd_reply *r)
@@ -152,6 +155,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			.caller = &caller,
 		};
 		rd_route(d, &q, &r);
+		if (d->cfg.job_units && r.rv == RESYNC_RV_JOB_STARTED &&
+		    !strncmp(r.location, "/v1/jobs/", 9))
+			rd_job_unit_adopt(d, r.location + 9);
 	}
 	if (strcmp(method, MHD_HTTP_METHOD_GET) || r.status == 403) {
 		log_call(&caller, method, url, &r);
@@ -202,6 +208,10 @@ struct MHD_Daemon *rd_http_start(struct rd_daemon *d, int fd, bool local, const 
 		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, NULL },
 		{ tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)tls_cert },
 		{ tls_key ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, (void *)tls_key },
+		{ tls_cert && d->tls_ca_pem ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0,
+		  d->tls_ca_pem },
+		{ tls_cert && d->tls_ca_pem ? MHD_OPTION_NOTIFY_CONNECTION : MHD_OPTION_END,
+		  (intptr_t)rd_tls_notify_connection, NULL },
 		{ MHD_OPTION_END, 0, NULL },
 	};
 

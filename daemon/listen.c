@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <systemd/sd-daemon.h>
 #include "listen.h"
 
 static int fail(int err, char *why, size_t n, const char *step, const char *what)
@@ -92,4 +93,34 @@ int rd_listen_tcp(const char *hostport, char *why, size_t n)
 	}
 	freeaddrinfo(res);
 	return fd;
+}
+
+int rd_listen_activated(int *unix_fd, int *tcp_fd, char *why, size_t n)
+{
+	/* Unsets LISTEN_FDS and LISTEN_PID: the job workers forked later
+	 * must not take the sockets (marked close-on-exec here) as theirs. */
+	int count = sd_listen_fds(1);
+
+	*unix_fd = *tcp_fd = -1;
+	if (count < 0)
+		return fail(-count, why, n, "socket activation:", "LISTEN_FDS");
+	for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + count; fd++) {
+		int *slot = NULL;
+
+		if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0)
+			slot = unix_fd;
+		else if (sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, 0) > 0)
+			slot = tcp_fd;
+		if (!slot || *slot >= 0) {
+			snprintf(why, n,
+				 "socket activation: fd %d is %s; resyncd takes one listening Unix "
+				 "stream socket and one listening TCP socket",
+				 fd,
+				 slot ? "a second socket of its kind" :
+					"not a listening stream socket");
+			return -EINVAL;
+		}
+		*slot = fd;
+	}
+	return count;
 }

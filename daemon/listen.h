@@ -17,5 +17,10 @@
 int rd_listen_unix(const char *path, unsigned mode, long gid, char *why, size_t n);
 /* A TCP socket on "HOST:PORT" ("[v6]:PORT" for IPv6). */
 int rd_listen_tcp(const char *hostport, char *why, size_t n);
+/* The sockets systemd passed (LISTEN_FDS, socket activation): at most one
+ * listening Unix stream socket into *unix_fd and one TCP socket into
+ * *tcp_fd, -1 for none.  Returns how many were passed (0: not activated),
+ * or -EINVAL for a descriptor of another kind. */
+int rd_listen_activated(int *unix_fd, int *tcp_fd, char *why, size_t n);
 
 #endif

@@ -17,18 +17,21 @@
 #include <string.h>
 #include <unistd.h>
 #include <microhttpd.h>
+#include <systemd/sd-daemon.h>
 #include "resync/resync.h"
 #include "auth.h"
 #include "daemon.h"
 #include "http.h"
 #include "listen.h"
+#include "tls_auth.h"
 
 static const char usage[] =
 	"Usage: resyncd [--socket PATH] [--socket-mode MODE] [--state-dir DIR] [--config FILE]\n"
 	"               [--operator-group GROUP] [--refuse-readers]\n"
-	"               [--listen HOST:PORT (--tls-cert FILE --tls-key FILE | --insecure-tcp)]\n"
+	"               [--listen HOST:PORT (--tls-cert FILE --tls-key FILE [--tls-ca FILE] |\n"
+	"                                    --insecure-tcp)]\n"
 	"               [--body-limit BYTES] [--timeout SECONDS] [--connection-limit N]\n"
-	"               [--threads N]\n"
+	"               [--threads N] [--job-units]\n"
 	"The failback service: the resyncctl state store and jobs over HTTP/JSON\n"
 	"(doc/api.md).  Default socket " RD_DEFAULT_SOCKET ", state store\n"
 	"$RESYNC_STATE_DIR or " CTL_DEFAULT_STATE_DIR ".  See resyncd(8).\n";
@@ -43,7 +46,9 @@ static const struct option options[] = {
 	{ "listen", required_argument, NULL, 'l' },
 	{ "tls-cert", required_argument, NULL, 'C' },
 	{ "tls-key", required_argument, NULL, 'K' },
+	{ "tls-ca", required_argument, NULL, 'A' },
 	{ "insecure-tcp", no_argument, NULL, 'I' },
+	{ "job-units", no_argument, NULL, 'U' },
 	{ "body-limit", required_argument, NULL, 'b' },
 	{ "timeout", required_argument, NULL, 't' },
 	{ "connection-limit", required_argument, NULL, 'n' },
@@ -161,8 +166,14 @@ static int set_option(struct rd_config *c, int o, const char *arg, const char *n
 	case 'K':
 		c->tls_key = arg;
 		return 0;
+	case 'A':
+		c->tls_ca = arg;
+		return 0;
 	case 'I':
 		c->insecure_tcp = true;
+		return 0;
+	case 'U':
+		c->job_units = true;
 		return 0;
 	case 'b':
 		if (number(name, arg, 64, 1ull << 30, &v))
@@ -207,6 +218,11 @@ static int read_config(struct rd_config *c, const char *path)
 		k[strcspn(k, "#\r\n")] = '\0';
 		if (!*k)
 			continue;
+		/* client "SUBJECT" ROLE: the TLS role map (tls_auth.h). */
+		if (!strncmp(k, "client", 6) && (k[6] == ' ' || k[6] == '\t')) {
+			rc = rd_tls_client_line(c, k + 6, path, lineno);
+			continue;
+		}
 		eq = strchr(k, '=');
 		if (!eq) {
 			rc = die("config %s:%d: want key = value", path, lineno);
@@ -307,8 +323,10 @@ static int parse_args(struct rd_config *c, int argc, char **argv, bool *exit_now
 	if (c->listen && !c->insecure_tcp && !(c->tls_cert && c->tls_key))
 		return die("--listen needs TLS (--tls-cert and --tls-key), or --insecure-tcp for "
 			   "tests");
-	if ((c->tls_cert || c->tls_key) && !(c->tls_cert && c->tls_key && c->listen))
-		return die("--tls-cert and --tls-key go together, with --listen");
+	if ((c->tls_cert || c->tls_key) && !(c->tls_cert && c->tls_key))
+		return die("--tls-cert and --tls-key go together");
+	if (c->tls_ca && !c->tls_cert)
+		return die("--tls-ca wants --tls-cert and --tls-key");
 	return 0;
 }
 
@@ -326,10 +344,11 @@ int main(int argc, char **argv)
 		},
 	};
 	struct MHD_Daemon *unix_srv, *tcp_srv = NULL;
-	char why[512], *cert = NULL, *key = NULL;
+	char why[512], *cert = NULL, *key = NULL, *ca = NULL;
 	sigset_t set;
 	bool exit_now;
-	int fd, tcp_fd = -1, sig, err;
+	int fd, tcp_fd = -1, sig, err, activated;
+	bool own_unix;
 
 	if (parse_args(&d.cfg, argc, argv, &exit_now))
 		return 1;
@@ -350,8 +369,12 @@ int main(int argc, char **argv)
 	if (d.cfg.tls_cert) {
 		cert = slurp(d.cfg.tls_cert);
 		key = slurp(d.cfg.tls_key);
-		if (!cert || !key)
-			return die("cannot read %s", cert ? d.cfg.tls_key : d.cfg.tls_cert);
+		ca = d.cfg.tls_ca ? slurp(d.cfg.tls_ca) : NULL;
+		if (!cert || !key || (d.cfg.tls_ca && !ca))
+			return die("cannot read %s", !cert ? d.cfg.tls_cert :
+						     !key  ? d.cfg.tls_key :
+							     d.cfg.tls_ca);
+		d.tls_ca_pem = ca;
 	}
 	/* SIGTERM and SIGINT are taken by sigwait below, in every thread's
 	 * mask from here on; a client gone mid-reply must not kill us. */
@@ -362,10 +385,24 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	pthread_atfork(NULL, NULL, child_signals);
-	fd = rd_listen_unix(d.cfg.socket_path, d.cfg.socket_mode, d.operator_gid, why, sizeof(why));
+	/* Sockets systemd passed replace those we would make (the unit's
+	 * ListenStream= is then the path, and it stays systemd's to remove). */
+	activated = rd_listen_activated(&fd, &tcp_fd, why, sizeof(why));
+	if (activated < 0)
+		return die("%s", why);
+	if ((d.cfg.tls_cert || d.cfg.insecure_tcp) && !d.cfg.listen && tcp_fd < 0)
+		return die(
+			"--tls-cert and --insecure-tcp want --listen or an activated TCP socket");
+	if (tcp_fd >= 0 && !d.cfg.tls_cert && !d.cfg.insecure_tcp)
+		return die("an activated TCP socket needs TLS (--tls-cert and --tls-key), or "
+			   "--insecure-tcp for tests");
+	own_unix = fd < 0;
+	if (own_unix)
+		fd = rd_listen_unix(d.cfg.socket_path, d.cfg.socket_mode, d.operator_gid, why,
+				    sizeof(why));
 	if (fd < 0)
 		return die("%s", why);
-	if (d.cfg.listen) {
+	if (d.cfg.listen && tcp_fd < 0) {
 		tcp_fd = rd_listen_tcp(d.cfg.listen, why, sizeof(why));
 		if (tcp_fd < 0)
 			return die("%s", why);
@@ -376,19 +413,29 @@ int main(int argc, char **argv)
 	if (tcp_fd >= 0) {
 		tcp_srv = rd_http_start(&d, tcp_fd, false, cert, key);
 		if (!tcp_srv)
-			return die("cannot serve %s", d.cfg.listen);
+			return die("cannot serve %s",
+				   d.cfg.listen ? d.cfg.listen : "the activated TCP socket");
 	}
-	rd_log("listening on %s%s%s (state store %s)", d.cfg.socket_path,
+	rd_log("listening on %s%s%s (state store %s)",
+	       own_unix ? d.cfg.socket_path : "the activated Unix socket",
 	       d.cfg.listen ? " and " : "", d.cfg.listen ? d.cfg.listen : "", d.store.path);
+	/* Type=notify: ready once both servers accept; a no-op without
+	 * $NOTIFY_SOCKET. */
+	sd_notifyf(0, "READY=1\nSTATUS=serving %s (state store %s)",
+		   own_unix ? d.cfg.socket_path : "the activated Unix socket", d.store.path);
 	while (sigwait(&set, &sig) == 0 && sig != SIGTERM && sig != SIGINT)
 		;
 	rd_log("stopping on signal %d; running jobs go on", sig);
+	sd_notify(0, "STOPPING=1\nSTATUS=stopping; running jobs go on");
 	if (tcp_srv)
 		MHD_stop_daemon(tcp_srv);
 	MHD_stop_daemon(unix_srv);
-	unlink(d.cfg.socket_path);
+	if (own_unix)
+		unlink(d.cfg.socket_path);
 	ctl_store_close(&d.store);
 	free(cert);
 	free(key);
+	free(ca);
+	rd_tls_clients_free(&d.cfg);
 	return 0;
 }

@@ -152,6 +152,10 @@ void rd_route(struct rd_daemon *d, const struct rd_request *q, struct rd_reply *
 		return rd_reply_status(r, 405, RESYNC_RV_NOT_SUPPORTED, "%s %s: use %s", q->method,
 				       q->path, allowed);
 	}
+	if (!rd_allowed(q->caller, q->method) && q->caller->subject[0])
+		return rd_reply_status(r, 403, RESYNC_RV_ACCESS_DENIED,
+				       "access denied: certificate \"%s\" may not call %s %s",
+				       q->caller->subject, q->method, q->path);
 	if (!rd_allowed(q->caller, q->method))
 		return rd_reply_status(r, 403, RESYNC_RV_ACCESS_DENIED,
 				       "access denied: uid %ld may not call %s %s",
