@@ -34,6 +34,7 @@ void ctl_settings_init(struct ctl_settings *s)
 	s->change_source = CTL_CS_AUTO;
 	s->queue_depth = CTL_DEFAULT_QUEUE_DEPTH;
 	s->request_size = CTL_DEFAULT_REQUEST_SIZE;
+	s->memory_limit = CTL_DEFAULT_MEMORY_LIMIT;
 	s->verify_sample_per_gib = CTL_DEFAULT_SAMPLE_PER_GIB;
 	s->verify_sample_min = CTL_DEFAULT_SAMPLE_MIN;
 }
@@ -183,6 +184,11 @@ static uint32_t parse_key(const char *key, json_object *v, struct ctl_settings *
 		s->request_size = (uint32_t)n;
 		return rv;
 	}
+	if (!strcmp(key, "memory_limit")) {
+		rv = get_uint(v, key, CTL_MIN_MEMORY_LIMIT, INT64_MAX, &n, e);
+		s->memory_limit = n;
+		return rv;
+	}
 	if (!strcmp(key, "tls"))
 		return parse_tls(v, s, e);
 	if (!strcmp(key, "nbd_connect_timeout_ms")) {
@@ -295,6 +301,7 @@ json_object *ctl_settings_to_json(const struct ctl_settings *s)
 	if (s->tls_username)
 		json_object_object_add(tls, "username", json_object_new_string(s->tls_username));
 	json_object_object_add(o, "tls", tls);
+	json_object_object_add(o, "memory_limit", json_object_new_int64((int64_t)s->memory_limit));
 	json_object_object_add(o, "nbd_connect_timeout_ms",
 			       json_object_new_int64(s->nbd_connect_timeout_ms));
 	return o;
