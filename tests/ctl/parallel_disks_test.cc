@@ -60,7 +60,7 @@ protected:
 
 	// Disk i's target is a zero file served by nbdkit (log filter
 	// outermost, then delay per write) when served, else the file itself.
-	void make_vm(int n, bool served, const std::string &delay = "2ms")
+	void make_vm(int n, bool served, const std::string &delay = "50ms")
 	{
 		std::vector<std::string> vm = { "vm", "add", "vm" },
 					 rp = { "recovery-point", "add", "vm", "rp" };
@@ -131,7 +131,7 @@ protected:
 	std::vector<pid_t> servers;
 };
 
-static const char *kFull = R"({"change_source":"full","request_size":65536})";
+static const char *kFull = R"({"change_source":"full","request_size":16384})";
 
 TEST_F(ParallelDisks, TwoDisksCopiedConcurrently)
 {
