@@ -37,6 +37,7 @@ void ctl_settings_init(struct ctl_settings *s)
 	s->change_source = CTL_CS_AUTO;
 	s->queue_depth = CTL_DEFAULT_QUEUE_DEPTH;
 	s->request_size = CTL_DEFAULT_REQUEST_SIZE;
+	s->memory_limit = CTL_DEFAULT_MEMORY_LIMIT;
 	s->verify_sample_per_gib = CTL_DEFAULT_SAMPLE_PER_GIB;
 	s->verify_sample_min = CTL_DEFAULT_SAMPLE_MIN;
 }
@@ -74,6 +75,7 @@ static const struct uint_key {
 	{ CTL_SU_QUEUE_DEPTH, 1, 1024, false },
 	{ CTL_SU_REQUEST_SIZE, 4096, 64u << 20, true },
 	{ CTL_SU_NBD_CONNECT_TIMEOUT_MS, 0, 24u * 3600 * 1000, false },
+	{ CTL_SU_MEMORY_LIMIT, CTL_MIN_MEMORY_LIMIT, INT64_MAX, false },
 };
 
 uint32_t ctl_settings_set_uint(struct ctl_settings *s, enum ctl_settings_uint key, const char *name,
@@ -106,6 +108,9 @@ uint32_t ctl_settings_set_uint(struct ctl_settings *s, enum ctl_settings_uint ke
 		break;
 	case CTL_SU_NBD_CONNECT_TIMEOUT_MS:
 		s->nbd_connect_timeout_ms = (uint32_t)n;
+		break;
+	case CTL_SU_MEMORY_LIMIT:
+		s->memory_limit = n;
 		break;
 	}
 	return 0;
@@ -234,6 +239,7 @@ static const struct {
 	{ "queue_depth", CTL_SU_QUEUE_DEPTH },
 	{ "request_size", CTL_SU_REQUEST_SIZE },
 	{ "nbd_connect_timeout_ms", CTL_SU_NBD_CONNECT_TIMEOUT_MS },
+	{ "memory_limit", CTL_SU_MEMORY_LIMIT },
 };
 
 static uint32_t parse_key(const char *key, json_object *v, struct ctl_settings *s,
@@ -378,6 +384,7 @@ json_object *ctl_settings_to_json(const struct ctl_settings *s)
 	if (s->tls_username)
 		json_object_object_add(tls, "username", json_object_new_string(s->tls_username));
 	json_object_object_add(o, "tls", tls);
+	json_object_object_add(o, "memory_limit", json_object_new_int64((int64_t)s->memory_limit));
 	json_object_object_add(o, "nbd_connect_timeout_ms",
 			       json_object_new_int64(s->nbd_connect_timeout_ms));
 	return o;

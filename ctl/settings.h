@@ -15,6 +15,10 @@
  *   queue_depth    integer 1..1024
  *   request_size   integer, power of two, 4096..67108864
  *   tls            { "certificates": DIR | "psk_file": FILE, "username": NAME }
+ *   memory_limit   integer bytes >= 1048576, default 256 MiB: the job's buffers
+ *                  in all; the disks, copied at once, share it evenly, and a
+ *                  disk whose share is short of queue_depth x request_size x 2
+ *                  copies with smaller requests (then a lower depth)
  *   nbd_connect_timeout_ms
  *                  integer 1..86400000: how long connecting to an NBD server
  *                  may take (the checks and the copy); 0 or absent: the
@@ -43,6 +47,8 @@ enum ctl_change_source {
 
 #define CTL_DEFAULT_QUEUE_DEPTH 16u
 #define CTL_DEFAULT_REQUEST_SIZE (1u << 20)
+#define CTL_DEFAULT_MEMORY_LIMIT (256ull << 20)
+#define CTL_MIN_MEMORY_LIMIT (1ull << 20)
 #define CTL_DEFAULT_SAMPLE_PER_GIB 16u
 #define CTL_DEFAULT_SAMPLE_MIN 256u
 #define CTL_MAX_SAMPLE (1u << 24)
@@ -60,6 +66,7 @@ struct ctl_settings {
 	uint64_t rate_limit;
 	unsigned queue_depth;
 	uint32_t request_size;
+	uint64_t memory_limit; /* the job's buffers, all disks */
 	char *tls_certificates;
 	char *tls_psk_file;
 	char *tls_username;

@@ -119,6 +119,7 @@ static const struct prop {
 	{ "Resync_QueueDepth", "uint32", false, T_UINT, CTL_SU_QUEUE_DEPTH },
 	{ "Resync_RequestSize", "uint32", false, T_UINT, CTL_SU_REQUEST_SIZE },
 	{ "Resync_NbdConnectTimeoutMs", "uint32", false, T_UINT, CTL_SU_NBD_CONNECT_TIMEOUT_MS },
+	{ "Resync_MemoryLimit", "uint64", false, T_UINT, CTL_SU_MEMORY_LIMIT },
 	{ "Resync_TlsCertificates", "string", false, T_TLS_CERTIFICATES, 0 },
 	{ "Resync_TlsPskFile", "string", false, T_TLS_PSK_FILE, 0 },
 	{ "Resync_TlsUsername", "string", false, T_TLS_USERNAME, 0 },

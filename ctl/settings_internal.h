@@ -18,6 +18,7 @@ enum ctl_settings_uint {
 	CTL_SU_QUEUE_DEPTH,
 	CTL_SU_REQUEST_SIZE,
 	CTL_SU_NBD_CONNECT_TIMEOUT_MS,
+	CTL_SU_MEMORY_LIMIT,
 };
 
 uint32_t ctl_settings_set_uint(struct ctl_settings *s, enum ctl_settings_uint key, const char *name,

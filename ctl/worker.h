@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The job's worker: a detached process (double fork, setsid) that outlives
- * the CLI, holds the job's lock for its whole life, runs the engine for each
- * disk in turn and keeps the job and VM records current.  SIGUSR1 suspends,
+ * the CLI, holds the job's lock for its whole life, runs the engine for every
+ * disk at once (a thread each) and keeps the job and VM records current.  SIGUSR1 suspends,
  * SIGUSR2 resumes, SIGTERM terminates (RequestStateChange 3, 2, 4).
  */
 #ifndef CTL_WORKER_H

@@ -1,13 +1,27 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The worker's engine thread: one libresync run per disk, configured from
- * the job's settings (ctl_engine_configure, shared with InitiateFailback's
- * check), paused and cancelled by the main loop through w->cur, and falling
- * back to a compare when verify shows the change record missed a change.
+ * The worker's engine thread: one libresync run per disk, every disk at once
+ * in a thread of its own, configured from the job's settings
+ * (ctl_engine_configure, shared with InitiateFailback's check), paused and
+ * cancelled by the main loop through each disk's handle, and falling back to
+ * a compare when verify shows the change record missed a change.
+ *
+ * Why a thread and a handle (so a ring) per disk, not one ring for all: a
+ * run owns its ring and its loop, so one ring would mean an engine that
+ * plans, checkpoints and fails per disk inside one loop; with a thread each
+ * every disk keeps exactly its sequential behaviour (its checkpoint, its
+ * errors, its verify) and two cores are used.  The job's limits are shared:
+ * the rate limit through one rate-limit group (resync_set_rate_group(): the
+ * disks with work share it evenly, a disk that finished or needs less leaves
+ * its part to the others), and memory_limit divided evenly between the
+ * disks, each disk's buffers fitting its share.  A disk that fails does not
+ * stop the others: each is recorded as it ended.  RESYNCCTL_SEQUENTIAL_DISKS=1
+ * copies them one after the other as before (the bench compares the two).
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -70,9 +84,45 @@ int ctl_engine_configure(resync *r, const struct ctl_settings *s, const char *so
 	return err;
 }
 
+static bool sequential(void)
+{
+	const char *e = getenv("RESYNCCTL_SEQUENTIAL_DISKS");
+	return e && !strcmp(e, "1");
+}
+
+/* The disk's buffers within its share of memory_limit: a run holds up to
+ * queue_depth x request_size x 2 (the target is read too when comparing or
+ * verifying).  Smaller requests first, so the depth that hides the
+ * endpoints' latency stays; the depth only when 4 KiB requests do not fit. */
+static void disk_buffers(const struct worker *w, unsigned *depth, uint32_t *request)
+{
+	uint64_t share = w->set.memory_limit / (sequential() ? 1 : w->n);
+
+	*depth = w->set.queue_depth;
+	*request = w->set.request_size;
+	while ((uint64_t)*depth * *request * 2 > share && *request > 4096)
+		*request /= 2;
+	while ((uint64_t)*depth * *request * 2 > share && *depth > 1)
+		(*depth)--;
+}
+
 static int configure(struct worker *w, struct wdisk *d, resync *r)
 {
 	int err = ctl_engine_configure(r, &w->set, d->source, d->target, d->cs, d->cs_arg);
+	unsigned depth;
+	uint32_t request;
+
+	disk_buffers(w, &depth, &request);
+	if (!err && (depth != w->set.queue_depth || request != w->set.request_size)) {
+		worker_log(w, LOG_INFO,
+			   "disk %s: queue depth %u, requests of %u bytes, to stay within "
+			   "memory_limit %llu",
+			   d->name, depth, request, (unsigned long long)w->set.memory_limit);
+		if (!(err = resync_set_queue_depth(r, depth)))
+			err = resync_set_request_size(r, request);
+	}
+	if (!err)
+		err = resync_set_rate_group(r, w->rate);
 
 	if (!err)
 		err = resync_set_checkpoint(r, d->ckpt, CHECKPOINT_MS, CHECKPOINT_BYTES);
@@ -82,7 +132,7 @@ static int configure(struct worker *w, struct wdisk *d, resync *r)
 }
 
 /* Runs one disk to its end: 0 or the engine's negative errno, the reason
- * in w->error. */
+ * in d->error. */
 static int run_disk(struct worker *w, struct wdisk *d)
 {
 	resync *r = resync_new();
@@ -90,7 +140,7 @@ static int run_disk(struct worker *w, struct wdisk *d)
 
 	if (!r) {
 		pthread_mutex_lock(&w->mu);
-		snprintf(w->error, sizeof(w->error), "disk %s: out of memory", d->name);
+		snprintf(d->error, sizeof(d->error), "disk %s: out of memory", d->name);
 		pthread_mutex_unlock(&w->mu);
 		return -ENOMEM;
 	}
@@ -101,13 +151,13 @@ static int run_disk(struct worker *w, struct wdisk *d)
 	if (!err && w->cancelled)
 		err = -ECANCELED;
 	if (err) {
-		snprintf(w->error, sizeof(w->error), "disk %s: %s", d->name,
+		snprintf(d->error, sizeof(d->error), "disk %s: %s", d->name,
 			 *resync_error(r) ? resync_error(r) : strerror(-err));
 		pthread_mutex_unlock(&w->mu);
 		resync_free(r);
 		return err;
 	}
-	w->cur = r;
+	d->r = r;
 	pthread_mutex_unlock(&w->mu);
 	worker_log(w, LOG_INFO, "disk %s: %s -> %s, change source %s", d->name, d->source,
 		   d->target, ctl_change_source_name(d->cs));
@@ -115,11 +165,11 @@ static int run_disk(struct worker *w, struct wdisk *d)
 	err = resync_run(r);
 
 	pthread_mutex_lock(&w->mu);
-	w->cur = NULL;
+	d->r = NULL;
 	resync_get_stats(r, &d->st);
 	d->done = err == 0;
 	if (err)
-		snprintf(w->error, sizeof(w->error), "disk %s: %s", d->name, resync_error(r));
+		snprintf(d->error, sizeof(d->error), "disk %s: %s", d->name, resync_error(r));
 	pthread_mutex_unlock(&w->mu);
 	if (!err)
 		worker_log(w, LOG_INFO,
@@ -182,24 +232,94 @@ static int fall_back(struct worker *w, struct wdisk *d)
 	return 0;
 }
 
+/* One disk to its end, falling back to a compare once if verify says its
+ * change record missed a change: 0 or the negative errno, in d->err too. */
+static int copy_disk(struct worker *w, struct wdisk *d)
+{
+	int err = run_disk(w, d);
+
+	if (err == -EILSEQ && d->st.verify_unplanned_diff && !d->fell_back) {
+		err = fall_back(w, d);
+		if (!err)
+			err = run_disk(w, d);
+	}
+	d->err = err;
+	return err;
+}
+
+static void *disk_thread(void *arg)
+{
+	struct wdisk *d = arg;
+
+	copy_disk(d->w, d);
+	return NULL;
+}
+
+/* Every disk at once.  A disk whose thread cannot start fails alone. */
+static void copy_parallel(struct worker *w)
+{
+	pthread_t *th = calloc(w->n, sizeof(*th));
+	bool *started = calloc(w->n, sizeof(*started));
+
+	for (size_t i = 0; i < w->n; i++) {
+		struct wdisk *d = &w->disks[i];
+		if (th && started && pthread_create(&th[i], NULL, disk_thread, d) == 0) {
+			started[i] = true;
+			continue;
+		}
+		d->err = -EAGAIN;
+		pthread_mutex_lock(&w->mu);
+		snprintf(d->error, sizeof(d->error), "disk %s: starting its thread failed",
+			 d->name);
+		pthread_mutex_unlock(&w->mu);
+	}
+	for (size_t i = 0; i < w->n; i++)
+		if (started && started[i])
+			pthread_join(th[i], NULL);
+	free(th);
+	free(started);
+}
+
+/* The job's result: the first disk's failure (a cancel only when nothing
+ * else failed), with its reason. */
+static int job_result(struct worker *w)
+{
+	struct wdisk *first = NULL;
+
+	for (size_t i = 0; i < w->n; i++) {
+		struct wdisk *d = &w->disks[i];
+		if (d->err && (!first || (first->err == -ECANCELED && d->err != -ECANCELED)))
+			first = d;
+	}
+	if (first && first->error[0])
+		snprintf(w->error, sizeof(w->error), "%s", first->error);
+	return first ? first->err : 0;
+}
+
 void *worker_engine_thread(void *arg)
 {
 	struct worker *w = arg;
 	int err = 0;
 
-	for (size_t i = 0; i < w->n && !err; i++) {
-		struct wdisk *d = &w->disks[i];
-
-		err = run_disk(w, d);
-		if (err == -EILSEQ && d->st.verify_unplanned_diff && !d->fell_back) {
-			err = fall_back(w, d);
-			if (!err)
-				err = run_disk(w, d);
-		}
+	if (w->set.rate_limit && (err = resync_rate_group_new(&w->rate, w->set.rate_limit))) {
+		pthread_mutex_lock(&w->mu);
+		snprintf(w->error, sizeof(w->error), "rate limit: %s", strerror(-err));
+		pthread_mutex_unlock(&w->mu);
+	} else {
+		if (w->n > 1 && !sequential())
+			copy_parallel(w);
+		else
+			for (size_t i = 0; i < w->n && !err; i++)
+				err = copy_disk(w, &w->disks[i]);
+		pthread_mutex_lock(&w->mu);
+		err = job_result(w);
+		pthread_mutex_unlock(&w->mu);
 	}
 	pthread_mutex_lock(&w->mu);
 	w->result = err;
 	pthread_mutex_unlock(&w->mu);
+	resync_rate_group_free(w->rate);
+	w->rate = NULL;
 	if (write(w->wake[1], "x", 1) < 0)
 		worker_log(w, LOG_ERR, "waking the main loop failed");
 	return NULL;

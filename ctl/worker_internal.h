@@ -3,7 +3,7 @@
  * What the worker's files share (worker_spawn.c, worker_run.c,
  * worker_engine.c, worker_vm.c, job_progress.c; not for the rest of ctl,
  * which sees worker.h): the job's state in the worker process, the engine
- * thread's per-disk view, and the calls between the files.  Fields marked
+ * threads' per-disk view, and the calls between the files.  Fields marked
  * "under w->mu" are shared between the main loop and the engine thread.
  */
 #ifndef CTL_WORKER_INTERNAL_H
@@ -41,6 +41,9 @@ struct wdisk {
 	bool fell_back;         /* under w->mu: the record lied, compared instead */
 	enum ctl_change_source from;
 	struct ctl_trust trust;
+	resync *r;       /* under w->mu: the disk's run in progress, for signals */
+	int err;         /* the disk's outcome: 0 or the engine's negative errno */
+	char error[600]; /* under w->mu: why it failed */
 };
 
 struct worker {
@@ -54,9 +57,10 @@ struct worker {
 	int wake[2]; /* the engine thread's "finished" for the main loop */
 	uint64_t start_ns;
 
-	pthread_mutex_t mu; /* guards the fields below and wdisk.st/done */
+	resync_rate_group *rate; /* the job's rate limit, shared by its disks */
+
+	pthread_mutex_t mu; /* guards the fields below and wdisk.st/done/r/error */
 	pthread_cond_t cv;
-	resync *cur;
 	bool paused;
 	bool cancelled;
 	int result;
@@ -72,7 +76,8 @@ int worker_run_job(struct worker *w, int sfd, int ready_fd);
 /* Saves the job record with its new JobState. */
 void worker_set_job_state(struct worker *w, uint32_t state);
 
-/* The engine thread: every disk in turn, then w->result and a wake-up. */
+/* The engine thread: every disk at once (one thread each; in turn when
+ * RESYNCCTL_SEQUENTIAL_DISKS=1), then w->result and a wake-up. */
 void *worker_engine_thread(void *arg);
 
 /* Applies fn to the VM record under its lock and saves it durably: 0, or

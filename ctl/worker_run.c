@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The worker's main loop, in the detached process: reads the job's plan,
- * starts the engine thread, turns SIGUSR1/SIGUSR2/SIGTERM into suspend,
+ * starts the engine thread (which copies the disks at once), turns SIGUSR1/SIGUSR2/SIGTERM into suspend,
  * resume and terminate, records progress every RECORD_MS, and writes the
  * outcome to the VM and then the job record.
  */
@@ -52,21 +52,24 @@ static void handle_signal(struct worker *w, int sig)
 	uint32_t state = ctl_json_u32(w->job, "JobState");
 
 	pthread_mutex_lock(&w->mu);
-	if (sig == SIGUSR1 && !w->cancelled) {
+	if (sig == SIGUSR1 && !w->cancelled)
 		w->paused = true;
-		if (w->cur)
-			resync_pause(w->cur, 1);
-	} else if (sig == SIGUSR2 && !w->cancelled) {
+	else if (sig == SIGUSR2 && !w->cancelled)
 		w->paused = false;
-		if (w->cur)
-			resync_pause(w->cur, 0);
-		pthread_cond_broadcast(&w->cv);
-	} else if (sig == SIGTERM) {
+	else if (sig == SIGTERM)
 		w->cancelled = true;
-		if (w->cur)
-			resync_cancel(w->cur);
-		pthread_cond_broadcast(&w->cv);
+	/* Every disk's run in progress; one not started yet sees the flags. */
+	for (size_t i = 0; w->disks && i < w->n; i++) {
+		resync *r = w->disks[i].r;
+		if (!r)
+			continue;
+		if (sig == SIGTERM)
+			resync_cancel(r);
+		else if (!w->cancelled && (sig == SIGUSR1 || sig == SIGUSR2))
+			resync_pause(r, sig == SIGUSR1);
 	}
+	if (sig == SIGUSR2 || sig == SIGTERM)
+		pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 	if (sig == SIGUSR1 && state != RESYNC_JOB_SHUTTING_DOWN) {
 		worker_log(w, LOG_INFO, "suspended by request");

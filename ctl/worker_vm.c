@@ -4,6 +4,7 @@
  * durably: the targets marked inconsistent before the first write, and at
  * the end their recovery point, generation and the VM's state and health.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
@@ -16,6 +17,8 @@
 #include "vm.h"
 #include "worker_internal.h"
 
+static pthread_mutex_t update_mu = PTHREAD_MUTEX_INITIALIZER;
+
 /* Applies fn to the VM record under its lock and saves it durably: 0, or
  * the return value of the failure with the reason in w->error. */
 uint32_t worker_update_vm(struct worker *w, void (*fn)(struct worker *, json_object *, void *),
@@ -27,6 +30,9 @@ uint32_t worker_update_vm(struct worker *w, void (*fn)(struct worker *, json_obj
 	uint32_t rv;
 	int fd = -1;
 
+	/* The disks' threads update the record too (a fall-back to compare):
+	 * one at a time, and w->error with them. */
+	pthread_mutex_lock(&update_mu);
 	rv = ctl_vm_lock(&w->st, name, &fd, &e);
 	if (!rv)
 		rv = ctl_vm_load(&w->st, name, &vm, &e);
@@ -39,6 +45,7 @@ uint32_t worker_update_vm(struct worker *w, void (*fn)(struct worker *, json_obj
 		snprintf(w->error, sizeof(w->error), "updating VM %s: %s", name, e.msg);
 	}
 	ctl_unlock(fd);
+	pthread_mutex_unlock(&update_mu);
 	json_object_put(vm);
 	return rv;
 }

@@ -28,6 +28,7 @@ void resync_free(resync *r)
 {
 	if (!r)
 		return;
+	rs_rate_group_leave(r);
 	free(r->source);
 	free(r->target);
 	free(r->mode_arg);

@@ -455,6 +455,8 @@ int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg, struct
 	cp.start_ns = cp.last_checkpoint_ns = cp.last_progress_ns = now;
 	/* Room for two requests, so wake-up latency is not lost to the cap. */
 	rs_rate_init(&cp.rate, pass == RS_PASS_COPY ? r->rate : 0, 2ull * request, now);
+	if (pass == RS_PASS_COPY)
+		rs_rate_join(&cp.rate, r);
 	if (init_slots(&cp, bufs)) {
 		free_slots(&cp);
 		return rs_fail(r, -ENOMEM, UINT64_MAX, "out of memory for %u slots",

@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include "resync/resync.h"
+#include "ratelimit.h"
 
 #define RS_DEFAULT_QUEUE_DEPTH 32
 #define RS_DEFAULT_REQUEST_SIZE (1u << 20)
@@ -29,6 +30,7 @@ struct resync {
 	uint32_t request_size;
 	uint32_t block_size;
 	uint64_t rate;
+	struct rs_rate_member rate_member; /* resync_set_rate_group() */
 	char *checkpoint;
 	uint32_t checkpoint_ms;
 	uint64_t checkpoint_bytes;

@@ -95,14 +95,15 @@ TEST(SettingsCimXml, EveryMappedPropertyEqualsItsJsonKey)
 				  prop("Resync_RequestSize", "uint32", "65536") +
 				  prop("Resync_TlsPskFile", "string", "/etc/resync/psk") +
 				  prop("Resync_TlsUsername", "string", "resync") +
-				  prop("Resync_NbdConnectTimeoutMs", "uint32", "2500")));
+				  prop("Resync_NbdConnectTimeoutMs", "uint32", "2500") +
+				  prop("Resync_MemoryLimit", "uint64", "67108864")));
 	ASSERT_EQ(p.rv, 0u) << p.msg;
 	EXPECT_EQ(p.json,
 		  normalized(R"({"disks":["sys","data"],"change_source":"compare","verify":true,)"
 			     R"("verify_sample_per_gib":32,"verify_sample_min":7,)"
 			     R"("rate_limit":104857600,"queue_depth":8,"request_size":65536,)"
 			     R"("tls":{"psk_file":"/etc/resync/psk","username":"resync"},)"
-			     R"("nbd_connect_timeout_ms":2500})"));
+			     R"("nbd_connect_timeout_ms":2500,"memory_limit":67108864})"));
 	p = parse(instance(prop("Resync_TlsCertificates", "string", "/etc/pki/resync") +
 			   prop("Resync_Verify", "boolean", " false ")));
 	ASSERT_EQ(p.rv, 0u) << p.msg;

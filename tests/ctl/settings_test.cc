@@ -140,3 +140,21 @@ TEST(Settings, VerifySampleKeys)
 	EXPECT_EQ(parse(R"({"verify_sample_per_gib":16777217})"), RESYNC_RV_INVALID_PARAMETER);
 	EXPECT_EQ(parse(R"({"verify_sample_per_gib":"16"})"), RESYNC_RV_INCORRECT_DATA_TYPE);
 }
+
+TEST(Settings, MemoryLimit)
+{
+	struct ctl_settings s;
+	ASSERT_EQ(ctl_settings_parse("{}", &s, nullptr), 0u);
+	EXPECT_EQ(s.memory_limit, 256ull << 20);
+	ctl_settings_free(&s);
+	ASSERT_EQ(ctl_settings_parse(R"({"memory_limit":1048576})", &s, nullptr), 0u);
+	EXPECT_EQ(s.memory_limit, 1048576u);
+	json_object *o = ctl_settings_to_json(&s);
+	EXPECT_EQ(json_object_get_int64(json_object_object_get(o, "memory_limit")), 1048576);
+	json_object_put(o);
+	ctl_settings_free(&s);
+	std::string msg;
+	EXPECT_EQ(parse(R"({"memory_limit":1048575})", &msg), RESYNC_RV_INVALID_PARAMETER);
+	EXPECT_NE(msg.find("\"memory_limit\" out of range"), std::string::npos) << msg;
+	EXPECT_EQ(parse(R"({"memory_limit":"256M"})"), RESYNC_RV_INCORRECT_DATA_TYPE);
+}

@@ -145,6 +145,21 @@ int resync_set_request_size(resync *r, uint32_t bytes);
 int resync_set_block_size(resync *r, uint32_t bytes);
 /* Bytes per second, 0 for unlimited. */
 int resync_set_rate_limit(resync *r, uint64_t bytes_per_sec);
+/* A rate limit shared by several handles that run at once (one thread
+ * each): the copies of all members together take at most bytes_per_sec (0:
+ * no shared limit).  Members that want more than the group gives share it
+ * evenly; one that needs less leaves the rest to the others.  While a handle
+ * is a member of a group with a limit, that limit replaces the handle's own
+ * (resync_set_rate_limit()) for its copy; verify is never limited.
+ * resync_rate_group_new(): 0, -EINVAL (out NULL), -ENOMEM.  Free a group
+ * only once no member runs; members left then go back to their own limit.
+ * Since RESYNC_0.2. */
+typedef struct resync_rate_group resync_rate_group;
+int resync_rate_group_new(resync_rate_group **out, uint64_t bytes_per_sec);
+void resync_rate_group_free(resync_rate_group *g);
+/* Makes r a member of g (NULL: of none), leaving its former group; a handle
+ * leaves its group when freed.  -EBUSY while r runs.  Since RESYNC_0.2. */
+int resync_set_rate_group(resync *r, resync_rate_group *g);
 /* Checkpoint file (NULL: none) and how often to persist it: after this many
  * milliseconds or this many retired bytes, whichever comes first (0: never by
  * that measure).  An existing checkpoint is resumed only when it was made for
