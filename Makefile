@@ -35,7 +35,7 @@ SOVERSION := 0
 # packages' (debian/changelog, checked by tests/e2e/version.sh).
 VERSION   := $(shell cat VERSION)
 
-PKGS      := liburing libnbd blkid uuid json-c libxxhash
+PKGS      := liburing libnbd blkid uuid json-c libxxhash libsodium
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

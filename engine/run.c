@@ -7,6 +7,7 @@
 #include "checkpoint.h"
 #include "clock.h"
 #include "copy.h"
+#include "digest.h"
 #include "endpoint.h"
 #include "internal.h"
 #include "plan.h"
@@ -175,6 +176,9 @@ static int run(struct run *rn)
 		ret = rs_check_cancel(r);
 	if (!ret)
 		ret = check_endpoints(r, &rn->src, &rn->tgt);
+	if (!ret && r->digest_fd >= 0 && r->mode != RESYNC_COMPARE)
+		ret = rs_fail(r, -EINVAL, UINT64_MAX,
+			      "a digest source compares: the mode must be compare");
 	if (ret)
 		return ret;
 	r->st.size = rn->src.size;
@@ -196,11 +200,16 @@ static int run(struct run *rn)
 	    (ret = rs_verify_seed(r, rn->verify_seed)))
 		return ret;
 	r->st.resumed = (uint32_t)rn->plan.resumed;
-	r->st.bytes_planned = resync_bitmap_dirty_bytes(rn->plan.todo);
 	ret = rs_buffers_new(r, &rn->rg, r->queue_depth, rn->request,
 			     compare || rs_verify_mode(r) != RESYNC_VERIFY_NONE, &rn->bufs);
+	/* The digest compare narrows the plan to the blocks whose digests
+	 * differ, before anything is written or checkpointed. */
+	if (!ret && r->digest_fd >= 0)
+		ret = rs_digest_compare(r, &rn->rg, rn->bufs, &rn->src, &rn->tgt, &rn->plan,
+					rn->request);
 	if (ret)
 		return ret;
+	r->st.bytes_planned = resync_bitmap_dirty_bytes(rn->plan.todo);
 	/* Recorded before the first write, so a crash at any point resumes. */
 	if (r->checkpoint && !dry && !rn->plan.resumed &&
 	    (ret = rs_checkpoint_save(r, r->checkpoint, &rn->plan)))
