@@ -112,6 +112,7 @@ $(B)/tests/unit/%.o:    INC = -Itests/support $(INC_ENGINE)
 $(B)/tests/nbd/%.o:     INC = -Itests/support $(INC_ENGINE)
 $(B)/tests/ctl/%.o:     INC = -Itests/support $(INC_CTL)
 $(B)/tests/track/%.o:   INC = -Itests/support -Itests/track -Iengine/include -Iuapi -Icommon
+$(B)/tests/digest/%.o:  INC = -Itests/support -Iengine/include -Iuapi
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
