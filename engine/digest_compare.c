@@ -6,6 +6,14 @@
  * source.  A frame is read (blocking, with the NBD timeout and cancel seen)
  * only when the slots have taken every block of the one before, so target
  * reads stay in flight while the next frame arrives.
+ *
+ * When the run writes, a slot fetches its differing blocks from the source
+ * and writes them at once, so the link carries data while the rest of the
+ * disk is still being hashed (its time is the link's, not the hashing's
+ * plus the link's).  Those writes are flushed before the compare returns:
+ * the checkpoint saved after it may then record them as done.  A failed
+ * stream fails the run after such writes too; the blocks written hold the
+ * source's data, and the earlier checkpoint (if any) still lists them.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -22,18 +30,22 @@
 struct dslot {
 	struct dpass *dp;
 	struct rs_io io;
-	char *buf;
-	int idx;
+	struct rs_io *runs; /* one per run of differing blocks: read, then write */
+	char *buf, *sbuf;   /* the target's blocks; the source's */
+	int idx, sidx;
 	uint64_t first, nblk;
 	uint8_t *expect; /* nblk digests from the stream */
+	unsigned pending;
 	bool busy;
 };
 
 struct dpass {
 	struct resync *r;
 	struct rs_ring *rg;
-	struct rs_endpoint *tgt;
+	struct rs_endpoint *src, *tgt;
 	struct rs_plan *p;
+	bool write; /* fetch and write differing blocks here */
+	bool wrote;
 	struct resync_digest_header h;
 	unsigned dsize;
 	uint32_t timeout_ms;
@@ -143,27 +155,122 @@ static uint64_t block_len(const struct dpass *dp, uint64_t blk)
 	return rs_min(dp->p->block, dp->p->size - blk * dp->p->block);
 }
 
+static void release(struct dslot *s)
+{
+	s->busy = false;
+	s->dp->active--;
+}
+
+static void write_done(struct rs_io *io, int err)
+{
+	struct dslot *s = io->owner;
+	struct dpass *dp = s->dp;
+	struct resync *r = dp->r;
+	if (err) {
+		stop_with(dp, err);
+	} else {
+		uint64_t first = io->off / dp->p->block;
+		uint64_t n = (io->len + dp->p->block - 1) / dp->p->block;
+		rs_bm_clear_blocks(dp->p->todo, first, n);
+		r->st.bytes_written += io->len;
+		r->st.bytes_done += io->len;
+	}
+	if (--s->pending == 0)
+		release(s);
+}
+
+static void fetch_done(struct rs_io *io, int err)
+{
+	struct dslot *s = io->owner;
+	struct dpass *dp = s->dp;
+	if (err || dp->stop) {
+		if (err)
+			stop_with(dp, err);
+		if (--s->pending == 0)
+			release(s);
+		return;
+	}
+	dp->r->st.bytes_read += io->len;
+	io->ep = dp->tgt;
+	io->op = RS_OP_WRITE;
+	io->done = 0;
+	io->retries = 0;
+	io->method = 0;
+	io->res = 0;
+	io->cb = write_done;
+	dp->wrote = true;
+	int ret = dp->tgt->ops->submit(dp->tgt, io);
+	if (ret)
+		write_done(io, ret);
+}
+
+/* Reads each run of differing blocks of the slot from the source into
+ * the slot's second buffer; each is written once it is in. */
+static void fetch(struct dslot *s, const bool *differs)
+{
+	struct dpass *dp = s->dp;
+	uint32_t bs = dp->p->block;
+	unsigned n = 0;
+	for (uint64_t i = 0; i < s->nblk;) {
+		if (!differs[i]) {
+			i++;
+			continue;
+		}
+		uint64_t j = i + 1;
+		while (j < s->nblk && differs[j])
+			j++;
+		struct rs_io *io = &s->runs[n++];
+		memset(io, 0, sizeof *io);
+		io->ep = dp->src;
+		io->op = RS_OP_READ;
+		io->off = (s->first + i) * bs;
+		io->len = rs_min((s->first + j) * bs, dp->p->size) - io->off;
+		io->buf = s->sbuf + i * bs;
+		io->buf_index = s->sidx;
+		io->cb = fetch_done;
+		io->owner = s;
+		i = j;
+	}
+	s->pending = n;
+	for (unsigned k = 0; k < n; k++) {
+		int ret = dp->src->ops->submit(dp->src, &s->runs[k]);
+		if (ret)
+			fetch_done(&s->runs[k], ret);
+	}
+}
+
 static void read_done(struct rs_io *io, int err)
 {
 	struct dslot *s = io->owner;
 	struct dpass *dp = s->dp;
 	struct resync *r = dp->r;
-	s->busy = false;
-	dp->active--;
 	if (err) {
 		stop_with(dp, err);
+		release(s);
 		return;
 	}
 	r->st.bytes_read += io->len;
 	uint8_t d[RS_DIGEST_MAX_SIZE];
+	bool differs[RS_MAX_REQUEST_SIZE / RS_MIN_REQUEST_SIZE];
+	bool any = false;
 	for (uint64_t i = 0; i < s->nblk; i++) {
 		uint64_t blk = s->first + i, len = block_len(dp, blk);
 		rs_digest_block(dp->h.hash_id, s->buf + i * dp->p->block, len, d);
-		if (memcmp(d, s->expect + i * dp->dsize, dp->dsize))
+		differs[i] = memcmp(d, s->expect + i * dp->dsize, dp->dsize) != 0;
+		if (differs[i]) {
+			/* A dry run's compare pass counts it, reading both sides. */
+			if (dp->write)
+				r->st.bytes_differing += len;
+			any = true;
 			continue;
+		}
 		rs_bm_clear_blk(dp->p->todo, blk);
 		r->st.bytes_skipped_equal += len;
 	}
+	if (any && dp->write && !dp->stop)
+		fetch(s, differs);
+	else
+		release(s);
 }
 
 /* Whether the digest compare hashes block blk of the target. */
@@ -193,6 +300,7 @@ static int fill_one(struct dpass *dp)
 		if (!dp->slots[i].busy)
 			s = &dp->slots[i];
 	s->busy = true;
+	s->pending = 0;
 	s->first = dp->frame_first + pos;
 	s->nblk = end - pos;
 	memcpy(s->expect, dp->frame + pos * dp->dsize, s->nblk * dp->dsize);
@@ -250,14 +358,17 @@ static int init_slots(struct dpass *dp, struct rs_buffers *bufs, uint32_t reques
 	dp->frame = malloc((size_t)RESYNC_DIGEST_MAX_COUNT * RS_DIGEST_MAX_SIZE);
 	if (!dp->slots || !dp->frame)
 		return -ENOMEM;
-	/* The copy's buffers come two to a slot when it compares. */
-	unsigned stride = bufs->n / dp->nslots;
+	/* A compare's buffers come two to a slot: the target's, the source's. */
 	for (unsigned i = 0; i < dp->nslots; i++) {
 		struct dslot *s = &dp->slots[i];
 		s->dp = dp;
-		s->buf = bufs->mem + (size_t)i * stride * bufs->size;
-		s->idx = bufs->registered ? (int)(i * stride) : -1;
-		if (!(s->expect = malloc(dp->per_slot * RS_DIGEST_MAX_SIZE)))
+		s->buf = bufs->mem + (size_t)i * 2 * bufs->size;
+		s->idx = bufs->registered ? (int)(i * 2) : -1;
+		s->sbuf = s->buf + bufs->size;
+		s->sidx = bufs->registered ? s->idx + 1 : -1;
+		s->expect = malloc(dp->per_slot * RS_DIGEST_MAX_SIZE);
+		s->runs = calloc(dp->per_slot, sizeof *s->runs);
+		if (!s->expect || !s->runs)
 			return -ENOMEM;
 	}
 	return 0;
@@ -265,8 +376,10 @@ static int init_slots(struct dpass *dp, struct rs_buffers *bufs, uint32_t reques
 
 static void free_slots(struct dpass *dp)
 {
-	for (unsigned i = 0; dp->slots && i < dp->nslots; i++)
+	for (unsigned i = 0; dp->slots && i < dp->nslots; i++) {
 		free(dp->slots[i].expect);
+		free(dp->slots[i].runs);
+	}
 	free(dp->slots);
 	free(dp->frame);
 }
@@ -284,11 +397,12 @@ int rs_digest_compare(struct resync *r, struct rs_ring *rg, struct rs_buffers *b
 		      struct rs_endpoint *src, struct rs_endpoint *tgt, struct rs_plan *p,
 		      uint32_t request)
 {
-	(void)src;
 	struct dpass dp = {
 		.r = r,
 		.rg = rg,
+		.src = src,
 		.tgt = tgt,
+		.write = !(r->flags & RESYNC_F_DRY_RUN),
 		.p = p,
 		.timeout_ms = r->nbd_timeout_ms ? r->nbd_timeout_ms : RS_DIGEST_DEFAULT_TIMEOUT_MS,
 	};
@@ -319,6 +433,8 @@ int rs_digest_compare(struct resync *r, struct rs_ring *rg, struct rs_buffers *b
 		if (dp.active == 0 && (dp.stop || (dp.ended && dp.frame_pos == dp.frame_n)))
 			break;
 		report_progress(r, &last_progress, rc_now_ns());
+		if (src->ops->pump)
+			src->ops->pump(src);
 		if (tgt->ops->pump)
 			tgt->ops->pump(tgt);
 		if ((ret = rs_ring_run(rg, RS_TICK_NS)) < 0) {
@@ -327,5 +443,7 @@ int rs_digest_compare(struct resync *r, struct rs_ring *rg, struct rs_buffers *b
 		}
 	}
 	free_slots(&dp);
+	if (!dp.err && dp.wrote)
+		return tgt->ops->flush(tgt);
 	return dp.err;
 }

@@ -209,7 +209,8 @@ static int run(struct run *rn)
 					rn->request);
 	if (ret)
 		return ret;
-	r->st.bytes_planned = resync_bitmap_dirty_bytes(rn->plan.todo);
+	/* What the digest compare already wrote counts as planned and done. */
+	r->st.bytes_planned = r->st.bytes_done + resync_bitmap_dirty_bytes(rn->plan.todo);
 	/* Recorded before the first write, so a crash at any point resumes. */
 	if (r->checkpoint && !dry && !rn->plan.resumed &&
 	    (ret = rs_checkpoint_save(r, r->checkpoint, &rn->plan)))
