@@ -311,6 +311,51 @@ INSTANTIATE_TEST_SUITE_P(
 				      [](rt::Bytes &b) { put<uint32_t>(b, F, 7); } }),
 	[](const ::testing::TestParamInfo<Corruption> &i) { return std::string(i.param.name); });
 
+// A stream of several frames whose second frame is corrupt: the run fails;
+// blocks copied before the fault hold the source's bytes, nothing from the
+// bad frame on is touched, and a rerun with a good stream completes.
+TEST_F(Digest, LaterFrameCorruptionFailsAfterPartialCopy)
+{
+	constexpr uint64_t B4 = 4096, N = 3 * RESYNC_DIGEST_MAX_COUNT; // three frames
+	rt::Bytes src = rt::random_bytes(N * B4, 21), tgt = src;
+	std::vector<uint64_t> changed = { 1, 2000, 4095, 4096, 5000, 9000 };
+	for (uint64_t b : changed)
+		tgt[b * B4 + 7] ^= 0xff;
+	rt::write_file(src_, src);
+	rt::write_file(tgt_, tgt);
+	rt::Bytes s = slurp(make_stream("multi.dg", src_, 0, B4));
+	size_t second = D + RESYNC_DIGEST_MAX_COUNT * 32;
+	ASSERT_EQ(at<uint64_t>(s, second + 8), RESYNC_DIGEST_MAX_COUNT);
+	s[second + RESYNC_DIGEST_FRAME_SIZE + 5] ^= 1;
+	rt::write_file(tmp_.path("bad.dg"), s);
+	int fd = open(tmp_.path("bad.dg").c_str(), O_RDONLY);
+	RunResult res = run_engine(src_, tgt_, RESYNC_COMPARE, nullptr, 0, [&](resync *r) {
+		resync_set_block_size(r, B4);
+		resync_set_digest_source(r, fd, nullptr);
+	});
+	close(fd);
+	EXPECT_EQ(res.ret, -EBADMSG) << res.error;
+	EXPECT_NE(res.error.find("checksum mismatch in the frame at block 4096"), std::string::npos)
+		<< res.error;
+	rt::Bytes now = rt::read_file(tgt_);
+	for (uint64_t b = 0; b < N; b++) {
+		bool is_old = !memcmp(now.data() + b * B4, tgt.data() + b * B4, B4);
+		bool is_src = !memcmp(now.data() + b * B4, src.data() + b * B4, B4);
+		ASSERT_TRUE(is_old || is_src) << "block " << b;
+		if (b >= RESYNC_DIGEST_MAX_COUNT) {
+			ASSERT_TRUE(is_old) << "block " << b;
+		}
+	}
+	fd = open(make_stream("good.dg", src_, 0, B4).c_str(), O_RDONLY);
+	res = run_engine(src_, tgt_, RESYNC_COMPARE, nullptr, 0, [&](resync *r) {
+		resync_set_block_size(r, B4);
+		resync_set_digest_source(r, fd, nullptr);
+	});
+	close(fd);
+	ASSERT_EQ(res.ret, 0) << res.error;
+	EXPECT_EQ(rt::read_file(tgt_), src);
+}
+
 TEST_F(Digest, WrongBlockSizeIsRefused)
 {
 	std::string s = make_stream("s4k.dg", src_, 0, 4096);

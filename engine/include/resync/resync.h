@@ -302,8 +302,11 @@ struct resync_digest_opts {
  * be RESYNC_COMPARE (resync_run() fails with -EINVAL otherwise); the
  * stream's block size must be the plan's and its device size the source's.
  * A digest match counts as equal, so a stream must use the hash asked for
- * here: XXH3-128 only when asked for.  r does not own or close fd.
- * resync_run() then fails, before anything is written, with -EBADMSG (bad
+ * here: XXH3-128 only when asked for.  r does not own or close fd.  Unless
+ * it is a dry run, each block whose digest differs is copied as soon as it
+ * is found (the rate limit does not apply to it).  A stream that is not
+ * complete and valid fails resync_run() (blocks already copied hold the
+ * source's data; nothing is taken as equal) with -EBADMSG (bad
  * magic or a checksum mismatch), -EPROTO (unknown version, frames out of
  * order or of an unknown type), -EINVAL (a bad header field, another block
  * or device size), -EPERM (another hash), -ENODATA (the stream ended early),
