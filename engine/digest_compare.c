@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include "buffers.h"
@@ -24,6 +25,8 @@
 #include "digest.h"
 
 #define RS_TICK_NS (50ull * 1000000)
+/* How often the stream is looked at while the ring has work. */
+#define RS_STREAM_WAIT_NS (1ull * 1000000)
 /* The NBD default, for a stream that goes silent. */
 #define RS_DIGEST_DEFAULT_TIMEOUT_MS 60000u
 
@@ -148,6 +151,12 @@ static int next_frame(struct dpass *dp)
 	dp->frame_pos = 0;
 	dp->next_block += f.count;
 	return 0;
+}
+
+static bool stream_ready(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	return poll(&pfd, 1, 0) != 0;
 }
 
 static uint64_t block_len(const struct dpass *dp, uint64_t blk)
@@ -418,12 +427,20 @@ int rs_digest_compare(struct resync *r, struct rs_ring *rg, struct rs_buffers *b
 	}
 	uint64_t last_progress = rc_now_ns();
 	for (;;) {
+		uint64_t wait = RS_TICK_NS;
 		if (!dp.stop && atomic_load(&r->cancelled))
 			stop_with(&dp, rs_fail(r, -ECANCELED, UINT64_MAX, "cancelled"));
 		while (!dp.stop && dp.active < dp.nslots) {
 			if (dp.frame_pos == dp.frame_n) {
 				if (dp.ended)
 					break;
+				/* With I/O in flight a frame not yet here is
+				 * waited for by the ring, so fetches keep the
+				 * link busy meanwhile. */
+				if (dp.active && !stream_ready(r->digest_fd)) {
+					wait = RS_STREAM_WAIT_NS;
+					break;
+				}
 				if ((ret = next_frame(&dp)))
 					stop_with(&dp, ret);
 				continue;
@@ -437,7 +454,7 @@ int rs_digest_compare(struct resync *r, struct rs_ring *rg, struct rs_buffers *b
 			src->ops->pump(src);
 		if (tgt->ops->pump)
 			tgt->ops->pump(tgt);
-		if ((ret = rs_ring_run(rg, RS_TICK_NS)) < 0) {
+		if ((ret = rs_ring_run(rg, wait)) < 0) {
 			free_slots(&dp);
 			return rs_fail(r, ret, UINT64_MAX, "io_uring: %s", strerror(-ret));
 		}
