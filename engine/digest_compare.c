@@ -7,10 +7,10 @@
  * only when the slots have taken every block of the one before, so target
  * reads stay in flight while the next frame arrives.
  *
- * When the run writes, a slot fetches its differing blocks from the source
- * and writes them at once, so the link carries data while the rest of the
- * disk is still being hashed (its time is the link's, not the hashing's
- * plus the link's).  Those writes are flushed before the compare returns:
+ * When the run writes, copy slots read the differing blocks hashing has
+ * found from the source and write them at once, so the link carries data
+ * while the rest of the disk is still being hashed (its time is the
+ * link's, not the hashing's plus the link's).  Those writes are flushed before the compare returns:
  * the checkpoint saved after it may then record them as done.  A failed
  * stream fails the run after such writes too; the blocks written hold the
  * source's data, and the earlier checkpoint (if any) still lists them.
@@ -30,15 +30,25 @@
 /* The NBD default, for a stream that goes silent. */
 #define RS_DIGEST_DEFAULT_TIMEOUT_MS 60000u
 
+/* Hashing the target: a read, then the digests checked. */
 struct dslot {
 	struct dpass *dp;
 	struct rs_io io;
-	struct rs_io *runs; /* one per run of differing blocks: read, then write */
-	char *buf, *sbuf;   /* the target's blocks; the source's */
-	int idx, sidx;
+	char *buf;
+	int idx;
 	uint64_t first, nblk;
 	uint8_t *expect; /* nblk digests from the stream */
-	unsigned pending;
+	bool busy;
+};
+
+/* Copying a run of differing blocks: the source read, then the target
+ * written.  Apart from the hashing slots, so hashing runs ahead of the
+ * link and the link never waits for a slot that is hashing. */
+struct fslot {
+	struct dpass *dp;
+	struct rs_io io;
+	char *buf;
+	int idx;
 	bool busy;
 };
 
@@ -55,6 +65,9 @@ struct dpass {
 	uint64_t per_slot;
 	struct dslot *slots;
 	unsigned nslots, active;
+	struct fslot *fslots;
+	unsigned factive;
+	uint64_t fetch_cursor;         /* blocks below it are copied or being copied */
 	uint8_t *frame;                /* the current frame's digests */
 	uint64_t frame_first, frame_n; /* its blocks */
 	uint64_t frame_pos;            /* blocks of it handed to slots or passed over */
@@ -164,16 +177,10 @@ static uint64_t block_len(const struct dpass *dp, uint64_t blk)
 	return rs_min(dp->p->block, dp->p->size - blk * dp->p->block);
 }
 
-static void release(struct dslot *s)
-{
-	s->busy = false;
-	s->dp->active--;
-}
-
 static void write_done(struct rs_io *io, int err)
 {
-	struct dslot *s = io->owner;
-	struct dpass *dp = s->dp;
+	struct fslot *f = io->owner;
+	struct dpass *dp = f->dp;
 	struct resync *r = dp->r;
 	if (err) {
 		stop_with(dp, err);
@@ -184,19 +191,19 @@ static void write_done(struct rs_io *io, int err)
 		r->st.bytes_written += io->len;
 		r->st.bytes_done += io->len;
 	}
-	if (--s->pending == 0)
-		release(s);
+	f->busy = false;
+	dp->factive--;
 }
 
 static void fetch_done(struct rs_io *io, int err)
 {
-	struct dslot *s = io->owner;
-	struct dpass *dp = s->dp;
+	struct fslot *f = io->owner;
+	struct dpass *dp = f->dp;
 	if (err || dp->stop) {
 		if (err)
 			stop_with(dp, err);
-		if (--s->pending == 0)
-			release(s);
+		f->busy = false;
+		dp->factive--;
 		return;
 	}
 	dp->r->st.bytes_read += io->len;
@@ -213,73 +220,31 @@ static void fetch_done(struct rs_io *io, int err)
 		write_done(io, ret);
 }
 
-/* Reads each run of differing blocks of the slot from the source into
- * the slot's second buffer; each is written once it is in. */
-static void fetch(struct dslot *s, const bool *differs)
-{
-	struct dpass *dp = s->dp;
-	uint32_t bs = dp->p->block;
-	unsigned n = 0;
-	for (uint64_t i = 0; i < s->nblk;) {
-		if (!differs[i]) {
-			i++;
-			continue;
-		}
-		uint64_t j = i + 1;
-		while (j < s->nblk && differs[j])
-			j++;
-		struct rs_io *io = &s->runs[n++];
-		memset(io, 0, sizeof *io);
-		io->ep = dp->src;
-		io->op = RS_OP_READ;
-		io->off = (s->first + i) * bs;
-		io->len = rs_min((s->first + j) * bs, dp->p->size) - io->off;
-		io->buf = s->sbuf + i * bs;
-		io->buf_index = s->sidx;
-		io->cb = fetch_done;
-		io->owner = s;
-		i = j;
-	}
-	s->pending = n;
-	for (unsigned k = 0; k < n; k++) {
-		int ret = dp->src->ops->submit(dp->src, &s->runs[k]);
-		if (ret)
-			fetch_done(&s->runs[k], ret);
-	}
-}
-
 static void read_done(struct rs_io *io, int err)
 {
 	struct dslot *s = io->owner;
 	struct dpass *dp = s->dp;
 	struct resync *r = dp->r;
+	s->busy = false;
+	dp->active--;
 	if (err) {
 		stop_with(dp, err);
-		release(s);
 		return;
 	}
 	r->st.bytes_read += io->len;
 	uint8_t d[RS_DIGEST_MAX_SIZE];
-	bool differs[RS_MAX_REQUEST_SIZE / RS_MIN_REQUEST_SIZE];
-	bool any = false;
 	for (uint64_t i = 0; i < s->nblk; i++) {
 		uint64_t blk = s->first + i, len = block_len(dp, blk);
 		rs_digest_block(dp->h.hash_id, s->buf + i * dp->p->block, len, d);
-		differs[i] = memcmp(d, s->expect + i * dp->dsize, dp->dsize) != 0;
-		if (differs[i]) {
+		if (memcmp(d, s->expect + i * dp->dsize, dp->dsize)) {
 			/* A dry run's compare pass counts it, reading both sides. */
 			if (dp->write)
 				r->st.bytes_differing += len;
-			any = true;
 			continue;
 		}
 		rs_bm_clear_blk(dp->p->todo, blk);
 		r->st.bytes_skipped_equal += len;
 	}
-	if (any && dp->write && !dp->stop)
-		fetch(s, differs);
-	else
-		release(s);
 }
 
 /* Whether the digest compare hashes block blk of the target. */
@@ -287,6 +252,55 @@ static bool wanted(const struct dpass *dp, uint64_t blk)
 {
 	return rs_bm_test(dp->p->todo, blk) &&
 	       !(dp->p->src_zero && rs_bm_test(dp->p->src_zero, blk));
+}
+
+/* The first block not yet hashed: below it, a block still in the plan
+ * differs (or is left to the copy: wanted() is false for it). */
+static uint64_t hashed_frontier(const struct dpass *dp)
+{
+	uint64_t f = dp->frame_pos < dp->frame_n ? dp->frame_first + dp->frame_pos : dp->next_block;
+	for (unsigned i = 0; i < dp->nslots; i++)
+		if (dp->slots[i].busy && dp->slots[i].first < f)
+			f = dp->slots[i].first;
+	return f;
+}
+
+/* Starts copying the runs of differing blocks that hashing has found, as
+ * far as free copy slots allow. */
+static void fetch_fill(struct dpass *dp)
+{
+	uint64_t frontier = hashed_frontier(dp);
+	while (!dp->stop && dp->factive < dp->nslots) {
+		uint64_t b = dp->fetch_cursor;
+		while (b < frontier && !wanted(dp, b))
+			b = rs_min(rs_bm_next_set(dp->p->todo, b + 1), frontier);
+		if (b >= frontier) {
+			dp->fetch_cursor = b;
+			return;
+		}
+		uint64_t e = b + 1;
+		while (e < frontier && e - b < dp->per_slot && wanted(dp, e))
+			e++;
+		dp->fetch_cursor = e;
+		struct fslot *f = NULL;
+		for (unsigned i = 0; i < dp->nslots && !f; i++)
+			if (!dp->fslots[i].busy)
+				f = &dp->fslots[i];
+		f->busy = true;
+		dp->factive++;
+		memset(&f->io, 0, sizeof f->io);
+		f->io.ep = dp->src;
+		f->io.op = RS_OP_READ;
+		f->io.off = b * dp->p->block;
+		f->io.len = rs_min(e * dp->p->block, dp->p->size) - f->io.off;
+		f->io.buf = f->buf;
+		f->io.buf_index = f->idx;
+		f->io.cb = fetch_done;
+		f->io.owner = f;
+		int ret = dp->src->ops->submit(dp->src, &f->io);
+		if (ret)
+			fetch_done(&f->io, ret);
+	}
 }
 
 /* Hands the next run of wanted blocks of the current frame to a free slot.
@@ -309,7 +323,6 @@ static int fill_one(struct dpass *dp)
 		if (!dp->slots[i].busy)
 			s = &dp->slots[i];
 	s->busy = true;
-	s->pending = 0;
 	s->first = dp->frame_first + pos;
 	s->nblk = end - pos;
 	memcpy(s->expect, dp->frame + pos * dp->dsize, s->nblk * dp->dsize);
@@ -364,20 +377,21 @@ static int init_slots(struct dpass *dp, struct rs_buffers *bufs, uint32_t reques
 	dp->per_slot = rs_max(1, request / dp->p->block);
 	dp->nslots = dp->r->queue_depth;
 	dp->slots = calloc(dp->nslots, sizeof *dp->slots);
+	dp->fslots = calloc(dp->nslots, sizeof *dp->fslots);
 	dp->frame = malloc((size_t)RESYNC_DIGEST_MAX_COUNT * RS_DIGEST_MAX_SIZE);
-	if (!dp->slots || !dp->frame)
+	if (!dp->slots || !dp->fslots || !dp->frame)
 		return -ENOMEM;
-	/* A compare's buffers come two to a slot: the target's, the source's. */
+	/* A compare's buffers come two to a copy slot: the first for hashing,
+	 * the second for copying. */
 	for (unsigned i = 0; i < dp->nslots; i++) {
 		struct dslot *s = &dp->slots[i];
-		s->dp = dp;
+		struct fslot *f = &dp->fslots[i];
+		s->dp = f->dp = dp;
 		s->buf = bufs->mem + (size_t)i * 2 * bufs->size;
 		s->idx = bufs->registered ? (int)(i * 2) : -1;
-		s->sbuf = s->buf + bufs->size;
-		s->sidx = bufs->registered ? s->idx + 1 : -1;
-		s->expect = malloc(dp->per_slot * RS_DIGEST_MAX_SIZE);
-		s->runs = calloc(dp->per_slot, sizeof *s->runs);
-		if (!s->expect || !s->runs)
+		f->buf = s->buf + bufs->size;
+		f->idx = bufs->registered ? s->idx + 1 : -1;
+		if (!(s->expect = malloc(dp->per_slot * RS_DIGEST_MAX_SIZE)))
 			return -ENOMEM;
 	}
 	return 0;
@@ -385,11 +399,10 @@ static int init_slots(struct dpass *dp, struct rs_buffers *bufs, uint32_t reques
 
 static void free_slots(struct dpass *dp)
 {
-	for (unsigned i = 0; dp->slots && i < dp->nslots; i++) {
+	for (unsigned i = 0; dp->slots && i < dp->nslots; i++)
 		free(dp->slots[i].expect);
-		free(dp->slots[i].runs);
-	}
 	free(dp->slots);
+	free(dp->fslots);
 	free(dp->frame);
 }
 
@@ -437,7 +450,7 @@ int rs_digest_compare(struct resync *r, struct rs_ring *rg, struct rs_buffers *b
 				/* With I/O in flight a frame not yet here is
 				 * waited for by the ring, so fetches keep the
 				 * link busy meanwhile. */
-				if (dp.active && !stream_ready(r->digest_fd)) {
+				if ((dp.active || dp.factive) && !stream_ready(r->digest_fd)) {
 					wait = RS_STREAM_WAIT_NS;
 					break;
 				}
@@ -447,7 +460,10 @@ int rs_digest_compare(struct resync *r, struct rs_ring *rg, struct rs_buffers *b
 			}
 			fill_one(&dp);
 		}
-		if (dp.active == 0 && (dp.stop || (dp.ended && dp.frame_pos == dp.frame_n)))
+		if (dp.write)
+			fetch_fill(&dp);
+		if (dp.active == 0 && dp.factive == 0 &&
+		    (dp.stop || (dp.ended && dp.frame_pos == dp.frame_n)))
 			break;
 		report_progress(r, &last_progress, rc_now_ns());
 		if (src->ops->pump)
