@@ -58,7 +58,9 @@ void rs_digest_frame_decode(const struct resync_digest_frame *raw, struct resync
 /* The digest compare: reads the stream from r->digest_fd, hashes the
  * target's blocks that p->todo holds (not those known to read as zeroes on
  * the source: the copy compares those locally) and clears from p->todo
- * every block whose digest matches.  The whole stream is read and validated
+ * every block whose digest matches.  Unless it is a dry run, blocks whose
+ * digests differ are copied from src as they are found (and cleared too),
+ * and flushed before it returns.  The whole stream is read and validated
  * before it returns 0; on failure p->todo must not be used. */
 int rs_digest_compare(struct resync *r, struct rs_ring *rg, struct rs_buffers *bufs,
 		      struct rs_endpoint *src, struct rs_endpoint *tgt, struct rs_plan *p,

@@ -207,13 +207,17 @@ static void fetch_done(struct rs_io *io, int err)
 		return;
 	}
 	dp->r->st.bytes_read += io->len;
+	/* The same request, now a write: nothing of the read carried over. */
+	uint64_t off = io->off, len = io->len;
+	memset(io, 0, sizeof *io);
 	io->ep = dp->tgt;
 	io->op = RS_OP_WRITE;
-	io->done = 0;
-	io->retries = 0;
-	io->method = 0;
-	io->res = 0;
+	io->off = off;
+	io->len = len;
+	io->buf = f->buf;
+	io->buf_index = f->idx;
 	io->cb = write_done;
+	io->owner = f;
 	dp->wrote = true;
 	int ret = dp->tgt->ops->submit(dp->tgt, io);
 	if (ret)

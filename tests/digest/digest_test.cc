@@ -148,6 +148,29 @@ TEST_F(Digest, StreamRoundTripMatchesIndependentHashes)
 	}
 }
 
+// Holes of the far side's disk are not read, and hash as the zeroes they
+// read as: the stream of a sparse file is the stream of its bytes.
+TEST_F(Digest, ProducerSkipsHoles)
+{
+	std::string sparse = tmp_.path("sparse.img"), dense = tmp_.path("dense.img");
+	rt::sparse_file(sparse, 16 * MiB);
+	rt::pwrite_at(sparse, 5 * MiB, rt::random_bytes(BLOCK, 3));
+	rt::write_file(dense, rt::read_file(sparse));
+	std::string s1 = tmp_.path("sparse.dg");
+	int fd = open(s1.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	resync *r = resync_new();
+	ASSERT_EQ(resync_set_source(r, sparse.c_str()), 0);
+	ASSERT_EQ(resync_digest_write(r, fd, nullptr), 0) << resync_error(r);
+	close(fd);
+	resync_stats st;
+	resync_get_stats(r, &st);
+	resync_free(r);
+	EXPECT_EQ(st.size, 16 * MiB);
+	EXPECT_EQ(st.bytes_read, 1 * MiB); // the one request holding data
+	EXPECT_EQ(st.digest_stream_bytes, rt::file_size(s1));
+	EXPECT_EQ(rt::read_file(s1), rt::read_file(make_stream("dense.dg", dense)));
+}
+
 TEST_F(Digest, FindsExactlyTheChangedBlocks)
 {
 	std::string s = make_stream("s.dg", src_);
