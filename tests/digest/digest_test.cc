@@ -353,10 +353,12 @@ TEST_F(Digest, LaterFrameCorruptionFailsAfterPartialCopy)
 	ASSERT_EQ(at<uint64_t>(s, second + 8), RESYNC_DIGEST_MAX_COUNT);
 	s[second + RESYNC_DIGEST_FRAME_SIZE + 5] ^= 1;
 	rt::write_file(tmp_.path("bad.dg"), s);
+	std::string ckpt = tmp_.path("ckpt");
 	int fd = open(tmp_.path("bad.dg").c_str(), O_RDONLY);
 	RunResult res = run_engine(src_, tgt_, RESYNC_COMPARE, nullptr, 0, [&](resync *r) {
 		resync_set_block_size(r, B4);
 		resync_set_digest_source(r, fd, nullptr);
+		resync_set_checkpoint(r, ckpt.c_str(), 5000, 0);
 	});
 	close(fd);
 	EXPECT_EQ(res.ret, -EBADMSG) << res.error;
@@ -371,14 +373,18 @@ TEST_F(Digest, LaterFrameCorruptionFailsAfterPartialCopy)
 			ASSERT_TRUE(is_old) << "block " << b;
 		}
 	}
+	// Nothing of the failed stream was recorded as done.
+	EXPECT_NE(access(ckpt.c_str(), F_OK), 0);
 	fd = open(make_stream("good.dg", src_, 0, B4).c_str(), O_RDONLY);
 	res = run_engine(src_, tgt_, RESYNC_COMPARE, nullptr, 0, [&](resync *r) {
 		resync_set_block_size(r, B4);
 		resync_set_digest_source(r, fd, nullptr);
+		resync_set_checkpoint(r, ckpt.c_str(), 5000, 0);
 	});
 	close(fd);
 	ASSERT_EQ(res.ret, 0) << res.error;
 	EXPECT_EQ(rt::read_file(tgt_), src);
+	EXPECT_NE(access(ckpt.c_str(), F_OK), 0);
 }
 
 TEST_F(Digest, WrongBlockSizeIsRefused)
