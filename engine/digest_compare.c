@@ -23,6 +23,7 @@
 #include "buffers.h"
 #include "clock.h"
 #include "digest.h"
+#include "ratelimit.h"
 
 #define RS_TICK_NS (50ull * 1000000)
 /* How often the stream is looked at while the ring has work. */
@@ -68,6 +69,8 @@ struct dpass {
 	struct fslot *fslots;
 	unsigned factive;
 	uint64_t fetch_cursor;         /* blocks below it are copied or being copied */
+	struct rs_rate rate;           /* the run's rate limit, on the copies' source reads */
+	uint64_t rate_wait_ns;         /* > 0: the limit holds the next copy back this long */
 	uint8_t *frame;                /* the current frame's digests */
 	uint64_t frame_first, frame_n; /* its blocks */
 	uint64_t frame_pos;            /* blocks of it handed to slots or passed over */
@@ -270,10 +273,11 @@ static uint64_t hashed_frontier(const struct dpass *dp)
 }
 
 /* Starts copying the runs of differing blocks that hashing has found, as
- * far as free copy slots allow. */
+ * far as free copy slots and the rate limit allow. */
 static void fetch_fill(struct dpass *dp)
 {
 	uint64_t frontier = hashed_frontier(dp);
+	dp->rate_wait_ns = 0;
 	while (!dp->stop && dp->factive < dp->nslots) {
 		uint64_t b = dp->fetch_cursor;
 		while (b < frontier && !wanted(dp, b))
@@ -285,6 +289,13 @@ static void fetch_fill(struct dpass *dp)
 		uint64_t e = b + 1;
 		while (e < frontier && e - b < dp->per_slot && wanted(dp, e))
 			e++;
+		uint64_t now = rc_now_ns(),
+			 bytes = rs_min(e * dp->p->block, dp->p->size) - b * dp->p->block;
+		if (rs_rate_take(&dp->rate, bytes, now)) {
+			dp->fetch_cursor = b;
+			dp->rate_wait_ns = rs_max(1, rs_rate_wait_ns(&dp->rate, now));
+			return;
+		}
 		dp->fetch_cursor = e;
 		struct fslot *f = NULL;
 		for (unsigned i = 0; i < dp->nslots && !f; i++)
@@ -433,6 +444,8 @@ int rs_digest_compare(struct resync *r, struct rs_ring *rg, struct rs_buffers *b
 		.timeout_ms = r->nbd_timeout_ms ? r->nbd_timeout_ms : RS_DIGEST_DEFAULT_TIMEOUT_MS,
 	};
 	XXH3_64bits_reset(&dp.total);
+	/* Room for two requests, as the copy allows itself. */
+	rs_rate_init(&dp.rate, r->rate, 2ull * request, rc_now_ns());
 	int ret = rs_digest_init(r);
 	if (!ret && init_slots(&dp, bufs, request))
 		ret = rs_fail(r, -ENOMEM, UINT64_MAX, "out of memory for the digest compare");
@@ -466,8 +479,10 @@ int rs_digest_compare(struct resync *r, struct rs_ring *rg, struct rs_buffers *b
 		}
 		if (dp.write)
 			fetch_fill(&dp);
+		if (dp.rate_wait_ns)
+			wait = rs_min(wait, dp.rate_wait_ns);
 		if (dp.active == 0 && dp.factive == 0 &&
-		    (dp.stop || (dp.ended && dp.frame_pos == dp.frame_n)))
+		    (dp.stop || (dp.ended && dp.frame_pos == dp.frame_n && !dp.rate_wait_ns)))
 			break;
 		report_progress(r, &last_progress, rc_now_ns());
 		if (src->ops->pump)

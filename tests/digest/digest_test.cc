@@ -387,6 +387,27 @@ TEST_F(Digest, LaterFrameCorruptionFailsAfterPartialCopy)
 	EXPECT_NE(access(ckpt.c_str(), F_OK), 0);
 }
 
+// The copies made while hashing keep to the run's rate limit: a lower bound
+// on the time (the bucket holds two requests), never an upper one.
+TEST_F(Digest, CopiesKeepToTheRateLimit)
+{
+	constexpr uint64_t RATE = 256 * KiB;
+	int fd = open(make_stream("s.dg", src_).c_str(), O_RDONLY);
+	RunResult res = run_engine(src_, tgt_, RESYNC_COMPARE, nullptr, 0, [&](resync *r) {
+		resync_set_request_size(r, BLOCK);
+		resync_set_rate_limit(r, RATE);
+		resync_set_digest_source(r, fd, nullptr);
+	});
+	close(fd);
+	ASSERT_EQ(res.ret, 0) << res.error;
+	uint64_t changed = 0;
+	for (uint64_t b : CHANGED)
+		changed += std::min(BLOCK, SIZE - b * BLOCK);
+	EXPECT_EQ(res.st.bytes_written, changed);
+	EXPECT_GE(res.st.elapsed_ns, (changed - 2 * BLOCK) * 1000000000ull / RATE);
+	EXPECT_EQ(rt::read_file(tgt_), rt::read_file(src_));
+}
+
 TEST_F(Digest, WrongBlockSizeIsRefused)
 {
 	std::string s = make_stream("s4k.dg", src_, 0, 4096);

@@ -304,7 +304,7 @@ struct resync_digest_opts {
  * A digest match counts as equal, so a stream must use the hash asked for
  * here: XXH3-128 only when asked for.  r does not own or close fd.  Unless
  * it is a dry run, each block whose digest differs is copied as soon as it
- * is found (the rate limit does not apply to it).  A stream that is not
+ * is found (within the rate limit).  A stream that is not
  * complete and valid fails resync_run() (blocks already copied hold the
  * source's data; nothing is taken as equal) with -EBADMSG (bad
  * magic or a checksum mismatch), -EPROTO (unknown version, frames out of
