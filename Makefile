@@ -35,7 +35,7 @@ SOVERSION := 0
 # packages' (debian/changelog, checked by tests/e2e/version.sh).
 VERSION   := $(shell cat VERSION)
 
-PKGS      := liburing libnbd blkid uuid json-c libxxhash
+PKGS      := liburing libnbd blkid uuid json-c libxxhash libsodium
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -129,6 +129,7 @@ $(B)/tests/nbd/%.o:     INC = -Itests/support $(INC_ENGINE)
 $(B)/tests/ctl/%.o:     INC = -Itests/support $(INC_CTL)
 $(B)/tests/daemon/%.o:  INC = -Itests/support -Idaemon $(INC_CTL)
 $(B)/tests/track/%.o:   INC = -Itests/support -Itests/track -Iengine/include -Iuapi -Icommon
+$(B)/tests/digest/%.o:  INC = -Itests/support -Iengine/include -Iuapi
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -21,6 +21,10 @@
  *	Copy the listed extents from SRC to DST.
  *   benchtool allocated FILE
  *	Print FILE's data extents as "offset length" lines.
+ *   benchtool shape BYTES_PER_SEC COUNT_FILE
+ *	Copy stdin to stdout no faster than BYTES_PER_SEC (a link of that
+ *	rate: each piece leaves when the link would have carried it), then
+ *	write the number of bytes carried to COUNT_FILE.
  *
  * Exit status: 0 success, 1 difference (cmp), 2 error.
  */
@@ -33,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define UNIT  4096u			/* data seeding unit */
@@ -368,8 +373,50 @@ static int cmd_allocated(int argc, char **argv)
 	return 0;
 }
 
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int cmd_shape(int argc, char **argv)
+{
+	if (argc != 3) {
+		fprintf(stderr, "usage: benchtool shape BYTES_PER_SEC COUNT_FILE\n");
+		return 2;
+	}
+	double rate = strtod(argv[1], NULL), start = now_s();
+	static char buf[16384];
+	uint64_t total = 0;
+	ssize_t n;
+	while ((n = read(0, buf, sizeof buf)) > 0) {
+		total += (uint64_t)n;
+		/* The piece is through once the link has carried every byte so far. */
+		double due = start + total / rate, wait = due - now_s();
+		if (wait > 0) {
+			struct timespec ts = { (time_t)wait, (long)((wait - (time_t)wait) * 1e9) };
+			nanosleep(&ts, NULL);
+		}
+		for (ssize_t w = 0; w < n;) {
+			ssize_t k = write(1, buf + w, (size_t)(n - w));
+			if (k <= 0)
+				die("write", "stdout");
+			w += k;
+		}
+	}
+	if (n < 0)
+		die("read", "stdin");
+	FILE *f = fopen(argv[2], "w");
+	if (!f || fprintf(f, "%" PRIu64 "\n", total) < 0 || fclose(f))
+		die("write", argv[2]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 2 && !strcmp(argv[1], "shape"))
+		return cmd_shape(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "write"))
 		return cmd_write(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "cmp"))
@@ -378,6 +425,6 @@ int main(int argc, char **argv)
 		return cmd_copyext(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "allocated"))
 		return cmd_allocated(argc - 1, argv + 1);
-	fprintf(stderr, "usage: benchtool write|cmp|copyext|allocated ...\n");
+	fprintf(stderr, "usage: benchtool write|cmp|copyext|allocated|shape ...\n");
 	return 2;
 }

@@ -21,6 +21,7 @@ resync *resync_new(void)
 	r->sample_per_gib = RS_DEFAULT_SAMPLE_PER_GIB;
 	r->sample_min = RS_DEFAULT_SAMPLE_MIN;
 	r->err_off = UINT64_MAX;
+	r->digest_fd = -1;
 	return r;
 }
 
@@ -278,4 +279,21 @@ int rs_check_cancel(struct resync *r)
 	if (!atomic_load(&r->cancelled))
 		return 0;
 	return rs_fail(r, -ECANCELED, UINT64_MAX, "cancelled");
+}
+
+int resync_set_digest_source(resync *r, int fd, const struct resync_digest_opts *opts)
+{
+	CHECK_IDLE(r);
+	unsigned hash = RESYNC_DIGEST_HASH_BLAKE2B;
+	if (opts) {
+		if (opts->struct_size < sizeof *opts || opts->flags || opts->reserved)
+			return -EINVAL;
+		if (opts->hash)
+			hash = opts->hash;
+	}
+	if (fd < -1 || (hash != RESYNC_DIGEST_HASH_BLAKE2B && hash != RESYNC_DIGEST_HASH_XXH3_128))
+		return -EINVAL;
+	r->digest_fd = fd;
+	r->digest_hash = hash;
+	return 0;
 }

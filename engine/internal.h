@@ -46,6 +46,8 @@ struct resync {
 	enum resync_verify verify;
 	uint32_t sample_per_gib;
 	uint32_t sample_min;
+	int digest_fd;        /* -1: no digest compare */
+	unsigned digest_hash; /* the hash its stream must use */
 
 	atomic_int cancelled; /* consumed when resync_run() returns */
 	atomic_int paused;

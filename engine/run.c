@@ -7,6 +7,7 @@
 #include "checkpoint.h"
 #include "clock.h"
 #include "copy.h"
+#include "digest.h"
 #include "endpoint.h"
 #include "internal.h"
 #include "plan.h"
@@ -181,6 +182,9 @@ static int run(struct run *rn)
 		ret = rs_check_cancel(r);
 	if (!ret)
 		ret = check_endpoints(r, &rn->src, &rn->tgt);
+	if (!ret && r->digest_fd >= 0 && r->mode != RESYNC_COMPARE)
+		ret = rs_fail(r, -EINVAL, UINT64_MAX,
+			      "a digest source compares: the mode must be compare");
 	if (ret)
 		return ret;
 	r->st.size = rn->src.size;
@@ -202,13 +206,23 @@ static int run(struct run *rn)
 	    (ret = rs_verify_seed(r, rn->verify_seed)))
 		return ret;
 	r->st.resumed = (uint32_t)rn->plan.resumed;
-	r->st.bytes_planned = resync_bitmap_dirty_bytes(rn->plan.todo);
-	/* A comparing slot holds two buffers (copy.c), so at depth 1 too. */
+	/* A comparing slot holds two buffers (copy.c), so at depth 1 too; the
+	 * digest compare keeps a hashing and a copying buffer per slot at the
+	 * full depth (digest_compare.c). */
 	bool two = compare || rs_verify_mode(r) != RESYNC_VERIFY_NONE;
-	ret = rs_buffers_new(r, &rn->rg, two ? (unsigned)rs_max(r->queue_depth, 2) : r->queue_depth,
-			     rn->request, &rn->bufs);
+	unsigned nbufs = r->digest_fd >= 0 ? 2 * r->queue_depth :
+			 two               ? (unsigned)rs_max(r->queue_depth, 2) :
+					     r->queue_depth;
+	ret = rs_buffers_new(r, &rn->rg, nbufs, rn->request, &rn->bufs);
+	/* The digest compare narrows the plan to the blocks whose digests
+	 * differ, before anything is written or checkpointed. */
+	if (!ret && r->digest_fd >= 0)
+		ret = rs_digest_compare(r, &rn->rg, rn->bufs, &rn->src, &rn->tgt, &rn->plan,
+					rn->request);
 	if (ret)
 		return ret;
+	/* What the digest compare already wrote counts as planned and done. */
+	r->st.bytes_planned = r->st.bytes_done + resync_bitmap_dirty_bytes(rn->plan.todo);
 	/* Recorded before the first write, so a crash at any point resumes. */
 	if (r->checkpoint && !dry && !rn->plan.resumed &&
 	    (ret = rs_checkpoint_save(r, r->checkpoint, &rn->plan)))

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * resync: copy, compare or verify two endpoints (files, block devices, NBD
- * URIs) with libresync.  Exit status: 0 done (or equal), 1 runtime or I/O
- * error, 2 usage error, 3 differences found, 4 interrupted.
+ * URIs) with libresync, or write one disk's digest stream (resync digest)
+ * for a digest compare at the far end of a link.  Exit status: 0 done (or
+ * equal), 1 runtime or I/O error, 2 usage error, 3 differences found, 4
+ * interrupted.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -12,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <resync/resync.h>
 #include "output.h"
@@ -35,6 +39,8 @@ static void usage(FILE *f)
 	      "                           --nbd-dirty NAME] [options]\n"
 	      "       resync compare SRC DST [options]   count the bytes that differ\n"
 	      "       resync verify SRC DST [options]    stop at the first difference\n"
+	      "       resync digest SRC [options] > STREAM  SRC's per-block digests, for\n"
+	      "                                          --digest-from at the far end\n"
 	      "SRC and DST: a regular file, a block device, or an NBD URI (nbd://host[:port]/export,\n"
 	      "nbds://, nbd+unix:///export?socket=PATH, nbds+unix://, nbd+vsock://CID/export,\n"
 	      "nbds+vsock://).\n"
@@ -51,6 +57,12 @@ static void usage(FILE *f)
 	      "  --queue-depth N           requests in flight (default 32)\n"
 	      "  --request-size N          bytes per request (default 1M)\n"
 	      "  --block-size N            compare and checkpoint unit (default 64K)\n"
+	      "  --digest-from CMD         compare by digests: run CMD (sh -c) and read the\n"
+	      "                            stream of `resync digest` from its stdout, e.g.\n"
+	      "                            'ssh far resync digest /dev/vg/rp'; only blocks\n"
+	      "                            whose digests differ are read from SRC\n"
+	      "  --digest-hash H           blake2b (the default) or xxh3 (trusted links only);\n"
+	      "                            both sides must name the same\n"
 	      "  --no-direct               do not use O_DIRECT\n"
 	      "  --no-zero-detect          write zero blocks as data\n"
 	      "  --allow-trim              zeroing may deallocate (punch holes, unmap, NBD trim);\n"
@@ -96,6 +108,8 @@ enum {
 	OPT_HELP,
 	OPT_PROGRESS_MS,
 	OPT_VERSION,
+	OPT_DIGEST_FROM,
+	OPT_DIGEST_HASH,
 	OPT_LONG_OPTIONS,
 	OPT_SHORT_OPTIONS
 };
@@ -130,6 +144,8 @@ static const struct option options[] = {
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "progress-interval", required_argument, NULL, OPT_PROGRESS_MS },
 	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "digest-from", required_argument, NULL, OPT_DIGEST_FROM },
+	{ "digest-hash", required_argument, NULL, OPT_DIGEST_HASH },
 	{ "long-options", no_argument, NULL, OPT_LONG_OPTIONS },
 	{ "short-options", no_argument, NULL, OPT_SHORT_OPTIONS },
 	{ NULL, 0, NULL, 0 },
@@ -163,6 +179,8 @@ struct cli {
 	uint64_t ckpt_ms, ckpt_bytes;
 	uint64_t rate, depth, request, block, conns;
 	const char *tls_certs, *tls_psk, *tls_user;
+	const char *digest_from;
+	enum resync_digest_hash digest_hash; /* 0: not given */
 	struct output out;
 };
 
@@ -302,6 +320,21 @@ static int parse(struct cli *c, int argc, char **argv)
 		case OPT_TLS_USER:
 			c->tls_user = optarg;
 			break;
+		case OPT_DIGEST_FROM:
+			c->digest_from = optarg;
+			break;
+		case OPT_DIGEST_HASH:
+			if (!strcmp(optarg, "blake2b"))
+				c->digest_hash = RESYNC_DIGEST_HASH_BLAKE2B;
+			else if (!strcmp(optarg, "xxh3"))
+				c->digest_hash = RESYNC_DIGEST_HASH_XXH3_128;
+			else {
+				fprintf(stderr,
+					"resync: --digest-hash takes blake2b or xxh3, not '%s'\n",
+					optarg);
+				return -1;
+			}
+			break;
 		case OPT_PROGRESS:
 			c->out.bar = true;
 			break;
@@ -343,7 +376,7 @@ static int configure(resync *r, struct cli *c, const char *src, const char *dst)
 		const char *what;
 	} steps[] = {
 		{ resync_set_source(r, src), "source" },
-		{ resync_set_target(r, dst), "target" },
+		{ dst ? resync_set_target(r, dst) : 0, "target" },
 		{ resync_set_mode(r, c->mode, c->mode_arg), "mode" },
 		{ resync_set_flags(r, c->flags), "flags" },
 		{ resync_set_verify(r, c->verify, SAMPLE_PER_GIB, SAMPLE_MIN), "--verify" },
@@ -379,6 +412,111 @@ static int configure(resync *r, struct cli *c, const char *src, const char *dst)
 	return 0;
 }
 
+/* --digest-from: the far side's `resync digest`, run by sh -c in its own
+ * process group (a terminal's ^C reaches us, and we stop it), its stdout a
+ * pipe the library reads. */
+struct digest_cmd {
+	pid_t pid;
+	int fd;
+	const char *cmd;
+};
+
+static int digest_cmd_start(struct digest_cmd *dc, resync *r, const struct cli *c)
+{
+	int p[2];
+	dc->cmd = c->digest_from;
+	if (pipe2(p, O_CLOEXEC))
+		return fprintf(stderr, "resync: pipe: %s\n", strerror(errno)), -errno;
+	fflush(NULL);
+	dc->pid = fork();
+	if (dc->pid < 0) {
+		fprintf(stderr, "resync: fork: %s\n", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return -errno;
+	}
+	if (dc->pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+		setpgid(0, 0);
+		signal(SIGPIPE, SIG_DFL);
+		if (null < 0 || dup2(null, 0) < 0 || dup2(p[1], 1) < 0)
+			_exit(127);
+		execl("/bin/sh", "sh", "-c", c->digest_from, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	dc->fd = p[0];
+	struct resync_digest_opts o = { .struct_size = sizeof o, .hash = c->digest_hash };
+	int ret = resync_set_digest_source(r, dc->fd, &o);
+	if (ret)
+		fprintf(stderr, "resync: --digest-from: %s\n", strerror(-ret));
+	return ret;
+}
+
+/* The command is done with once the run is: a failed run stops it; its
+ * own failure is worth a word when the run failed too (the stream's error
+ * says what was missing, the command's status why). */
+static void digest_cmd_finish(struct digest_cmd *dc, int ret)
+{
+	if (dc->fd >= 0)
+		close(dc->fd);
+	if (dc->pid <= 0)
+		return;
+	if (ret)
+		kill(-dc->pid, SIGTERM);
+	int st;
+	while (waitpid(dc->pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (ret && WIFEXITED(st) && WEXITSTATUS(st))
+		fprintf(stderr, "resync: the digest command '%s' exited with status %d\n", dc->cmd,
+			WEXITSTATUS(st));
+}
+
+/* resync digest SRC: the stream on stdout, messages on stderr. */
+static int digest_main(struct cli *c, int argc, char **argv)
+{
+	if (parse(c, argc, argv))
+		return EXIT_USAGE;
+	if (argc - optind != 1)
+		return usage_error("%s needs SRC (and writes to stdout)", "digest");
+	if (c->modes_given || c->checkpoint || c->verify || c->digest_from || c->rate ||
+	    c->out.json || c->out.stats || c->out.bar)
+		return usage_error("%s",
+				   "digest takes no mode, --checkpoint, --verify, --digest-from, "
+				   "--rate or progress options");
+	if (isatty(1))
+		return usage_error("%s", "digest writes a binary stream: redirect stdout");
+	resync *r = resync_new();
+	if (!r)
+		return fprintf(stderr, "resync: out of memory\n"), EXIT_RUNTIME;
+	int status = configure(r, c, argv[optind], NULL);
+	if (status) {
+		resync_free(r);
+		return status;
+	}
+	/* A reader that goes away is an error to report, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
+	struct sigaction sa = { .sa_handler = on_signal };
+	running = r;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	struct resync_digest_opts o = { .struct_size = sizeof o, .hash = c->digest_hash };
+	int ret = resync_digest_write(r, 1, &o);
+	running = NULL;
+	struct resync_stats st;
+	resync_get_stats(r, &st);
+	if (ret)
+		fprintf(stderr, "resync: digest: %s\n",
+			*resync_error(r) ? resync_error(r) : strerror(-ret));
+	else if (c->out.verbose)
+		fprintf(stderr,
+			"resync: digest: %" PRIu64 " bytes hashed, %" PRIu64 " read, %" PRIu64
+			" bytes of digests written\n",
+			st.size, st.bytes_read, st.digest_stream_bytes);
+	resync_free(r);
+	return !ret ? EXIT_OK : ret == -ECANCELED ? EXIT_INTERRUPTED : EXIT_RUNTIME;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli c = { 0 };
@@ -394,8 +532,11 @@ int main(int argc, char **argv)
 	bool copy = !strcmp(c.command, "copy");
 	bool compare = !strcmp(c.command, "compare");
 	bool verify = !strcmp(c.command, "verify");
+	if (!strcmp(c.command, "digest"))
+		return digest_main(&c, argc - 1, argv + 1);
 	if (!copy && !compare && !verify)
-		return usage_error("unknown command '%s' (copy, compare, verify)", c.command);
+		return usage_error("unknown command '%s' (copy, compare, verify, digest)",
+				   c.command);
 	if (parse(&c, argc - 1, argv + 1))
 		return EXIT_USAGE;
 	if (argc - 1 - optind != 2)
@@ -406,6 +547,14 @@ int main(int argc, char **argv)
 			"give at most one of --full, --compare, --bitmap, --extents, --nbd-dirty");
 	if (!copy && (c.modes_given || c.checkpoint || c.verify))
 		return usage_error("%s takes no mode, --checkpoint or --verify", c.command);
+	if (c.digest_hash && !c.digest_from)
+		return usage_error("%s", "--digest-hash goes with --digest-from");
+	/* Digests decide what differs: that is a compare. */
+	if (c.digest_from) {
+		if (c.modes_given && c.mode != RESYNC_COMPARE)
+			return usage_error("%s", "--digest-from compares: it takes no other mode");
+		c.mode = RESYNC_COMPARE;
+	}
 	if (!copy) {
 		/* compare: every block, nothing written; verify: stop at the first. */
 		c.mode = RESYNC_COMPARE;
@@ -426,8 +575,12 @@ int main(int argc, char **argv)
 	running = r;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	int ret = resync_run(r);
+	struct digest_cmd dc = { .pid = -1, .fd = -1 };
+	int ret = c.digest_from ? digest_cmd_start(&dc, r, &c) : 0;
+	if (!ret)
+		ret = resync_run(r);
 	running = NULL;
+	digest_cmd_finish(&dc, ret);
 
 	if (!ret)
 		status = EXIT_OK;

@@ -55,6 +55,8 @@ static json_object *json_stats(const struct resync_stats *s, const char *event)
 			       json_object_new_boolean(s->verify_unplanned_diff));
 	json_object_object_add(o, "resume_refused", json_object_new_boolean(s->resume_refused));
 	json_object_object_add(o, "claim_wait_ms", json_object_new_uint64(s->claim_wait_ms));
+	json_object_object_add(o, "digest_stream_bytes",
+			       json_object_new_uint64(s->digest_stream_bytes));
 	return o;
 }
 

@@ -89,6 +89,9 @@ struct resync_stats {
 				   * resync_resume_refused() says why */
 	uint32_t claim_wait_ms;         /* time spent waiting for the target's exclusive claim
 				   * (RESYNC_CLAIM_WAIT_MS) */
+	uint32_t reserved0;             /* zero */
+	uint64_t digest_stream_bytes;   /* digest compare: bytes of the digest stream read;
+					 * resync_digest_write(): bytes written */
 };
 
 enum resync_phase {
@@ -291,6 +294,49 @@ void resync_bitmap_get_generation(const resync_bitmap *b, uint8_t id[16]);
 void resync_bitmap_set_generation(resync_bitmap *b, const uint8_t id[16]);
 void resync_bitmap_get_disk_id(const resync_bitmap *b, uint8_t id[16]);
 void resync_bitmap_set_disk_id(resync_bitmap *b, const uint8_t id[16]);
+
+/*
+ * Digest compare (the stream: uapi/resync/digest.h, doc/digest-stream.md).
+ * When the source is far away, its side runs resync_digest_write() next to
+ * its disk and the near side reads that stream with
+ * resync_set_digest_source(): the target's blocks are hashed locally and
+ * only blocks whose digests differ are read from the source.
+ */
+enum resync_digest_hash {
+	RESYNC_DIGEST_HASH_BLAKE2B = 1, /* cryptographic: the default */
+	RESYNC_DIGEST_HASH_XXH3_128 = 2 /* fast, not collision-proof: trusted links only */
+};
+/* Fields are only ever appended: set struct_size to sizeof(struct
+ * resync_digest_opts) (a smaller one is -EINVAL); flags and reserved 0. */
+struct resync_digest_opts {
+	uint32_t struct_size;
+	uint32_t hash; /* enum resync_digest_hash; 0: BLAKE2b */
+	uint64_t flags;
+	uint64_t reserved;
+};
+/* The next runs of r compare by digests read from fd (a pipe or socket from
+ * the far side's resync_digest_write()); fd -1 turns it off.  The mode must
+ * be RESYNC_COMPARE (resync_run() fails with -EINVAL otherwise); the
+ * stream's block size must be the plan's and its device size the source's.
+ * A digest match counts as equal, so a stream must use the hash asked for
+ * here: XXH3-128 only when asked for.  r does not own or close fd.  Unless
+ * it is a dry run, each block whose digest differs is copied as soon as it
+ * is found (within the rate limit).  A stream that is not
+ * complete and valid fails resync_run() (blocks already copied hold the
+ * source's data; nothing is taken as equal) with -EBADMSG (bad
+ * magic or a checksum mismatch), -EPROTO (unknown version, frames out of
+ * order or of an unknown type), -EINVAL (a bad header field, another block
+ * or device size), -EPERM (another hash), -ENODATA (the stream ended early),
+ * -ETIMEDOUT (nothing for the NBD timeout, resync_set_nbd_timeout()).
+ * Since RESYNC_0.2. */
+int resync_set_digest_source(resync *r, int fd, const struct resync_digest_opts *opts);
+/* Writes the digest stream of r's source (resync_set_source(); its block
+ * size, request size, queue depth, NBD and TLS settings) to fd, and returns
+ * 0 once the end frame is written.  -EPIPE when the reader went away (ignore
+ * SIGPIPE to get it), -ECANCELED after resync_cancel(), -EINVAL for bad
+ * options, or the errors of opening and reading the source.  Stats:
+ * size, bytes_read, digest_stream_bytes.  Since RESYNC_0.2. */
+int resync_digest_write(resync *r, int fd, const struct resync_digest_opts *opts);
 
 /* "resync X.Y.Z", the version of the library running (the VERSION file of
  * its source); RESYNC_VERSION_MAJOR/MINOR are those it was compiled against. */
