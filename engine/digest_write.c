@@ -221,7 +221,7 @@ static int setup(struct wpass *wp)
 				       wp->ep.name, strerror(-ret));
 	}
 	wp->nslots = r->queue_depth;
-	ret = rs_buffers_new(r, &wp->rg, wp->nslots, (uint32_t)(wp->per_slot * wp->block), false,
+	ret = rs_buffers_new(r, &wp->rg, wp->nslots, (uint32_t)(wp->per_slot * wp->block),
 			     &wp->bufs);
 	if (ret)
 		return ret;
