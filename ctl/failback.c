@@ -286,8 +286,9 @@ static void record_resume(struct plan_disk *d, const char *job, const char *rp)
 	json_object_object_add(d->vmdisk, "Resume", r);
 }
 
-/* Checks the VM's current job: 32774 when a worker still runs it; a job whose
- * worker vanished is recorded as such and the VM is free. */
+/* Checks the VM's current job: 32774 while a worker still runs it (a worker
+ * that recorded its final state is only exiting); a job whose worker vanished
+ * is recorded as such and the VM is free. */
 static uint32_t check_current_job(struct ctl_store *s, json_object *vm, struct ctl_err *e)
 {
 	const char *cur = ctl_json_str(vm, "CurrentJob");
@@ -295,7 +296,7 @@ static uint32_t check_current_job(struct ctl_store *s, json_object *vm, struct c
 
 	if (!cur || !*cur)
 		return 0;
-	if (ctl_job_alive(s, cur) == 1)
+	if (ctl_job_running(s, cur) == 1)
 		return ctl_fail(e, RESYNC_RV_IN_USE,
 				"job %s is already running a failback of VM \"%s\"", cur,
 				ctl_json_str(vm, "Name"));

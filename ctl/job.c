@@ -106,6 +106,20 @@ int ctl_job_alive(struct ctl_store *s, const char *id)
 	return held;
 }
 
+int ctl_job_running(struct ctl_store *s, const char *id)
+{
+	json_object *job = NULL;
+	int alive = ctl_job_alive(s, id);
+
+	if (alive != 1)
+		return alive;
+	if (ctl_job_load(s, id, &job, NULL) == 0 &&
+	    ctl_job_state_final(ctl_json_u32(job, "JobState")))
+		alive = 0;
+	json_object_put(job);
+	return alive;
+}
+
 uint32_t ctl_job_load(struct ctl_store *s, const char *id, json_object **job, struct ctl_err *e)
 {
 	char why[256];

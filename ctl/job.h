@@ -34,6 +34,11 @@ int ctl_proc_start_time(pid_t pid, long long *start);
 bool ctl_job_state_final(uint32_t state);
 /* 1 when the job's worker (or the CLI creating it) holds its lock. */
 int ctl_job_alive(struct ctl_store *s, const char *id);
+/* 1 when the job still holds its VM: its worker lives and its record is not
+ * final.  A worker's last write is its final JobState (the VM's record is
+ * written before it), so from then on it only exits: a reader that saw the
+ * final state may start the next failback at once. */
+int ctl_job_running(struct ctl_store *s, const char *id);
 
 /* 0, 32773 for an unknown job, 32771 for an unreadable record. */
 uint32_t ctl_job_load(struct ctl_store *s, const char *id, json_object **job, struct ctl_err *e);

@@ -301,7 +301,7 @@ uint32_t ctl_vm_check_no_live_job(struct ctl_store *s, json_object *vm, struct c
 {
 	const char *job = ctl_json_str(vm, "CurrentJob");
 
-	if (job && *job && ctl_job_alive(s, job) == 1)
+	if (job && *job && ctl_job_running(s, job) == 1)
 		return ctl_fail(e, RESYNC_RV_IN_USE, "job %s is running on VM \"%s\"", job,
 				ctl_json_str(vm, "Name"));
 	return 0;

@@ -3,7 +3,9 @@
 // decision, job control (suspend, resume, terminate, kill), crashes of the
 // worker, and concurrent callers.  Every run ends byte-identical.
 #include "harness.h"
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <unistd.h>
 #include <chrono>
 #include <future>
@@ -362,6 +364,35 @@ TEST_F(JobControl, KillNineAtRandomMomentsThenResumeIdentical)
 	EXPECT_EQ(read_file(target), read_file(image)) << "seed " << seed;
 	EXPECT_EQ(jnum(vm_show("vm"), "ReplicationState"), 14);
 	EXPECT_EQ(json_object_array_length(ctl({ "job", "list", "--vm", "vm" }).obj("Jobs")), 11u);
+}
+
+// A worker records its final JobState as its last write and then exits, still
+// holding the job's lock for a moment.  A caller that saw JobState 8 may fail
+// back at once: the job's lock alone does not hold the VM once the record is
+// final, while a job whose record is not final still does (32774).
+TEST_F(JobControl, FinalJobWhoseWorkerIsStillExitingFreesTheVm)
+{
+	std::string job = start(R"({"rate_limit":1048576})");
+	ASSERT_EQ(ctl({ "job", "terminate", job }).rv, 4096u);
+	wait_job(job, [](json_object *o) { return jnum(o, "JobState") == 8; });
+	std::string lock = state + "/jobs/" + job + "/lock";
+	int fd = -1;
+	for (int i = 0; i < 600 && fd < 0; i++) {
+		fd = open(lock.c_str(), O_RDWR);
+		if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB)) {
+			close(fd);
+			fd = -1;
+		}
+		if (fd < 0)
+			std::this_thread::sleep_for(std::chrono::milliseconds(100));
+	}
+	ASSERT_GE(fd, 0) << "the worker never released " << lock;
+	CliRun r = ctl({ "failback", "vm", "--settings", R"({"rate_limit":1048576})" });
+	close(fd);
+	EXPECT_EQ(r.rv, 4096u) << r.out << r.err;
+	std::string next = r.str("Job");
+	ASSERT_EQ(ctl({ "job", "terminate", next }).rv, 4096u);
+	wait_job(next, [](json_object *o) { return jnum(o, "JobState") == 8; });
 }
 
 TEST_F(JobControl, ConcurrentFailbacksOneWins)
