@@ -23,7 +23,7 @@ for p in libresync0 libresync-dev resync-tools nbdkit-resync-track-filter; do
 	deb=$(ls "$TMP/${p}_${v}_"*.deb 2>/dev/null) || fail "no $p package at version $v"
 	dpkg-deb -x "$deb" "$TMP/root"
 done
-dpkg-deb -f "$TMP"/libresync-dev_"$v"_*.deb Depends | grep -q "libresync0 (= $v)" ||
+dpkg-deb -f "$TMP"/libresync-dev_"$v"_*.deb Depends | grep "libresync0 (= $v)" >/dev/null ||
 	fail "libresync-dev does not depend on its library: $(dpkg-deb -f "$TMP"/libresync-dev_"$v"_*.deb Depends)"
 for f in usr/bin/resync usr/bin/resync-bitmap usr/bin/resyncctl usr/bin/resyncd "usr/lib/$arch/libresync.so.0" \
 	"usr/lib/$arch/libresync.so" "usr/lib/$arch/pkgconfig/resync.pc" usr/include/resync/resync.h \
@@ -47,5 +47,5 @@ C
 flags=$(PKG_CONFIG_PATH="$TMP/root/usr/lib/$arch/pkgconfig" pkg-config --define-variable=prefix="$TMP/root/usr" --cflags --libs resync)
 cc "$TMP/prog.c" -o "$TMP/prog" $flags || fail "a program does not build against libresync-dev"
 [ "$("$TMP/prog")" = "resync $v" ] || fail "the packaged library says $("$TMP/prog")"
-ldd "$TMP/prog" | grep -q "$TMP/root/usr/lib/$arch/libresync.so.0" || fail "the program did not load the packaged library"
+ldd "$TMP/prog" | grep "$TMP/root/usr/lib/$arch/libresync.so.0" >/dev/null || fail "the program did not load the packaged library"
 echo "the Debian packages build, unpack and run"

@@ -15,7 +15,7 @@ for p in $pages; do
 		[ ! -s "$TMP/err" ] || fail "$page renders with warnings at width $w: $(head -5 "$TMP/err")"
 	done
 	name=${p%.*}
-	lexgrog "$page" | grep -q ": \"$name - " || fail "$page has no NAME line for whatis: $(lexgrog "$page")"
+	lexgrog "$page" | grep ": \"$name - " >/dev/null || fail "$page has no NAME line for whatis: $(lexgrog "$page")"
 	grep -q "^\.TH \"${name^^}\" \"${p##*.}\" \"\" \"resync $(cat VERSION)\"" "$page" ||
 		fail "$page does not carry its section and version: $(grep '^\.TH' "$page")"
 	grep -qx "${name^^}(${p##*.}) .*" <(head -1 "$TMP/out" | tr -s ' ') || fail "$page header: $(head -1 "$TMP/out")"

@@ -18,7 +18,7 @@ for cmd in vm recovery-point failover failback job; do
 	COMP_WORDS=(resyncctl "$cmd" x --) COMP_CWORD=3 COMPREPLY=()
 	_resync_tools
 	for opt in $opts; do
-		printf '%s\n' "${COMPREPLY[@]}" | grep -qx -- "$opt" || fail "resyncctl $cmd: $opt is not completed: ${COMPREPLY[*]}"
+		printf '%s\n' "${COMPREPLY[@]}" | grep -x -- "$opt" >/dev/null || fail "resyncctl $cmd: $opt is not completed: ${COMPREPLY[*]}"
 	done
 done
 COMP_WORDS=(resyncctl job "") COMP_CWORD=2 COMPREPLY=()
