@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "job.h"
 #include "progress_bar.h"
+#include "view.h"
 #include "vm.h"
 
 uint32_t cli_open(struct cli *c, struct ctl_err *e)
@@ -47,15 +48,7 @@ int cli_finish(struct cli *c, uint32_t rv, json_object *out, const struct ctl_er
 	bool ok = rv == RESYNC_RV_COMPLETED || rv == RESYNC_RV_JOB_STARTED;
 
 	if (c->json) {
-		json_object *o = json_object_new_object();
-		json_object_object_add(o, "ReturnValue", json_object_new_int64(rv));
-		if (!ok && e && e->msg[0])
-			json_object_object_add(o, "ErrorDescription",
-					       json_object_new_string(e->msg));
-		if (out) {
-			json_object_object_foreach(out, k, v)
-				json_object_object_add(o, k, json_object_get(v));
-		}
+		json_object *o = ctl_view_reply(rv, out, e);
 		printf("%s\n",
 		       json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 								 JSON_C_TO_STRING_NOSLASHESCAPE));

@@ -227,9 +227,8 @@ void rd_vm_failback(struct rd_daemon *d, const struct rd_request *q, const char 
 	if (!rv)
 		rv = ctl_initiate_failback(&d->store, &req, job, &e);
 	if (rv == RESYNC_RV_JOB_STARTED) {
-		out = json_object_new_object();
+		out = ctl_view_job_started(&d->store, job, NULL);
 		snprintf(r->location, sizeof(r->location), "/v1/jobs/%s", job);
-		json_object_object_add(out, "Job", json_object_new_string(r->location));
 	}
 	rd_reply_rv(r, rv, out, &e);
 	json_object_put(body);

@@ -54,7 +54,7 @@ TEST_F(Lifecycle, FailbackToAChosenOlderRecoveryPoint)
 	CliRun r = ctl({ "failback", "app", "--recovery-point", "rp1", "--settings",
 			 R"({"rate_limit":2097152})" });
 	ASSERT_EQ(r.rv, 4096u) << r.err;
-	std::string job = r.str("Job");
+	std::string job = r.str("JobId");
 	json_object *j = wait_job(job, [](json_object *o) { return jnum(o, "JobState") == 4; });
 	json_object *vm = vm_show("app");
 	EXPECT_EQ(jnum(vm, "ReplicationState"), 13);
@@ -150,7 +150,7 @@ protected:
 			a.insert(a.end(), { "--settings", settings });
 		CliRun r = ctl(a);
 		EXPECT_EQ(r.rv, want) << r.out;
-		json_object *j = r.obj("JobDetails");
+		json_object *j = r.obj("Job");
 		if (j)
 			keep.push_back(json_object_get(j));
 		return j;
@@ -246,13 +246,13 @@ protected:
 	{
 		CliRun r = ctl({ "failback", "vm", "--settings", settings });
 		EXPECT_EQ(r.rv, 4096u) << r.out;
-		return r.str("Job");
+		return r.str("JobId");
 	}
 	void finish_identical(const std::string &previous)
 	{
 		CliRun r = ctl({ "failback", "vm", "--wait", "--timeout", "60" });
 		ASSERT_EQ(r.rv, 0u) << r.out;
-		json_object *d = disk_of(r.obj("JobDetails"), 0);
+		json_object *d = disk_of(r.obj("Job"), 0);
 		EXPECT_EQ(jstr(d, "ResumedFrom"), previous);
 		EXPECT_EQ(read_file(target), read_file(image));
 		json_object *vm = vm_show("vm");
@@ -357,7 +357,7 @@ TEST_F(JobControl, KillNineAtRandomMomentsThenResumeIdentical)
 	}
 	CliRun r = ctl({ "failback", "vm", "--wait", "--timeout", "60" });
 	ASSERT_EQ(r.rv, 0u) << r.out << " seed " << seed;
-	resumed |= jbool(disk_of(r.obj("JobDetails"), 0), "Resumed");
+	resumed |= jbool(disk_of(r.obj("Job"), 0), "Resumed");
 	EXPECT_TRUE(resumed) << "no run started from a checkpoint";
 	EXPECT_EQ(read_file(target), read_file(image)) << "seed " << seed;
 	EXPECT_EQ(jnum(vm_show("vm"), "ReplicationState"), 14);
@@ -370,7 +370,7 @@ TEST_F(JobControl, ConcurrentFailbacksOneWins)
 		auto call = [this] {
 			CliRun r = ctl(
 				{ "failback", "vm", "--settings", R"({"rate_limit":1048576})" });
-			return std::make_pair(r.rv, r.str("Job"));
+			return std::make_pair(r.rv, r.str("JobId"));
 		};
 		auto a = std::async(std::launch::async, call);
 		auto b = std::async(std::launch::async, call);

@@ -38,7 +38,7 @@ protected:
 		CliRun r = ctl({ "failback", "vm", "--recovery-point", "rp1", "--wait", "--timeout",
 				 "60" });
 		ASSERT_EQ(r.rv, 0u) << r.out;
-		job = r.str("Job");
+		job = r.str("JobId");
 		vm_file = state + "/vms/vm.json";
 		job_file = state + "/jobs/" + job + "/job.json";
 		vm_orig = read_file(vm_file);
@@ -68,7 +68,7 @@ protected:
 			ASSERT_EQ(kDocumented.count(r.rv), 1u)
 				<< c[0] << " " << c[1] << " -> " << r.rv << " on " << what;
 			if (r.rv == 4096)
-				settle(r.str("Job"));
+				settle(r.str("JobId"));
 		}
 	}
 	std::vector<std::string> with_state(const std::vector<std::string> &c)

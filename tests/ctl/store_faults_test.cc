@@ -66,7 +66,7 @@ TEST_F(StoreFaults, JobFolderIsDurableBeforeTheVmNamesIt)
 		ScopedEnv out("STORE_TRACE_LOG", log);
 		CliRun r = ctl({ "failback", "vm", "--wait", "--timeout", "60" });
 		ASSERT_EQ(r.rv, 0u) << r.out << r.err;
-		job = r.str("Job");
+		job = r.str("JobId");
 	}
 	std::vector<std::string> l = lines_of(log);
 	const std::string jobs = state + "/jobs", named = jobs + "/" + job;

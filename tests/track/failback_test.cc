@@ -151,7 +151,7 @@ protected:
 		EXPECT_EQ(o->rv(), want_rv) << o->text;
 		if (want_rv != 0)
 			return nullptr;
-		auto j = ctl({ "job", "show", str(o->json, { "Job" }) });
+		auto j = ctl({ "job", "show", str(o->json, { "JobId" }) });
 		job_ = json_object_get(at(j->json, { "Job" }));
 		return job_;
 	}
