@@ -83,3 +83,21 @@ json_object *ctl_view_job_started(struct ctl_store *s, const char *id, json_obje
 		json_object_object_add(o, "Job", job);
 	return o;
 }
+
+json_object *ctl_view_vm(json_object *rec)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "VirtualSystem",
+			       json_object_new_string(ctl_json_str(rec, "Name") ?: ""));
+	json_object_object_add(o, "Vm", rec);
+	return o;
+}
+
+json_object *ctl_view_vms(json_object *recs)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "Vms", recs ? recs : json_object_new_array());
+	return o;
+}

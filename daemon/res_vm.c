@@ -19,11 +19,10 @@
 void rd_vm_list(struct rd_daemon *d, const struct rd_request *q, struct rd_reply *r)
 {
 	struct ctl_err e = { "" };
-	json_object *vms = NULL, *out = json_object_new_object();
+	json_object *vms = NULL;
 	uint32_t rv = ctl_vm_list(&d->store, &vms, &e);
 
-	json_object_object_add(out, "VirtualSystems", vms ? vms : json_object_new_array());
-	rd_reply_rv(r, rv, out, &e);
+	rd_reply_rv(r, rv, ctl_view_vms(vms), &e);
 }
 
 void rd_vm_show(struct rd_daemon *d, const struct rd_request *q, const char *vm, struct rd_reply *r)
@@ -32,10 +31,8 @@ void rd_vm_show(struct rd_daemon *d, const struct rd_request *q, const char *vm,
 	json_object *rec = NULL, *out = NULL;
 	uint32_t rv = ctl_vm_load(&d->store, vm, &rec, &e);
 
-	if (!rv) {
-		out = json_object_new_object();
-		json_object_object_add(out, "VirtualSystem", rec);
-	}
+	if (!rv)
+		out = ctl_view_vm(rec);
 	rd_reply_rv(r, rv, out, &e);
 }
 

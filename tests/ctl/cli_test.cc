@@ -91,7 +91,7 @@ TEST_F(Cli, VmAddListShowRemove)
 
 	r = ctl({ "vm", "list" });
 	ASSERT_EQ(r.rv, 0u);
-	json_object *vms = r.obj("VirtualSystems");
+	json_object *vms = r.obj("Vms");
 	ASSERT_EQ(json_object_array_length(vms), 2u);
 	EXPECT_EQ(jstr(json_object_array_get_idx(vms, 0), "Name"), "db");
 	EXPECT_EQ(jnum(json_object_array_get_idx(vms, 0), "ReplicationMode"), 1);
@@ -103,7 +103,7 @@ TEST_F(Cli, VmAddListShowRemove)
 	EXPECT_EQ(ctl({ "vm", "remove", "db" }).rv, 0u);
 	EXPECT_EQ(ctl({ "vm", "show", "db" }).rv, 32773u);
 	EXPECT_EQ(ctl({ "vm", "remove", "db" }).rv, 32773u);
-	EXPECT_EQ(json_object_array_length(ctl({ "vm", "list" }).obj("VirtualSystems")), 1u);
+	EXPECT_EQ(json_object_array_length(ctl({ "vm", "list" }).obj("Vms")), 1u);
 }
 
 TEST_F(Cli, SymlinkedRecordIsRefused)
@@ -112,7 +112,7 @@ TEST_F(Cli, SymlinkedRecordIsRefused)
 	ASSERT_EQ(symlink((state + "/vms/a.json").c_str(), (state + "/vms/b.json").c_str()), 0);
 	CliRun r = ctl({ "vm", "show", "b" });
 	EXPECT_EQ(r.rv, 32771u);
-	EXPECT_EQ(r.obj("VirtualSystem"), nullptr);
+	EXPECT_EQ(r.obj("Vm"), nullptr);
 }
 
 TEST_F(Cli, RecoveryPoints)

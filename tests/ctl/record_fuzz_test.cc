@@ -284,7 +284,7 @@ TEST_F(RecordFuzz, CorruptedRecordsAreStatusUnknown)
 			EXPECT_EQ(ctl({ "recovery-point", "list", "vm" }).rv, 32771u) << c.why;
 			CliRun l = ctl({ "vm", "list" });
 			EXPECT_EQ(l.rv, 0u);
-			EXPECT_EQ(json_object_array_length(l.obj("VirtualSystems")), 0u) << c.why;
+			EXPECT_EQ(json_object_array_length(l.obj("Vms")), 0u) << c.why;
 		}
 	}
 }

@@ -48,7 +48,7 @@ assert job["JobState"] == 7, job
 assert job["Disks"][0]["ChangeSource"] == "nbd-dirty", job
 assert job["BytesToCopy"] == 262144, job
 _, out = c.expect(200, 0, "GET", "/v1/vms/app")
-assert out["VirtualSystem"]["ReplicationState"] == 14, out
+assert out["Vm"]["ReplicationState"] == 14, out
 PY
 same "$TMP/primary.img" "$TMP/expect.raw"
 # The same job through curl and through resyncctl: one store, one record.
@@ -64,7 +64,7 @@ expect_api 200 0 GET /v1/vms
 python3 -c '
 import json, sys
 cli, api = (json.load(open(f)) for f in sys.argv[1:3])
-assert cli["VirtualSystems"] == api["VirtualSystems"], (cli, api)' "$TMP/cli-vms.json" "$TMP/out"
+assert cli["Vms"] == api["Vms"], (cli, api)' "$TMP/cli-vms.json" "$TMP/out"
 expect_rc 0 resyncctl --state-dir "$TMP/state" --json job show "$job"
 mv "$TMP/out" "$TMP/cli-job.json"
 expect_api 200 0 GET "/v1/jobs/$job"
