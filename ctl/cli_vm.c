@@ -75,7 +75,7 @@ static json_object *parse_disk(const char *spec, char *why, size_t n)
 	json_object_object_add(d, "Name", json_object_new_string(ds.name));
 	json_object_object_add(d, "Target", json_object_new_string(ds.target));
 	if (gen)
-		json_object_object_add(d, "GenerationId", json_object_new_string(gen));
+		json_object_object_add(d, "TargetGenerationId", json_object_new_string(gen));
 out:
 	rc_disk_spec_free(&ds);
 	return d;
@@ -148,8 +148,9 @@ static void print_vm(json_object *out)
 		json_object *d = json_object_array_get_idx(disks, i);
 		printf("Disk %s: target %s, generation %s%s\n", ctl_json_str(d, "Name"),
 		       ctl_json_str(d, "Target"),
-		       *ctl_json_str(d, "GenerationId") ? ctl_json_str(d, "GenerationId") :
-							  "(none)",
+		       *ctl_json_str(d, "TargetGenerationId") ?
+			       ctl_json_str(d, "TargetGenerationId") :
+			       "(none)",
 		       json_object_get_boolean(json_object_object_get(d, "Inconsistent")) ?
 			       ", INCONSISTENT (failback not finished)" :
 			       "");

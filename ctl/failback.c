@@ -107,7 +107,7 @@ static uint32_t choose_source(struct ctl_store *s, struct plan_disk *d, json_obj
 	d->binding = ctl_trust_binding(rp, rpdisk, d->size);
 	f.target_inconsistent =
 		json_object_get_boolean(json_object_object_get(d->vmdisk, "Inconsistent"));
-	f.target_generation = ctl_json_str(d->vmdisk, "GenerationId");
+	f.target_generation = ctl_json_str(d->vmdisk, "TargetGenerationId");
 	resume_facts(s, d, rp_id, &f, diff, sizeof(diff));
 	json_object_object_get_ex(rpdisk, "ChangeRecord", &cr);
 	ctl_trust_read_record(cr, d->source_nbd, d->size, &f);

@@ -77,7 +77,7 @@ json_object *ctl_view_job_started(struct ctl_store *s, const char *id, json_obje
 	snprintf(ref, sizeof(ref), "/v1/jobs/%s", id);
 	json_object_object_add(o, "JobId", json_object_new_string(id));
 	json_object_object_add(o, "JobReference", json_object_new_string(ref));
-	if (!job && ctl_job_get(s, id, &job, &e))
+	if (!job && ctl_job_load(s, id, &job, &e))
 		job = NULL;
 	if (job)
 		json_object_object_add(o, "Job", job);

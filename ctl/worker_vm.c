@@ -61,7 +61,7 @@ void worker_vm_start_copy(struct worker *w, json_object *vm, void *arg)
 	for (size_t i = 0; i < w->n; i++) {
 		json_object *d = ctl_vm_disk(vm, w->disks[i].name);
 		json_object_object_add(d, "Inconsistent", json_object_new_boolean(true));
-		json_object_object_add(d, "GenerationId", json_object_new_string(""));
+		json_object_object_add(d, "TargetGenerationId", json_object_new_string(""));
 		json_object_object_add(d, "RecoveryPoint", json_object_new_string(""));
 	}
 }
@@ -74,7 +74,7 @@ static void new_generation(json_object *vm, const char *rp_id, const char *disk,
 
 	for (size_t i = 0; i < json_object_array_length(rpdisks); i++) {
 		json_object *rd = json_object_array_get_idx(rpdisks, i);
-		const char *gen = ctl_json_str(rd, "GenerationId");
+		const char *gen = ctl_json_str(rd, "ImageGenerationId");
 		if (!strcmp(ctl_json_str(rd, "Name"), disk) && gen && rc_guid_parse(gen, g) == 0) {
 			rc_guid_hex(g, hex);
 			return;
@@ -116,7 +116,7 @@ void worker_vm_finish(struct worker *w, json_object *vm, void *arg)
 			continue;
 		new_generation(vm, rp, w->disks[i].name, hex);
 		json_object_object_add(d, "Inconsistent", json_object_new_boolean(false));
-		json_object_object_add(d, "GenerationId", json_object_new_string(hex));
+		json_object_object_add(d, "TargetGenerationId", json_object_new_string(hex));
 		json_object_object_add(d, "RecoveryPoint", json_object_new_string(rp));
 		json_object_object_del(d, "Resume");
 	}

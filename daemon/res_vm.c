@@ -66,11 +66,11 @@ static uint32_t parse_mode(json_object *m, uint32_t *mode, struct ctl_err *e)
 			json_object_get_string(m));
 }
 
-/* Disks: [{Name, Target[, GenerationId]}], copied key by key so nothing
+/* Disks: [{Name, Target[, TargetGenerationId]}], copied key by key so nothing
  * else of the request reaches the record. */
 static uint32_t parse_disks(json_object *in, json_object **out, struct ctl_err *e)
 {
-	static const char *const keys[] = { "Name", "Target", "GenerationId", NULL };
+	static const char *const keys[] = { "Name", "Target", "TargetGenerationId", NULL };
 	uint32_t rv;
 
 	*out = NULL;

@@ -66,7 +66,7 @@ TEST_F(Cli, VmAddListShowRemove)
 	ASSERT_EQ(json_object_array_length(disks), 2u);
 	json_object *d0 = json_object_array_get_idx(disks, 0);
 	EXPECT_EQ(jstr(d0, "Target"), t);
-	EXPECT_EQ(jstr(d0, "GenerationId"), "00112233445566778899aabbccddeeff");
+	EXPECT_EQ(jstr(d0, "TargetGenerationId"), "00112233445566778899aabbccddeeff");
 	EXPECT_EQ(jstr(json_object_array_get_idx(disks, 1), "Target"),
 		  "nbd+unix:///x?socket=/run/s.sock");
 
@@ -152,7 +152,7 @@ TEST_F(Cli, RecoveryPoints)
 	EXPECT_EQ(jstr(rp, "CreationTime"), "2026-01-02T00:00:00Z");
 	json_object *d = json_object_array_get_idx(json_object_object_get(rp, "Disks"), 0);
 	EXPECT_EQ(jstr(d, "Image"), "nbd://h/x");
-	EXPECT_EQ(jstr(d, "GenerationId"), "00000000000000000000000000000002");
+	EXPECT_EQ(jstr(d, "ImageGenerationId"), "00000000000000000000000000000002");
 	json_object *cr = json_object_object_get(d, "ChangeRecord");
 	EXPECT_EQ(jstr(cr, "Kind"), "nbd-dirty");
 	EXPECT_EQ(jstr(cr, "Name"), "bm");

@@ -428,7 +428,7 @@ TEST_F(Journal, CliPrintsAndFollowsTheJournal)
 	EXPECT_EQ(jnum(ev, "Id"), 2);
 	EXPECT_EQ(jstr(ev, "VirtualSystem"), "b");
 	json_object_put(ev);
-	EXPECT_EQ(jl[1], "{\"ReturnValue\":0}");
+	EXPECT_EQ(jl[1], "{\"ReturnValue\":0,\"SchemaVersion\":2}");
 
 	CliRun bad = ctl_text({ "events", "--after", "x" });
 	EXPECT_EQ(bad.rv, 32773u);

@@ -85,8 +85,8 @@ TEST_F(Lifecycle, FailbackToAChosenOlderRecoveryPoint)
 	EXPECT_EQ(jnum(vm, "ReplicationState"), 14);
 	EXPECT_EQ(jnum(vm, "ReplicationHealth"), 1);
 	EXPECT_FALSE(jbool(disk_of(vm, 0), "Inconsistent"));
-	EXPECT_EQ(jstr(disk_of(vm, 0), "GenerationId"), "00000000000000000000000000000002");
-	EXPECT_EQ(jstr(disk_of(vm, 1), "GenerationId").size(), 32u);
+	EXPECT_EQ(jstr(disk_of(vm, 0), "TargetGenerationId"), "00000000000000000000000000000002");
+	EXPECT_EQ(jstr(disk_of(vm, 1), "TargetGenerationId").size(), 32u);
 
 	// On a terminal, job wait draws a progress bar.
 	CliRun tty = run_cmd("/usr/bin/script",

@@ -186,7 +186,7 @@ TEST_F(Trust, LostStoreWriteFailsTheJobBeforeItWrites)
 	json_object *d = disk_of(vm_show("vm"), 0);
 	EXPECT_TRUE(read_file(target) == base || jbool(d, "Inconsistent"))
 		<< "the target was written while the VM record says it holds "
-		<< jstr(d, "GenerationId");
+		<< jstr(d, "TargetGenerationId");
 	EXPECT_TRUE(same_bytes(read_file(target), base))
 		<< "nothing may be written before the record is durable";
 
@@ -212,7 +212,7 @@ TEST_F(Trust, LostFinalWriteLeavesTheTargetInconsistent)
 	}
 	json_object *d = disk_of(vm_show("vm"), 0);
 	EXPECT_TRUE(jbool(d, "Inconsistent"));
-	EXPECT_EQ(jstr(d, "GenerationId"), "");
+	EXPECT_EQ(jstr(d, "TargetGenerationId"), "");
 
 	json_object *j = failback_wait("rp2");
 	EXPECT_EQ(jstr(disk_of(j, 0), "ChangeSource"), "compare");

@@ -31,12 +31,12 @@ tmp, gen, gen2 = os.environ["TMP"], os.environ["GEN"], os.environ["GEN2"]
 c = Client()
 hdrs, _ = c.expect(201, 0, "POST", "/v1/vms", {
     "Name": "app", "ReplicationMode": "replica",
-    "Disks": [{"Name": "d0", "Target": f"nbd+unix:///?socket={tmp}/target.sock", "GenerationId": gen}]})
+    "Disks": [{"Name": "d0", "Target": f"nbd+unix:///?socket={tmp}/target.sock", "TargetGenerationId": gen}]})
 assert hdrs["Location"] == "/v1/vms/app", hdrs
 c.expect(201, 0, "POST", "/v1/vms/app/recovery-points", {
     "Id": "rp1", "Type": "ApplicationConsistent",
-    "Disks": [{"Name": "d0", "Image": f"nbd+unix:///?socket={tmp}/rp.sock", "GenerationId": gen2,
-               "ChangeRecord": {"Kind": "nbd-dirty", "Name": "b0", "GenerationId": gen, "Consistent": True}}]})
+    "Disks": [{"Name": "d0", "Image": f"nbd+unix:///?socket={tmp}/rp.sock", "ImageGenerationId": gen2,
+               "ChangeRecord": {"Kind": "nbd-dirty", "Name": "b0", "BaseGenerationId": gen, "Consistent": True}}]})
 _, out = c.expect(200, 0, "GET", "/v1/vms/app/recovery-points")
 assert [rp["Id"] for rp in out["RecoveryPoints"]] == ["rp1"], out
 c.expect(200, 0, "POST", "/v1/vms/app/failover", {})

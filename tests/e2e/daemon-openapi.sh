@@ -31,8 +31,8 @@ ok(200, "GET", "/v1/vms/app")
 ok(404, "GET", "/v1/vms/nope")
 ok(201, "POST", "/v1/vms/app/recovery-points", {
     "Id": "r1", "CreationTime": "2026-11-25T06:00:00Z", "Type": "Standard",
-    "Disks": [{"Name": "d0", "Image": f"{tmp}/rp.img", "GenerationId": "0123456789abcdef0123456789abcdef",
-               "ChangeRecord": {"Kind": "extents", "Path": f"{tmp}/none", "GenerationId": "00000000000000000000000000000001"}}]})
+    "Disks": [{"Name": "d0", "Image": f"{tmp}/rp.img", "ImageGenerationId": "0123456789abcdef0123456789abcdef",
+               "ChangeRecord": {"Kind": "extents", "Path": f"{tmp}/none", "BaseGenerationId": "00000000000000000000000000000001"}}]})
 ok(201, "POST", "/v1/vms/app/recovery-points", {"Id": "r2", "CreationTime": 1,
                                                 "Disks": [{"Name": "d0", "Image": f"{tmp}/rp.img"}]})
 ok(400, "POST", "/v1/vms/app/recovery-points", {"Id": "r3", "Disks": [{"Name": "d9", "Image": "x"}]})
