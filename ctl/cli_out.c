@@ -190,6 +190,9 @@ void cli_print_job(json_object *job)
 	printf("TimeOfLastStateChange: %s\n", ctl_json_str(job, "TimeOfLastStateChange"));
 	printf("BytesToCopy: %lld\n", (long long)jint(job, "BytesToCopy"));
 	printf("BytesCopied: %lld\n", (long long)jint(job, "BytesCopied"));
+	printf("BytesWritten: %lld\n", (long long)jint(job, "BytesWritten"));
+	printf("BytesZeroed: %lld\n", (long long)jint(job, "BytesZeroed"));
+	printf("BytesSkippedEqual: %lld\n", (long long)jint(job, "BytesSkippedEqual"));
 	printf("RateBytesPerSecond: %lld\n", (long long)jint(job, "RateBytesPerSecond"));
 	for (size_t i = 0; i < json_object_array_length(disks); i++) {
 		json_object *d = json_object_array_get_idx(disks, i);
