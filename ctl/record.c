@@ -85,6 +85,7 @@ static const struct field vm_disk[] = {
 	{ "Target", F_STR, true, 1, PATH_MAX_LEN, NULL, NULL },
 	{ "TargetGenerationId", F_GEN, true, 0, 0, NULL, "GenerationId" },
 	{ "Inconsistent", F_BOOL, false, 0, 0, NULL, NULL },
+	{ "PrimaryHoldsRecoveryPoint", F_STR, false, 0, CTL_NAME_MAX, NULL, "RecoveryPoint" },
 	{ "Resume", F_OBJ, false, 0, 0, resume, NULL },
 	{ "TrackingLog", F_OBJ, false, 0, 0, tracking_log, NULL },
 	END,
@@ -99,6 +100,7 @@ static const struct field vm_fields[] = {
 	{ "Disks", F_ARR, true, 1, 0, vm_disk, NULL },
 	{ "RecoveryPoints", F_ARR, true, 0, 0, recovery_point, NULL },
 	{ "FailedOverTo", F_STR, false, 0, CTL_NAME_MAX, NULL, NULL },
+	{ "PrimaryHoldsRecoveryPoint", F_STR, false, 0, CTL_NAME_MAX, NULL, NULL },
 	{ "CurrentJob", F_JOBREF, false, 0, 0, NULL, NULL },
 	END,
 };

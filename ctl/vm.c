@@ -292,6 +292,7 @@ uint32_t ctl_vm_add(struct ctl_store *s, const char *name, uint32_t mode, json_o
 	json_object_object_add(vm, "Disks", json_object_get(disks));
 	json_object_object_add(vm, "RecoveryPoints", json_object_new_array());
 	json_object_object_add(vm, "FailedOverTo", json_object_new_string(""));
+	json_object_object_add(vm, "PrimaryHoldsRecoveryPoint", json_object_new_string(""));
 	json_object_object_add(vm, "CurrentJob", json_object_new_string(""));
 	rv = ctl_vm_save(s, vm, e);
 out:

@@ -253,9 +253,9 @@ TEST_F(ParallelDisks, OneServerKilledOtherDiskCompletes)
 	EXPECT_EQ(jnum(vm, "ReplicationState"), 13);
 	EXPECT_EQ(jnum(vm, "ReplicationHealth"), 3);
 	EXPECT_TRUE(jbool(disk_of(vm, 0), "Inconsistent"));
-	EXPECT_EQ(jstr(disk_of(vm, 0), "RecoveryPoint"), "");
+	EXPECT_EQ(jstr(disk_of(vm, 0), "PrimaryHoldsRecoveryPoint"), "");
 	EXPECT_FALSE(jbool(disk_of(vm, 1), "Inconsistent"));
-	EXPECT_EQ(jstr(disk_of(vm, 1), "RecoveryPoint"), "rp");
+	EXPECT_EQ(jstr(disk_of(vm, 1), "PrimaryHoldsRecoveryPoint"), "rp");
 }
 
 // Suspend holds every disk, resume moves them again, terminate stops all

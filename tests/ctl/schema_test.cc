@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// JSON schema 2's job figures (NEWS): a compare failback reports the bytes
-// it wrote apart from the equal bytes it only examined, so BytesWritten is
-// exactly the bytes that differed, and the sums add up to the disk.
+// JSON schema 2 (NEWS): a compare failback reports the bytes it wrote apart
+// from the equal bytes it only examined, so BytesWritten is exactly the
+// bytes that differed; once complete the VM says which point the primary
+// holds and is no longer FailedOverTo the failover's point.
 #include "harness.h"
 
 namespace {
@@ -23,6 +24,9 @@ TEST_F(Schema, CompareReportsWrittenApartFromEqual)
 			  .rv,
 		  0u);
 	ASSERT_EQ(ctl({ "failover", "vm" }).rv, 0u);
+	json_object *vm = vm_show("vm");
+	EXPECT_EQ(jstr(vm, "FailedOverTo"), "rp1");
+	EXPECT_EQ(jstr(vm, "PrimaryHoldsRecoveryPoint"), "");
 	CliRun r = ctl({ "failback", "vm", "--settings",
 			 R"({"change_source":"compare","verify":false})", "--wait", "--timeout",
 			 "120" });
@@ -36,6 +40,15 @@ TEST_F(Schema, CompareReportsWrittenApartFromEqual)
 	EXPECT_EQ(jnum(j, "BytesExamined"), (int64_t)size) << r.out;
 	EXPECT_EQ(jnum(j, "BytesCopied"), jnum(j, "BytesExamined"));
 	EXPECT_EQ(read_file(path("vm-target.img")), image);
+	// The failback completed: the primary holds rp1, the VM is no longer
+	// failed over.
+	vm = vm_show("vm");
+	EXPECT_EQ(jnum(vm, "ReplicationState"), 14);
+	EXPECT_EQ(jstr(vm, "FailedOverTo"), "");
+	EXPECT_EQ(jstr(vm, "PrimaryHoldsRecoveryPoint"), "rp1");
+	EXPECT_EQ(jstr(json_object_array_get_idx(json_object_object_get(vm, "Disks"), 0),
+		       "PrimaryHoldsRecoveryPoint"),
+		  "rp1");
 }
 
 } // namespace
