@@ -208,7 +208,11 @@ static json_object *plan_json(const struct plan_disk *d)
 	json_object_object_add(o, "ChangeSourceReason", json_object_new_string(d->trust.reason));
 	json_object_object_add(o, "TrustRule", json_object_new_string(d->trust.rule));
 	json_object_object_add(o, "TrustReason", json_object_new_string(d->trust.reason));
-	json_object_object_add(o, "ResumedFrom", json_object_new_string(d->resume_job ?: ""));
+	/* Whether the checkpoint offered is used is the engine's to say:
+	 * Resumed and ResumedFrom follow its stats (job_progress.c). */
+	json_object_object_add(o, "ResumeOffered", json_object_new_string(d->resume_job ?: ""));
+	json_object_object_add(o, "ResumedFrom", json_object_new_string(""));
+	json_object_object_add(o, "Resumed", json_object_new_boolean(false));
 	json_object_object_add(o, "BytesToCopy", json_object_new_int64(0));
 	json_object_object_add(o, "BytesCopied", json_object_new_int64(0));
 	json_object_object_add(o, "Completed", json_object_new_boolean(false));

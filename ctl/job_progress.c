@@ -64,7 +64,14 @@ void worker_record_progress(struct worker *w, bool completed)
 			json_object_object_add(o, "TrustReason",
 					       json_object_new_string(d->trust.reason));
 		}
+		/* One fact, the engine's: a run that started from a checkpoint
+		 * continues the job that offered it. */
 		json_object_object_add(o, "Resumed", json_object_new_boolean(d->st.resumed));
+		json_object_object_add(o, "ResumedFrom",
+				       json_object_new_string(
+					       d->st.resumed ?
+						       ctl_json_str(o, "ResumeOffered") ?: "" :
+						       ""));
 		json_object_object_add(o, "Completed", json_object_new_boolean(d->done));
 	}
 	pthread_mutex_unlock(&w->mu);

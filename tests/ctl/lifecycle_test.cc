@@ -337,7 +337,7 @@ TEST_F(JobControl, KillNineAtRandomMomentsThenResumeIdentical)
 		ASSERT_FALSE(job.empty());
 		json_object *j = job_show(job);
 		if (!prev.empty()) {
-			EXPECT_EQ(jstr(disk_of(j, 0), "ResumedFrom"), prev);
+			EXPECT_EQ(jstr(disk_of(j, 0), "ResumeOffered"), prev);
 		}
 		// The last kill waits for a persisted checkpoint, so the final run
 		// must start from one.
