@@ -347,6 +347,10 @@ TEST_F(JobControl, KillNineAtRandomMomentsThenResumeIdentical)
 		ASSERT_FALSE(jnum(j, "JobState") == 7)
 			<< "copy finished before kill " << i << " (seed " << seed << ")";
 		resumed |= jbool(disk_of(j, 0), "Resumed");
+		// One fact: ResumedFrom names a job exactly when Resumed.
+		EXPECT_EQ(jbool(disk_of(j, 0), "Resumed"),
+			  !jstr(disk_of(j, 0), "ResumedFrom").empty())
+			<< "kill " << i;
 		ASSERT_EQ(kill((pid_t)jnum(j, "WorkerPid"), SIGKILL), 0);
 		j = wait_job(
 			job, [](json_object *o) { return jnum(o, "JobState") == 10; }, 5000);
@@ -358,6 +362,8 @@ TEST_F(JobControl, KillNineAtRandomMomentsThenResumeIdentical)
 	CliRun r = ctl({ "failback", "vm", "--wait", "--timeout", "60" });
 	ASSERT_EQ(r.rv, 0u) << r.out << " seed " << seed;
 	resumed |= jbool(disk_of(r.obj("Job"), 0), "Resumed");
+	EXPECT_EQ(jbool(disk_of(r.obj("Job"), 0), "Resumed"),
+		  !jstr(disk_of(r.obj("Job"), 0), "ResumedFrom").empty());
 	EXPECT_TRUE(resumed) << "no run started from a checkpoint";
 	EXPECT_EQ(read_file(target), read_file(image)) << "seed " << seed;
 	EXPECT_EQ(jnum(vm_show("vm"), "ReplicationState"), 14);
