@@ -14,6 +14,7 @@
 #include <string.h>
 #include "resync/return_codes.h"
 #include "cli.h"
+#include "view.h"
 #include "journal.h"
 #include "json_get.h"
 
@@ -70,10 +71,7 @@ static int finish(struct cli *c, uint32_t rv, const struct ctl_err *e)
 
 	if (!c->json)
 		return cli_finish(c, rv, NULL, e, NULL);
-	o = json_object_new_object();
-	json_object_object_add(o, "ReturnValue", json_object_new_int64(rv));
-	if (rv && e->msg[0])
-		json_object_object_add(o, "ErrorDescription", json_object_new_string(e->msg));
+	o = ctl_view_reply(rv, NULL, e);
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 								 JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);

@@ -13,6 +13,7 @@
 #include "failback.h"
 #include "settings.h"
 #include "state_machine.h"
+#include "view.h"
 #include "vm.h"
 
 static const char failover_usage[] =
@@ -203,9 +204,15 @@ static uint32_t read_settings(const char *arg, char **out, struct ctl_err *e)
 
 static void print_failback(json_object *out)
 {
-	json_object *job = json_object_object_get(out, "JobDetails");
+	printf("Job: %s\n", ctl_json_str(out, "JobId"));
+}
 
-	printf("Job: %s\n", ctl_json_str(out, "Job"));
+/* --wait: the record the wait ended on follows the id. */
+static void print_failback_waited(json_object *out)
+{
+	json_object *job = json_object_object_get(out, "Job");
+
+	print_failback(out);
 	if (job)
 		cli_print_job(job);
 }
@@ -268,12 +275,8 @@ int cli_failback(struct cli *c, int argc, char **argv)
 	free(settings);
 	if (rv != RESYNC_RV_JOB_STARTED)
 		return cli_finish(c, rv, NULL, &e, NULL);
-	out = json_object_new_object();
-	json_object_object_add(out, "Job", json_object_new_string(job));
-	if (wait) {
+	if (wait)
 		rv = cli_wait_job(c, job, timeout_ms, &details, &e);
-		if (details)
-			json_object_object_add(out, "JobDetails", details);
-	}
-	return cli_finish(c, rv, out, &e, print_failback);
+	out = ctl_view_job_started(&c->store, job, details);
+	return cli_finish(c, rv, out, &e, wait ? print_failback_waited : print_failback);
 }

@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "job.h"
 #include "progress_bar.h"
+#include "view.h"
 #include "vm.h"
 
 uint32_t cli_open(struct cli *c, struct ctl_err *e)
@@ -47,15 +48,7 @@ int cli_finish(struct cli *c, uint32_t rv, json_object *out, const struct ctl_er
 	bool ok = rv == RESYNC_RV_COMPLETED || rv == RESYNC_RV_JOB_STARTED;
 
 	if (c->json) {
-		json_object *o = json_object_new_object();
-		json_object_object_add(o, "ReturnValue", json_object_new_int64(rv));
-		if (!ok && e && e->msg[0])
-			json_object_object_add(o, "ErrorDescription",
-					       json_object_new_string(e->msg));
-		if (out) {
-			json_object_object_foreach(out, k, v)
-				json_object_object_add(o, k, json_object_get(v));
-		}
+		json_object *o = ctl_view_reply(rv, out, e);
 		printf("%s\n",
 		       json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 								 JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -197,6 +190,9 @@ void cli_print_job(json_object *job)
 	printf("TimeOfLastStateChange: %s\n", ctl_json_str(job, "TimeOfLastStateChange"));
 	printf("BytesToCopy: %lld\n", (long long)jint(job, "BytesToCopy"));
 	printf("BytesCopied: %lld\n", (long long)jint(job, "BytesCopied"));
+	printf("BytesWritten: %lld\n", (long long)jint(job, "BytesWritten"));
+	printf("BytesZeroed: %lld\n", (long long)jint(job, "BytesZeroed"));
+	printf("BytesSkippedEqual: %lld\n", (long long)jint(job, "BytesSkippedEqual"));
 	printf("RateBytesPerSecond: %lld\n", (long long)jint(job, "RateBytesPerSecond"));
 	for (size_t i = 0; i < json_object_array_length(disks); i++) {
 		json_object *d = json_object_array_get_idx(disks, i);

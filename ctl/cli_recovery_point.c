@@ -67,12 +67,14 @@ static const char *take_option(const struct rc_disk_option *o, json_object *d, j
 		return NULL;
 	}
 	if (o->value && (rc_disk_option_is(o, "base") || rc_disk_option_is(o, "generation"))) {
-		json_object *to = rc_disk_option_is(o, "base") ? cr : d;
+		bool base = rc_disk_option_is(o, "base");
+		json_object *to = base ? cr : d;
+		const char *key = base ? "BaseGenerationId" : "ImageGenerationId";
 		if (rc_guid_parse(o->value, g) < 0)
 			return "must be 32 hex digits";
-		if (json_object_object_get(to, "GenerationId"))
+		if (json_object_object_get(to, key))
 			return "is given twice";
-		json_object_object_add(to, "GenerationId", json_object_new_string(o->value));
+		json_object_object_add(to, key, json_object_new_string(o->value));
 		return NULL;
 	}
 	if (!o->value && rc_disk_option_is(o, "consistent")) {

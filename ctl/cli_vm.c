@@ -75,7 +75,7 @@ static json_object *parse_disk(const char *spec, char *why, size_t n)
 	json_object_object_add(d, "Name", json_object_new_string(ds.name));
 	json_object_object_add(d, "Target", json_object_new_string(ds.target));
 	if (gen)
-		json_object_object_add(d, "GenerationId", json_object_new_string(gen));
+		json_object_object_add(d, "TargetGenerationId", json_object_new_string(gen));
 out:
 	rc_disk_spec_free(&ds);
 	return d;
@@ -131,7 +131,7 @@ static int vm_add(struct cli *c, int argc, char **argv)
 
 static void print_vm(json_object *out)
 {
-	json_object *vm = json_object_object_get(out, "VirtualSystem");
+	json_object *vm = json_object_object_get(out, "Vm");
 	json_object *disks = json_object_object_get(vm, "Disks");
 	json_object *rps = json_object_object_get(vm, "RecoveryPoints");
 	uint32_t mode = ctl_json_u32(vm, "ReplicationMode");
@@ -148,8 +148,9 @@ static void print_vm(json_object *out)
 		json_object *d = json_object_array_get_idx(disks, i);
 		printf("Disk %s: target %s, generation %s%s\n", ctl_json_str(d, "Name"),
 		       ctl_json_str(d, "Target"),
-		       *ctl_json_str(d, "GenerationId") ? ctl_json_str(d, "GenerationId") :
-							  "(none)",
+		       *ctl_json_str(d, "TargetGenerationId") ?
+			       ctl_json_str(d, "TargetGenerationId") :
+			       "(none)",
 		       json_object_get_boolean(json_object_object_get(d, "Inconsistent")) ?
 			       ", INCONSISTENT (failback not finished)" :
 			       "");
@@ -168,7 +169,7 @@ static void print_vm(json_object *out)
 
 static void print_vm_list(json_object *out)
 {
-	json_object *vms = json_object_object_get(out, "VirtualSystems");
+	json_object *vms = json_object_object_get(out, "Vms");
 
 	printf("%-20s %-8s %-28s %-9s %s\n", "NAME", "MODE", "STATE", "HEALTH", "JOB");
 	for (size_t i = 0; i < json_object_array_length(vms); i++) {
@@ -185,14 +186,13 @@ static void print_vm_list(json_object *out)
 
 static int vm_list(struct cli *c)
 {
-	json_object *arr = NULL, *out = json_object_new_object();
+	json_object *arr = NULL;
 	struct ctl_err e = { "" };
 	uint32_t rv = cli_open(c, &e);
 
 	if (!rv)
 		rv = ctl_vm_list(&c->store, &arr, &e);
-	json_object_object_add(out, "VirtualSystems", arr ? arr : json_object_new_array());
-	return cli_finish(c, rv, out, &e, rv ? NULL : print_vm_list);
+	return cli_finish(c, rv, ctl_view_vms(arr), &e, rv ? NULL : print_vm_list);
 }
 
 static int vm_show(struct cli *c, const char *name)
@@ -203,10 +203,8 @@ static int vm_show(struct cli *c, const char *name)
 
 	if (!rv)
 		rv = ctl_vm_load(&c->store, name, &vm, &e);
-	if (!rv) {
-		out = json_object_new_object();
-		json_object_object_add(out, "VirtualSystem", vm);
-	}
+	if (!rv)
+		out = ctl_view_vm(vm);
 	return cli_finish(c, rv, out, &e, print_vm);
 }
 

@@ -19,8 +19,12 @@
 static uint32_t nbd_rv(int err)
 {
 	/* A server that cannot be reached is "not available" whatever errno
-	 * the socket layer chose; only access and timeouts say more. */
+	 * the socket layer chose (a missing socket too); only access,
+	 * timeouts and a URI that does not parse say more (doc/nbd.md's
+	 * table, tests/e2e/nbd-return-table.sh). */
 	switch (err) {
+	case EINVAL:
+		return RESYNC_RV_INVALID_PARAMETER;
 	case EACCES:
 	case EPERM:
 	case EKEYREJECTED:

@@ -107,7 +107,7 @@ static uint32_t choose_source(struct ctl_store *s, struct plan_disk *d, json_obj
 	d->binding = ctl_trust_binding(rp, rpdisk, d->size);
 	f.target_inconsistent =
 		json_object_get_boolean(json_object_object_get(d->vmdisk, "Inconsistent"));
-	f.target_generation = ctl_json_str(d->vmdisk, "GenerationId");
+	f.target_generation = ctl_json_str(d->vmdisk, "TargetGenerationId");
 	resume_facts(s, d, rp_id, &f, diff, sizeof(diff));
 	json_object_object_get_ex(rpdisk, "ChangeRecord", &cr);
 	ctl_trust_read_record(cr, d->source_nbd, d->size, &f);
@@ -208,7 +208,11 @@ static json_object *plan_json(const struct plan_disk *d)
 	json_object_object_add(o, "ChangeSourceReason", json_object_new_string(d->trust.reason));
 	json_object_object_add(o, "TrustRule", json_object_new_string(d->trust.rule));
 	json_object_object_add(o, "TrustReason", json_object_new_string(d->trust.reason));
-	json_object_object_add(o, "ResumedFrom", json_object_new_string(d->resume_job ?: ""));
+	/* Whether the checkpoint offered is used is the engine's to say:
+	 * Resumed and ResumedFrom follow its stats (job_progress.c). */
+	json_object_object_add(o, "ResumeOffered", json_object_new_string(d->resume_job ?: ""));
+	json_object_object_add(o, "ResumedFrom", json_object_new_string(""));
+	json_object_object_add(o, "Resumed", json_object_new_boolean(false));
 	json_object_object_add(o, "BytesToCopy", json_object_new_int64(0));
 	json_object_object_add(o, "BytesCopied", json_object_new_int64(0));
 	json_object_object_add(o, "Completed", json_object_new_boolean(false));

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The job record's progress figures (CIM_ConcreteJob PercentComplete,
- * BytesCopied, RateBytesPerSecond, ElapsedTime, and per disk), copied from
- * the engine's statistics by the worker's main loop.
+ * BytesExamined, BytesWritten, BytesZeroed, BytesSkippedEqual,
+ * RateBytesPerSecond, ElapsedTime, and per disk), copied from the engine's
+ * statistics by the worker's main loop.  BytesCopied is BytesExamined under
+ * its schema 1 name: it counts equal bytes a compare did not write.
  */
 #include <pthread.h>
 #include "cim_time.h"
@@ -21,6 +23,7 @@ void worker_record_progress(struct worker *w, bool completed)
 {
 	json_object *arr = json_object_object_get(w->job, "Disks");
 	uint64_t planned = 0, done = 0, total = 0, elapsed = rc_now_ns() - w->start_ns;
+	uint64_t written = 0, zeroed = 0, equal = 0;
 	double frac = 0;
 	char iv[CTL_CIM_INTERVAL_LEN];
 
@@ -31,6 +34,9 @@ void worker_record_progress(struct worker *w, bool completed)
 		total += d->size;
 		planned += d->st.bytes_planned;
 		done += d->st.bytes_done;
+		written += d->st.bytes_written;
+		zeroed += d->st.bytes_zeroed;
+		equal += d->st.bytes_skipped_equal;
 		if (d->done)
 			frac += (double)d->size;
 		else if (d->st.bytes_planned)
@@ -38,6 +44,7 @@ void worker_record_progress(struct worker *w, bool completed)
 				(double)d->st.bytes_planned;
 		worker_set_int(o, "BytesToCopy", (int64_t)d->st.bytes_planned);
 		worker_set_int(o, "BytesCopied", (int64_t)d->st.bytes_done);
+		worker_set_int(o, "BytesExamined", (int64_t)d->st.bytes_done);
 		worker_set_int(o, "BytesWritten", (int64_t)d->st.bytes_written);
 		worker_set_int(o, "BytesZeroed", (int64_t)d->st.bytes_zeroed);
 		worker_set_int(o, "BytesSkippedEqual", (int64_t)d->st.bytes_skipped_equal);
@@ -57,7 +64,14 @@ void worker_record_progress(struct worker *w, bool completed)
 			json_object_object_add(o, "TrustReason",
 					       json_object_new_string(d->trust.reason));
 		}
+		/* One fact, the engine's: a run that started from a checkpoint
+		 * continues the job that offered it. */
 		json_object_object_add(o, "Resumed", json_object_new_boolean(d->st.resumed));
+		json_object_object_add(o, "ResumedFrom",
+				       json_object_new_string(
+					       d->st.resumed ?
+						       ctl_json_str(o, "ResumeOffered") ?: "" :
+						       ""));
 		json_object_object_add(o, "Completed", json_object_new_boolean(d->done));
 	}
 	pthread_mutex_unlock(&w->mu);
@@ -69,6 +83,10 @@ void worker_record_progress(struct worker *w, bool completed)
 	worker_set_int(w->job, "PercentComplete", pct);
 	worker_set_int(w->job, "BytesToCopy", (int64_t)planned);
 	worker_set_int(w->job, "BytesCopied", (int64_t)done);
+	worker_set_int(w->job, "BytesExamined", (int64_t)done);
+	worker_set_int(w->job, "BytesWritten", (int64_t)written);
+	worker_set_int(w->job, "BytesZeroed", (int64_t)zeroed);
+	worker_set_int(w->job, "BytesSkippedEqual", (int64_t)equal);
 	worker_set_int(w->job, "RateBytesPerSecond",
 		       elapsed ? (int64_t)((double)done * 1e9 / (double)elapsed) : 0);
 	ctl_cim_interval(elapsed, iv);

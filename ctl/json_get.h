@@ -15,4 +15,8 @@ uint32_t ctl_json_u32(json_object *o, const char *key);
 /* The string field; NULL when absent or not a string. */
 const char *ctl_json_str(json_object *o, const char *key);
 
+/* Moves o's old_key to new_key when new_key is absent (a record of an
+ * older schema read under the current names); old_key goes in any case. */
+void ctl_json_rename(json_object *o, const char *old_key, const char *new_key);
+
 #endif

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "guid.h"
+#include "json_get.h"
 #include "record.h"
 #include "store.h"
 #include "vm.h"
@@ -27,116 +28,120 @@ struct field {
 	bool required;
 	int64_t min, max;
 	const struct field *sub;
+	/* The key's name in schema 1, read as key (NEWS: JSON schema 2). */
+	const char *old;
 };
 
 #define STR_MAX 65536
 #define PATH_MAX_LEN 4095
-#define END                                \
-	{                                  \
-		NULL, 0, false, 0, 0, NULL \
+#define END                                      \
+	{                                        \
+		NULL, 0, false, 0, 0, NULL, NULL \
 	}
 
 static const struct field change_record[] = {
-	{ "Kind", F_STR, true, 1, 16, NULL },
-	{ "Path", F_STR, false, 1, PATH_MAX_LEN, NULL },
-	{ "Name", F_STR, false, 1, PATH_MAX_LEN, NULL },
-	{ "GenerationId", F_GEN, false, 0, 0, NULL },
-	{ "Consistent", F_BOOL, false, 0, 0, NULL },
+	{ "Kind", F_STR, true, 1, 16, NULL, NULL },
+	{ "Path", F_STR, false, 1, PATH_MAX_LEN, NULL, NULL },
+	{ "Name", F_STR, false, 1, PATH_MAX_LEN, NULL, NULL },
+	{ "BaseGenerationId", F_GEN, false, 0, 0, NULL, "GenerationId" },
+	{ "Consistent", F_BOOL, false, 0, 0, NULL, NULL },
 	END,
 };
 
 static const struct field rp_disk[] = {
-	{ "Name", F_NAME, true, 0, 0, NULL },
-	{ "Image", F_STR, true, 1, PATH_MAX_LEN, NULL },
-	{ "GenerationId", F_GEN, false, 0, 0, NULL },
-	{ "ChangeRecord", F_OBJ, false, 0, 0, change_record },
+	{ "Name", F_NAME, true, 0, 0, NULL, NULL },
+	{ "Image", F_STR, true, 1, PATH_MAX_LEN, NULL, NULL },
+	{ "ImageGenerationId", F_GEN, false, 0, 0, NULL, "GenerationId" },
+	{ "ChangeRecord", F_OBJ, false, 0, 0, change_record, NULL },
 	END,
 };
 
 static const struct field recovery_point[] = {
-	{ "Id", F_NAME, true, 0, 0, NULL },
-	{ "CreationTime", F_STR, true, 0, 64, NULL },
-	{ "CreationTimeEpoch", F_INT, true, 0, INT64_MAX, NULL },
-	{ "Type", F_STR, true, 0, 64, NULL },
-	{ "Disks", F_ARR, true, 1, 0, rp_disk },
+	{ "Id", F_NAME, true, 0, 0, NULL, NULL },
+	{ "CreationTime", F_STR, true, 0, 64, NULL, NULL },
+	{ "CreationTimeEpoch", F_INT, true, 0, INT64_MAX, NULL, NULL },
+	{ "Type", F_STR, true, 0, 64, NULL, NULL },
+	{ "Disks", F_ARR, true, 1, 0, rp_disk, NULL },
 	END,
 };
 
 static const struct field resume[] = {
-	{ "Job", F_JOBREF, false, 0, 0, NULL },
-	{ "RecoveryPoint", F_STR, false, 0, PATH_MAX_LEN, NULL },
-	{ "ChangeSource", F_STR, false, 0, 64, NULL },
-	{ "ChangeSourceArg", F_STR, false, 0, PATH_MAX_LEN, NULL },
+	{ "Job", F_JOBREF, false, 0, 0, NULL, NULL },
+	{ "RecoveryPoint", F_STR, false, 0, PATH_MAX_LEN, NULL, NULL },
+	{ "ChangeSource", F_STR, false, 0, 64, NULL, NULL },
+	{ "ChangeSourceArg", F_STR, false, 0, PATH_MAX_LEN, NULL, NULL },
 	END,
 };
 
 static const struct field tracking_log[] = {
-	{ "Path", F_STR, true, 1, PATH_MAX_LEN, NULL },
-	{ "BaseGenerationId", F_GEN, true, 0, 0, NULL },
-	{ "RecordedAt", F_STR, false, 0, 64, NULL },
+	{ "Path", F_STR, true, 1, PATH_MAX_LEN, NULL, NULL },
+	{ "BaseGenerationId", F_GEN, true, 0, 0, NULL, NULL },
+	{ "RecordedAt", F_STR, false, 0, 64, NULL, NULL },
 	END,
 };
 
 static const struct field vm_disk[] = {
-	{ "Name", F_NAME, true, 0, 0, NULL },
-	{ "Target", F_STR, true, 1, PATH_MAX_LEN, NULL },
-	{ "GenerationId", F_GEN, true, 0, 0, NULL },
-	{ "Inconsistent", F_BOOL, false, 0, 0, NULL },
-	{ "Resume", F_OBJ, false, 0, 0, resume },
-	{ "TrackingLog", F_OBJ, false, 0, 0, tracking_log },
+	{ "Name", F_NAME, true, 0, 0, NULL, NULL },
+	{ "Target", F_STR, true, 1, PATH_MAX_LEN, NULL, NULL },
+	{ "TargetGenerationId", F_GEN, true, 0, 0, NULL, "GenerationId" },
+	{ "Inconsistent", F_BOOL, false, 0, 0, NULL, NULL },
+	{ "PrimaryHoldsRecoveryPoint", F_STR, false, 0, CTL_NAME_MAX, NULL, "RecoveryPoint" },
+	{ "Resume", F_OBJ, false, 0, 0, resume, NULL },
+	{ "TrackingLog", F_OBJ, false, 0, 0, tracking_log, NULL },
 	END,
 };
 
 static const struct field vm_fields[] = {
-	{ "Name", F_NAME, true, 0, 0, NULL },
-	{ "ReplicationMode", F_INT, true, 0, 4, NULL },
-	{ "ReplicationState", F_INT, true, 0, 32768, NULL },
-	{ "ReplicationHealth", F_INT, true, 0, 3, NULL },
-	{ "TimeOfLastStateChange", F_STR, false, 0, 64, NULL },
-	{ "Disks", F_ARR, true, 1, 0, vm_disk },
-	{ "RecoveryPoints", F_ARR, true, 0, 0, recovery_point },
-	{ "FailedOverTo", F_STR, false, 0, CTL_NAME_MAX, NULL },
-	{ "CurrentJob", F_JOBREF, false, 0, 0, NULL },
+	{ "Name", F_NAME, true, 0, 0, NULL, NULL },
+	{ "ReplicationMode", F_INT, true, 0, 4, NULL, NULL },
+	{ "ReplicationState", F_INT, true, 0, 32768, NULL, NULL },
+	{ "ReplicationHealth", F_INT, true, 0, 3, NULL, NULL },
+	{ "TimeOfLastStateChange", F_STR, false, 0, 64, NULL, NULL },
+	{ "Disks", F_ARR, true, 1, 0, vm_disk, NULL },
+	{ "RecoveryPoints", F_ARR, true, 0, 0, recovery_point, NULL },
+	{ "FailedOverTo", F_STR, false, 0, CTL_NAME_MAX, NULL, NULL },
+	{ "PrimaryHoldsRecoveryPoint", F_STR, false, 0, CTL_NAME_MAX, NULL, NULL },
+	{ "CurrentJob", F_JOBREF, false, 0, 0, NULL, NULL },
 	END,
 };
 
 static const struct field job_disk[] = {
-	{ "Name", F_NAME, true, 0, 0, NULL },
-	{ "Source", F_STR, false, 0, PATH_MAX_LEN, NULL },
-	{ "Target", F_STR, false, 0, PATH_MAX_LEN, NULL },
-	{ "ChangeSource", F_STR, false, 0, 64, NULL },
-	{ "ChangeSourceReason", F_STR, false, 0, STR_MAX, NULL },
-	{ "Size", F_INT, false, 0, INT64_MAX, NULL },
-	{ "BytesToCopy", F_INT, false, 0, INT64_MAX, NULL },
-	{ "BytesCopied", F_INT, false, 0, INT64_MAX, NULL },
-	{ "Completed", F_BOOL, false, 0, 0, NULL },
+	{ "Name", F_NAME, true, 0, 0, NULL, NULL },
+	{ "Source", F_STR, false, 0, PATH_MAX_LEN, NULL, NULL },
+	{ "Target", F_STR, false, 0, PATH_MAX_LEN, NULL, NULL },
+	{ "ChangeSource", F_STR, false, 0, 64, NULL, NULL },
+	{ "ChangeSourceReason", F_STR, false, 0, STR_MAX, NULL, NULL },
+	{ "Size", F_INT, false, 0, INT64_MAX, NULL, NULL },
+	{ "BytesToCopy", F_INT, false, 0, INT64_MAX, NULL, NULL },
+	{ "BytesCopied", F_INT, false, 0, INT64_MAX, NULL, NULL },
+	{ "Completed", F_BOOL, false, 0, 0, NULL, NULL },
 	END,
 };
 
 static const struct field job_fields[] = {
-	{ "InstanceID", F_NAME, true, 0, 0, NULL },
-	{ "JobType", F_INT, true, 0, UINT16_MAX, NULL },
-	{ "JobState", F_INT, true, 2, 10, NULL },
-	{ "PercentComplete", F_INT, false, 0, 100, NULL },
-	{ "ErrorCode", F_INT, false, 0, UINT32_MAX, NULL },
-	{ "ErrorDescription", F_STR, false, 0, STR_MAX, NULL },
-	{ "ErrorSummaryDescription", F_STR, false, 0, STR_MAX, NULL },
-	{ "TimeSubmitted", F_STR, true, 0, 64, NULL },
-	{ "TimeSubmittedEpochNs", F_INT, true, 0, INT64_MAX, NULL },
-	{ "StartTime", F_STR, false, 0, 64, NULL },
-	{ "ElapsedTime", F_STR, false, 0, 64, NULL },
-	{ "TimeOfLastStateChange", F_STR, false, 0, 64, NULL },
-	{ "Cancellable", F_BOOL, false, 0, 0, NULL },
-	{ "VirtualSystem", F_NAME, true, 0, 0, NULL },
-	{ "RecoveryPoint", F_NAME, true, 0, 0, NULL },
-	{ "BytesToCopy", F_INT, false, 0, INT64_MAX, NULL },
-	{ "BytesCopied", F_INT, false, 0, INT64_MAX, NULL },
-	{ "RateBytesPerSecond", F_INT, false, 0, INT64_MAX, NULL },
-	{ "ElapsedMilliseconds", F_INT, false, 0, INT64_MAX, NULL },
-	{ "WorkerPid", F_INT, true, 0, INT32_MAX, NULL },
-	{ "WorkerStartTime", F_INT, false, 0, INT64_MAX, NULL },
-	{ "Settings", F_OBJ, false, 0, 0, NULL },
-	{ "Disks", F_ARR, true, 0, 0, job_disk },
+	{ "InstanceID", F_NAME, true, 0, 0, NULL, NULL },
+	{ "JobType", F_INT, true, 0, UINT16_MAX, NULL, NULL },
+	{ "JobState", F_INT, true, 2, 10, NULL, NULL },
+	{ "PercentComplete", F_INT, false, 0, 100, NULL, NULL },
+	{ "ErrorCode", F_INT, false, 0, UINT32_MAX, NULL, NULL },
+	{ "ErrorDescription", F_STR, false, 0, STR_MAX, NULL, NULL },
+	{ "ErrorSummaryDescription", F_STR, false, 0, STR_MAX, NULL, NULL },
+	{ "TimeSubmitted", F_STR, true, 0, 64, NULL, NULL },
+	{ "TimeSubmittedEpochNs", F_INT, true, 0, INT64_MAX, NULL, NULL },
+	{ "StartTime", F_STR, false, 0, 64, NULL, NULL },
+	{ "ElapsedTime", F_STR, false, 0, 64, NULL, NULL },
+	{ "TimeOfLastStateChange", F_STR, false, 0, 64, NULL, NULL },
+	{ "Cancellable", F_BOOL, false, 0, 0, NULL, NULL },
+	{ "VirtualSystem", F_NAME, true, 0, 0, NULL, NULL },
+	{ "RecoveryPoint", F_NAME, true, 0, 0, NULL, NULL },
+	{ "BytesToCopy", F_INT, false, 0, INT64_MAX, NULL, NULL },
+	{ "BytesCopied", F_INT, false, 0, INT64_MAX, NULL, NULL },
+	{ "RateBytesPerSecond", F_INT, false, 0, INT64_MAX, NULL, NULL },
+	{ "ElapsedMilliseconds", F_INT, false, 0, INT64_MAX, NULL, NULL },
+	{ "WorkerPid", F_INT, true, 0, INT32_MAX, NULL, NULL },
+	{ "WorkerStartTime", F_INT, false, 0, INT64_MAX, NULL, NULL },
+	{ "Settings", F_OBJ, false, 0, 0, NULL, NULL },
+	{ "Disks", F_ARR, true, 0, 0, job_disk, NULL },
 	END,
 };
 
@@ -222,6 +227,8 @@ static int check_object(json_object *o, const struct field *fs, const char *path
 	for (const struct field *f = fs; f->key; f++) {
 		json_object *v;
 		int err;
+		if (f->old)
+			ctl_json_rename(o, f->old, f->key);
 		if (!json_object_object_get_ex(o, f->key, &v)) {
 			if (f->required)
 				return bad(why, n, path, f->key, "missing");

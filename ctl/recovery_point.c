@@ -54,7 +54,13 @@ static uint32_t check_rp(json_object *vm, json_object *rp, struct ctl_err *e)
 	n = json_object_array_length(disks);
 	for (size_t i = 0; i < n; i++) {
 		json_object *d = json_object_array_get_idx(disks, i), *cr;
-		const char *name = ctl_json_str(d, "Name"), *img = ctl_json_str(d, "Image");
+		const char *name, *img;
+
+		ctl_json_rename(d, "GenerationId", "ImageGenerationId");
+		ctl_json_rename(json_object_object_get(d, "ChangeRecord"), "GenerationId",
+				"BaseGenerationId");
+		name = ctl_json_str(d, "Name");
+		img = ctl_json_str(d, "Image");
 		if (!name || !ctl_vm_disk(vm, name))
 			return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "VM has no disk \"%s\"",
 					name ? name : "");
@@ -67,7 +73,7 @@ static uint32_t check_rp(json_object *vm, json_object *rp, struct ctl_err *e)
 				return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
 						"disk \"%s\" given twice", name);
 		if (json_object_object_get_ex(d, "ChangeRecord", &cr)) {
-			const char *gen = ctl_json_str(cr, "GenerationId");
+			const char *gen = ctl_json_str(cr, "BaseGenerationId");
 			uint8_t g[16];
 			if (gen && *gen && rc_guid_parse(gen, g) < 0)
 				return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,

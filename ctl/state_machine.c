@@ -42,7 +42,7 @@ static uint32_t check_tracks(json_object *vm, const struct ctl_track_log *tracks
 		if (!d)
 			return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
 					"--track: VM has no disk \"%s\"", tracks[i].disk);
-		gen = ctl_json_str(d, "GenerationId");
+		gen = ctl_json_str(d, "TargetGenerationId");
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(tracks[i].disk, tracks[j].disk))
 				return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
@@ -76,7 +76,8 @@ static void record_tracks(json_object *vm, const struct ctl_track_log *tracks, s
 		json_object *d = ctl_vm_disk(vm, tracks[i].disk), *tl = json_object_new_object();
 		json_object_object_add(tl, "Path", json_object_new_string(tracks[i].path));
 		json_object_object_add(tl, "BaseGenerationId",
-				       json_object_new_string(ctl_json_str(d, "GenerationId")));
+				       json_object_new_string(
+					       ctl_json_str(d, "TargetGenerationId")));
 		json_object_object_add(tl, "RecordedAt", json_object_new_string(ts));
 		json_object_object_add(d, "TrackingLog", tl);
 	}

@@ -226,7 +226,7 @@ void ctl_trust_read_record(json_object *cr, bool image_is_nbd, uint64_t size,
 		return;
 	}
 	if (strcmp(kind, "bitmap")) {
-		g = ctl_json_str(cr, "GenerationId");
+		g = ctl_json_str(cr, "BaseGenerationId");
 		f->record_consistent =
 			json_object_get_boolean(json_object_object_get(cr, "Consistent"));
 		f->record_has_generation = g && rc_guid_parse(g, f->record_generation) == 0;
@@ -297,7 +297,7 @@ json_object *ctl_trust_binding(json_object *rp, json_object *rpdisk, uint64_t im
 		else
 			snprintf(id, sizeof(id), "%s", arg);
 		snprintf(rec, sizeof(rec), "%.16s %s base %.40s%s", kind, id,
-			 ctl_json_str(cr, "GenerationId") ?: "-",
+			 ctl_json_str(cr, "BaseGenerationId") ?: "-",
 			 json_object_get_boolean(json_object_object_get(cr, "Consistent")) ?
 				 " consistent" :
 				 "");

@@ -138,8 +138,12 @@ static uint32_t check_disks(json_object *disks, struct ctl_err *e)
 		return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "a VM needs at least one --disk");
 	for (size_t i = 0; i < n; i++) {
 		json_object *d = json_object_array_get_idx(disks, i);
-		const char *name = ctl_json_str(d, "Name"), *target = ctl_json_str(d, "Target");
-		const char *gen = ctl_json_str(d, "GenerationId");
+		const char *name, *target, *gen;
+
+		ctl_json_rename(d, "GenerationId", "TargetGenerationId");
+		name = ctl_json_str(d, "Name");
+		target = ctl_json_str(d, "Target");
+		gen = ctl_json_str(d, "TargetGenerationId");
 		uint8_t id[16];
 
 		if (!ctl_name_valid(name))
@@ -262,8 +266,8 @@ uint32_t ctl_vm_add(struct ctl_store *s, const char *name, uint32_t mode, json_o
 		goto out;
 	for (size_t i = 0; i < json_object_array_length(disks); i++) {
 		json_object *d = json_object_array_get_idx(disks, i);
-		if (!ctl_json_str(d, "GenerationId"))
-			json_object_object_add(d, "GenerationId", json_object_new_string(""));
+		if (!ctl_json_str(d, "TargetGenerationId"))
+			json_object_object_add(d, "TargetGenerationId", json_object_new_string(""));
 		json_object_object_add(d, "Inconsistent", json_object_new_boolean(false));
 	}
 	rv = ctl_vm_lock(s, name, &fd, e);
@@ -288,6 +292,7 @@ uint32_t ctl_vm_add(struct ctl_store *s, const char *name, uint32_t mode, json_o
 	json_object_object_add(vm, "Disks", json_object_get(disks));
 	json_object_object_add(vm, "RecoveryPoints", json_object_new_array());
 	json_object_object_add(vm, "FailedOverTo", json_object_new_string(""));
+	json_object_object_add(vm, "PrimaryHoldsRecoveryPoint", json_object_new_string(""));
 	json_object_object_add(vm, "CurrentJob", json_object_new_string(""));
 	rv = ctl_vm_save(s, vm, e);
 out:

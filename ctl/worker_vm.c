@@ -58,11 +58,12 @@ void worker_vm_start_copy(struct worker *w, json_object *vm, void *arg)
 {
 	(void)arg;
 	ctl_vm_set_state(vm, RESYNC_STATE_FAILBACK_IN_PROGRESS, RESYNC_HEALTH_OK);
+	json_object_object_add(vm, "PrimaryHoldsRecoveryPoint", json_object_new_string(""));
 	for (size_t i = 0; i < w->n; i++) {
 		json_object *d = ctl_vm_disk(vm, w->disks[i].name);
 		json_object_object_add(d, "Inconsistent", json_object_new_boolean(true));
-		json_object_object_add(d, "GenerationId", json_object_new_string(""));
-		json_object_object_add(d, "RecoveryPoint", json_object_new_string(""));
+		json_object_object_add(d, "TargetGenerationId", json_object_new_string(""));
+		json_object_object_add(d, "PrimaryHoldsRecoveryPoint", json_object_new_string(""));
 	}
 }
 
@@ -74,7 +75,7 @@ static void new_generation(json_object *vm, const char *rp_id, const char *disk,
 
 	for (size_t i = 0; i < json_object_array_length(rpdisks); i++) {
 		json_object *rd = json_object_array_get_idx(rpdisks, i);
-		const char *gen = ctl_json_str(rd, "GenerationId");
+		const char *gen = ctl_json_str(rd, "ImageGenerationId");
 		if (!strcmp(ctl_json_str(rd, "Name"), disk) && gen && rc_guid_parse(gen, g) == 0) {
 			rc_guid_hex(g, hex);
 			return;
@@ -98,7 +99,7 @@ static bool vm_all_disks_at(json_object *vm, const char *rp)
 	for (size_t i = 0; i < json_object_array_length(disks); i++) {
 		json_object *d = json_object_array_get_idx(disks, i);
 		if (json_object_get_boolean(json_object_object_get(d, "Inconsistent")) ||
-		    strcmp(ctl_json_str(d, "RecoveryPoint") ?: "", rp))
+		    strcmp(ctl_json_str(d, "PrimaryHoldsRecoveryPoint") ?: "", rp))
 			return false;
 	}
 	return true;
@@ -116,17 +117,23 @@ void worker_vm_finish(struct worker *w, json_object *vm, void *arg)
 			continue;
 		new_generation(vm, rp, w->disks[i].name, hex);
 		json_object_object_add(d, "Inconsistent", json_object_new_boolean(false));
-		json_object_object_add(d, "GenerationId", json_object_new_string(hex));
-		json_object_object_add(d, "RecoveryPoint", json_object_new_string(rp));
+		json_object_object_add(d, "TargetGenerationId", json_object_new_string(hex));
+		json_object_object_add(d, "PrimaryHoldsRecoveryPoint", json_object_new_string(rp));
 		json_object_object_del(d, "Resume");
 	}
 	switch (*outcome) {
 	case RESYNC_JOB_COMPLETED:
 		/* A job over some of the disks completes its part; the VM's
 		 * failback is complete only when all of them hold the point. */
-		if (vm_all_disks_at(vm, rp))
+		/* Only then does the primary hold one point and the VM no
+		 * longer run on a failover's data: FailedOverTo is cleared
+		 * (doc/resyncctl.md). */
+		if (vm_all_disks_at(vm, rp)) {
 			ctl_vm_set_state(vm, RESYNC_STATE_FAILBACK_COMPLETE, RESYNC_HEALTH_OK);
-		else
+			json_object_object_add(vm, "PrimaryHoldsRecoveryPoint",
+					       json_object_new_string(rp));
+			json_object_object_add(vm, "FailedOverTo", json_object_new_string(""));
+		} else
 			ctl_vm_set_state(vm, RESYNC_STATE_FAILBACK_IN_PROGRESS,
 					 RESYNC_HEALTH_WARNING);
 		break;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "resync/return_codes.h"
 #include "json_reply.h"
+#include "view.h"
 
 unsigned rd_status_for_rv(uint32_t rv)
 {
@@ -36,17 +37,9 @@ unsigned rd_status_for_rv(uint32_t rv)
 
 void rd_reply_rv(struct rd_reply *r, uint32_t rv, json_object *out, const struct ctl_err *e)
 {
-	json_object *o = json_object_new_object();
-	bool ok = rv == RESYNC_RV_COMPLETED || rv == RESYNC_RV_JOB_STARTED;
+	json_object *o = ctl_view_reply(rv, out, e);
 
-	json_object_object_add(o, "ReturnValue", json_object_new_int64(rv));
-	if (!ok && e && e->msg[0])
-		json_object_object_add(o, "ErrorDescription", json_object_new_string(e->msg));
-	if (out) {
-		json_object_object_foreach(out, k, v)
-			json_object_object_add(o, k, json_object_get(v));
-		json_object_put(out);
-	}
+	json_object_put(out);
 	json_object_put(r->body);
 	r->body = o;
 	r->rv = rv;

@@ -86,24 +86,24 @@ static uint32_t copy_key(json_object *from, json_object *to, const char *key, js
 	return 0;
 }
 
-static uint32_t check_guid(json_object *o, const char *where, struct ctl_err *e)
+static uint32_t check_guid(json_object *o, const char *key, const char *where, struct ctl_err *e)
 {
-	const char *g = json_object_get_string(json_object_object_get(o, "GenerationId"));
+	const char *g = json_object_get_string(json_object_object_get(o, key));
 	uint8_t b[16];
 
 	if (g && rc_guid_parse(g, b) < 0)
-		return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
-				"%s.GenerationId: must be 32 hex digits", where);
+		return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "%s.%s: must be 32 hex digits",
+				where, key);
 	return 0;
 }
 
 /* ChangeRecord: {Kind: bitmap|nbd-dirty|extents, Path (bitmap, extents) or
- * Name (nbd-dirty), GenerationId, Consistent}. */
+ * Name (nbd-dirty), BaseGenerationId, Consistent}. */
 static uint32_t parse_change_record(json_object *in, const char *where, json_object **out,
 				    struct ctl_err *e)
 {
-	static const char *const keys[] = { "Kind",         "Path",       "Name",
-					    "GenerationId", "Consistent", NULL };
+	static const char *const keys[] = { "Kind",       "Path", "Name", "BaseGenerationId",
+					    "Consistent", NULL };
 	const char *kind = json_object_get_string(json_object_object_get(in, "Kind"));
 	const char *field;
 	json_object *cr = json_object_new_object();
@@ -133,9 +133,9 @@ static uint32_t parse_change_record(json_object *in, const char *where, json_obj
 	if (!rv)
 		rv = copy_key(in, cr, field, json_type_string, where, e);
 	if (!rv)
-		rv = copy_key(in, cr, "GenerationId", json_type_string, where, e);
+		rv = copy_key(in, cr, "BaseGenerationId", json_type_string, where, e);
 	if (!rv)
-		rv = check_guid(cr, where, e);
+		rv = check_guid(cr, "BaseGenerationId", where, e);
 	if (!rv)
 		rv = copy_key(in, cr, "Consistent", json_type_boolean, where, e);
 	if (!rv && !json_object_object_get(cr, "Consistent"))
@@ -145,7 +145,8 @@ static uint32_t parse_change_record(json_object *in, const char *where, json_obj
 
 static uint32_t parse_disks(json_object *in, json_object *disks, struct ctl_err *e)
 {
-	static const char *const keys[] = { "Name", "Image", "GenerationId", "ChangeRecord", NULL };
+	static const char *const keys[] = { "Name", "Image", "ImageGenerationId", "ChangeRecord",
+					    NULL };
 	char where[48];
 	uint32_t rv;
 
@@ -170,7 +171,7 @@ static uint32_t parse_disks(json_object *in, json_object *disks, struct ctl_err 
 		for (int k = 0; k < 3 && !rv; k++)
 			rv = copy_key(di, d, keys[k], json_type_string, where, e);
 		if (!rv)
-			rv = check_guid(d, where, e);
+			rv = check_guid(d, "ImageGenerationId", where, e);
 		if (rv)
 			return rv;
 		if (!json_object_object_get(di, "ChangeRecord"))

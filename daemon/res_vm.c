@@ -19,11 +19,10 @@
 void rd_vm_list(struct rd_daemon *d, const struct rd_request *q, struct rd_reply *r)
 {
 	struct ctl_err e = { "" };
-	json_object *vms = NULL, *out = json_object_new_object();
+	json_object *vms = NULL;
 	uint32_t rv = ctl_vm_list(&d->store, &vms, &e);
 
-	json_object_object_add(out, "VirtualSystems", vms ? vms : json_object_new_array());
-	rd_reply_rv(r, rv, out, &e);
+	rd_reply_rv(r, rv, ctl_view_vms(vms), &e);
 }
 
 void rd_vm_show(struct rd_daemon *d, const struct rd_request *q, const char *vm, struct rd_reply *r)
@@ -32,10 +31,8 @@ void rd_vm_show(struct rd_daemon *d, const struct rd_request *q, const char *vm,
 	json_object *rec = NULL, *out = NULL;
 	uint32_t rv = ctl_vm_load(&d->store, vm, &rec, &e);
 
-	if (!rv) {
-		out = json_object_new_object();
-		json_object_object_add(out, "VirtualSystem", rec);
-	}
+	if (!rv)
+		out = ctl_view_vm(rec);
 	rd_reply_rv(r, rv, out, &e);
 }
 
@@ -69,11 +66,11 @@ static uint32_t parse_mode(json_object *m, uint32_t *mode, struct ctl_err *e)
 			json_object_get_string(m));
 }
 
-/* Disks: [{Name, Target[, GenerationId]}], copied key by key so nothing
+/* Disks: [{Name, Target[, TargetGenerationId]}], copied key by key so nothing
  * else of the request reaches the record. */
 static uint32_t parse_disks(json_object *in, json_object **out, struct ctl_err *e)
 {
-	static const char *const keys[] = { "Name", "Target", "GenerationId", NULL };
+	static const char *const keys[] = { "Name", "Target", "TargetGenerationId", NULL };
 	uint32_t rv;
 
 	*out = NULL;
@@ -227,9 +224,8 @@ void rd_vm_failback(struct rd_daemon *d, const struct rd_request *q, const char 
 	if (!rv)
 		rv = ctl_initiate_failback(&d->store, &req, job, &e);
 	if (rv == RESYNC_RV_JOB_STARTED) {
-		out = json_object_new_object();
+		out = ctl_view_job_started(&d->store, job, NULL);
 		snprintf(r->location, sizeof(r->location), "/v1/jobs/%s", job);
-		json_object_object_add(out, "Job", json_object_new_string(r->location));
 	}
 	rd_reply_rv(r, rv, out, &e);
 	json_object_put(body);

@@ -70,7 +70,7 @@ TEST_F(CliParsing, CommasInPathsAreEscaped)
 	ASSERT_NE(rp, nullptr);
 	json_object *d = json_object_array_get_idx(json_object_object_get(rp, "Disks"), 0);
 	EXPECT_EQ(jstr(d, "Image"), "/img,1.raw");
-	EXPECT_EQ(jstr(d, "GenerationId"), G1);
+	EXPECT_EQ(jstr(d, "ImageGenerationId"), G1);
 	EXPECT_EQ(jstr(json_object_object_get(d, "ChangeRecord"), "Path"), "/b\\x,y.bmp");
 	// vm add reads the same grammar.
 	refused({ "vm", "add", "vm2", "--disk", "d0=" + path("t") + ",gen=1" }, 32773u,

@@ -66,7 +66,7 @@ TEST_F(Cli, VmAddListShowRemove)
 	ASSERT_EQ(json_object_array_length(disks), 2u);
 	json_object *d0 = json_object_array_get_idx(disks, 0);
 	EXPECT_EQ(jstr(d0, "Target"), t);
-	EXPECT_EQ(jstr(d0, "GenerationId"), "00112233445566778899aabbccddeeff");
+	EXPECT_EQ(jstr(d0, "TargetGenerationId"), "00112233445566778899aabbccddeeff");
 	EXPECT_EQ(jstr(json_object_array_get_idx(disks, 1), "Target"),
 		  "nbd+unix:///x?socket=/run/s.sock");
 
@@ -91,7 +91,7 @@ TEST_F(Cli, VmAddListShowRemove)
 
 	r = ctl({ "vm", "list" });
 	ASSERT_EQ(r.rv, 0u);
-	json_object *vms = r.obj("VirtualSystems");
+	json_object *vms = r.obj("Vms");
 	ASSERT_EQ(json_object_array_length(vms), 2u);
 	EXPECT_EQ(jstr(json_object_array_get_idx(vms, 0), "Name"), "db");
 	EXPECT_EQ(jnum(json_object_array_get_idx(vms, 0), "ReplicationMode"), 1);
@@ -103,7 +103,7 @@ TEST_F(Cli, VmAddListShowRemove)
 	EXPECT_EQ(ctl({ "vm", "remove", "db" }).rv, 0u);
 	EXPECT_EQ(ctl({ "vm", "show", "db" }).rv, 32773u);
 	EXPECT_EQ(ctl({ "vm", "remove", "db" }).rv, 32773u);
-	EXPECT_EQ(json_object_array_length(ctl({ "vm", "list" }).obj("VirtualSystems")), 1u);
+	EXPECT_EQ(json_object_array_length(ctl({ "vm", "list" }).obj("Vms")), 1u);
 }
 
 TEST_F(Cli, SymlinkedRecordIsRefused)
@@ -112,7 +112,7 @@ TEST_F(Cli, SymlinkedRecordIsRefused)
 	ASSERT_EQ(symlink((state + "/vms/a.json").c_str(), (state + "/vms/b.json").c_str()), 0);
 	CliRun r = ctl({ "vm", "show", "b" });
 	EXPECT_EQ(r.rv, 32771u);
-	EXPECT_EQ(r.obj("VirtualSystem"), nullptr);
+	EXPECT_EQ(r.obj("Vm"), nullptr);
 }
 
 TEST_F(Cli, RecoveryPoints)
@@ -152,7 +152,7 @@ TEST_F(Cli, RecoveryPoints)
 	EXPECT_EQ(jstr(rp, "CreationTime"), "2026-01-02T00:00:00Z");
 	json_object *d = json_object_array_get_idx(json_object_object_get(rp, "Disks"), 0);
 	EXPECT_EQ(jstr(d, "Image"), "nbd://h/x");
-	EXPECT_EQ(jstr(d, "GenerationId"), "00000000000000000000000000000002");
+	EXPECT_EQ(jstr(d, "ImageGenerationId"), "00000000000000000000000000000002");
 	json_object *cr = json_object_object_get(d, "ChangeRecord");
 	EXPECT_EQ(jstr(cr, "Kind"), "nbd-dirty");
 	EXPECT_EQ(jstr(cr, "Name"), "bm");

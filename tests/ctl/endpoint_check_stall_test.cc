@@ -66,7 +66,7 @@ TEST_F(ProbeStall, ServerSlowToCloseHoldsNeitherTheCallNorTheJob)
 			       << r.out << r.err;
 	// The minute the server takes to close is not waited for.
 	EXPECT_LT(secs, 30.0);
-	CliRun w = ctl({ "job", "wait", r.str("Job"), "--timeout", "40" });
+	CliRun w = ctl({ "job", "wait", r.str("JobId"), "--timeout", "40" });
 	EXPECT_EQ(w.rv, 0u) << w.out;
 	EXPECT_EQ(jnum(vm_show("vm"), "ReplicationState"), 14);
 	// nbdkit would wait out the delayed closes before exiting on SIGTERM.

@@ -272,7 +272,7 @@ json_object *CtlTest::job_show(const std::string &job)
 json_object *CtlTest::vm_show(const std::string &vm)
 {
 	CliRun r = ctl({ "vm", "show", vm });
-	json_object *j = r.obj("VirtualSystem");
+	json_object *j = r.obj("Vm");
 	if (!j)
 		return nullptr;
 	json_object_get(j);

@@ -162,7 +162,7 @@ TEST_F(Journal, FailbackLifecycleEventsInOrder)
 	failed_over(4 << 20);
 	CliRun r = ctl({ "failback", "vm", "--wait", "--timeout", "60" });
 	ASSERT_EQ(r.rv, 0u) << r.out << r.err;
-	std::string job = r.str("Job");
+	std::string job = r.str("JobId");
 
 	std::vector<json_object *> evs = events();
 	expect_consecutive(evs, 1);
@@ -303,7 +303,7 @@ TEST_F(Journal, KillNineOfTheWorkerStillYieldsTheFinalEvents)
 	failed_over(4 << 20);
 	CliRun r = ctl({ "failback", "vm", "--settings", R"({"rate_limit":262144})" });
 	ASSERT_EQ(r.rv, 4096u) << r.out;
-	std::string job = r.str("Job");
+	std::string job = r.str("JobId");
 	json_object *j = wait_job(job, [](json_object *o) { return jnum(o, "JobState") == 4; });
 	ASSERT_NE(j, nullptr);
 	ASSERT_EQ(kill((pid_t)jnum(j, "WorkerPid"), SIGKILL), 0);
@@ -428,7 +428,7 @@ TEST_F(Journal, CliPrintsAndFollowsTheJournal)
 	EXPECT_EQ(jnum(ev, "Id"), 2);
 	EXPECT_EQ(jstr(ev, "VirtualSystem"), "b");
 	json_object_put(ev);
-	EXPECT_EQ(jl[1], "{\"ReturnValue\":0}");
+	EXPECT_EQ(jl[1], "{\"ReturnValue\":0,\"SchemaVersion\":2}");
 
 	CliRun bad = ctl_text({ "events", "--after", "x" });
 	EXPECT_EQ(bad.rv, 32773u);
@@ -522,7 +522,7 @@ TEST_F(Journal, WorkerThatCannotJournalChangesNothing)
 		ScopedEnv c("RESYNC_FAULT_CHILDREN_ONLY", "1");
 		CliRun r = ctl({ "failback", "vm" });
 		ASSERT_EQ(r.rv, 4096u) << r.out;
-		job = r.str("Job");
+		job = r.str("JobId");
 	}
 	CliRun w = ctl({ "job", "wait", job, "--timeout", "60" });
 	EXPECT_EQ(w.rv, 32771u) << w.out;

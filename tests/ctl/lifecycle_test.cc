@@ -56,7 +56,7 @@ TEST_F(Lifecycle, FailbackToAChosenOlderRecoveryPoint)
 	CliRun r = ctl({ "failback", "app", "--recovery-point", "rp1", "--settings",
 			 R"({"rate_limit":2097152})" });
 	ASSERT_EQ(r.rv, 4096u) << r.err;
-	std::string job = r.str("Job");
+	std::string job = r.str("JobId");
 	json_object *j = wait_job(job, [](json_object *o) { return jnum(o, "JobState") == 4; });
 	json_object *vm = vm_show("app");
 	EXPECT_EQ(jnum(vm, "ReplicationState"), 13);
@@ -87,8 +87,8 @@ TEST_F(Lifecycle, FailbackToAChosenOlderRecoveryPoint)
 	EXPECT_EQ(jnum(vm, "ReplicationState"), 14);
 	EXPECT_EQ(jnum(vm, "ReplicationHealth"), 1);
 	EXPECT_FALSE(jbool(disk_of(vm, 0), "Inconsistent"));
-	EXPECT_EQ(jstr(disk_of(vm, 0), "GenerationId"), "00000000000000000000000000000002");
-	EXPECT_EQ(jstr(disk_of(vm, 1), "GenerationId").size(), 32u);
+	EXPECT_EQ(jstr(disk_of(vm, 0), "TargetGenerationId"), "00000000000000000000000000000002");
+	EXPECT_EQ(jstr(disk_of(vm, 1), "TargetGenerationId").size(), 32u);
 
 	// On a terminal, job wait draws a progress bar.
 	CliRun tty = run_cmd("/usr/bin/script",
@@ -152,7 +152,7 @@ protected:
 			a.insert(a.end(), { "--settings", settings });
 		CliRun r = ctl(a);
 		EXPECT_EQ(r.rv, want) << r.out;
-		json_object *j = r.obj("JobDetails");
+		json_object *j = r.obj("Job");
 		if (j)
 			keep.push_back(json_object_get(j));
 		return j;
@@ -248,13 +248,13 @@ protected:
 	{
 		CliRun r = ctl({ "failback", "vm", "--settings", settings });
 		EXPECT_EQ(r.rv, 4096u) << r.out;
-		return r.str("Job");
+		return r.str("JobId");
 	}
 	void finish_identical(const std::string &previous)
 	{
 		CliRun r = ctl({ "failback", "vm", "--wait", "--timeout", "60" });
 		ASSERT_EQ(r.rv, 0u) << r.out;
-		json_object *d = disk_of(r.obj("JobDetails"), 0);
+		json_object *d = disk_of(r.obj("Job"), 0);
 		EXPECT_EQ(jstr(d, "ResumedFrom"), previous);
 		EXPECT_EQ(read_file(target), read_file(image));
 		json_object *vm = vm_show("vm");
@@ -339,7 +339,7 @@ TEST_F(JobControl, KillNineAtRandomMomentsThenResumeIdentical)
 		ASSERT_FALSE(job.empty());
 		json_object *j = job_show(job);
 		if (!prev.empty()) {
-			EXPECT_EQ(jstr(disk_of(j, 0), "ResumedFrom"), prev);
+			EXPECT_EQ(jstr(disk_of(j, 0), "ResumeOffered"), prev);
 		}
 		// The last kill waits for a persisted checkpoint, so the final run
 		// must start from one.
@@ -349,6 +349,10 @@ TEST_F(JobControl, KillNineAtRandomMomentsThenResumeIdentical)
 		ASSERT_FALSE(jnum(j, "JobState") == 7)
 			<< "copy finished before kill " << i << " (seed " << seed << ")";
 		resumed |= jbool(disk_of(j, 0), "Resumed");
+		// One fact: ResumedFrom names a job exactly when Resumed.
+		EXPECT_EQ(jbool(disk_of(j, 0), "Resumed"),
+			  !jstr(disk_of(j, 0), "ResumedFrom").empty())
+			<< "kill " << i;
 		ASSERT_EQ(kill((pid_t)jnum(j, "WorkerPid"), SIGKILL), 0);
 		j = wait_job(
 			job, [](json_object *o) { return jnum(o, "JobState") == 10; }, 5000);
@@ -359,7 +363,9 @@ TEST_F(JobControl, KillNineAtRandomMomentsThenResumeIdentical)
 	}
 	CliRun r = ctl({ "failback", "vm", "--wait", "--timeout", "60" });
 	ASSERT_EQ(r.rv, 0u) << r.out << " seed " << seed;
-	resumed |= jbool(disk_of(r.obj("JobDetails"), 0), "Resumed");
+	resumed |= jbool(disk_of(r.obj("Job"), 0), "Resumed");
+	EXPECT_EQ(jbool(disk_of(r.obj("Job"), 0), "Resumed"),
+		  !jstr(disk_of(r.obj("Job"), 0), "ResumedFrom").empty());
 	EXPECT_TRUE(resumed) << "no run started from a checkpoint";
 	EXPECT_EQ(read_file(target), read_file(image)) << "seed " << seed;
 	EXPECT_EQ(jnum(vm_show("vm"), "ReplicationState"), 14);
@@ -401,7 +407,7 @@ TEST_F(JobControl, ConcurrentFailbacksOneWins)
 		auto call = [this] {
 			CliRun r = ctl(
 				{ "failback", "vm", "--settings", R"({"rate_limit":1048576})" });
-			return std::make_pair(r.rv, r.str("Job"));
+			return std::make_pair(r.rv, r.str("JobId"));
 		};
 		auto a = std::async(std::launch::async, call);
 		auto b = std::async(std::launch::async, call);

@@ -93,7 +93,7 @@ protected:
 	{
 		CliRun r = ctl({ "failback", "vm", "--settings", settings });
 		EXPECT_EQ(r.rv, 4096u) << r.out << r.err;
-		return r.str("Job");
+		return r.str("JobId");
 	}
 	void expect_identical()
 	{
@@ -138,7 +138,7 @@ TEST_F(ParallelDisks, TwoDisksCopiedConcurrently)
 	ASSERT_NO_FATAL_FAILURE(make_vm(2, true));
 	CliRun r = ctl({ "failback", "vm", "--settings", kFull, "--wait", "--timeout", "120" });
 	ASSERT_EQ(r.rv, 0u) << r.out;
-	expect_completed(r.obj("JobDetails"));
+	expect_completed(r.obj("Job"));
 	EXPECT_TRUE(overlap(0, 1));
 	expect_identical();
 }
@@ -151,7 +151,7 @@ TEST_F(ParallelDisks, SequentialSettingCopiesOneAfterTheOther)
 	ScopedEnv seq("RESYNCCTL_SEQUENTIAL_DISKS", "1");
 	CliRun r = ctl({ "failback", "vm", "--settings", kFull, "--wait", "--timeout", "120" });
 	ASSERT_EQ(r.rv, 0u) << r.out;
-	expect_completed(r.obj("JobDetails"));
+	expect_completed(r.obj("Job"));
 	EXPECT_FALSE(overlap(0, 1));
 	expect_identical();
 }
@@ -161,7 +161,7 @@ TEST_F(ParallelDisks, ThreeDisksCopiedConcurrently)
 	ASSERT_NO_FATAL_FAILURE(make_vm(3, true));
 	CliRun r = ctl({ "failback", "vm", "--settings", kFull, "--wait", "--timeout", "120" });
 	ASSERT_EQ(r.rv, 0u) << r.out;
-	expect_completed(r.obj("JobDetails"));
+	expect_completed(r.obj("Job"));
 	// A moment when all three servers were writing: the latest first write
 	// comes before the earliest last one.
 	double first = 0, last = 1e9;
@@ -187,8 +187,8 @@ TEST_F(ParallelDisks, MemoryLimitSharedBetweenDisks)
 			 R"({"change_source":"full","memory_limit":1048576,"queue_depth":16})",
 			 "--wait", "--timeout", "120" });
 	ASSERT_EQ(r.rv, 0u) << r.out;
-	expect_completed(r.obj("JobDetails"));
-	std::string log = read_file(state + "/jobs/" + r.str("Job") + "/log");
+	expect_completed(r.obj("Job"));
+	std::string log = read_file(state + "/jobs/" + r.str("JobId") + "/log");
 	// 1 MiB / 2 disks / (16 x 2 buffers) = 16 KiB requests.
 	EXPECT_NE(log.find("disk d0: queue depth 16, requests of 16384 bytes, to stay within "
 			   "memory_limit 1048576"),
@@ -253,9 +253,9 @@ TEST_F(ParallelDisks, OneServerKilledOtherDiskCompletes)
 	EXPECT_EQ(jnum(vm, "ReplicationState"), 13);
 	EXPECT_EQ(jnum(vm, "ReplicationHealth"), 3);
 	EXPECT_TRUE(jbool(disk_of(vm, 0), "Inconsistent"));
-	EXPECT_EQ(jstr(disk_of(vm, 0), "RecoveryPoint"), "");
+	EXPECT_EQ(jstr(disk_of(vm, 0), "PrimaryHoldsRecoveryPoint"), "");
 	EXPECT_FALSE(jbool(disk_of(vm, 1), "Inconsistent"));
-	EXPECT_EQ(jstr(disk_of(vm, 1), "RecoveryPoint"), "rp");
+	EXPECT_EQ(jstr(disk_of(vm, 1), "PrimaryHoldsRecoveryPoint"), "rp");
 }
 
 // Suspend holds every disk, resume moves them again, terminate stops all
@@ -302,7 +302,7 @@ TEST_F(ParallelDisks, SuspendResumeTerminateThenResumeIdentical)
 	CliRun r = ctl({ "failback", "vm", "--settings", R"({"change_source":"full"})", "--wait",
 			 "--timeout", "120" });
 	ASSERT_EQ(r.rv, 0u) << r.out;
-	j = r.obj("JobDetails");
+	j = r.obj("Job");
 	expect_completed(j, true);
 	for (size_t i = 0; i < 2; i++) {
 		EXPECT_EQ(jstr(disk_of(j, i), "ResumedFrom"), job) << "disk " << i;
@@ -333,7 +333,7 @@ TEST_F(ParallelDisks, KillNineThenFailbackResumesEveryDisk)
 	CliRun r = ctl({ "failback", "vm", "--settings", R"({"change_source":"full"})", "--wait",
 			 "--timeout", "120" });
 	ASSERT_EQ(r.rv, 0u) << r.out;
-	j = r.obj("JobDetails");
+	j = r.obj("Job");
 	expect_completed(j, true);
 	for (size_t i = 0; i < 2; i++) {
 		EXPECT_EQ(jstr(disk_of(j, i), "ResumedFrom"), job) << "disk " << i;

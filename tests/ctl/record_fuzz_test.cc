@@ -38,7 +38,7 @@ protected:
 		CliRun r = ctl({ "failback", "vm", "--recovery-point", "rp1", "--wait", "--timeout",
 				 "60" });
 		ASSERT_EQ(r.rv, 0u) << r.out;
-		job = r.str("Job");
+		job = r.str("JobId");
 		vm_file = state + "/vms/vm.json";
 		job_file = state + "/jobs/" + job + "/job.json";
 		vm_orig = read_file(vm_file);
@@ -68,7 +68,7 @@ protected:
 			ASSERT_EQ(kDocumented.count(r.rv), 1u)
 				<< c[0] << " " << c[1] << " -> " << r.rv << " on " << what;
 			if (r.rv == 4096)
-				settle(r.str("Job"));
+				settle(r.str("JobId"));
 		}
 	}
 	std::vector<std::string> with_state(const std::vector<std::string> &c)
@@ -284,7 +284,7 @@ TEST_F(RecordFuzz, CorruptedRecordsAreStatusUnknown)
 			EXPECT_EQ(ctl({ "recovery-point", "list", "vm" }).rv, 32771u) << c.why;
 			CliRun l = ctl({ "vm", "list" });
 			EXPECT_EQ(l.rv, 0u);
-			EXPECT_EQ(json_object_array_length(l.obj("VirtualSystems")), 0u) << c.why;
+			EXPECT_EQ(json_object_array_length(l.obj("Vms")), 0u) << c.why;
 		}
 	}
 }
@@ -310,4 +310,51 @@ TEST_F(RecordFuzz, NoCommandCrashesOnAMutatedRecord)
 		run_readers(std::string(vm ? "vm.json " : "job.json ") + how + " (round " +
 			    std::to_string(i) + ")");
 	}
+}
+
+// JSON schema 2 renamed the three meanings of GenerationId (NEWS); a store
+// written with the old key still loads, under the new names, with the same
+// values, and the next write of the record uses the new names only.
+TEST_F(RecordFuzz, SchemaOneGenerationIdStillLoads)
+{
+	auto replace_all = [](std::string s, const std::string &from, const std::string &to) {
+		for (size_t at = s.find(from); at != std::string::npos;
+		     at = s.find(from, at + to.size()))
+			s.replace(at, from.size(), to);
+		return s;
+	};
+	ASSERT_NE(vm_orig.find("\"TargetGenerationId\""), std::string::npos) << vm_orig;
+	ASSERT_NE(vm_orig.find("\"ImageGenerationId\""), std::string::npos) << vm_orig;
+	ASSERT_NE(vm_orig.find("\"BaseGenerationId\""), std::string::npos) << vm_orig;
+	std::string old = vm_orig;
+	for (const char *k :
+	     { "\"TargetGenerationId\"", "\"ImageGenerationId\"", "\"BaseGenerationId\"" })
+		old = replace_all(old, k, "\"GenerationId\"");
+	write_file(vm_file, old);
+
+	json_object *vm = vm_show("vm");
+	ASSERT_NE(vm, nullptr);
+	json_object *orig = json_tokener_parse(vm_orig.c_str());
+	auto disk0 = [](json_object *v) {
+		return json_object_array_get_idx(json_object_object_get(v, "Disks"), 0);
+	};
+	json_object *d = disk0(vm), *od = disk0(orig);
+	EXPECT_EQ(jstr(d, "TargetGenerationId"), jstr(od, "TargetGenerationId"));
+	EXPECT_EQ(json_object_object_get(d, "GenerationId"), nullptr);
+	CliRun r = ctl({ "recovery-point", "show", "vm", "rp2" });
+	json_object *rd =
+		json_object_array_get_idx(json_object_object_get(r.obj("RecoveryPoint"), "Disks"),
+					  0);
+	EXPECT_EQ(jstr(json_object_object_get(rd, "ChangeRecord"), "BaseGenerationId"),
+		  "00000000000000000000000000000001");
+	r = ctl({ "recovery-point", "show", "vm", "rp1" });
+	rd = json_object_array_get_idx(json_object_object_get(r.obj("RecoveryPoint"), "Disks"), 0);
+	EXPECT_EQ(jstr(rd, "ImageGenerationId"), "0123456789abcdef0123456789abcdef");
+	json_object_put(orig);
+
+	ASSERT_EQ(ctl({ "failover", "vm", "--recovery-point", "rp2" }).rv, 0u);
+	std::string now = read_file(vm_file);
+	EXPECT_EQ(now.find("\"GenerationId\""), std::string::npos) << now;
+	EXPECT_NE(now.find("\"TargetGenerationId\""), std::string::npos) << now;
+	EXPECT_NE(now.find("\"ImageGenerationId\""), std::string::npos) << now;
 }

@@ -59,7 +59,7 @@ TEST_F(ReturnValues, JobStarted4096ThenCompletes)
 	CliRun r = ctl({ "failback", "vm" });
 	ASSERT_EQ(r.rv, 4096u) << r.err;
 	EXPECT_EQ(r.status, 0);
-	std::string job = r.str("Job");
+	std::string job = r.str("JobId");
 	ASSERT_EQ(job.size(), 36u);
 	json_object *j = wait_job(job, [](json_object *o) { return jnum(o, "JobState") == 7; });
 	EXPECT_EQ(jnum(j, "PercentComplete"), 100);
@@ -79,11 +79,11 @@ TEST_F(ReturnValues, Completed0WithWait)
 		ctl({ "failback", "vm", "--recovery-point", "rp1", "--wait", "--timeout", "60" });
 	ASSERT_EQ(r.rv, 0u) << r.err;
 	EXPECT_EQ(r.status, 0);
-	json_object *j = r.obj("JobDetails");
+	json_object *j = r.obj("Job");
 	EXPECT_EQ(jnum(j, "JobState"), 7);
 	EXPECT_EQ(jnum(j, "PercentComplete"), 100);
 	EXPECT_EQ(read_file(target), read_file(rp1));
-	CliRun text = ctl_text({ "job", "show", r.str("Job") });
+	CliRun text = ctl_text({ "job", "show", r.str("JobId") });
 	EXPECT_NE(text.out.find("JobState: 7 (Completed)"), std::string::npos) << text.out;
 }
 
@@ -101,7 +101,7 @@ TEST_F(ReturnValues, Failed32768WhenTheTargetFillsUp)
 	CliRun r = ctl({ "failback", "full", "--wait" });
 	EXPECT_EQ(r.rv, 32768u) << r.out;
 	EXPECT_EQ(r.status, 1);
-	json_object *j = r.obj("JobDetails");
+	json_object *j = r.obj("Job");
 	EXPECT_EQ(jnum(j, "JobState"), 10);
 	EXPECT_EQ(jnum(j, "ErrorCode"), 32768);
 	EXPECT_NE(jstr(j, "ErrorDescription").find("space"), std::string::npos)
@@ -154,7 +154,7 @@ TEST_F(ReturnValues, StatusUnknown32771WhenTheWorkerVanishes)
 	failover();
 	CliRun r = ctl({ "failback", "vm", "--settings", R"({"rate_limit":262144})" });
 	ASSERT_EQ(r.rv, 4096u);
-	std::string job = r.str("Job");
+	std::string job = r.str("JobId");
 	json_object *j = job_show(job);
 	ASSERT_GT(jnum(j, "WorkerPid"), 0);
 	ASSERT_EQ(kill((pid_t)jnum(j, "WorkerPid"), SIGKILL), 0);
@@ -182,7 +182,7 @@ TEST_F(ReturnValues, Timeout32772LeavesTheJobRunning)
 			 "--timeout", "0.3" });
 	EXPECT_EQ(r.rv, 32772u) << r.out;
 	EXPECT_EQ(r.status, 5);
-	std::string job = r.str("Job");
+	std::string job = r.str("JobId");
 	json_object *j = job_show(job);
 	EXPECT_TRUE(jnum(j, "JobState") == 3 || jnum(j, "JobState") == 4) << jnum(j, "JobState");
 	EXPECT_EQ(ctl({ "job", "terminate", job }).rv, 4096u);
@@ -211,7 +211,7 @@ TEST_F(ReturnValues, InUse32774WhileAJobRuns)
 	failover();
 	CliRun r = ctl({ "failback", "vm", "--settings", R"({"rate_limit":262144})" });
 	ASSERT_EQ(r.rv, 4096u);
-	std::string job = r.str("Job");
+	std::string job = r.str("JobId");
 	// The worker moves the VM to 13 as it starts; the job's own writes to
 	// the target go on, so only the records are compared.
 	wait_job(job, [](json_object *o) { return jnum(o, "JobState") == 4; });
@@ -266,13 +266,13 @@ TEST_F(ReturnValues, CimXmlSettingsFailBackEndToEnd)
 	ASSERT_EQ(r.rv, 0u) << r.out << r.err;
 	EXPECT_EQ(r.status, 0);
 	EXPECT_EQ(read_file(target), read_file(rp1));
-	json_object *set = json_object_object_get(job_show(r.str("Job")), "Settings");
+	json_object *set = json_object_object_get(job_show(r.str("JobId")), "Settings");
 	EXPECT_STREQ(json_object_to_json_string_ext(set, JSON_C_TO_STRING_PLAIN),
 		     R"({"disks":["d0"],"change_source":"full","verify":true,)"
 		     R"("verify_sample_per_gib":16,"verify_sample_min":256,"rate_limit":0,)"
 		     R"("queue_depth":4,"request_size":1048576,"tls":{},"memory_limit":268435456,)"
 		     R"("nbd_connect_timeout_ms":0})");
-	json_object *j = job_show(r.str("Job"));
+	json_object *j = job_show(r.str("JobId"));
 	EXPECT_EQ(jnum(j, "JobState"), 7);
 
 	// Again from a file and from stdin, each to the other recovery point.

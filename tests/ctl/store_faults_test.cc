@@ -66,7 +66,7 @@ TEST_F(StoreFaults, JobFolderIsDurableBeforeTheVmNamesIt)
 		ScopedEnv out("STORE_TRACE_LOG", log);
 		CliRun r = ctl({ "failback", "vm", "--wait", "--timeout", "60" });
 		ASSERT_EQ(r.rv, 0u) << r.out << r.err;
-		job = r.str("Job");
+		job = r.str("JobId");
 	}
 	std::vector<std::string> l = lines_of(log);
 	const std::string jobs = state + "/jobs", named = jobs + "/" + job;
@@ -122,7 +122,7 @@ TEST_F(StoreFaults, NoRandomnessLeavesTheGenerationUnknownNotZero)
 	ASSERT_EQ(r.rv, 0u) << r.out;
 	json_object *d =
 		json_object_array_get_idx(json_object_object_get(vm_show("vm"), "Disks"), 0);
-	EXPECT_EQ(jstr(d, "GenerationId"), "");
+	EXPECT_EQ(jstr(d, "TargetGenerationId"), "");
 	EXPECT_EQ(read_file(target()), read_file(path("rp1.img")));
 }
 

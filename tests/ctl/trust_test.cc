@@ -127,7 +127,7 @@ protected:
 			a.insert(a.end(), { "--settings", settings });
 		CliRun r = ctl(a);
 		EXPECT_EQ(r.rv, want) << r.out << r.err;
-		json_object *j = r.obj("JobDetails");
+		json_object *j = r.obj("Job");
 		if (j)
 			keep.push_back(json_object_get(j));
 		return j;
@@ -138,7 +138,7 @@ protected:
 		CliRun r = ctl({ "failback", "vm", "--recovery-point", rp, "--settings",
 				 "{\"rate_limit\":1048576,\"request_size\":65536" + extra + "}" });
 		EXPECT_EQ(r.rv, 4096u) << r.out;
-		std::string job = r.str("Job");
+		std::string job = r.str("JobId");
 		json_object *j = wait_job(job, [](json_object *o) {
 			return jnum(o, "BytesCopied") > 0 || jnum(o, "JobState") >= 7;
 		});
@@ -186,7 +186,7 @@ TEST_F(Trust, LostStoreWriteFailsTheJobBeforeItWrites)
 	json_object *d = disk_of(vm_show("vm"), 0);
 	EXPECT_TRUE(read_file(target) == base || jbool(d, "Inconsistent"))
 		<< "the target was written while the VM record says it holds "
-		<< jstr(d, "GenerationId");
+		<< jstr(d, "TargetGenerationId");
 	EXPECT_TRUE(same_bytes(read_file(target), base))
 		<< "nothing may be written before the record is durable";
 
@@ -212,7 +212,7 @@ TEST_F(Trust, LostFinalWriteLeavesTheTargetInconsistent)
 	}
 	json_object *d = disk_of(vm_show("vm"), 0);
 	EXPECT_TRUE(jbool(d, "Inconsistent"));
-	EXPECT_EQ(jstr(d, "GenerationId"), "");
+	EXPECT_EQ(jstr(d, "TargetGenerationId"), "");
 
 	json_object *j = failback_wait("rp2");
 	EXPECT_EQ(jstr(disk_of(j, 0), "ChangeSource"), "compare");
@@ -462,7 +462,7 @@ TEST_F(Trust, PartialDiskFailbackKeepsTheVmInProgress)
 	// Both disks are written, then the job ends: both inconsistent.
 	CliRun r = ctl({ "failback", "two", "--settings", R"({"rate_limit":1048576})" });
 	ASSERT_EQ(r.rv, 4096u) << r.out;
-	std::string job = r.str("Job");
+	std::string job = r.str("JobId");
 	wait_job(job, [](json_object *o) { return jnum(o, "JobState") == 4; });
 	EXPECT_EQ(ctl({ "job", "terminate", job }).rv, 4096u);
 	wait_job(job, [](json_object *o) { return jnum(o, "JobState") == 8; });
@@ -470,7 +470,7 @@ TEST_F(Trust, PartialDiskFailbackKeepsTheVmInProgress)
 	r = ctl({ "failback", "two", "--wait", "--timeout", "120", "--settings",
 		  R"({"disks":["d0"]})" });
 	ASSERT_EQ(r.rv, 0u) << r.out;
-	EXPECT_EQ(jnum(r.obj("JobDetails"), "JobState"), 7);
+	EXPECT_EQ(jnum(r.obj("Job"), "JobState"), 7);
 	EXPECT_TRUE(same_bytes(read_file(path("two0.img")), i0));
 	json_object *vm = vm_show("two");
 	EXPECT_EQ(jnum(vm, "ReplicationState"), 13) << "d1 is still inconsistent";

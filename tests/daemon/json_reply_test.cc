@@ -96,10 +96,10 @@ TEST(Reply, CarriesReturnValueAndTheReasonOnlyOnFailure)
 	rd_reply_rv(&r, 0, nullptr, &e);
 	EXPECT_EQ(r.status, 200u);
 	EXPECT_STREQ(json_object_to_json_string_ext(r.body, JSON_C_TO_STRING_PLAIN),
-		     "{\"ReturnValue\":0}");
+		     "{\"ReturnValue\":0,\"SchemaVersion\":2}");
 	rd_reply_rv(&r, 32774, nullptr, &e);
 	EXPECT_EQ(r.status, 409u);
 	EXPECT_STREQ(json_object_to_json_string_ext(r.body, JSON_C_TO_STRING_PLAIN),
-		     "{\"ReturnValue\":32774,\"ErrorDescription\":\"why\"}");
+		     "{\"ReturnValue\":32774,\"SchemaVersion\":2,\"ErrorDescription\":\"why\"}");
 	json_object_put(r.body);
 }

@@ -23,7 +23,7 @@ expect_rc 0 ctl failover db
 
 for round in $(seq "$(rounds 6 20)"); do
 	expect_rc 0 ctl --json failback db --settings '{"change_source": "full", "rate_limit": 16777216}'
-	job=$({ grep -o '"Job":"[^"]*"' "$TMP/out" || true; } | head -1 | cut -d'"' -f4)
+	job=$({ grep -o '"JobId":"[^"]*"' "$TMP/out" || true; } | head -1 | cut -d'"' -f4)
 	[ -n "$job" ] || fail "no job id from failback: $(cat "$TMP/out")"
 	# Killed once it has copied something, with requests in flight.
 	copied=0

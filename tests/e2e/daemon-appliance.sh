@@ -31,24 +31,24 @@ tmp, gen, gen2 = os.environ["TMP"], os.environ["GEN"], os.environ["GEN2"]
 c = Client()
 hdrs, _ = c.expect(201, 0, "POST", "/v1/vms", {
     "Name": "app", "ReplicationMode": "replica",
-    "Disks": [{"Name": "d0", "Target": f"nbd+unix:///?socket={tmp}/target.sock", "GenerationId": gen}]})
+    "Disks": [{"Name": "d0", "Target": f"nbd+unix:///?socket={tmp}/target.sock", "TargetGenerationId": gen}]})
 assert hdrs["Location"] == "/v1/vms/app", hdrs
 c.expect(201, 0, "POST", "/v1/vms/app/recovery-points", {
     "Id": "rp1", "Type": "ApplicationConsistent",
-    "Disks": [{"Name": "d0", "Image": f"nbd+unix:///?socket={tmp}/rp.sock", "GenerationId": gen2,
-               "ChangeRecord": {"Kind": "nbd-dirty", "Name": "b0", "GenerationId": gen, "Consistent": True}}]})
+    "Disks": [{"Name": "d0", "Image": f"nbd+unix:///?socket={tmp}/rp.sock", "ImageGenerationId": gen2,
+               "ChangeRecord": {"Kind": "nbd-dirty", "Name": "b0", "BaseGenerationId": gen, "Consistent": True}}]})
 _, out = c.expect(200, 0, "GET", "/v1/vms/app/recovery-points")
 assert [rp["Id"] for rp in out["RecoveryPoints"]] == ["rp1"], out
 c.expect(200, 0, "POST", "/v1/vms/app/failover", {})
 hdrs, out = c.expect(202, 4096, "POST", "/v1/vms/app/failback",
                      {"RecoveryPointIdentifier": "rp1", "ReplicationSettingData": {"change_source": "auto"}})
-assert out["Job"] == hdrs["Location"] and out["Job"].startswith("/v1/jobs/"), (hdrs, out)
-job = c.wait_job(out["Job"])
+assert out["JobReference"] == hdrs["Location"] and out["JobReference"].startswith("/v1/jobs/"), (hdrs, out)
+job = c.wait_job(out["JobReference"])
 assert job["JobState"] == 7, job
 assert job["Disks"][0]["ChangeSource"] == "nbd-dirty", job
 assert job["BytesToCopy"] == 262144, job
 _, out = c.expect(200, 0, "GET", "/v1/vms/app")
-assert out["VirtualSystem"]["ReplicationState"] == 14, out
+assert out["Vm"]["ReplicationState"] == 14, out
 PY
 same "$TMP/primary.img" "$TMP/expect.raw"
 # The same job through curl and through resyncctl: one store, one record.
@@ -64,7 +64,7 @@ expect_api 200 0 GET /v1/vms
 python3 -c '
 import json, sys
 cli, api = (json.load(open(f)) for f in sys.argv[1:3])
-assert cli["VirtualSystems"] == api["VirtualSystems"], (cli, api)' "$TMP/cli-vms.json" "$TMP/out"
+assert cli["Vms"] == api["Vms"], (cli, api)' "$TMP/cli-vms.json" "$TMP/out"
 expect_rc 0 resyncctl --state-dir "$TMP/state" --json job show "$job"
 mv "$TMP/out" "$TMP/cli-job.json"
 expect_api 200 0 GET "/v1/jobs/$job"
@@ -91,7 +91,7 @@ _, out = c.expect(202, 4096, "POST", "/v1/vms/slow/failback",
                   {"ReplicationSettingData": '{"change_source":"full","rate_limit":1048576}'})
 deadline = time.monotonic() + 60
 while True:
-    job = c.call("GET", out["Job"])[2]["Job"]
+    job = c.call("GET", out["JobReference"])[2]["Job"]
     if job["WorkerPid"] > 0 and job["JobState"] == 4:
         break
     assert time.monotonic() < deadline, job
@@ -112,7 +112,7 @@ expect_rc 0 ctl vm add cli --disk "d0=$TMP/cli-target.img"
 expect_rc 0 ctl recovery-point add cli r --disk "d0=$TMP/slow-rp.img"
 expect_rc 0 ctl failover cli
 expect_rc 0 ctl --json failback cli --settings '{"change_source":"full","rate_limit":65536,"request_size":65536}'
-cli_job=$(grep -o '"Job":"[^"]*"' "$TMP/out" | cut -d'"' -f4)
+cli_job=$(grep -o '"JobId":"[^"]*"' "$TMP/out" | cut -d'"' -f4)
 for _ in $(seq 600); do
 	expect_rc 0 ctl --json job show "$cli_job"
 	cli_worker=$(json_field "$TMP/out" WorkerPid)

@@ -31,8 +31,8 @@ ok(200, "GET", "/v1/vms/app")
 ok(404, "GET", "/v1/vms/nope")
 ok(201, "POST", "/v1/vms/app/recovery-points", {
     "Id": "r1", "CreationTime": "2026-11-25T06:00:00Z", "Type": "Standard",
-    "Disks": [{"Name": "d0", "Image": f"{tmp}/rp.img", "GenerationId": "0123456789abcdef0123456789abcdef",
-               "ChangeRecord": {"Kind": "extents", "Path": f"{tmp}/none", "GenerationId": "00000000000000000000000000000001"}}]})
+    "Disks": [{"Name": "d0", "Image": f"{tmp}/rp.img", "ImageGenerationId": "0123456789abcdef0123456789abcdef",
+               "ChangeRecord": {"Kind": "extents", "Path": f"{tmp}/none", "BaseGenerationId": "00000000000000000000000000000001"}}]})
 ok(201, "POST", "/v1/vms/app/recovery-points", {"Id": "r2", "CreationTime": 1,
                                                 "Disks": [{"Name": "d0", "Image": f"{tmp}/rp.img"}]})
 ok(400, "POST", "/v1/vms/app/recovery-points", {"Id": "r3", "Disks": [{"Name": "d9", "Image": "x"}]})
@@ -44,15 +44,15 @@ ok(200, "POST", "/v1/vms/app/failover", {"RecoveryPointIdentifier": "r2"})
 ok(400, "POST", "/v1/vms/app/failback", {"ReplicationSettingData": {"verfy": True}})
 hdrs, out = ok(202, "POST", "/v1/vms/app/failback",
                {"RecoveryPointIdentifier": "r2", "ReplicationSettingData": {"change_source": "full"}})
-job = c.wait_job(out["Job"])
+job = c.wait_job(out["JobReference"])
 assert job["JobState"] == 7, job
-ok(409, "POST", f"{out['Job']}/RequestStateChange", {"RequestedState": 3})
-ok(400, "POST", f"{out['Job']}/RequestStateChange", {"RequestedState": 1})
-assert ok(400, "POST", f"{out['Job']}/RequestStateChange", {"RequestedState": "3"})[1]["ReturnValue"] == 32776
-assert ok(400, "POST", f"{out['Job']}/RequestStateChange", {})[1]["ReturnValue"] == 32773
+ok(409, "POST", f"{out['JobReference']}/RequestStateChange", {"RequestedState": 3})
+ok(400, "POST", f"{out['JobReference']}/RequestStateChange", {"RequestedState": 1})
+assert ok(400, "POST", f"{out['JobReference']}/RequestStateChange", {"RequestedState": "3"})[1]["ReturnValue"] == 32776
+assert ok(400, "POST", f"{out['JobReference']}/RequestStateChange", {})[1]["ReturnValue"] == 32773
 ok(200, "GET", "/v1/jobs")
 ok(200, "GET", "/v1/jobs?vm=app")
-ok(200, "GET", out["Job"])
+ok(200, "GET", out["JobReference"])
 ok(404, "GET", "/v1/jobs/00000000-0000-0000-0000-000000000000")
 ok(200, "GET", "/metrics")
 ok(200, "POST", "/v1/vms/app/failover", {})
@@ -60,11 +60,11 @@ ok(200, "POST", "/v1/vms/app/failover", {"Commit": True})
 hdrs, out2 = ok(202, "POST", "/v1/vms/app/failback",
                 {"ReplicationSettingData": '{"change_source":"full","rate_limit":16384,"request_size":65536}'})
 ok(409, "DELETE", "/v1/vms/app")
-ok(409, "DELETE", out2["Job"])
-ok(200, "POST", f"{out2['Job']}/RequestStateChange", {"RequestedState": 5})
-assert c.wait_job(out2["Job"])["JobState"] in (8, 9)
-ok(200, "DELETE", out2["Job"])
-ok(200, "DELETE", out["Job"])
+ok(409, "DELETE", out2["JobReference"])
+ok(200, "POST", f"{out2['JobReference']}/RequestStateChange", {"RequestedState": 5})
+assert c.wait_job(out2["JobReference"])["JobState"] in (8, 9)
+ok(200, "DELETE", out2["JobReference"])
+ok(200, "DELETE", out["JobReference"])
 ok(404, "DELETE", "/v1/vms/app/recovery-points/r9")
 ok(200, "DELETE", "/v1/vms/app/recovery-points/r1")
 ok(200, "DELETE", "/v1/vms/app")

@@ -101,7 +101,15 @@ refused 422 32779 gone "$TMP/gone-t.img" '{}'
 
 # 32774: a job holds the VM; the VM, the recovery point and the job are in use.
 expect_api 202 4096 POST /v1/vms/vm/failback '{"ReplicationSettingData":{"rate_limit":262144}}'
-job=$(grep -o '"Job":"/v1/jobs/[^"]*"' "$TMP/out" | cut -d'"' -f4)
+job=$(grep -o '"JobReference":"/v1/jobs/[^"]*"' "$TMP/out" | cut -d'"' -f4)
+# The worker marks the disks inconsistent before it reports Running: the
+# record to compare with is the one after that.
+for _ in $(seq 600); do
+	api GET "$job" >/dev/null
+	[ "$(json_field "$TMP/out" JobState)" = 4 ] && break
+	sleep 0.1
+done
+[ "$(json_field "$TMP/out" JobState)" = 4 ] || fail "job not running: $(cat "$TMP/out")"
 before=$(api GET /v1/vms/vm >/dev/null; cat "$TMP/out")
 api POST /v1/vms/vm/failback '{}' >"$TMP/status"
 [ "$(cat "$TMP/status")" = 409 ] && [ "$(json_field "$TMP/out" ReturnValue)" = 32774 ] ||
@@ -135,7 +143,7 @@ done
 
 # 32771: a job record torn on disk.
 expect_api 202 4096 POST /v1/vms/vm/failback '{}'
-job=$(grep -o '"Job":"/v1/jobs/[^"]*"' "$TMP/out" | cut -d'"' -f4)
+job=$(grep -o '"JobReference":"/v1/jobs/[^"]*"' "$TMP/out" | cut -d'"' -f4)
 expect_rc 0 resyncctl --state-dir "$TMP/state" job wait "${job#/v1/jobs/}" --timeout 120
 echo '{ torn' >"$TMP/state/jobs/${job#/v1/jobs/}/job.json"
 expect_api 500 32771 GET "$job"

@@ -2,6 +2,8 @@
 # body against the schema its path, method and status declare (a status the
 # file does not list fails), each accepted request body against its request
 # schema, and at the end every operation of the file must have been called.
+# Spec alone validates other replies (resyncctl --json) against the same
+# schemas.
 import re
 import yaml
 from jsonschema import Draft202012Validator
@@ -12,16 +14,12 @@ from resyncd_client import Client
 URN = "urn:resyncd-openapi"
 
 
-class CheckedClient(Client):
-    def __init__(self, spec_path, path=None):
-        super().__init__(path)
+class Spec:
+    """doc/openapi.yaml loaded, to validate values against its schemas."""
+
+    def __init__(self, spec_path):
         self.spec = yaml.safe_load(open(spec_path))
         self.registry = Registry().with_resource(URN, Resource.from_contents(self.spec, DRAFT202012))
-        self.called = set()
-        self.routes = []
-        for tmpl in self.spec["paths"]:
-            rx = "^" + re.sub(r"\{[^}]+\}", "[^/]+", tmpl) + "$"
-            self.routes.append((re.compile(rx), tmpl))
 
     def resolve(self, obj):
         while "$ref" in obj:
@@ -44,6 +42,26 @@ class CheckedClient(Client):
         if isinstance(schema, list):
             return [self._rebase(x) for x in schema]
         return schema
+
+    def check_response(self, name, value, what):
+        """value against the application/json schema of components/responses/name."""
+        media = self.resolve({"$ref": f"#/components/responses/{name}"})["content"]["application/json"]
+        self.validate(self._rebase(media["schema"]), value, what)
+
+    def check_schema(self, name, value, what):
+        """value against components/schemas/name."""
+        self.validate({"$ref": f"{URN}#/components/schemas/{name}"}, value, what)
+
+
+class CheckedClient(Client, Spec):
+    def __init__(self, spec_path, path=None):
+        Client.__init__(self, path)
+        Spec.__init__(self, spec_path)
+        self.called = set()
+        self.routes = []
+        for tmpl in self.spec["paths"]:
+            rx = "^" + re.sub(r"\{[^}]+\}", "[^/]+", tmpl) + "$"
+            self.routes.append((re.compile(rx), tmpl))
 
     def call(self, method, url, body=None):
         status, hdrs, out = super().call(method, url, body)

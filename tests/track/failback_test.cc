@@ -151,7 +151,7 @@ protected:
 		EXPECT_EQ(o->rv(), want_rv) << o->text;
 		if (want_rv != 0)
 			return nullptr;
-		auto j = ctl({ "job", "show", str(o->json, { "Job" }) });
+		auto j = ctl({ "job", "show", str(o->json, { "JobId" }) });
 		job_ = json_object_get(at(j->json, { "Job" }));
 		return job_;
 	}
@@ -159,7 +159,7 @@ protected:
 	int64_t vm_state()
 	{
 		auto o = ctl({ "vm", "show", "web01" });
-		return num(o->json, { "VirtualSystem", "ReplicationState" });
+		return num(o->json, { "Vm", "ReplicationState" });
 	}
 
 	void TearDown() override
@@ -177,10 +177,9 @@ TEST_F(TrackFailback, FailoverRecordsTheLogAndTheTargetsGenerationAsBase)
 	EXPECT_EQ(str(o->json, { "TrackingLogs", 0, "Path" }), log);
 	EXPECT_EQ(str(o->json, { "TrackingLogs", 0, "BaseGenerationId" }), kGen);
 	auto vm = ctl({ "vm", "show", "web01" });
-	EXPECT_EQ(num(vm->json, { "VirtualSystem", "ReplicationState" }), 5);
-	EXPECT_EQ(str(vm->json, { "VirtualSystem", "Disks", 0, "TrackingLog", "Path" }), log);
-	EXPECT_EQ(str(vm->json, { "VirtualSystem", "Disks", 0, "TrackingLog", "BaseGenerationId" }),
-		  kGen);
+	EXPECT_EQ(num(vm->json, { "Vm", "ReplicationState" }), 5);
+	EXPECT_EQ(str(vm->json, { "Vm", "Disks", 0, "TrackingLog", "Path" }), log);
+	EXPECT_EQ(str(vm->json, { "Vm", "Disks", 0, "TrackingLog", "BaseGenerationId" }), kGen);
 
 	// A recovery point added now names the log for the disk.
 	ASSERT_EQ(ctl({ "recovery-point", "add", "web01", "rp1", "--disk", "disk0=" + image })->rv(),
@@ -192,7 +191,7 @@ TEST_F(TrackFailback, FailoverRecordsTheLogAndTheTargetsGenerationAsBase)
 	// A failover without --track forgets it.
 	ASSERT_EQ(ctl({ "failover", "web01" })->rv(), 0);
 	auto vm2 = ctl({ "vm", "show", "web01" });
-	EXPECT_EQ(at(vm2->json, { "VirtualSystem", "Disks", 0, "TrackingLog" }), nullptr);
+	EXPECT_EQ(at(vm2->json, { "Vm", "Disks", 0, "TrackingLog" }), nullptr);
 }
 
 TEST_F(TrackFailback, FailoverRefusesTracksItCannotRecord)
@@ -219,7 +218,7 @@ TEST_F(TrackFailback, FailoverRefusesTracksItCannotRecord)
 		  "--track disk0: the target has no recorded generation, so a tracking log "
 		  "would have no base (vm add --disk disk0=TARGET,generation=HEX records one)");
 	auto vm = ctl({ "vm", "show", "db01" });
-	EXPECT_EQ(num(vm->json, { "VirtualSystem", "ReplicationState" }), 3);
+	EXPECT_EQ(num(vm->json, { "Vm", "ReplicationState" }), 3);
 }
 
 TEST_F(TrackFailback, CleanLogCopiesOnlyTheTrackedBlocks)
