@@ -396,7 +396,7 @@ TEST_F(JobControl, FinalJobWhoseWorkerIsStillExitingFreesTheVm)
 	CliRun r = ctl({ "failback", "vm", "--settings", R"({"rate_limit":1048576})" });
 	close(fd);
 	EXPECT_EQ(r.rv, 4096u) << r.out << r.err;
-	std::string next = r.str("Job");
+	std::string next = r.str("JobId");
 	ASSERT_EQ(ctl({ "job", "terminate", next }).rv, 4096u);
 	wait_job(next, [](json_object *o) { return jnum(o, "JobState") == 8; });
 }
