@@ -467,9 +467,20 @@ int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg, struct
 		now = rc_now_ns();
 		if (!cp.stop && atomic_load(&r->cancelled))
 			stop_with(&cp, rs_fail(r, -ECANCELED, UINT64_MAX, "cancelled"));
-		/* A checkpoint drains first: the target is flushed with nothing in
-		 * flight, so no endpoint has to flush beside its own requests. */
-		bool hold = paused || (!cp.stop && checkpoint_due(&cp, now));
+		/* A checkpoint need not drain the pipeline: a flush covers the
+		 * writes completed before it is issued, and only those are retired
+		 * in the plan it saves.  Completions are reaped only by
+		 * rs_ring_run(), never inside a flush, so the writes still in
+		 * flight stay planned until a later checkpoint.  An endpoint whose
+		 * flush cannot run beside its own I/O (NBD) is drained first. */
+		bool due = !cp.stop && !paused && checkpoint_due(&cp, now);
+		if (due && (tgt->flush_beside_io || cp.active == 0)) {
+			int ret = checkpoint(&cp, now);
+			if (ret)
+				stop_with(&cp, ret);
+			due = false;
+		}
+		bool hold = paused || due;
 		while (!cp.stop && !hold && cp.active < cp.nslots) {
 			int ret = fill_one(&cp);
 			if (ret == -EAGAIN)
@@ -484,7 +495,7 @@ int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg, struct
 			cp.paused_checkpointed = false;
 		/* Once paused and drained the progress is saved too, so a
 		 * suspended job may be killed without losing it. */
-		if (cp.active == 0 && hold && !cp.stop && !cp.paused_checkpointed &&
+		if (cp.active == 0 && paused && !cp.stop && !cp.paused_checkpointed &&
 		    r->checkpoint && pass == RS_PASS_COPY) {
 			int ret = checkpoint(&cp, now);
 			if (ret)

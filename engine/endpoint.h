@@ -78,6 +78,10 @@ struct rs_endpoint {
 	 * 0: one call per run (lseeks cost less than the holes between runs
 	 * may hold extents) */
 	uint64_t zero_query_span;
+	/* flush() may run with this endpoint's I/O in flight and covers what
+	 * completed before it (fdatasync); false: the copy drains first (an NBD
+	 * flush drives the connection its writes are on). */
+	bool flush_beside_io;
 	bool direct;   /* O_DIRECT in use */
 	bool is_block; /* a block device */
 	/* Identity, to refuse copying a disk onto itself: st_dev/st_ino of a

@@ -162,6 +162,7 @@ static int file_open(struct rs_endpoint *ep, bool write)
 	 * and a killed run's ring until its writes have drained. */
 	bool claim = write && ep->is_block;
 	int excl = claim ? O_EXCL : 0;
+	ep->flush_beside_io = true;
 	ep->direct = !(r->flags & RESYNC_F_NO_DIRECT);
 	if (ep->direct) {
 		ret = open_same(ep, &st, flags | excl | O_DIRECT, &f->fd, claim);
