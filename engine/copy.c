@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 #include "buffers.h"
 #include "checkpoint.h"
 #include "clock.h"
@@ -27,8 +28,9 @@ struct slot {
 	uint64_t off, len;    /* bytes [off, off + len) */
 	uint64_t first, nblk; /* blocks [first, first + nblk) */
 	unsigned pending;
-	bool src_zero; /* the source reads as zeroes here: not read */
-	bool tgt_zero; /* comparing: so does the target: not read either */
+	bool src_zero;  /* the source reads as zeroes here: not read */
+	bool by_digest; /* verify: the source's digests stand for it: not read */
+	bool tgt_zero;  /* comparing: so does the target: not read either */
 	bool failed;
 	bool busy;
 };
@@ -42,6 +44,7 @@ struct copy {
 	struct rs_ring *rg;
 	struct rs_endpoint *src, *tgt;
 	struct rs_plan *p;
+	struct rs_digests *dg;
 	uint32_t request;
 	struct slot *slots;
 	unsigned nslots, active;
@@ -175,24 +178,99 @@ static bool same(const char *a, const char *b, uint64_t n)
 	return !a ? !b || is_zero(b, n) : is_zero(a, n);
 }
 
+int rs_digests_new(const struct resync_bitmap *planned, struct rs_digests **out)
+{
+	*out = NULL;
+	uint64_t n = rs_bm_count(planned);
+	if (!n || n > RS_DIGEST_CAP / 16)
+		return 0;
+	struct rs_digests *d = calloc(1, sizeof *d);
+	if (!d)
+		return -ENOMEM;
+	d->planned = planned;
+	d->rank = malloc(planned->nwords * sizeof *d->rank);
+	d->h = malloc(n * sizeof *d->h);
+	int ret = d->rank && d->h ?
+			  resync_bitmap_new(&d->have, planned->device_size, planned->granularity) :
+			  -ENOMEM;
+	if (ret) {
+		rs_digests_free(d);
+		return ret;
+	}
+	for (uint64_t w = 0, before = 0; w < planned->nwords; w++) {
+		d->rank[w] = before;
+		before += (uint64_t)__builtin_popcountll(planned->words[w]);
+	}
+	*out = d;
+	return 0;
+}
+
+void rs_digests_free(struct rs_digests *d)
+{
+	if (!d)
+		return;
+	free(d->rank);
+	free(d->h);
+	resync_bitmap_free(d->have);
+	free(d);
+}
+
+static unsigned char *digest_at(struct rs_digests *d, uint64_t blk)
+{
+	uint64_t below = d->planned->words[blk / 64] & ((1ull << (blk % 64)) - 1);
+	return d->h[d->rank[blk / 64] + (uint64_t)__builtin_popcountll(below)];
+}
+
+static bool has_digest(const struct copy *cp, uint64_t blk)
+{
+	return cp->pass == RS_PASS_VERIFY && cp->dg && rs_bm_test(cp->dg->have, blk);
+}
+
+static void digest_of(const char *p, uint64_t n, unsigned char out[16])
+{
+	XXH128_canonical_t c;
+	XXH128_canonicalFromHash(&c, XXH3_128bits(p, n));
+	memcpy(out, c.digest, 16);
+}
+
+/* Copying: what was read from the source for a planned block, for verify. */
+static void record_digest(struct copy *cp, uint64_t blk, const char *src, uint64_t n)
+{
+	if (cp->pass != RS_PASS_COPY || !cp->dg || !rs_bm_test(cp->dg->planned, blk))
+		return;
+	digest_of(src, n, digest_at(cp->dg, blk));
+	rs_bm_set_blocks(cp->dg->have, blk, 1);
+}
+
+/* Verifying by digest: the target's block against what the copy read. */
+static bool digest_matches(struct copy *cp, uint64_t blk, const char *tgt, uint64_t n)
+{
+	unsigned char h[16];
+	digest_of(tgt, n, h);
+	return !memcmp(h, digest_at(cp->dg, blk), 16);
+}
+
 static enum block_kind classify(struct slot *s, uint64_t boff, uint64_t blen, uint64_t blk)
 {
 	struct copy *cp = s->cp;
 	struct resync *r = cp->r;
-	const char *src = s->src_zero ? NULL : s->sbuf + boff;
+	const char *src = s->src_zero || s->by_digest ? NULL : s->sbuf + boff;
+	if (src)
+		record_digest(cp, blk, src, blen);
 	bool src_zero = !src || (cp->zero_detect && is_zero(src, blen));
 
 	if (cp->compare) {
 		const char *tgt = s->tgt_zero ? NULL : s->tbuf + boff;
 		if (cp->pass == RS_PASS_VERIFY)
 			r->st.bytes_verified += blen;
-		if (same(src, tgt, blen)) {
+		if (s->by_digest ? digest_matches(cp, blk, tgt, blen) : same(src, tgt, blen)) {
 			if (cp->p->progress)
 				r->st.bytes_skipped_equal += blen;
 			return BLK_SKIP;
 		}
 		r->st.bytes_differing += blen;
-		uint64_t at = s->off + boff + first_difference(src, tgt, blen);
+		/* A digest says only that the block differs. */
+		uint64_t at = s->off + boff + (s->by_digest ? 0 : first_difference(src, tgt, blen));
 		if (at < cp->first_diff)
 			cp->first_diff = at;
 		if (cp->pass == RS_PASS_FIRST_DIFF)
@@ -279,9 +357,10 @@ static uint64_t run_end(struct copy *cp, uint64_t blk, uint64_t max, bool tgt_to
 {
 	const struct rs_plan *p = cp->p;
 	bool sz = zero_at(p->src_zero, blk), tz = zero_at(p->tgt_zero, blk);
+	bool dg = has_digest(cp, blk);
 	uint64_t end = blk + 1, limit = rs_min(p->todo->nblocks, blk + max);
 	while (end < limit && rs_bm_test(p->todo, end) && zero_at(p->src_zero, end) == sz &&
-	       (!tgt_too || zero_at(p->tgt_zero, end) == tz))
+	       (!tgt_too || zero_at(p->tgt_zero, end) == tz) && has_digest(cp, end) == dg)
 		end++;
 	return end;
 }
@@ -297,6 +376,7 @@ static void start_slot(struct copy *cp, struct slot *s, uint64_t blk, uint64_t e
 	s->len = block_bytes(cp, blk, s->nblk);
 	s->src_zero = src_zero;
 	s->tgt_zero = tgt_zero;
+	s->by_digest = false;
 	s->pending = 0;
 	cp->active++;
 }
@@ -331,22 +411,26 @@ static int fill_one(struct copy *cp)
 	}
 
 	/* Comparing, only the sides with data are read: a hole against data
-	 * is checked by the data's being zeroes. */
+	 * is checked by the data's being zeroes.  Verifying blocks whose
+	 * source was digested while copying, only the target is read, also
+	 * where its map says zeroes (the digest is of the data). */
+	bool dg = has_digest(cp, blk);
 	uint64_t end = run_end(cp, blk, cp->request / p->block, cp->compare);
 	uint64_t bytes = block_bytes(cp, blk, end - blk);
 	if (!sz && rs_rate_take(&cp->rate, bytes, rc_now_ns()))
 		return -EAGAIN;
 	cp->cursor = end;
 	s = free_slot(cp);
-	start_slot(cp, s, blk, end, sz, cp->compare && tz);
+	start_slot(cp, s, blk, end, sz, cp->compare && tz && !dg);
+	s->by_digest = dg;
 	struct rs_io *reads[2];
 	unsigned n = 0;
-	if (!sz) {
+	if (!sz && !dg) {
 		prep_io(s, &s->rd_src, cp->src, RS_OP_READ, s->off, s->len, s->sbuf, s->sidx,
 			read_done);
 		reads[n++] = &s->rd_src;
 	}
-	if (cp->compare && !tz) {
+	if (cp->compare && !s->tgt_zero) {
 		prep_io(s, &s->rd_tgt, cp->tgt, RS_OP_READ, s->off, s->len, s->tbuf, s->tidx,
 			read_done);
 		reads[n++] = &s->rd_tgt;
@@ -447,6 +531,7 @@ int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg, struct
 		.src = src,
 		.tgt = tgt,
 		.p = p,
+		.dg = p->digests,
 		.request = request,
 		.first_diff = UINT64_MAX,
 		.first_unplanned = UINT64_MAX,
