@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <xxhash.h>
 #include "buffers.h"
 #include "checkpoint.h"
@@ -35,6 +40,20 @@ struct slot {
 	bool busy;
 };
 
+/* A checkpoint's flush on its own thread, so the pipeline keeps moving while
+ * the device writes back its cache: snap is the plan as the flush began
+ * (only blocks whose writes completed before it are retired there), saved
+ * once the flush succeeded. */
+struct bg_flush {
+	struct copy *cp;
+	struct rs_completion comp; /* the eventfd became readable */
+	pthread_t th;
+	int efd;
+	int ret;
+	bool running;
+	struct resync_bitmap *snap;
+};
+
 struct copy {
 	struct resync *r;
 	enum rs_pass pass;
@@ -57,6 +76,7 @@ struct copy {
 	uint64_t last_checkpoint_ns, bytes_since_checkpoint;
 	uint64_t last_progress_ns, start_ns;
 	bool paused_checkpointed;
+	struct bg_flush bg;
 };
 
 static uint64_t block_bytes(const struct copy *cp, uint64_t first, uint64_t n)
@@ -466,6 +486,81 @@ static int checkpoint(struct copy *cp, uint64_t now)
 	return ret;
 }
 
+static void *bg_flush_main(void *arg)
+{
+	struct bg_flush *b = arg;
+	b->ret = b->cp->tgt->ops->flush_beside(b->cp->tgt);
+	uint64_t one = 1;
+	while (write(b->efd, &one, sizeof one) < 0 && errno == EINTR)
+		;
+	return NULL;
+}
+
+static void bg_flush_join(struct bg_flush *b)
+{
+	if (!b->running)
+		return;
+	pthread_join(b->th, NULL);
+	b->running = false;
+}
+
+static void bg_flush_done(struct rs_completion *c, int res)
+{
+	struct bg_flush *b = (struct bg_flush *)((char *)c - offsetof(struct bg_flush, comp));
+	struct copy *cp = b->cp;
+	struct resync *r = cp->r;
+	if (res < 0 && res != -EINTR) {
+		/* The poll failed, not the flush: wait for the thread. */
+		bg_flush_join(b);
+	} else {
+		uint64_t n;
+		while (read(b->efd, &n, sizeof n) < 0 && errno == EINTR)
+			;
+		bg_flush_join(b);
+	}
+	if (b->ret) {
+		stop_with(cp, rs_fail(r, b->ret, UINT64_MAX, "%s %s: flush: %s", cp->tgt->role,
+				      cp->tgt->name, strerror(-b->ret)));
+		return;
+	}
+	struct resync_bitmap *todo = cp->p->todo;
+	cp->p->todo = b->snap;
+	int ret = rs_checkpoint_save(r, r->checkpoint, cp->p);
+	cp->p->todo = todo;
+	if (ret)
+		stop_with(cp, ret);
+}
+
+/* Starts a checkpoint whose flush runs beside the I/O in flight. */
+static int bg_flush_start(struct copy *cp, uint64_t now)
+{
+	struct bg_flush *b = &cp->bg;
+	struct resync_bitmap *todo = cp->p->todo;
+	int ret;
+	if (!b->snap && (ret = resync_bitmap_new(&b->snap, todo->device_size, todo->granularity)))
+		return rs_fail(cp->r, ret, UINT64_MAX, "out of memory for a checkpoint");
+	if (b->efd < 0 && (b->efd = eventfd(0, EFD_CLOEXEC)) < 0)
+		return rs_fail(cp->r, -errno, UINT64_MAX, "eventfd: %s", strerror(errno));
+	memcpy(b->snap->words, todo->words, todo->nwords * sizeof *todo->words);
+	b->cp = cp;
+	b->comp.fn = bg_flush_done;
+	b->ret = 0;
+	if ((ret = pthread_create(&b->th, NULL, bg_flush_main, b)))
+		return rs_fail(cp->r, -ret, UINT64_MAX, "checkpoint thread: %s", strerror(ret));
+	b->running = true;
+	rs_ring_poll(cp->rg, b->efd, POLLIN, &b->comp);
+	cp->last_checkpoint_ns = now;
+	cp->bytes_since_checkpoint = 0;
+	return 0;
+}
+
+static void bg_free(struct bg_flush *b)
+{
+	if (b->efd >= 0)
+		close(b->efd);
+	resync_bitmap_free(b->snap);
+}
+
 static bool checkpoint_due(const struct copy *cp, uint64_t now)
 {
 	const struct resync *r = cp->r;
@@ -535,6 +630,7 @@ int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg, struct
 		.request = request,
 		.first_diff = UINT64_MAX,
 		.first_unplanned = UINT64_MAX,
+		.bg = { .efd = -1 },
 	};
 	uint64_t now = rc_now_ns();
 	cp.start_ns = cp.last_checkpoint_ns = cp.last_progress_ns = now;
@@ -558,8 +654,13 @@ int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg, struct
 		 * rs_ring_run(), never inside a flush, so the writes still in
 		 * flight stay planned until a later checkpoint.  An endpoint whose
 		 * flush cannot run beside its own I/O (NBD) is drained first. */
-		bool due = !cp.stop && !paused && checkpoint_due(&cp, now);
-		if (due && (tgt->flush_beside_io || cp.active == 0)) {
+		bool due = !cp.stop && !paused && !cp.bg.running && checkpoint_due(&cp, now);
+		if (due && tgt->ops->flush_beside) {
+			int ret = bg_flush_start(&cp, now);
+			if (ret)
+				stop_with(&cp, ret);
+			due = false;
+		} else if (due && cp.active == 0) {
 			int ret = checkpoint(&cp, now);
 			if (ret)
 				stop_with(&cp, ret);
@@ -573,15 +674,15 @@ int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg, struct
 			if (ret)
 				break;
 		}
-		if (cp.active == 0 && (cp.stop || cp.cursor >= p->todo->nblocks))
+		if (cp.active == 0 && !cp.bg.running && (cp.stop || cp.cursor >= p->todo->nblocks))
 			break;
 
 		if (!paused)
 			cp.paused_checkpointed = false;
 		/* Once paused and drained the progress is saved too, so a
 		 * suspended job may be killed without losing it. */
-		if (cp.active == 0 && paused && !cp.stop && !cp.paused_checkpointed &&
-		    r->checkpoint && pass == RS_PASS_COPY) {
+		if (cp.active == 0 && !cp.bg.running && paused && !cp.stop &&
+		    !cp.paused_checkpointed && r->checkpoint && pass == RS_PASS_COPY) {
 			int ret = checkpoint(&cp, now);
 			if (ret)
 				stop_with(&cp, ret);
@@ -594,10 +695,13 @@ int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg, struct
 		if (ret < 0) {
 			/* The ring itself failed: completions may be lost, so
 			 * nothing in flight can be waited for. */
+			bg_flush_join(&cp.bg);
+			bg_free(&cp.bg);
 			free_slots(&cp);
 			return rs_fail(r, ret, UINT64_MAX, "io_uring: %s", strerror(-ret));
 		}
 	}
+	bg_free(&cp.bg);
 	free_slots(&cp);
 
 	if (cp.first_unplanned != UINT64_MAX && (!cp.err || cp.err == -EILSEQ))
