@@ -156,6 +156,34 @@ TEST(Durability, CheckpointFlushesBesideRequestsInFlight)
 	EXPECT_GT(beside, 0) << "every flush of the target waited for the pipeline to drain";
 }
 
+// A checkpoint's flush that fails (the disk reports EIO from its cache
+// flush: an LD_PRELOAD shim) fails the copy naming the flush, and the
+// checkpoint on disk still plans every block that differs: nothing the
+// failed flush was to cover was retired.
+TEST(Durability, FailingCheckpointFlushRetiresNothingItCovered)
+{
+	rt::TempDir tmp;
+	std::string s = tmp.path("s"), d = tmp.path("d"), ck = tmp.path("ck");
+	rt::Bytes src = rt::random_bytes(32 * MiB, 47);
+	rt::write_file(s, src);
+	rt::write_file(d, rt::random_bytes(32 * MiB, 48));
+	std::string shim = rt::bin_dir() + "/../tests/shim/flush_fail.so";
+	ASSERT_EQ(access(shim.c_str(), R_OK), 0) << shim << " is not built (make all)";
+	std::string out;
+	// Two flushes of the target succeed (each flush syncs both of its
+	// descriptors), the second checkpoint's fails.
+	int rc = rt::sh(
+		"RESYNC_SHIM_FLUSH_FAIL='" + real(d) + "' RESYNC_SHIM_FLUSH_OK=2 LD_PRELOAD='" +
+			shim + "' ASAN_OPTIONS=verify_asan_link_order=0 '" + rt::bin_dir() +
+			"/resync' copy '" + s + "' '" + d + "' --checkpoint '" + ck +
+			"' --checkpoint-interval 0 --checkpoint-bytes 1M --queue-depth 8 2>&1",
+		&out);
+	EXPECT_NE(rc, 0) << out;
+	EXPECT_NE(out.find("target " + d + ": flush: Input/output error"), std::string::npos)
+		<< out;
+	expect_planned(ck, differing(src, rt::read_file(d)));
+}
+
 // A write that comes back short and then fails (the file size limit) must
 // not retire its block: the checkpoint keeps it, and the rerun completes it.
 TEST(Durability, ShortWriteLeavesItsBlockPlanned)
