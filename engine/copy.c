@@ -52,6 +52,7 @@ struct bg_flush {
 	int ret;
 	bool running;
 	struct resync_bitmap *snap;
+	uint64_t retired; /* copy.retired when snap was taken */
 };
 
 struct copy {
@@ -74,6 +75,9 @@ struct copy {
 	uint64_t first_unplanned; /* verify: first differing byte outside the plan */
 	struct rs_rate rate;
 	uint64_t last_checkpoint_ns, bytes_since_checkpoint;
+	/* Bytes retired in this pass, and how many of them the last saved
+	 * checkpoint retired: a byte bound limits the difference. */
+	uint64_t retired, retired_saved;
 	uint64_t last_progress_ns, start_ns;
 	bool paused_checkpointed;
 	struct bg_flush bg;
@@ -113,6 +117,7 @@ static void retire_blocks(struct copy *cp, uint64_t first, uint64_t n)
 	if (cp->p->progress)
 		cp->r->st.bytes_done += bytes;
 	cp->bytes_since_checkpoint += bytes;
+	cp->retired += bytes;
 }
 
 /* Blocks both sides read as zeroes: equal without a read, and nothing to
@@ -481,6 +486,8 @@ static int checkpoint(struct copy *cp, uint64_t now)
 	int ret = cp->tgt->ops->flush(cp->tgt);
 	if (!ret)
 		ret = rs_checkpoint_save(r, r->checkpoint, cp->p);
+	if (!ret)
+		cp->retired_saved = cp->retired;
 	cp->last_checkpoint_ns = now;
 	cp->bytes_since_checkpoint = 0;
 	return ret;
@@ -529,6 +536,8 @@ static void bg_flush_done(struct rs_completion *c, int res)
 	cp->p->todo = todo;
 	if (ret)
 		stop_with(cp, ret);
+	else
+		cp->retired_saved = b->retired;
 }
 
 /* Starts a checkpoint whose flush runs beside the I/O in flight. */
@@ -542,6 +551,7 @@ static int bg_flush_start(struct copy *cp, uint64_t now)
 	if (b->efd < 0 && (b->efd = eventfd(0, EFD_CLOEXEC)) < 0)
 		return rs_fail(cp->r, -errno, UINT64_MAX, "eventfd: %s", strerror(errno));
 	memcpy(b->snap->words, todo->words, todo->nwords * sizeof *todo->words);
+	b->retired = cp->retired;
 	b->cp = cp;
 	b->comp.fn = bg_flush_done;
 	b->ret = 0;
@@ -666,7 +676,12 @@ int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg, struct
 				stop_with(&cp, ret);
 			due = false;
 		}
-		bool hold = paused || due;
+		/* While a flush runs the copy goes on, but no further than the
+		 * byte bound past the last saved checkpoint: a kill loses at most
+		 * that and the requests in flight, as with an inline flush. */
+		bool hold = paused || due ||
+			    (cp.bg.running && r->checkpoint_bytes &&
+			     cp.retired - cp.retired_saved >= r->checkpoint_bytes);
 		while (!cp.stop && !hold && cp.active < cp.nslots) {
 			int ret = fill_one(&cp);
 			if (ret == -EAGAIN)
