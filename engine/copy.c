@@ -1,8 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <xxhash.h>
 #include "buffers.h"
 #include "checkpoint.h"
 #include "clock.h"
@@ -27,10 +33,26 @@ struct slot {
 	uint64_t off, len;    /* bytes [off, off + len) */
 	uint64_t first, nblk; /* blocks [first, first + nblk) */
 	unsigned pending;
-	bool src_zero; /* the source reads as zeroes here: not read */
-	bool tgt_zero; /* comparing: so does the target: not read either */
+	bool src_zero;  /* the source reads as zeroes here: not read */
+	bool by_digest; /* verify: the source's digests stand for it: not read */
+	bool tgt_zero;  /* comparing: so does the target: not read either */
 	bool failed;
 	bool busy;
+};
+
+/* A checkpoint's flush on its own thread, so the pipeline keeps moving while
+ * the device writes back its cache: snap is the plan as the flush began
+ * (only blocks whose writes completed before it are retired there), saved
+ * once the flush succeeded. */
+struct bg_flush {
+	struct copy *cp;
+	struct rs_completion comp; /* the eventfd became readable */
+	pthread_t th;
+	int efd;
+	int ret;
+	bool running;
+	struct resync_bitmap *snap;
+	uint64_t retired; /* copy.retired when snap was taken */
 };
 
 struct copy {
@@ -42,6 +64,7 @@ struct copy {
 	struct rs_ring *rg;
 	struct rs_endpoint *src, *tgt;
 	struct rs_plan *p;
+	struct rs_digests *dg;
 	uint32_t request;
 	struct slot *slots;
 	unsigned nslots, active;
@@ -52,8 +75,12 @@ struct copy {
 	uint64_t first_unplanned; /* verify: first differing byte outside the plan */
 	struct rs_rate rate;
 	uint64_t last_checkpoint_ns, bytes_since_checkpoint;
+	/* Bytes retired in this pass, and how many of them the last saved
+	 * checkpoint retired: a byte bound limits the difference. */
+	uint64_t retired, retired_saved;
 	uint64_t last_progress_ns, start_ns;
 	bool paused_checkpointed;
+	struct bg_flush bg;
 };
 
 static uint64_t block_bytes(const struct copy *cp, uint64_t first, uint64_t n)
@@ -90,6 +117,7 @@ static void retire_blocks(struct copy *cp, uint64_t first, uint64_t n)
 	if (cp->p->progress)
 		cp->r->st.bytes_done += bytes;
 	cp->bytes_since_checkpoint += bytes;
+	cp->retired += bytes;
 }
 
 /* Blocks both sides read as zeroes: equal without a read, and nothing to
@@ -175,24 +203,99 @@ static bool same(const char *a, const char *b, uint64_t n)
 	return !a ? !b || is_zero(b, n) : is_zero(a, n);
 }
 
+int rs_digests_new(const struct resync_bitmap *planned, struct rs_digests **out)
+{
+	*out = NULL;
+	uint64_t n = rs_bm_count(planned);
+	if (!n || n > RS_DIGEST_CAP / 16)
+		return 0;
+	struct rs_digests *d = calloc(1, sizeof *d);
+	if (!d)
+		return -ENOMEM;
+	d->planned = planned;
+	d->rank = malloc(planned->nwords * sizeof *d->rank);
+	d->h = malloc(n * sizeof *d->h);
+	int ret = d->rank && d->h ?
+			  resync_bitmap_new(&d->have, planned->device_size, planned->granularity) :
+			  -ENOMEM;
+	if (ret) {
+		rs_digests_free(d);
+		return ret;
+	}
+	for (uint64_t w = 0, before = 0; w < planned->nwords; w++) {
+		d->rank[w] = before;
+		before += (uint64_t)__builtin_popcountll(planned->words[w]);
+	}
+	*out = d;
+	return 0;
+}
+
+void rs_digests_free(struct rs_digests *d)
+{
+	if (!d)
+		return;
+	free(d->rank);
+	free(d->h);
+	resync_bitmap_free(d->have);
+	free(d);
+}
+
+static unsigned char *digest_at(struct rs_digests *d, uint64_t blk)
+{
+	uint64_t below = d->planned->words[blk / 64] & ((1ull << (blk % 64)) - 1);
+	return d->h[d->rank[blk / 64] + (uint64_t)__builtin_popcountll(below)];
+}
+
+static bool has_digest(const struct copy *cp, uint64_t blk)
+{
+	return cp->pass == RS_PASS_VERIFY && cp->dg && rs_bm_test(cp->dg->have, blk);
+}
+
+static void digest_of(const char *p, uint64_t n, unsigned char out[16])
+{
+	XXH128_canonical_t c;
+	XXH128_canonicalFromHash(&c, XXH3_128bits(p, n));
+	memcpy(out, c.digest, 16);
+}
+
+/* Copying: what was read from the source for a planned block, for verify. */
+static void record_digest(struct copy *cp, uint64_t blk, const char *src, uint64_t n)
+{
+	if (cp->pass != RS_PASS_COPY || !cp->dg || !rs_bm_test(cp->dg->planned, blk))
+		return;
+	digest_of(src, n, digest_at(cp->dg, blk));
+	rs_bm_set_blocks(cp->dg->have, blk, 1);
+}
+
+/* Verifying by digest: the target's block against what the copy read. */
+static bool digest_matches(struct copy *cp, uint64_t blk, const char *tgt, uint64_t n)
+{
+	unsigned char h[16];
+	digest_of(tgt, n, h);
+	return !memcmp(h, digest_at(cp->dg, blk), 16);
+}
+
 static enum block_kind classify(struct slot *s, uint64_t boff, uint64_t blen, uint64_t blk)
 {
 	struct copy *cp = s->cp;
 	struct resync *r = cp->r;
-	const char *src = s->src_zero ? NULL : s->sbuf + boff;
+	const char *src = s->src_zero || s->by_digest ? NULL : s->sbuf + boff;
+	if (src)
+		record_digest(cp, blk, src, blen);
 	bool src_zero = !src || (cp->zero_detect && is_zero(src, blen));
 
 	if (cp->compare) {
 		const char *tgt = s->tgt_zero ? NULL : s->tbuf + boff;
 		if (cp->pass == RS_PASS_VERIFY)
 			r->st.bytes_verified += blen;
-		if (same(src, tgt, blen)) {
+		if (s->by_digest ? digest_matches(cp, blk, tgt, blen) : same(src, tgt, blen)) {
 			if (cp->p->progress)
 				r->st.bytes_skipped_equal += blen;
 			return BLK_SKIP;
 		}
 		r->st.bytes_differing += blen;
-		uint64_t at = s->off + boff + first_difference(src, tgt, blen);
+		/* A digest says only that the block differs. */
+		uint64_t at = s->off + boff + (s->by_digest ? 0 : first_difference(src, tgt, blen));
 		if (at < cp->first_diff)
 			cp->first_diff = at;
 		if (cp->pass == RS_PASS_FIRST_DIFF)
@@ -279,9 +382,10 @@ static uint64_t run_end(struct copy *cp, uint64_t blk, uint64_t max, bool tgt_to
 {
 	const struct rs_plan *p = cp->p;
 	bool sz = zero_at(p->src_zero, blk), tz = zero_at(p->tgt_zero, blk);
+	bool dg = has_digest(cp, blk);
 	uint64_t end = blk + 1, limit = rs_min(p->todo->nblocks, blk + max);
 	while (end < limit && rs_bm_test(p->todo, end) && zero_at(p->src_zero, end) == sz &&
-	       (!tgt_too || zero_at(p->tgt_zero, end) == tz))
+	       (!tgt_too || zero_at(p->tgt_zero, end) == tz) && has_digest(cp, end) == dg)
 		end++;
 	return end;
 }
@@ -297,6 +401,7 @@ static void start_slot(struct copy *cp, struct slot *s, uint64_t blk, uint64_t e
 	s->len = block_bytes(cp, blk, s->nblk);
 	s->src_zero = src_zero;
 	s->tgt_zero = tgt_zero;
+	s->by_digest = false;
 	s->pending = 0;
 	cp->active++;
 }
@@ -331,22 +436,26 @@ static int fill_one(struct copy *cp)
 	}
 
 	/* Comparing, only the sides with data are read: a hole against data
-	 * is checked by the data's being zeroes. */
+	 * is checked by the data's being zeroes.  Verifying blocks whose
+	 * source was digested while copying, only the target is read, also
+	 * where its map says zeroes (the digest is of the data). */
+	bool dg = has_digest(cp, blk);
 	uint64_t end = run_end(cp, blk, cp->request / p->block, cp->compare);
 	uint64_t bytes = block_bytes(cp, blk, end - blk);
 	if (!sz && rs_rate_take(&cp->rate, bytes, rc_now_ns()))
 		return -EAGAIN;
 	cp->cursor = end;
 	s = free_slot(cp);
-	start_slot(cp, s, blk, end, sz, cp->compare && tz);
+	start_slot(cp, s, blk, end, sz, cp->compare && tz && !dg);
+	s->by_digest = dg;
 	struct rs_io *reads[2];
 	unsigned n = 0;
-	if (!sz) {
+	if (!sz && !dg) {
 		prep_io(s, &s->rd_src, cp->src, RS_OP_READ, s->off, s->len, s->sbuf, s->sidx,
 			read_done);
 		reads[n++] = &s->rd_src;
 	}
-	if (cp->compare && !tz) {
+	if (cp->compare && !s->tgt_zero) {
 		prep_io(s, &s->rd_tgt, cp->tgt, RS_OP_READ, s->off, s->len, s->tbuf, s->tidx,
 			read_done);
 		reads[n++] = &s->rd_tgt;
@@ -377,9 +486,89 @@ static int checkpoint(struct copy *cp, uint64_t now)
 	int ret = cp->tgt->ops->flush(cp->tgt);
 	if (!ret)
 		ret = rs_checkpoint_save(r, r->checkpoint, cp->p);
+	if (!ret)
+		cp->retired_saved = cp->retired;
 	cp->last_checkpoint_ns = now;
 	cp->bytes_since_checkpoint = 0;
 	return ret;
+}
+
+static void *bg_flush_main(void *arg)
+{
+	struct bg_flush *b = arg;
+	b->ret = b->cp->tgt->ops->flush_beside(b->cp->tgt);
+	uint64_t one = 1;
+	while (write(b->efd, &one, sizeof one) < 0 && errno == EINTR)
+		;
+	return NULL;
+}
+
+static void bg_flush_join(struct bg_flush *b)
+{
+	if (!b->running)
+		return;
+	pthread_join(b->th, NULL);
+	b->running = false;
+}
+
+static void bg_flush_done(struct rs_completion *c, int res)
+{
+	struct bg_flush *b = (struct bg_flush *)((char *)c - offsetof(struct bg_flush, comp));
+	struct copy *cp = b->cp;
+	struct resync *r = cp->r;
+	if (res < 0 && res != -EINTR) {
+		/* The poll failed, not the flush: wait for the thread. */
+		bg_flush_join(b);
+	} else {
+		uint64_t n;
+		while (read(b->efd, &n, sizeof n) < 0 && errno == EINTR)
+			;
+		bg_flush_join(b);
+	}
+	if (b->ret) {
+		stop_with(cp, rs_fail(r, b->ret, UINT64_MAX, "%s %s: flush: %s", cp->tgt->role,
+				      cp->tgt->name, strerror(-b->ret)));
+		return;
+	}
+	struct resync_bitmap *todo = cp->p->todo;
+	cp->p->todo = b->snap;
+	int ret = rs_checkpoint_save(r, r->checkpoint, cp->p);
+	cp->p->todo = todo;
+	if (ret)
+		stop_with(cp, ret);
+	else
+		cp->retired_saved = b->retired;
+}
+
+/* Starts a checkpoint whose flush runs beside the I/O in flight. */
+static int bg_flush_start(struct copy *cp, uint64_t now)
+{
+	struct bg_flush *b = &cp->bg;
+	struct resync_bitmap *todo = cp->p->todo;
+	int ret;
+	if (!b->snap && (ret = resync_bitmap_new(&b->snap, todo->device_size, todo->granularity)))
+		return rs_fail(cp->r, ret, UINT64_MAX, "out of memory for a checkpoint");
+	if (b->efd < 0 && (b->efd = eventfd(0, EFD_CLOEXEC)) < 0)
+		return rs_fail(cp->r, -errno, UINT64_MAX, "eventfd: %s", strerror(errno));
+	memcpy(b->snap->words, todo->words, todo->nwords * sizeof *todo->words);
+	b->retired = cp->retired;
+	b->cp = cp;
+	b->comp.fn = bg_flush_done;
+	b->ret = 0;
+	if ((ret = pthread_create(&b->th, NULL, bg_flush_main, b)))
+		return rs_fail(cp->r, -ret, UINT64_MAX, "checkpoint thread: %s", strerror(ret));
+	b->running = true;
+	rs_ring_poll(cp->rg, b->efd, POLLIN, &b->comp);
+	cp->last_checkpoint_ns = now;
+	cp->bytes_since_checkpoint = 0;
+	return 0;
+}
+
+static void bg_free(struct bg_flush *b)
+{
+	if (b->efd >= 0)
+		close(b->efd);
+	resync_bitmap_free(b->snap);
 }
 
 static bool checkpoint_due(const struct copy *cp, uint64_t now)
@@ -447,9 +636,11 @@ int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg, struct
 		.src = src,
 		.tgt = tgt,
 		.p = p,
+		.dg = p->digests,
 		.request = request,
 		.first_diff = UINT64_MAX,
 		.first_unplanned = UINT64_MAX,
+		.bg = { .efd = -1 },
 	};
 	uint64_t now = rc_now_ns();
 	cp.start_ns = cp.last_checkpoint_ns = cp.last_progress_ns = now;
@@ -469,9 +660,30 @@ int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg, struct
 		now = rc_now_ns();
 		if (!cp.stop && atomic_load(&r->cancelled))
 			stop_with(&cp, rs_fail(r, -ECANCELED, UINT64_MAX, "cancelled"));
-		/* A checkpoint drains first: the target is flushed with nothing in
-		 * flight, so no endpoint has to flush beside its own requests. */
-		bool hold = paused || (!cp.stop && checkpoint_due(&cp, now));
+		/* A checkpoint need not drain the pipeline: a flush covers the
+		 * writes completed before it is issued, and only those are retired
+		 * in the plan it saves.  Completions are reaped only by
+		 * rs_ring_run(), never inside a flush, so the writes still in
+		 * flight stay planned until a later checkpoint.  An endpoint whose
+		 * flush cannot run beside its own I/O (NBD) is drained first. */
+		bool due = !cp.stop && !paused && !cp.bg.running && checkpoint_due(&cp, now);
+		if (due && tgt->ops->flush_beside) {
+			int ret = bg_flush_start(&cp, now);
+			if (ret)
+				stop_with(&cp, ret);
+			due = false;
+		} else if (due && cp.active == 0) {
+			int ret = checkpoint(&cp, now);
+			if (ret)
+				stop_with(&cp, ret);
+			due = false;
+		}
+		/* While a flush runs the copy goes on, but no further than the
+		 * byte bound past the last saved checkpoint: a kill loses at most
+		 * that and the requests in flight, as with an inline flush. */
+		bool hold = paused || due ||
+			    (cp.bg.running && r->checkpoint_bytes &&
+			     cp.retired - cp.retired_saved >= r->checkpoint_bytes);
 		while (!cp.stop && !hold && cp.active < cp.nslots) {
 			int ret = fill_one(&cp);
 			if (ret == -EAGAIN)
@@ -479,15 +691,15 @@ int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg, struct
 			if (ret)
 				break;
 		}
-		if (cp.active == 0 && (cp.stop || cp.cursor >= p->todo->nblocks))
+		if (cp.active == 0 && !cp.bg.running && (cp.stop || cp.cursor >= p->todo->nblocks))
 			break;
 
 		if (!paused)
 			cp.paused_checkpointed = false;
 		/* Once paused and drained the progress is saved too, so a
 		 * suspended job may be killed without losing it. */
-		if (cp.active == 0 && hold && !cp.stop && !cp.paused_checkpointed &&
-		    r->checkpoint && pass == RS_PASS_COPY) {
+		if (cp.active == 0 && !cp.bg.running && paused && !cp.stop &&
+		    !cp.paused_checkpointed && r->checkpoint && pass == RS_PASS_COPY) {
 			int ret = checkpoint(&cp, now);
 			if (ret)
 				stop_with(&cp, ret);
@@ -500,10 +712,13 @@ int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg, struct
 		if (ret < 0) {
 			/* The ring itself failed: completions may be lost, so
 			 * nothing in flight can be waited for. */
+			bg_flush_join(&cp.bg);
+			bg_free(&cp.bg);
 			free_slots(&cp);
 			return rs_fail(r, ret, UINT64_MAX, "io_uring: %s", strerror(-ret));
 		}
 	}
+	bg_free(&cp.bg);
 	free_slots(&cp);
 
 	if (cp.first_unplanned != UINT64_MAX && (!cp.err || cp.err == -EILSEQ))

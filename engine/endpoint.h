@@ -47,6 +47,11 @@ struct rs_endpoint_ops {
 	int (*submit)(struct rs_endpoint *ep, struct rs_io *io);
 	/* Makes completed writes durable; may block (called between batches). */
 	int (*flush)(struct rs_endpoint *ep);
+	/* The same without setting a message (a negative errno only), safe on
+	 * another thread beside the endpoint's I/O in flight: covers what
+	 * completed before it began.  NULL: the copy drains and calls flush()
+	 * (an NBD flush drives the connection its writes are on). */
+	int (*flush_beside)(struct rs_endpoint *ep);
 	/* Calls fn for ranges inside [off, off + len) known to read as zeroes
 	 * (holes, unallocated or zero extents).  NULL: nothing is known. */
 	int (*zero_extents)(struct rs_endpoint *ep, uint64_t off, uint64_t len, rs_extent_fn fn,

@@ -369,12 +369,18 @@ static int file_submit(struct rs_endpoint *ep, struct rs_io *io)
 	return 0;
 }
 
-static int file_flush(struct rs_endpoint *ep)
+static int file_flush_beside(struct rs_endpoint *ep)
 {
 	struct file_ep *f = ep->priv;
-	if (fdatasync(f->fd) || fdatasync(f->fd_buffered))
-		return rs_fail(ep->r, -errno, UINT64_MAX, "%s %s: fdatasync: %s", ep->role,
-			       ep->name, strerror(errno));
+	return fdatasync(f->fd) || fdatasync(f->fd_buffered) ? -errno : 0;
+}
+
+static int file_flush(struct rs_endpoint *ep)
+{
+	int ret = file_flush_beside(ep);
+	if (ret)
+		return rs_fail(ep->r, ret, UINT64_MAX, "%s %s: fdatasync: %s", ep->role, ep->name,
+			       strerror(-ret));
 	return 0;
 }
 
@@ -434,6 +440,7 @@ const struct rs_endpoint_ops rs_file_ops = {
 	.attach = file_attach,
 	.submit = file_submit,
 	.flush = file_flush,
+	.flush_beside = file_flush_beside,
 	.zero_extents = file_zero_extents,
 	.inflight = file_inflight,
 	.close = file_close,

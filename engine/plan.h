@@ -14,6 +14,8 @@
 #include "bitmap.h"
 #include "endpoint.h"
 
+struct rs_digests;
+
 struct rs_plan {
 	uint32_t block; /* granularity of the three bitmaps */
 	uint64_t size;  /* source size */
@@ -25,6 +27,9 @@ struct rs_plan {
 	 * pass reads it as "the plan": a difference outside it means the change
 	 * record missed a change. */
 	struct resync_bitmap *planned;
+	/* XXH3-128 of the source data the copy read, per planned block, so
+	 * verify reads only the target there (copy.h); NULL: none. */
+	struct rs_digests *digests;
 	uint8_t identity[16]; /* ties a checkpoint to its endpoints and mode */
 	uint8_t record[16];   /* and how to check it again (checkpoint.h) */
 	int resumed;

@@ -4,10 +4,27 @@
 #include <string.h>
 #include "ring.h"
 
+/* Only resync_run()'s thread submits to and reaps from the ring, so the
+ * kernel may skip the locking a shared ring needs (SINGLE_ISSUER) and run
+ * completion work when we wait for it rather than interrupting us for it
+ * (DEFER_TASKRUN, COOP_TASKRUN).  Kernels that lack a flag refuse it with
+ * EINVAL; each set is tried in turn down to none. */
 int rs_ring_init(struct rs_ring *rg, unsigned entries)
 {
-	memset(rg, 0, sizeof *rg);
-	return io_uring_queue_init(entries, &rg->ring, 0);
+	static const unsigned tries[] = {
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_COOP_TASKRUN,
+		IORING_SETUP_COOP_TASKRUN,
+		0,
+	};
+	int ret = -EINVAL;
+	for (unsigned i = 0; i < sizeof tries / sizeof *tries && ret == -EINVAL; i++) {
+		struct io_uring_params p = { .flags = tries[i] };
+		memset(rg, 0, sizeof *rg);
+		ret = io_uring_queue_init_params(entries, &rg->ring, &p);
+		if (!ret)
+			rg->setup_flags = tries[i];
+	}
+	return ret;
 }
 
 void rs_ring_exit(struct rs_ring *rg)
@@ -85,7 +102,8 @@ int rs_ring_run(struct rs_ring *rg, uint64_t timeout_ns)
 		};
 		ret = io_uring_submit_and_wait_timeout(&rg->ring, &cqe, 1, &ts, NULL);
 	} else {
-		ret = io_uring_submit(&rg->ring);
+		/* Under DEFER_TASKRUN completions are posted only when asked. */
+		ret = io_uring_submit_and_get_events(&rg->ring);
 	}
 	if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
 		return ret;

@@ -19,6 +19,7 @@ struct rs_ring {
 	struct io_uring ring;
 	unsigned pending; /* SQEs prepared or in flight, not yet reaped */
 	int files_registered;
+	unsigned setup_flags;        /* the IORING_SETUP_ flags the kernel took */
 	int error;                   /* a submit that failed for good: sticky */
 	struct io_uring_sqe scratch; /* handed out once error is set; never submitted */
 };

@@ -20,6 +20,7 @@ struct run {
 	bool ring_ready;
 	struct rs_buffers *bufs;
 	struct rs_plan plan;
+	struct rs_digests *digests; /* of the planned blocks' source data (copy.h) */
 	uint32_t request;
 	uint64_t verify_seed[4];
 };
@@ -155,10 +156,14 @@ static int verify(struct run *rn)
 	/* Allocation is asked again: the copy changed the target's. */
 	ret = rs_plan_from(r, &rn->src, &rn->tgt, rn->plan.block, todo, &v);
 	v.planned = rn->plan.planned;
+	v.digests = rn->digests;
 	rn->plan.planned = NULL;
 	if (!ret)
 		ret = rs_copy_pass(r, RS_PASS_VERIFY, &rn->rg, rn->bufs, &rn->src, &rn->tgt, &v,
 				   rn->request);
+	/* The digests index the planned map, which goes with v. */
+	rs_digests_free(rn->digests);
+	rn->digests = NULL;
 	rs_plan_free(&v);
 	return ret;
 }
@@ -223,6 +228,11 @@ static int run(struct run *rn)
 		return ret;
 	/* What the digest compare already wrote counts as planned and done. */
 	r->st.bytes_planned = r->st.bytes_done + resync_bitmap_dirty_bytes(rn->plan.todo);
+	if (rn->plan.planned && !dry) {
+		if ((ret = rs_digests_new(rn->plan.planned, &rn->digests)))
+			return rs_fail(r, ret, UINT64_MAX, "out of memory for the verify digests");
+		rn->plan.digests = rn->digests;
+	}
 	/* Recorded before the first write, so a crash at any point resumes. */
 	if (r->checkpoint && !dry && !rn->plan.resumed &&
 	    (ret = rs_checkpoint_save(r, r->checkpoint, &rn->plan)))
@@ -277,6 +287,7 @@ int resync_run(resync *r)
 	int ret = run(&rn);
 
 	rs_buffers_free(rn.bufs);
+	rs_digests_free(rn.digests);
 	rs_plan_free(&rn.plan);
 	rs_endpoint_close(&rn.src);
 	rs_endpoint_close(&rn.tgt);

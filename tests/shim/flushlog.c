@@ -4,12 +4,17 @@
  * fdatasync/fsync (with the path of the descriptor), rename/renameat and
  * unlink/unlinkat (the *at forms with full paths) the process makes through
  * libc, one line each to $RESYNC_SHIM_LOG:
- *   fdatasync PATH | fsync PATH | rename OLD NEW | unlink PATH
+ *   fdatasync PATH inflight=N | fsync PATH inflight=N | rename OLD NEW |
+ *   unlink PATH
  * then calls the real function.  A file target is flushed with fdatasync
  * and a checkpoint saved with rename, so the log shows whether every
  * checkpoint follows a flush of the target and whether the final flush
- * happens.  Nothing is changed: only observed.
+ * happens.  N counts the requests the process's io_uring had taken and not
+ * yet completed to its user (SqHead - CqTail in /proc/self/fdinfo), so the
+ * log also shows whether a flush waited for the pipeline to drain.  Nothing
+ * is changed: only observed.
  */
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -37,13 +42,57 @@ static void log_line(const char *op, const char *a, const char *b)
 	errno = saved;
 }
 
+/* Requests taken by the io_uring behind fd and not completed to its user;
+ * -1 when fd is no io_uring. */
+static long ring_inflight(int fd)
+{
+	char name[64], line[256];
+	snprintf(name, sizeof name, "/proc/self/fdinfo/%d", fd);
+	FILE *f = fopen(name, "re");
+	if (!f)
+		return -1;
+	long sq_head = -1, cq_tail = -1, v;
+	while (fgets(line, sizeof line, f)) {
+		if (sscanf(line, "SqHead: %ld", &v) == 1)
+			sq_head = v;
+		else if (sscanf(line, "CqTail: %ld", &v) == 1)
+			cq_tail = v;
+	}
+	fclose(f);
+	return sq_head < 0 || cq_tail < 0 ? -1 : sq_head - cq_tail;
+}
+
+/* Over every io_uring the process holds. */
+static long inflight(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	long n = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		char link[300], target[64];
+		snprintf(link, sizeof link, "/proc/self/fd/%s", e->d_name);
+		ssize_t len = readlink(link, target, sizeof target - 1);
+		target[len < 0 ? 0 : len] = 0;
+		long k = strcmp(target, "anon_inode:[io_uring]") ? -1 :
+								   ring_inflight(atoi(e->d_name));
+		if (k > 0)
+			n += k;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
 static void log_fd(const char *op, int fd)
 {
-	char link[64], path[4096];
+	char link[64], path[4096], busy[32];
+	int saved = errno;
 	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
 	ssize_t n = readlink(link, path, sizeof path - 1);
 	path[n < 0 ? 0 : n] = 0;
-	log_line(op, n < 0 ? "?" : path, NULL);
+	snprintf(busy, sizeof busy, "inflight=%ld", inflight());
+	errno = saved;
+	log_line(op, n < 0 ? "?" : path, busy);
 }
 
 #define REAL(name) ((__typeof__(&name))dlsym(RTLD_NEXT, #name))

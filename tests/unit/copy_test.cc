@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <fstream>
 #include <tuple>
+#include <unistd.h>
 #include <resync/resync.h>
 #include "engine_util.h"
 #include "testutil.h"
@@ -187,6 +188,39 @@ TEST(CopyWhole, FileSystemWithoutODirectFallsBackToBufferedIO)
 	EXPECT_EQ(r.st.source_direct, 0u);
 	EXPECT_EQ(r.st.target_direct, 0u);
 	EXPECT_TRUE(out == src);
+}
+
+// On a kernel without SINGLE_ISSUER/DEFER_TASKRUN (4096 | 8192), or without
+// COOP_TASKRUN (256) too, io_uring setup refuses them with EINVAL (a shim
+// plays that kernel); resync falls back to fewer flags and copies all the
+// same.  The shim's log shows the sets asked for, in order.
+TEST(Ring, SetupFlagsFallBackOnEinval)
+{
+	std::string shim = rt::bin_dir() + "/../tests/shim/uring_old_kernel.so";
+	ASSERT_EQ(access(shim.c_str(), R_OK), 0) << shim << " is not built (make all)";
+	for (auto [allowed, want] :
+	     { std::pair<std::string, std::string>{ "256",
+						    "flags=12544 ret=-22\nflags=256 ret=0\n" },
+	       { "0", "flags=12544 ret=-22\nflags=256 ret=-22\nflags=0 ret=0\n" },
+	       { "12544", "flags=12544 ret=0\n" } }) {
+		rt::TempDir tmp;
+		std::string s = tmp.path("s"), d = tmp.path("d"), log = tmp.path("log");
+		rt::Bytes src = rt::random_bytes(8 << 20, 49);
+		rt::write_file(s, src);
+		rt::write_file(d, rt::random_bytes(8 << 20, 50));
+		std::string out;
+		ASSERT_EQ(rt::sh("RESYNC_SHIM_URING_FLAGS=" + allowed + " RESYNC_SHIM_LOG='" + log +
+					 "' LD_PRELOAD='" + shim +
+					 "' ASAN_OPTIONS=verify_asan_link_order=0 '" +
+					 rt::bin_dir() + "/resync' copy '" + s + "' '" + d +
+					 "' --full 2>&1",
+				 &out),
+			  0)
+			<< out;
+		EXPECT_TRUE(rt::read_file(d) == src) << allowed;
+		rt::Bytes b = rt::read_file(log);
+		EXPECT_EQ(std::string(b.begin(), b.end()), want) << allowed;
+	}
 }
 
 } // namespace

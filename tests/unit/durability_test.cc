@@ -116,6 +116,74 @@ TEST(Durability, CheckpointsFollowTargetFlushesAndTheRunEndsFlushed)
 	EXPECT_TRUE(removed) << "the finished run did not remove its checkpoint";
 }
 
+// A checkpoint onto a file target flushes with the pipeline still busy: at
+// some flush of the target the ring holds requests not yet completed (the
+// shim reads them from /proc/self/fdinfo), where a loop that drained first
+// would always hold none; the copy still ends identical, and the other
+// durability tests hold the contract (a checkpoint follows a flush covering
+// every block it retires).
+TEST(Durability, CheckpointFlushesBesideRequestsInFlight)
+{
+	rt::TempDir tmp;
+	std::string s = tmp.path("s"), d = tmp.path("d"), ck = tmp.path("ck"),
+		    log = tmp.path("log");
+	rt::write_file(s, rt::random_bytes(32 * MiB, 45));
+	rt::write_file(d, rt::random_bytes(32 * MiB, 46));
+	std::string shim = rt::bin_dir() + "/../tests/shim/flushlog.so";
+	ASSERT_EQ(access(shim.c_str(), R_OK), 0) << shim << " is not built (make all)";
+	std::string out;
+	ASSERT_EQ(rt::sh("RESYNC_SHIM_LOG='" + log + "' LD_PRELOAD='" + shim +
+				 "' ASAN_OPTIONS=verify_asan_link_order=0 '" + rt::bin_dir() +
+				 "/resync' copy '" + s + "' '" + d + "' --checkpoint '" + ck +
+				 "' --checkpoint-interval 0 --checkpoint-bytes 1M --queue-depth 8" +
+				 " --request-size 64K",
+			 &out),
+		  0)
+		<< out;
+	EXPECT_TRUE(rt::read_file(d) == rt::read_file(s));
+	std::string target = real(d), op, a, busy, line;
+	std::ifstream in(log);
+	int flushes = 0, beside = 0;
+	while (std::getline(in, line)) {
+		std::istringstream ls(line);
+		ls >> op >> a >> busy;
+		if (op != "fdatasync" || a != target)
+			continue;
+		flushes++;
+		beside += busy != "inflight=0";
+	}
+	EXPECT_GE(flushes, 16) << "one per checkpoint (every MiB) and the last";
+	EXPECT_GT(beside, 0) << "every flush of the target waited for the pipeline to drain";
+}
+
+// A checkpoint's flush that fails (the disk reports EIO from its cache
+// flush: an LD_PRELOAD shim) fails the copy naming the flush, and the
+// checkpoint on disk still plans every block that differs: nothing the
+// failed flush was to cover was retired.
+TEST(Durability, FailingCheckpointFlushRetiresNothingItCovered)
+{
+	rt::TempDir tmp;
+	std::string s = tmp.path("s"), d = tmp.path("d"), ck = tmp.path("ck");
+	rt::Bytes src = rt::random_bytes(32 * MiB, 47);
+	rt::write_file(s, src);
+	rt::write_file(d, rt::random_bytes(32 * MiB, 48));
+	std::string shim = rt::bin_dir() + "/../tests/shim/flush_fail.so";
+	ASSERT_EQ(access(shim.c_str(), R_OK), 0) << shim << " is not built (make all)";
+	std::string out;
+	// Two flushes of the target succeed (each flush syncs both of its
+	// descriptors), the second checkpoint's fails.
+	int rc = rt::sh(
+		"RESYNC_SHIM_FLUSH_FAIL='" + real(d) + "' RESYNC_SHIM_FLUSH_OK=2 LD_PRELOAD='" +
+			shim + "' ASAN_OPTIONS=verify_asan_link_order=0 '" + rt::bin_dir() +
+			"/resync' copy '" + s + "' '" + d + "' --checkpoint '" + ck +
+			"' --checkpoint-interval 0 --checkpoint-bytes 1M --queue-depth 8 2>&1",
+		&out);
+	EXPECT_NE(rc, 0) << out;
+	EXPECT_NE(out.find("target " + d + ": flush: Input/output error"), std::string::npos)
+		<< out;
+	expect_planned(ck, differing(src, rt::read_file(d)));
+}
+
 // A write that comes back short and then fails (the file size limit) must
 // not retire its block: the checkpoint keeps it, and the rerun completes it.
 TEST(Durability, ShortWriteLeavesItsBlockPlanned)

@@ -4,6 +4,8 @@
 // a changed block.  The disks are small enough, and the sample large enough,
 // that a sample covers every unplanned block: no test depends on luck.
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <cstring>
 #include <unistd.h>
 #include <resync/resync.h>
 #include "engine_util.h"
@@ -128,6 +130,74 @@ TEST_F(Verify, NoneVerifiesNothing)
 	RunResult r = run(RESYNC_VERIFY_NONE, 16, 1000);
 	ASSERT_EQ(r.ret, 0) << r.error;
 	EXPECT_EQ(r.st.bytes_verified, 0u);
+}
+
+// Verify of the planned blocks reads only the target: the copy digested the
+// source data it read (XXH3-128), so the run reads the planned bytes twice
+// (source while copying, target while verifying), not three times.
+TEST_F(Verify, PlannedBlocksAreVerifiedAgainstTheCopysDigests)
+{
+	ASSERT_NO_FATAL_FAILURE(make_target());
+	RunResult r = run(RESYNC_VERIFY_PLANNED, 0, 0);
+	ASSERT_EQ(r.ret, 0) << r.error;
+	EXPECT_EQ(r.st.bytes_verified, changed.size() * Blk);
+	EXPECT_EQ(r.st.bytes_read, 2 * changed.size() * Blk);
+	EXPECT_TRUE(rt::read_file(d) == src);
+}
+
+// The sample outside the plan still reads both sides: 5 sampled blocks.
+TEST_F(Verify, SampleOutsideThePlanReadsBothSides)
+{
+	ASSERT_NO_FATAL_FAILURE(make_target());
+	RunResult r = run(RESYNC_VERIFY_SAMPLE, 16, 5);
+	ASSERT_EQ(r.ret, 0) << r.error;
+	EXPECT_EQ(r.st.bytes_read, (2 * changed.size() + 2 * 5) * Blk);
+}
+
+struct Corrupt {
+	std::string path;
+	uint64_t off;
+	bool done;
+};
+
+// Entering the verify phase (the copy is flushed): a real write to the target
+// file, as a failing disk or another writer would make.
+void corrupt_at_verify(const resync_stats *st, void *arg)
+{
+	auto *c = static_cast<Corrupt *>(arg);
+	if (st->phase != RESYNC_PHASE_VERIFY || c->done)
+		return;
+	c->done = true;
+	int fd = open(c->path.c_str(), O_WRONLY);
+	char junk[100];
+	memset(junk, 0xa5, sizeof junk);
+	bool ok = fd >= 0 && pwrite(fd, junk, sizeof junk, (off_t)c->off) == (ssize_t)sizeof junk;
+	if (fd >= 0)
+		ok = !fsync(fd) && ok;
+	if (fd >= 0)
+		close(fd);
+	if (!ok)
+		abort();
+}
+
+// The target is changed after the copy in a planned block: the digest of what
+// the copy read from the source no longer matches it, and verify fails naming
+// the block's start (a digest tells the block, not the byte).
+TEST_F(Verify, DigestCatchesATargetChangedAfterTheCopy)
+{
+	ASSERT_NO_FATAL_FAILURE(make_target());
+	Corrupt c{ d, 8 * Blk + 1000, false };
+	RunResult r = run_engine(s, d, RESYNC_BITMAP, bm.c_str(), 0, [&](resync *h) {
+		ASSERT_EQ(resync_set_block_size(h, Blk), 0);
+		ASSERT_EQ(resync_set_verify(h, RESYNC_VERIFY_PLANNED, 0, 0), 0);
+		resync_set_progress(h, corrupt_at_verify, &c, 1000);
+	});
+	ASSERT_TRUE(c.done);
+	ASSERT_EQ(r.ret, -EILSEQ) << r.error;
+	EXPECT_EQ(r.error_offset, 8 * Blk);
+	EXPECT_EQ(r.st.bytes_differing, Blk);
+	EXPECT_EQ(r.st.verify_unplanned_diff, 0u);
+	EXPECT_EQ(r.st.bytes_read, 2 * changed.size() * Blk);
 }
 
 void cancel_when_copying(const resync_stats *st, void *arg)
