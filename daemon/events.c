@@ -192,8 +192,12 @@ static void *notify_loop(void *arg)
 {
 	struct rd_daemon *d = arg;
 
+	struct MHD_Connection **wake = NULL;
+	size_t cap = 0;
+
 	for (;;) {
 		uint64_t last = 0;
+		size_t n = 0;
 		long long now;
 
 		/* Bounded, so a stop and keepalives are noticed within it. */
@@ -203,17 +207,32 @@ static void *notify_loop(void *arg)
 		pthread_mutex_lock(&lock);
 		if (stopping) {
 			pthread_mutex_unlock(&lock);
+			free(wake);
 			return NULL;
 		}
 		if (last > seen)
 			seen = last;
-		for (struct stream *st = streams; st; st = st->next)
-			if (st->suspended &&
-			    (st->after < seen || now - st->last_ms >= KEEPALIVE_S * 1000LL)) {
-				st->suspended = false;
-				MHD_resume_connection(st->conn);
+		for (struct stream *st = streams; st; st = st->next) {
+			if (!st->suspended ||
+			    (st->after >= seen && now - st->last_ms < KEEPALIVE_S * 1000LL))
+				continue;
+			if (n == cap) {
+				size_t c = cap ? cap * 2 : 64;
+				struct MHD_Connection **w = realloc(wake, c * sizeof(*w));
+				if (!w)
+					break; /* the rest on the next round */
+				wake = w;
+				cap = c;
 			}
+			st->suspended = false;
+			wake[n++] = st->conn;
+		}
 		pthread_mutex_unlock(&lock);
+		/* Outside the lock, which a reader holds while it suspends: no
+		 * lock order with libmicrohttpd's own.  A suspended connection
+		 * cannot end, so these are still there. */
+		for (size_t i = 0; i < n; i++)
+			MHD_resume_connection(wake[i]);
 	}
 }
 

@@ -90,7 +90,7 @@ wait "$reader" || fail "the streams did not all get the CLI's VmAdded"
 
 # SIGTERM with streams open: the daemon ends them and exits.
 for _ in $(seq 10); do
-	curl -sN --unix-socket "$RESYNCD_SOCK" http://resyncd/v1/events >/dev/null &
+	curl -sN -m 120 --unix-socket "$RESYNCD_SOCK" http://resyncd/v1/events >/dev/null &
 done
 rm -f "$RESYNCD_SOCK.ready"
 for _ in $(seq 200); do
