@@ -2,6 +2,7 @@
 /* The state directory: see store.h. */
 #include <dirent.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
@@ -43,18 +44,28 @@ bool ctl_name_valid(const char *name)
  * unset or naming no group. */
 static long operator_gid(void)
 {
+	/* The answer for the variable's string, kept: a worker forked from
+	 * resyncd's threads must not call getgrnam, whose NSS lock another
+	 * thread may have held at the fork (the child would wait for ever).
+	 * A changed variable is a new string, so it is looked up again. */
+	static const char *_Atomic cached_env;
+	static _Atomic long cached_gid = -1;
 	const char *g = getenv("RESYNC_OPERATOR_GROUP");
 	struct group *gr;
 	unsigned long v;
 	char *end;
+	long gid;
 
 	if (!g || !*g)
 		return -1;
+	if (atomic_load(&cached_env) == g)
+		return atomic_load(&cached_gid);
 	gr = getgrnam(g);
-	if (gr)
-		return (long)gr->gr_gid;
 	v = strtoul(g, &end, 10);
-	return *end || v >= (gid_t)-1 ? -1 : (long)v;
+	gid = gr ? (long)gr->gr_gid : *end || v >= (gid_t)-1 ? -1 : (long)v;
+	atomic_store(&cached_gid, gid);
+	atomic_store(&cached_env, g);
+	return gid;
 }
 
 mode_t ctl_create_mode(mode_t mode)

@@ -75,6 +75,7 @@ struct rd_reply {
 	char location[128];
 	char allow[64]; /* for 405 */
 	uint32_t rv;
+	bool stream; /* GET /v1/events: http.c sends the event stream */
 };
 
 /* One request as the router sees it. */

@@ -11,6 +11,7 @@
 #include <microhttpd.h>
 #include "resync/return_codes.h"
 #include "auth.h"
+#include "events.h"
 #include "job_unit.h"
 #include "json_reply.h"
 #include "resources.h"
@@ -155,6 +156,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			.caller = &caller,
 		};
 		rd_route(d, &q, &r);
+		if (r.stream) {
+			struct MHD_Response *resp = rd_events_response(d, conn, &r);
+			if (resp) {
+				ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+				MHD_destroy_response(resp);
+				return ret;
+			}
+		}
 		if (d->cfg.job_units && r.rv == RESYNC_RV_JOB_STARTED &&
 		    !strncmp(r.location, "/v1/jobs/", 9))
 			rd_job_unit_adopt(d, r.location + 9);
@@ -197,7 +206,7 @@ struct MHD_Daemon *rd_http_start(struct rd_daemon *d, int fd, bool local, const 
 	/* ITC: stopping wakes every pool thread, also one whose listening
 	 * socket is out of its poll set because it is at its connection limit. */
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-			 MHD_USE_ERROR_LOG;
+			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	struct MHD_OptionItem opts[] = {
 		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL },
 		{ MHD_OPTION_LISTEN_SOCKET, fd, NULL },

@@ -21,6 +21,7 @@
 #include "resync/resync.h"
 #include "auth.h"
 #include "daemon.h"
+#include "events.h"
 #include "http.h"
 #include "listen.h"
 #include "tls_auth.h"
@@ -407,6 +408,8 @@ int main(int argc, char **argv)
 		if (tcp_fd < 0)
 			return die("%s", why);
 	}
+	if (rd_events_start(&d) < 0)
+		return die("cannot start the event stream's notifier");
 	unix_srv = rd_http_start(&d, fd, true, NULL, NULL);
 	if (!unix_srv)
 		return die("cannot serve %s", d.cfg.socket_path);
@@ -427,6 +430,7 @@ int main(int argc, char **argv)
 		;
 	rd_log("stopping on signal %d; running jobs go on", sig);
 	sd_notify(0, "STOPPING=1\nSTATUS=stopping; running jobs go on");
+	rd_events_stop();
 	if (tcp_srv)
 		MHD_stop_daemon(tcp_srv);
 	MHD_stop_daemon(unix_srv);

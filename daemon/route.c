@@ -37,6 +37,7 @@ enum {
 	JOB_RSC,
 	JOB_REMOVE,
 	METRICS,
+	EVENTS,
 };
 
 static const struct route routes[] = {
@@ -55,6 +56,7 @@ static const struct route routes[] = {
 	{ "DELETE", "/v1/jobs/*", JOB, JOB_REMOVE },
 	{ "POST", "/v1/jobs/*/RequestStateChange", JOB, JOB_RSC },
 	{ "GET", "/metrics", NONE, METRICS },
+	{ "GET", "/v1/events", NONE, EVENTS },
 };
 
 #define MAX_ARGS 2
@@ -123,6 +125,10 @@ static void dispatch(struct rd_daemon *d, const struct rd_request *q, int kind,
 		return rd_job_request_state(d, q, args[0], r);
 	case JOB_REMOVE:
 		return rd_job_remove(d, q, args[0], r);
+	case EVENTS:
+		/* http.c answers with the stream (events.h). */
+		r->stream = true;
+		return;
 	default:
 		return rd_metrics(d, q, r);
 	}

@@ -32,6 +32,7 @@ protected:
 		unsigned status;
 		uint32_t rv;
 		std::string body, allow;
+		bool stream;
 	};
 
 	Out call(const char *method, const char *path, const std::string &body = "",
@@ -52,8 +53,8 @@ protected:
 		Out o{ r.status, r.rv,
 		       r.body ? json_object_to_json_string_ext(r.body,
 							       JSON_C_TO_STRING_NOSLASHESCAPE) :
-				r.text,
-		       r.allow };
+				(r.text ? r.text : ""),
+		       r.allow, r.stream };
 		json_object_put(r.body);
 		free(r.text);
 		return o;
@@ -78,6 +79,20 @@ protected:
 const char add_app[] = R"({"Name":"app","Disks":[{"Name":"d0","Target":"/dev/null"}]})";
 
 } // namespace
+
+// GET /v1/events is handed to http.c's stream for readers, refused like any
+// GET to callers without a role, and has no other method.
+TEST_F(Route, EventsStreamForReaders)
+{
+	EXPECT_TRUE(call("GET", "/v1/events", "", RD_ROLE_READER).stream);
+	Out o = call("GET", "/v1/events", "", RD_ROLE_NONE);
+	EXPECT_EQ(o.status, 403u);
+	EXPECT_FALSE(o.stream);
+	o = call("POST", "/v1/events");
+	EXPECT_EQ(o.status, 405u);
+	EXPECT_EQ(o.allow, "GET");
+	EXPECT_FALSE(o.stream);
+}
 
 TEST_F(Route, UnknownPathsAre404)
 {

@@ -55,6 +55,9 @@ ok(200, "GET", "/v1/jobs?vm=app")
 ok(200, "GET", out["JobReference"])
 ok(404, "GET", "/v1/jobs/00000000-0000-0000-0000-000000000000")
 ok(200, "GET", "/metrics")
+assert c.events("?after=0")["event"] == "VmAdded"
+assert c.events(f"?after=0&job={out['Job'].rsplit('/', 1)[1]}")["event"] == "JobCreated"
+ok(400, "GET", "/v1/events?after=-1")
 ok(200, "POST", "/v1/vms/app/failover", {})
 ok(200, "POST", "/v1/vms/app/failover", {"Commit": True})
 hdrs, out2 = ok(202, "POST", "/v1/vms/app/failback",

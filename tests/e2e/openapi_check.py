@@ -9,7 +9,7 @@ import yaml
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
-from resyncd_client import Client
+from resyncd_client import Client, EventStream
 
 URN = "urn:resyncd-openapi"
 
@@ -90,6 +90,23 @@ class CheckedClient(Client, Spec):
             schema = op["requestBody"]["content"]["application/json"]["schema"]
             self.validate(self._rebase(schema), body, f"{method} {url} request")
         return status, hdrs, out
+
+    def events(self, query="", last_event_id=None):
+        """Opens GET /v1/events: its first event, its data validated
+        against the operation's x-event-data schema."""
+        op = self.spec["paths"]["/v1/events"]["get"]
+        resp = op["responses"]["200"]
+        assert "text/event-stream" in resp["content"], resp
+        s = EventStream(self.path, query, last_event_id)
+        try:
+            ev = s.next()
+        finally:
+            s.close()
+        self.called.add(("/v1/events", "GET"))
+        if ev["event"] != "reset":
+            assert ev["event"] == ev["data"]["Kind"] and ev["id"] == ev["data"]["Id"], ev
+            self.validate(self._rebase(resp["x-event-data"]), ev["data"], f"GET /v1/events{query}")
+        return ev
 
     def uncovered(self):
         ops = {(t, m.upper()) for t, item in self.spec["paths"].items() for m in item if m != "parameters"}

@@ -55,3 +55,51 @@ class Client:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{job_url} still in JobState {job['JobState']} after {timeout} s")
             time.sleep(0.1)
+
+
+class EventStream:
+    """GET /v1/events read as an appliance would: one event at a time, each
+    a dict with "id" (int), "event" and "data" (decoded JSON); keepalive
+    comments skipped."""
+
+    def __init__(self, path=None, query="", last_event_id=None, timeout=60):
+        self.conn = UnixHTTPConnection(path or os.environ["RESYNCD_SOCK"], timeout=timeout)
+        hdrs = {"Accept": "text/event-stream"}
+        if last_event_id is not None:
+            hdrs["Last-Event-ID"] = str(last_event_id)
+        self.conn.request("GET", "/v1/events" + query, headers=hdrs)
+        self.r = self.conn.getresponse()
+        ctype = self.r.getheader("Content-Type", "")
+        if self.r.status != 200 or ctype != "text/event-stream":
+            raise AssertionError(f"GET /v1/events{query}: HTTP {self.r.status} {ctype}: {self.r.read()!r}")
+
+    def next(self):
+        """The next event, or None at the end of the stream."""
+        ev = {}
+        while True:
+            line = self.r.readline()
+            if not line:
+                return None
+            line = line.decode().rstrip("\n")
+            if not line:
+                if ev:
+                    return ev
+                continue
+            if line.startswith(":"):
+                continue
+            key, _, value = line.partition(": ")
+            ev[key] = int(value) if key == "id" else json.loads(value) if key == "data" else value
+
+    def until(self, pred):
+        """Events up to and including the first for which pred is true."""
+        got = []
+        while True:
+            ev = self.next()
+            if ev is None:
+                raise AssertionError(f"stream ended before the event waited for; got {got}")
+            got.append(ev)
+            if pred(ev):
+                return got
+
+    def close(self):
+        self.conn.close()
