@@ -27,7 +27,7 @@ c = Client()
 s = EventStream(query="?after=0")
 _, out = c.expect(202, 4096, "POST", "/v1/vms/app/failback",
                   {"ReplicationSettingData": '{"change_source":"full","rate_limit":1048576}'})
-job = out["Job"].rsplit("/", 1)[1]
+job = out["JobId"]
 got = s.until(lambda e: e["event"] == "JobChanged" and e["data"]["Job"] == job
               and e["data"]["Properties"]["JobState"] == 4 and e["data"]["Properties"]["PercentComplete"] > 0)
 print(json.dumps({"job": job, "events": got}))
