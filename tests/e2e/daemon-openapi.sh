@@ -56,7 +56,7 @@ ok(200, "GET", out["JobReference"])
 ok(404, "GET", "/v1/jobs/00000000-0000-0000-0000-000000000000")
 ok(200, "GET", "/metrics")
 assert c.events("?after=0")["event"] == "VmAdded"
-assert c.events(f"?after=0&job={out['Job'].rsplit('/', 1)[1]}")["event"] == "JobCreated"
+assert c.events(f"?after=0&job={out['JobId']}")["event"] == "JobCreated"
 ok(400, "GET", "/v1/events?after=-1")
 ok(200, "POST", "/v1/vms/app/failover", {})
 ok(200, "POST", "/v1/vms/app/failover", {"Commit": True})
