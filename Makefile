@@ -219,7 +219,7 @@ $(B)/tests/daemon_tests: $$(foreach f,$$(wildcard tests/daemon/*.cc),$(B)/$$(bas
 
 # Shims build before the suites that preload them.
 $(SUITE_BINS): | $(SHIMS)
-$(SHIMS): $(B)/tests/shim/%.so: tests/shim/%.c
+$(SHIMS): $(B)/tests/shim/%.so: tests/shim/%.c $(wildcard tests/shim/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) -D_GNU_SOURCE -O2 -g -std=gnu11 -fPIC -shared $(WARN) -o $@ $< -ldl
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include "resync/resync.h"
 #include "cli.h"
+#include "worker.h"
 
 static const char usage[] =
 	"Usage: resyncctl [--state-dir DIR] [--json] COMMAND ...\n"
@@ -68,8 +69,10 @@ int main(int argc, char **argv)
 {
 	struct cli c = { .state_dir = ctl_store_default_path() };
 	const char *cmd;
-	int rc;
+	int rc = ctl_worker_entry(argc, argv);
 
+	if (rc >= 0)
+		return rc;
 	opterr = 0;
 	argc = take_globals(&c, argc, argv);
 	if (argc < 0)

@@ -44,10 +44,11 @@ bool ctl_name_valid(const char *name)
  * unset or naming no group. */
 static long operator_gid(void)
 {
-	/* The answer for the variable's string, kept: a worker forked from
-	 * resyncd's threads must not call getgrnam, whose NSS lock another
-	 * thread may have held at the fork (the child would wait for ever).
-	 * A changed variable is a new string, so it is looked up again. */
+	/* The answer for the variable's string, kept: every store write and
+	 * trust check asks, and in resyncd they run on the server threads,
+	 * which must not share getgrnam's static result (the daemon's first
+	 * ctl_store_open, before its threads start, fills the cache).  A
+	 * changed variable is a new string, so it is looked up again. */
 	static const char *_Atomic cached_env;
 	static _Atomic long cached_gid = -1;
 	const char *g = getenv("RESYNC_OPERATOR_GROUP");

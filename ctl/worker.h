@@ -13,8 +13,17 @@
 #include "store.h"
 
 /* Starts the worker for job id, handing it lockfd (the job's lock, already
- * held).  Returns once the worker has recorded its pid: 0 or a negative errno. */
+ * held): the caller's program exec'd as `PROGRAM --worker STORE ID`.
+ * Returns once the worker has recorded its pid: 0, the exec's negative errno,
+ * or -ECHILD when the worker ended before that. */
 int ctl_worker_spawn(struct ctl_store *s, const char *id, int lockfd);
+
+/* The worker's argv[1]: internal, not an option for users. */
+#define CTL_WORKER_ARG "--worker"
+/* First thing in main() of every program that links ctl/ (resyncctl,
+ * resyncd): -1 when argv is not a worker's, else the worker process's exit
+ * status once its job has ended. */
+int ctl_worker_entry(int argc, char **argv);
 
 /* Sets up r for one disk as the settings ask: endpoints, mode, flags, depth,
  * request size, rate and TLS (no checkpoint, no progress).  InitiateFailback's

@@ -3,9 +3,11 @@
  * resyncd: options and the optional configuration file, the state store,
  * the listening sockets, then the HTTP servers until SIGTERM or SIGINT
  * (see resyncd(8), doc/resyncd.md).  Jobs are not the daemon's threads:
- * each failback's worker is double-forked and setsid'd by ctl/ and
- * reparented away from the daemon, so it outlives the daemon and its
- * caller alike, and the daemon has no child left to reap.
+ * each failback's worker is double-forked and setsid'd by ctl/, then execs
+ * this program as `resyncd --worker STORE JOB` (a fresh image, not a copy
+ * of a threaded process) and is reparented away from the daemon, so it
+ * outlives the daemon and its caller alike, and the daemon has no child
+ * left to reap.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -25,6 +27,7 @@
 #include "http.h"
 #include "listen.h"
 #include "tls_auth.h"
+#include "worker.h"
 
 static const char usage[] =
 	"Usage: resyncd [--socket PATH] [--socket-mode MODE] [--state-dir DIR] [--config FILE]\n"
@@ -75,21 +78,6 @@ void rd_log(const char *fmt, ...)
 	buf[n++] = '\n';
 	if (write(STDERR_FILENO, buf, (size_t)n) < 0)
 		return;
-}
-
-/* The only fork in the daemon is ctl's worker spawn (from a server
- * thread, where libmicrohttpd blocks SIGPIPE).  Its child gets the signal
- * state a worker started by resyncctl has: SIGINT and SIGPIPE unblocked and
- * default (what ctl blocks for its signalfd stays blocked). */
-static void child_signals(void)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGPIPE);
-	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_DFL);
 }
 
 /* Whatever started the daemon (a shell's background job ignores SIGINT
@@ -351,6 +339,10 @@ int main(int argc, char **argv)
 	int fd, tcp_fd = -1, sig, err, activated;
 	bool own_unix;
 
+	/* A job's worker, exec'd by ctl's spawn from one of our threads. */
+	err = ctl_worker_entry(argc, argv);
+	if (err >= 0)
+		return err;
 	if (parse_args(&d.cfg, argc, argv, &exit_now))
 		return 1;
 	if (exit_now)
@@ -385,7 +377,6 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	pthread_atfork(NULL, NULL, child_signals);
 	/* Sockets systemd passed replace those we would make (the unit's
 	 * ListenStream= is then the path, and it stays systemd's to remove). */
 	activated = rd_listen_activated(&fd, &tcp_fd, why, sizeof(why));

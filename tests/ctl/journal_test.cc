@@ -519,7 +519,7 @@ TEST_F(Journal, WorkerThatCannotJournalChangesNothing)
 	{
 		ScopedEnv pre("LD_PRELOAD", shim_path("store_fault"));
 		ScopedEnv w("RESYNC_FAULT_WRITE", ".jsonl");
-		ScopedEnv c("RESYNC_FAULT_CHILDREN_ONLY", "1");
+		ScopedEnv c("RESYNC_FAULT_WORKER_ONLY", "1");
 		CliRun r = ctl({ "failback", "vm" });
 		ASSERT_EQ(r.rv, 4096u) << r.out;
 		job = r.str("JobId");

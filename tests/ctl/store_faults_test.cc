@@ -117,7 +117,7 @@ TEST_F(StoreFaults, NoRandomnessLeavesTheGenerationUnknownNotZero)
 	// fresh generation.  Unknown ("") makes the next failback compare;
 	// zeroes would let a change record based on zeroes be trusted.
 	ScopedEnv pre("LD_PRELOAD", shim_path("getrandom_fail"));
-	ScopedEnv skip("GETRANDOM_SKIP", "1");
+	ScopedEnv only("GETRANDOM_WORKER_ONLY", "1");
 	CliRun r = ctl({ "failback", "vm", "--wait", "--timeout", "60" });
 	ASSERT_EQ(r.rv, 0u) << r.out;
 	json_object *d =

@@ -59,13 +59,13 @@ struct StoreFault {
 		setenv("LD_PRELOAD", shim_path().c_str(), 1);
 		setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 1);
 		setenv("RESYNC_FAULT_RENAME", name.c_str(), 1);
-		setenv("RESYNC_FAULT_CHILDREN_ONLY", "1", 1);
+		setenv("RESYNC_FAULT_WORKER_ONLY", "1", 1);
 		setenv("RESYNC_FAULT_SKIP", std::to_string(skip).c_str(), 1);
 	}
 	~StoreFault()
 	{
 		for (const char *v : { "LD_PRELOAD", "ASAN_OPTIONS", "RESYNC_FAULT_RENAME",
-				       "RESYNC_FAULT_CHILDREN_ONLY", "RESYNC_FAULT_SKIP" })
+				       "RESYNC_FAULT_WORKER_ONLY", "RESYNC_FAULT_SKIP" })
 			unsetenv(v);
 	}
 };

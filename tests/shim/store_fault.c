@@ -7,10 +7,10 @@
  * store record durable.
  * write() and pwrite() to a file whose name ends in $RESYNC_FAULT_WRITE fail
  * the same way -- the event journal's appends (events/N.jsonl).
- *   RESYNC_FAULT_CHILDREN_ONLY=1  only in processes forked after the exec (a
- *                                 job's worker, not the CLI that starts it)
+ *   RESYNC_FAULT_WORKER_ONLY=1    only in a job's worker (worker_process.h),
+ *                                 not in the CLI that starts it
  *   RESYNC_FAULT_SKIP=N           the first N matching renames of a process
- *                                 succeed (the count is inherited on fork)
+ *                                 succeed
  * Nothing else changes, so everything else the process does is real.
  */
 #include <dlfcn.h>
@@ -20,22 +20,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "worker_process.h"
 
-static pid_t exec_pid;
+static bool is_worker;
 static unsigned matched;
 
 __attribute__((constructor)) static void init(void)
 {
-	exec_pid = getpid();
+	is_worker = shim_is_worker();
 }
 
 /* Whether this matching call fails, setting errno when it does. */
 static int fail_now(void)
 {
 	const char *skip = getenv("RESYNC_FAULT_SKIP");
-	const char *children = getenv("RESYNC_FAULT_CHILDREN_ONLY");
+	const char *only = getenv("RESYNC_FAULT_WORKER_ONLY");
 
-	if (children && *children == '1' && getpid() == exec_pid)
+	if (only && *only == '1' && !is_worker)
 		return 0;
 	if (skip && matched++ < strtoul(skip, NULL, 10))
 		return 0;
