@@ -42,7 +42,7 @@ static void on_signal(int sig)
 static void print_event(struct cli *c, json_object *ev)
 {
 	json_object *props = json_object_object_get(ev, "Properties");
-	const char *job = ctl_json_str(ev, "Job");
+	const char *job = ctl_json_str(ev, "JobId");
 
 	if (c->json) {
 		printf("%s\n",

@@ -641,7 +641,7 @@ static int journal_change(struct ctl_store *s, json_object *old, json_object *cu
 	json_object_object_add(ev, "Kind", json_object_new_string(kind));
 	json_object_object_add(ev, "VirtualSystem", json_object_new_string(vm ?: ""));
 	if (job && *job)
-		json_object_object_add(ev, "Job", json_object_new_string(job));
+		json_object_object_add(ev, "JobId", json_object_new_string(job));
 	json_object_object_add(ev, "Changed", changed);
 	json_object_object_add(ev, "Properties", snapshot(rec, keys));
 	err = ctl_journal_append(s, ev, id);

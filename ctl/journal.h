@@ -48,7 +48,7 @@
 #define CTL_JOURNAL_LINE_MAX 8192
 
 /* Appends event, an object with a string "Kind" (its other members are the
- * caller's: "VirtualSystem", "Job", "Changed", "Properties" for the store's
+ * caller's: "VirtualSystem", "JobId", "Changed", "Properties" for the store's
  * own kinds); the journal adds "Id", "Time" and "TimeEpochNs" (members of
  * those names in event are ignored).  Durable on return; *id (may be NULL)
  * is the event's id.  -EINVAL without Kind, -E2BIG past

@@ -81,7 +81,7 @@ static bool wanted(const struct stream *st, json_object *ev)
 	if (st->vm[0] && (!json_object_object_get_ex(ev, "VirtualSystem", &v) ||
 			  strcmp(json_object_get_string(v), st->vm)))
 		return false;
-	if (st->job[0] && (!json_object_object_get_ex(ev, "Job", &v) ||
+	if (st->job[0] && (!json_object_object_get_ex(ev, "JobId", &v) ||
 			   strcmp(json_object_get_string(v), st->job)))
 		return false;
 	return true;

@@ -171,7 +171,7 @@ TEST_F(Journal, FailbackLifecycleEventsInOrder)
 		std::string k = jstr(e, "Kind");
 		EXPECT_EQ(jstr(e, "VirtualSystem"), "vm");
 		if (k.rfind("Job", 0) == 0) {
-			EXPECT_EQ(jstr(e, "Job"), job);
+			EXPECT_EQ(jstr(e, "JobId"), job);
 			k += " " + std::to_string(prop(e, "JobState"));
 		} else {
 			k += " " + std::to_string(prop(e, "ReplicationState"));
@@ -559,5 +559,5 @@ TEST_F(Journal, SweptJobFolderIsJournaledAsRemoved)
 	std::vector<json_object *> evs = events(1);
 	ASSERT_EQ(evs.size(), 1u);
 	EXPECT_EQ(jstr(evs[0], "Kind"), "JobRemoved");
-	EXPECT_EQ(jstr(evs[0], "Job"), id);
+	EXPECT_EQ(jstr(evs[0], "JobId"), id);
 }

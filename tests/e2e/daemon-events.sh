@@ -28,7 +28,7 @@ s = EventStream(query="?after=0")
 _, out = c.expect(202, 4096, "POST", "/v1/vms/app/failback",
                   {"ReplicationSettingData": '{"change_source":"full","rate_limit":1048576}'})
 job = out["JobId"]
-got = s.until(lambda e: e["event"] == "JobChanged" and e["data"]["Job"] == job
+got = s.until(lambda e: e["event"] == "JobChanged" and e["data"]["JobId"] == job
               and e["data"]["Properties"]["JobState"] == 4 and e["data"]["Properties"]["PercentComplete"] > 0)
 print(json.dumps({"job": job, "events": got}))
 PY
@@ -43,7 +43,7 @@ import json, os
 from resyncd_client import EventStream
 job = os.environ["JOB"]
 s = EventStream(last_event_id=int(os.environ["LAST"]))
-got = s.until(lambda e: e["event"] == "JobChanged" and e["data"]["Job"] == job
+got = s.until(lambda e: e["event"] == "JobChanged" and e["data"]["JobId"] == job
               and e["data"]["Properties"]["JobState"] == 7)
 print(json.dumps({"events": got}))
 PY
