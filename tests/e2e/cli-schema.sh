@@ -1,7 +1,7 @@
 #!/bin/bash
 # resyncctl --json gives the API's JSON: each reply of vm list/show, job
-# list/show, failover, failback (with and without --wait), recovery-point
-# list/show, events --json and a refusal is validated against the schema of
+# list/show, failover (with and without --track), failback (with and
+# without --wait), recovery-point list/show, events --json and a refusal is validated against the schema of
 # doc/openapi.yaml that the matching API call declares
 # (tests/e2e/openapi_check.py's Spec), so the CLI cannot drift from the API.
 . "$(dirname "$0")/lib.bash"
@@ -9,6 +9,7 @@ python3 -c 'import jsonschema, yaml, referencing' 2>/dev/null || skip "python3-j
 
 head -c 1M /dev/urandom >"$TMP/t.img"
 head -c 1M /dev/urandom >"$TMP/rp.img"
+head -c 1M /dev/urandom >"$TMP/tr.img"
 TMP=$TMP SPEC=$ROOT/doc/openapi.yaml PYTHONPATH=$ROOT/tests/e2e python3 - <<'PY'
 import json, os, subprocess
 from openapi_check import Spec
@@ -31,7 +32,15 @@ reply(0, "response", "VmList", "vm", "list")
 reply(0, "response", "Done", "recovery-point", "add", "app", "r1", "--disk", f"d0={tmp}/rp.img")
 reply(0, "response", "RecoveryPointList", "recovery-point", "list", "app")
 reply(0, "response", "RecoveryPoint", "recovery-point", "show", "app", "r1")
-reply(0, "response", "Done", "failover", "app")
+plain = reply(0, "response", "Done", "failover", "app")
+spec.check_schema("FailoverReply", plain, "failover")
+assert plain["TrackingLogs"] == [], plain
+gen = "0123456789abcdef0123456789abcdef"
+reply(0, "response", "Done", "vm", "add", "tr", "--disk", f"d0={tmp}/tr.img,generation={gen}")
+reply(0, "response", "Done", "recovery-point", "add", "tr", "r1", "--disk", f"d0={tmp}/rp.img")
+tracked = reply(0, "schema", "FailoverReply", "failover", "tr", "--track", f"d0={tmp}/d0.log")
+assert tracked["SchemaVersion"] == 2, tracked
+assert tracked["TrackingLogs"] == [{"Disk": "d0", "Path": f"{tmp}/d0.log", "BaseGenerationId": gen}], tracked
 reply(0, "response", "Vm", "vm", "show", "app")
 started = reply(0, "schema", "FailbackStarted", "failback", "app", "--settings", '{"change_source":"full"}')
 assert started["ReturnValue"] == 4096 and started["SchemaVersion"] == 2, started
@@ -54,6 +63,6 @@ assert len(lines) > 1, lines
 for line in lines[:-1]:
     spec.check_schema("Event", json.loads(line), "events --json")
 spec.check_response("Done", json.loads(lines[-1]), "events --json: the ReturnValue line")
-print(f"{len(lines) + 14} resyncctl --json replies match doc/openapi.yaml")
+print(f"{len(lines) + 17} resyncctl --json replies match doc/openapi.yaml")
 PY
 echo "cli-schema: resyncctl --json matches doc/openapi.yaml"
