@@ -2,7 +2,10 @@
 // The store under faults (issue 8 item 13): job folders are durable before
 // the VM names them, no randomness means no id (never an all-zero one), a
 // killed call's leftovers are swept, job signals reach only the job's own
-// worker, and RequestStateChange answers in its own table.
+// worker, and RequestStateChange answers in its own table.  A worker is
+// resyncctl exec'd as `resyncctl --worker STORE JOB`: one that cannot be
+// exec'd (the exec_fail shim) leaves its job in Exception at once, and the
+// worker entry refuses a start without the job's lock and ready pipe.
 #include "harness.h"
 #include <fcntl.h>
 #include <signal.h>
@@ -205,4 +208,37 @@ TEST_F(StoreFaults, RequestStateChangeOnUnknownJobIsInvalidParameter)
 	}
 	EXPECT_EQ(ctl({ "job", "request-state-change", "nope", "3" }).rv, 5u);
 	EXPECT_EQ(ctl({ "job", "request-state-change", "../vms", "4" }).rv, 5u);
+}
+
+TEST_F(StoreFaults, ExecFailureIsTheJobsExceptionAndTheNextFailbackRuns)
+{
+	const std::string before = read_file(target());
+	{
+		ScopedEnv pre("LD_PRELOAD", shim_path("exec_fail"));
+		CliRun r = ctl({ "failback", "vm" });
+		EXPECT_EQ(r.rv, 32768u) << r.out;
+		EXPECT_EQ(r.status, 1);
+		EXPECT_NE(r.str("ErrorDescription").find("starting the worker: Exec format error"),
+			  std::string::npos)
+			<< r.out;
+	}
+	CliRun list = ctl({ "job", "list" });
+	json_object *jobs = list.obj("Jobs");
+	ASSERT_EQ(json_object_array_length(jobs), 1u);
+	json_object *job = json_object_array_get_idx(jobs, 0);
+	EXPECT_EQ(jnum(job, "JobState"), 10);
+	EXPECT_EQ(jnum(job, "ErrorCode"), 32768);
+	EXPECT_EQ(read_file(target()), before);
+
+	CliRun r = ctl({ "failback", "vm", "--wait", "--timeout", "60" });
+	ASSERT_EQ(r.rv, 0u) << r.out << r.err;
+	EXPECT_EQ(read_file(target()), read_file(path("rp1.img")));
+}
+
+TEST_F(StoreFaults, WorkerEntryWantsTheLockAndThePipe)
+{
+	CliRun r = run_cmd(ctl_binary(),
+			   { "--worker", state, "11111111-1111-4111-8111-111111111111" });
+	EXPECT_EQ(r.status, 2);
+	EXPECT_NE(r.err.find("--worker is internal"), std::string::npos) << r.err;
 }
