@@ -115,3 +115,27 @@ uint32_t rd_known_keys(json_object *o, const char *const *keys, struct ctl_err *
 	}
 	return 0;
 }
+
+uint32_t rd_disks_check(json_object *in, const char *const *keys, size_t required,
+			struct ctl_err *e)
+{
+	uint32_t rv;
+
+	if (!json_object_is_type(in, json_type_array))
+		return ctl_fail(e, in ? RESYNC_RV_INCORRECT_DATA_TYPE : RESYNC_RV_INVALID_PARAMETER,
+				"Disks: %s", in ? "not an array" : "missing");
+	for (size_t i = 0; i < json_object_array_length(in); i++) {
+		json_object *di = json_object_array_get_idx(in, i);
+		if (!json_object_is_type(di, json_type_object))
+			return ctl_fail(e, RESYNC_RV_INCORRECT_DATA_TYPE,
+					"Disks[%zu]: not an object", i);
+		rv = rd_known_keys(di, keys, e);
+		if (rv)
+			return rv;
+		for (size_t k = 0; k < required; k++)
+			if (!json_object_object_get(di, keys[k]))
+				return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
+						"Disks[%zu].%s: missing", i, keys[k]);
+	}
+	return 0;
+}

@@ -26,5 +26,11 @@ uint32_t rd_body_object(const char *body, size_t len, json_object **out, struct 
 /* Checks every key of o is one of keys (NULL-terminated): 0 or 32773
  * naming the unknown key. */
 uint32_t rd_known_keys(json_object *o, const char *const *keys, struct ctl_err *e);
+/* A request's Disks: an array of objects whose keys are among keys
+ * (NULL-terminated) and which have the first required of them.  0, or the
+ * first disk's failure naming it ("Disks[1].Target: missing"): 32773 for a
+ * missing array or key and an unknown key, 32776 for a wrong type. */
+uint32_t rd_disks_check(json_object *in, const char *const *keys, size_t required,
+			struct ctl_err *e);
 
 #endif

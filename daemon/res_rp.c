@@ -148,41 +148,24 @@ static uint32_t parse_disks(json_object *in, json_object *disks, struct ctl_err 
 	static const char *const keys[] = { "Name", "Image", "ImageGenerationId", "ChangeRecord",
 					    NULL };
 	char where[48];
-	uint32_t rv;
+	uint32_t rv = rd_disks_check(in, keys, 2, e);
 
-	if (!json_object_is_type(in, json_type_array))
-		return ctl_fail(e, in ? RESYNC_RV_INCORRECT_DATA_TYPE : RESYNC_RV_INVALID_PARAMETER,
-				"Disks: %s", in ? "not an array" : "missing");
-	for (size_t i = 0; i < json_object_array_length(in); i++) {
+	for (size_t i = 0; !rv && i < json_object_array_length(in); i++) {
 		json_object *di = json_object_array_get_idx(in, i), *d = json_object_new_object();
 		json_object *cr;
 		json_object_array_add(disks, d);
 		snprintf(where, sizeof(where), "Disks[%zu]", i);
-		if (!json_object_is_type(di, json_type_object))
-			return ctl_fail(e, RESYNC_RV_INCORRECT_DATA_TYPE, "%s: not an object",
-					where);
-		rv = rd_known_keys(di, keys, e);
-		if (rv)
-			return rv;
-		for (int k = 0; k < 2; k++)
-			if (!json_object_object_get(di, keys[k]))
-				return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER, "%s.%s: missing",
-						where, keys[k]);
 		for (int k = 0; k < 3 && !rv; k++)
 			rv = copy_key(di, d, keys[k], json_type_string, where, e);
 		if (!rv)
 			rv = check_guid(d, "ImageGenerationId", where, e);
-		if (rv)
-			return rv;
-		if (!json_object_object_get(di, "ChangeRecord"))
+		if (rv || !json_object_object_get(di, "ChangeRecord"))
 			continue;
 		strncat(where, ".ChangeRecord", sizeof(where) - strlen(where) - 1);
 		rv = parse_change_record(json_object_object_get(di, "ChangeRecord"), where, &cr, e);
 		json_object_object_add(d, "ChangeRecord", cr);
-		if (rv)
-			return rv;
 	}
-	return 0;
+	return rv;
 }
 
 /* CreationTime: RFC 3339 UTC text or seconds since the epoch; absent: now. */

@@ -71,27 +71,17 @@ static uint32_t parse_mode(json_object *m, uint32_t *mode, struct ctl_err *e)
 static uint32_t parse_disks(json_object *in, json_object **out, struct ctl_err *e)
 {
 	static const char *const keys[] = { "Name", "Target", "TargetGenerationId", NULL };
-	uint32_t rv;
+	uint32_t rv = rd_disks_check(in, keys, 2, e);
 
 	*out = NULL;
-	if (!json_object_is_type(in, json_type_array))
-		return ctl_fail(e, in ? RESYNC_RV_INCORRECT_DATA_TYPE : RESYNC_RV_INVALID_PARAMETER,
-				"Disks: %s", in ? "not an array" : "missing");
+	if (rv)
+		return rv;
 	*out = json_object_new_array();
 	for (size_t i = 0; i < json_object_array_length(in); i++) {
 		json_object *di = json_object_array_get_idx(in, i), *d = json_object_new_object();
 		json_object_array_add(*out, d);
-		if (!json_object_is_type(di, json_type_object))
-			return ctl_fail(e, RESYNC_RV_INCORRECT_DATA_TYPE,
-					"Disks[%zu]: not an object", i);
-		rv = rd_known_keys(di, keys, e);
-		if (rv)
-			return rv;
 		for (const char *const *k = keys; *k; k++) {
 			json_object *v = json_object_object_get(di, *k);
-			if (!v && k - keys < 2)
-				return ctl_fail(e, RESYNC_RV_INVALID_PARAMETER,
-						"Disks[%zu].%s: missing", i, *k);
 			if (v && !json_object_is_type(v, json_type_string))
 				return ctl_fail(e, RESYNC_RV_INCORRECT_DATA_TYPE,
 						"Disks[%zu].%s: not a string", i, *k);

@@ -89,6 +89,38 @@ TEST(Body, UnknownKeyIs32773NamingIt)
 	json_object_put(o);
 }
 
+TEST(Body, DisksAreCheckedInOrderNamingTheDisk)
+{
+	static const char *const keys[] = { "Name", "Target", "TargetGenerationId", nullptr };
+	const struct {
+		const char *disks;
+		uint32_t rv;
+		const char *says;
+	} cases[] = {
+		{ "[{\"Name\":\"d0\",\"Target\":\"/t\"},{\"Name\":\"d1\",\"Target\":\"/u\","
+		  "\"TargetGenerationId\":\"\"}]",
+		  0, "" },
+		{ "{}", 32776, "Disks: not an array" },
+		{ "[{\"Name\":\"d0\",\"Target\":\"/t\"},7]", 32776, "Disks[1]: not an object" },
+		{ "[{\"Name\":\"d0\",\"Image\":\"/t\"}]", 32773, "unknown key \"Image\"" },
+		{ "[{\"Name\":\"d0\",\"Target\":\"/t\"},{\"Name\":\"d1\"}]", 32773,
+		  "Disks[1].Target: missing" },
+	};
+	for (const auto &c : cases) {
+		ctl_err e = { "" };
+		json_object *o = nullptr;
+		std::string body = std::string("{\"Disks\":") + c.disks + "}";
+		ASSERT_EQ(parse(body, &o, &e), 0u) << body;
+		EXPECT_EQ(rd_disks_check(json_object_object_get(o, "Disks"), keys, 2, &e), c.rv)
+			<< c.disks;
+		EXPECT_STREQ(e.msg, c.says) << c.disks;
+		json_object_put(o);
+	}
+	ctl_err e = { "" };
+	EXPECT_EQ(rd_disks_check(nullptr, keys, 2, &e), 32773u);
+	EXPECT_STREQ(e.msg, "Disks: missing");
+}
+
 TEST(Reply, CarriesReturnValueAndTheReasonOnlyOnFailure)
 {
 	rd_reply r = {};
