@@ -11,9 +11,6 @@ kill_jobs() {
 	resyncctl --state-dir "$TMP/state" --json job list 2>/dev/null | grep -o '"InstanceID":"[^"]*"' |
 		cut -d'"' -f4 | while read -r j; do resyncctl --state-dir "$TMP/state" job kill "$j" >/dev/null 2>&1 || true; done
 }
-for t in qemu-img qemu-io qemu-nbd nbdkit; do
-	command -v $t >/dev/null || skip "$t not installed"
-done
 stop_servers() {
 	kill_jobs
 	local p
@@ -24,16 +21,7 @@ trap stop_servers EXIT
 ctl() { resyncctl --state-dir "$TMP/state" "$@"; }
 gen=0123456789abcdef0123456789abcdef gen2=00000000000000000000000000000002
 
-head -c 8M /dev/urandom >"$TMP/primary.img"
-qemu-img convert -q -f raw -O qcow2 "$TMP/primary.img" "$TMP/rp.qcow2"
-qemu-img bitmap --add "$TMP/rp.qcow2" b0
-qemu-io -f qcow2 -c "write -P 0xaa 1M 64k" -c "write -z 5M 128k" -c "write -P 0xbb 7M 4k" \
-	"$TMP/rp.qcow2" >/dev/null
-qemu-img convert -q -f qcow2 -O raw "$TMP/rp.qcow2" "$TMP/expect.raw"
-
-qemu-nbd --fork --pid-file="$TMP/qemu.pid" -r -f qcow2 -B b0 -k "$TMP/rp.sock" -t "$TMP/rp.qcow2"
-nbdkit -P "$TMP/nbdkit.pid" -U "$TMP/target.sock" file "$TMP/primary.img"
-for _ in $(seq 100); do [ -S "$TMP/rp.sock" ] && [ -S "$TMP/target.sock" ] && break; sleep 0.05; done
+nbd_dirty_exports
 
 expect_rc 0 ctl vm add app --disk "d0=nbd+unix:///?socket=$TMP/target.sock,generation=$gen"
 expect_rc 0 ctl recovery-point add app rp1 --type application-consistent \

@@ -8,20 +8,9 @@
 # and a kill -9 of the daemon mid-job leaves it running to Completed.
 . "$(dirname "$0")/lib.bash"
 . "$(dirname "$0")/daemon.bash"
-for t in qemu-img qemu-io qemu-nbd nbdkit; do
-	command -v $t >/dev/null || skip "$t not installed"
-done
 gen=0123456789abcdef0123456789abcdef gen2=00000000000000000000000000000002
 
-head -c 8M /dev/urandom >"$TMP/primary.img"
-qemu-img convert -q -f raw -O qcow2 "$TMP/primary.img" "$TMP/rp.qcow2"
-qemu-img bitmap --add "$TMP/rp.qcow2" b0
-qemu-io -f qcow2 -c "write -P 0xaa 1M 64k" -c "write -z 5M 128k" -c "write -P 0xbb 7M 4k" \
-	"$TMP/rp.qcow2" >/dev/null
-qemu-img convert -q -f qcow2 -O raw "$TMP/rp.qcow2" "$TMP/expect.raw"
-qemu-nbd --fork --pid-file="$TMP/qemu.pid" -r -f qcow2 -B b0 -k "$TMP/rp.sock" -t "$TMP/rp.qcow2"
-nbdkit -P "$TMP/nbdkit.pid" -U "$TMP/target.sock" file "$TMP/primary.img"
-for _ in $(seq 200); do [ -S "$TMP/rp.sock" ] && [ -S "$TMP/target.sock" ] && break; sleep 0.05; done
+nbd_dirty_exports
 
 start_resyncd
 TMP=$TMP GEN=$gen GEN2=$gen2 python3 - <<'PY'

@@ -61,3 +61,37 @@ libresync $v" ] || fail "$tool --version: $(cat "$TMP/out")"
 	[ "$(printf '%s\n' "${COMPREPLY[@]}" | sort)" = "$(sort "$TMP/long")" ] ||
 		fail "completion of $tool --: ${COMPREPLY[*]}"
 }
+# qemu_dirty_export SIZE WRITE...: the old primary's disk $TMP/primary.img
+# (SIZE random bytes) and a recovery point $TMP/rp.qcow2 made from it whose
+# persistent dirty bitmap b0 records the qemu-io WRITEs since, exported
+# read-only by qemu-nbd -B b0 on $TMP/rp.sock; its contents are
+# $TMP/expect.raw.  The server's pid is in $TMP/qemu.pid (the caller's EXIT
+# trap kills it).
+qemu_dirty_export() {
+	local size=$1 t w writes=()
+	shift
+	for t in qemu-img qemu-io qemu-nbd; do
+		command -v $t >/dev/null || skip "$t not installed"
+	done
+	for w in "$@"; do writes+=(-c "$w"); done
+	head -c "$size" /dev/urandom >"$TMP/primary.img"
+	qemu-img convert -q -f raw -O qcow2 "$TMP/primary.img" "$TMP/rp.qcow2"
+	qemu-img bitmap --add "$TMP/rp.qcow2" b0
+	qemu-io -f qcow2 "${writes[@]}" "$TMP/rp.qcow2" >/dev/null
+	qemu-img convert -q -f qcow2 -O raw "$TMP/rp.qcow2" "$TMP/expect.raw"
+	qemu-nbd --fork --pid-file="$TMP/qemu.pid" -r -f qcow2 -B b0 -k "$TMP/rp.sock" -t "$TMP/rp.qcow2"
+}
+# nbd_dirty_exports: qemu_dirty_export of 8 MiB and three writes, and the
+# old primary's disk exported by nbdkit on $TMP/target.sock (pid in
+# $TMP/nbdkit.pid).
+nbd_dirty_exports() {
+	local i
+	command -v nbdkit >/dev/null || skip "nbdkit not installed"
+	qemu_dirty_export 8M "write -P 0xaa 1M 64k" "write -z 5M 128k" "write -P 0xbb 7M 4k"
+	nbdkit -P "$TMP/nbdkit.pid" -U "$TMP/target.sock" file "$TMP/primary.img"
+	for i in $(seq 200); do
+		[ -S "$TMP/rp.sock" ] && [ -S "$TMP/target.sock" ] && return 0
+		sleep 0.05
+	done
+	fail "qemu-nbd or nbdkit did not listen in 10 s"
+}

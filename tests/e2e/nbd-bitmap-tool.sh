@@ -4,23 +4,14 @@
 # later `resync copy --bitmap` uses with the export gone, and the CLI's
 # --nbd-dirty gives the same target.  Usage errors exit 2, runtime errors 1.
 . "$(dirname "$0")/lib.bash"
-for t in qemu-img qemu-io qemu-nbd; do
-	command -v $t >/dev/null || skip "$t not installed"
-done
 stop_server() {
 	[ -f "$TMP/qemu.pid" ] && kill "$(cat "$TMP/qemu.pid")" 2>/dev/null || true
 	cleanup
 }
 trap stop_server EXIT
 
-head -c 4M /dev/urandom >"$TMP/primary.img"
+qemu_dirty_export 4M "write -P 0xaa 64k 4k" "write -P 0xbb 1M 192k" "write -z 3M 64k"
 cp "$TMP/primary.img" "$TMP/primary2.img"
-qemu-img convert -q -f raw -O qcow2 "$TMP/primary.img" "$TMP/rp.qcow2"
-qemu-img bitmap --add "$TMP/rp.qcow2" b0
-qemu-io -f qcow2 -c "write -P 0xaa 64k 4k" -c "write -P 0xbb 1M 192k" -c "write -z 3M 64k" \
-	"$TMP/rp.qcow2" >/dev/null
-qemu-img convert -q -f qcow2 -O raw "$TMP/rp.qcow2" "$TMP/expect.raw"
-qemu-nbd --fork --pid-file="$TMP/qemu.pid" -r -f qcow2 -B b0 -k "$TMP/rp.sock" -t "$TMP/rp.qcow2"
 URI="nbd+unix:///?socket=$TMP/rp.sock"
 
 expect_rc 0 resync-bitmap nbd-extents "$URI" b0
