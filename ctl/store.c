@@ -51,7 +51,8 @@ static long operator_gid(void)
 	static const char *_Atomic cached_env;
 	static _Atomic long cached_gid = -1;
 	const char *g = getenv("RESYNC_OPERATOR_GROUP");
-	struct group *gr;
+	struct group grb, *gr = NULL;
+	char buf[4096];
 	unsigned long v;
 	char *end;
 	long gid;
@@ -60,7 +61,8 @@ static long operator_gid(void)
 		return -1;
 	if (atomic_load(&cached_env) == g)
 		return atomic_load(&cached_gid);
-	gr = getgrnam(g);
+	if (getgrnam_r(g, &grb, buf, sizeof(buf), &gr))
+		gr = NULL;
 	v = strtoul(g, &end, 10);
 	gid = gr ? (long)gr->gr_gid : *end || v >= (gid_t)-1 ? -1 : (long)v;
 	atomic_store(&cached_gid, gid);
@@ -73,18 +75,25 @@ mode_t ctl_create_mode(mode_t mode)
 	return operator_gid() >= 0 ? mode | ((mode & 0700) >> 3) : mode;
 }
 
+/* Whether uid's primary or a supplementary group is gid.  Reentrant
+ * lookups into local buffers: resyncd's pool threads check records and
+ * journal segments concurrently, and getpwuid/getgrgid's static results
+ * would answer one thread with another's user. */
 static bool is_group_member(uid_t uid, gid_t gid)
 {
-	struct passwd *pw = getpwuid(uid);
-	struct group *gr;
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	gid_t groups[256];
+	int n = 256;
 
-	if (!pw)
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) || !res)
 		return false;
-	if (pw->pw_gid == gid)
+	if (res->pw_gid == gid)
 		return true;
-	gr = getgrgid(gid);
-	for (char **m = gr ? gr->gr_mem : NULL; m && *m; m++)
-		if (!strcmp(*m, pw->pw_name))
+	if (getgrouplist(res->pw_name, res->pw_gid, groups, &n) < 0)
+		return false;
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gid)
 			return true;
 	return false;
 }
