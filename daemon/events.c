@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,11 +28,13 @@
 struct stream {
 	struct rd_daemon *d;
 	struct MHD_Connection *conn;
-	uint64_t after; /* the newest id read (sent or filtered out) */
+	/* Atomic: the reader moves them outside `lock` while the notifier
+	 * reads them under it. */
+	_Atomic uint64_t after; /* the newest id read (sent or filtered out) */
 	char vm[CTL_NAME_MAX + 1], job[CTL_NAME_MAX + 1];
 	char *buf; /* formatted, not yet sent */
 	size_t len, off;
-	long long last_ms; /* last write */
+	_Atomic long long last_ms; /* last write */
 	bool suspended;
 	struct stream *prev, *next;
 };
