@@ -221,7 +221,9 @@ static int read_config(struct rd_config *c, const char *path)
 			continue;
 		/* client "SUBJECT" ROLE: the TLS role map (tls_auth.h). */
 		if (!strncmp(k, "client", 6) && (k[6] == ' ' || k[6] == '\t')) {
-			rc = rd_tls_client_line(c, k + 6, path, lineno);
+			const char *why = NULL;
+			if (rd_tls_client_line(c, k + 6, &why))
+				rc = die("config %s:%d: %s", path, lineno, why);
 			continue;
 		}
 		eq = strchr(k, '=');
