@@ -151,8 +151,11 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
 		}
 		pthread_mutex_unlock(&lock);
 		int got = refill(st);
-		if (got < 0)
+		if (got < 0) {
+			rd_log("event stream after id %llu: reading the journal: %s",
+			       (unsigned long long)st->after, ctl_journal_strerror(got));
 			return MHD_CONTENT_READER_END_WITH_ERROR;
+		}
 		if (got > 0)
 			continue;
 		if (now_ms() - st->last_ms >= KEEPALIVE_S * 1000LL) {
