@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include "durable.h"
 #include "journal.h"
+#include "json_get.h"
 #include "store.h"
 
 const char *ctl_store_default_path(void)
@@ -476,24 +477,56 @@ static void sweep_tmp(int dirfd)
 	closedir(d);
 }
 
+/* The VM of job's newest journaled event ("" when none is kept): a creator
+ * killed between its JobCreated and its record leaves nothing else that
+ * names it. */
+static void journaled_vm(struct ctl_store *s, const char *job, char vm[CTL_NAME_MAX + 1])
+{
+	json_object *evs = NULL, *v;
+	uint64_t after = 0, oldest;
+	int n;
+
+	vm[0] = '\0';
+	while ((n = ctl_journal_read(s, after, 1024, &evs, &oldest)) > 0) {
+		for (int i = 0; i < n; i++) {
+			json_object *ev = json_object_array_get_idx(evs, (size_t)i);
+			const char *j = ctl_json_str(ev, "Job"),
+				   *m = ctl_json_str(ev, "VirtualSystem");
+			if (j && m && !strcmp(j, job))
+				snprintf(vm, CTL_NAME_MAX + 1, "%s", m);
+			if (json_object_object_get_ex(ev, "Id", &v))
+				after = (uint64_t)json_object_get_int64(v);
+		}
+		json_object_put(evs);
+		evs = NULL;
+	}
+}
+
 /* A job folder without job.json is a creation that died before its first
  * record (ctl_job_create() publishes folders with their lock held); its lock
- * free means nobody is still filling it. */
+ * free means nobody is still filling it.  Its creator may have journaled
+ * JobCreated before it died: JobRemoved, with that event's VirtualSystem so
+ * that a stream filtered by VM sees it, is journaled before the folder goes
+ * (write-ahead, journal.h), and a failed append leaves the folder for the
+ * next sweep. */
 static void sweep_job(struct ctl_store *s, const char *name)
 {
 	int dfd = ctl_open_dir(s->jobs, name), lfd = -1;
+	char vm[CTL_NAME_MAX + 1];
 
 	if (dfd < 0)
 		return;
 	sweep_tmp(dfd);
 	if (faccessat(dfd, "job.json", F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT &&
 	    ctl_lock(dfd, "lock", false, &lfd) == 0 &&
-	    faccessat(dfd, "job.json", F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT &&
-	    ctl_remove_dir(s->jobs, name) == 0) {
-		/* Its creator may have journaled JobCreated before it died. */
+	    faccessat(dfd, "job.json", F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT) {
 		json_object *stub = json_object_new_object();
+		journaled_vm(s, name, vm);
 		json_object_object_add(stub, "InstanceID", json_object_new_string(name));
-		ctl_journal_job(s, stub, NULL, NULL);
+		if (vm[0])
+			json_object_object_add(stub, "VirtualSystem", json_object_new_string(vm));
+		if (ctl_journal_job(s, stub, NULL, NULL) == 0)
+			ctl_remove_dir(s->jobs, name);
 		json_object_put(stub);
 	}
 	if (lfd >= 0)

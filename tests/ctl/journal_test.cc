@@ -597,18 +597,53 @@ TEST_F(Journal, WorkerThatCannotJournalChangesNothing)
 }
 
 // A creator killed between JobCreated and the job's first record leaves a
-// folder without job.json; the sweep that removes it journals JobRemoved,
-// so the journal's last word on that job is that it is gone.
+// folder without job.json; the sweep that removes it journals JobRemoved
+// with the VM its JobCreated named (so a ?vm= stream sees it), so the
+// journal's last word on that job is that it is gone.
 TEST_F(Journal, SweptJobFolderIsJournaledAsRemoved)
 {
 	add_vm("vm", 1 << 20);
 	const std::string id = "0b1f6a52-3c4d-4e5f-8a9b-0c1d2e3f4a5b";
+	json_object *created = json_object_new_object();
+	json_object_object_add(created, "Kind", json_object_new_string("JobCreated"));
+	json_object_object_add(created, "VirtualSystem", json_object_new_string("vm"));
+	json_object_object_add(created, "Job", json_object_new_string(id.c_str()));
+	uint64_t cid = 0;
+	ASSERT_EQ(ctl_journal_append(store(), created, &cid), 0);
+	json_object_put(created);
 	ASSERT_EQ(mkdir((state + "/jobs/" + id).c_str(), 0700), 0);
 	ASSERT_EQ(ctl({ "vm", "list" }).rv, 0u);
 	struct stat sb;
 	EXPECT_NE(stat((state + "/jobs/" + id).c_str(), &sb), 0) << "swept";
-	std::vector<json_object *> evs = events(1);
+	std::vector<json_object *> evs = events(cid);
 	ASSERT_EQ(evs.size(), 1u);
 	EXPECT_EQ(jstr(evs[0], "Kind"), "JobRemoved");
 	EXPECT_EQ(jstr(evs[0], "Job"), id);
+	EXPECT_EQ(jstr(evs[0], "VirtualSystem"), "vm");
+}
+
+// Write-ahead (journal.h): a sweep that cannot journal JobRemoved leaves
+// the folder, so no job disappears without its event; the next sweep that
+// can journal removes it.
+TEST_F(Journal, SweepThatCannotJournalKeepsTheFolder)
+{
+	add_vm("vm", 1 << 20);
+	const std::string id = "1b1f6a52-3c4d-4e5f-8a9b-0c1d2e3f4a5b";
+	const std::string jdir = state + "/jobs/" + id;
+	ASSERT_EQ(mkdir(jdir.c_str(), 0700), 0);
+	const std::string jbefore = read_file(state + kSeg1);
+	struct stat sb;
+	{
+		ScopedEnv pre("LD_PRELOAD", shim_path("store_fault"));
+		ScopedEnv w("RESYNC_FAULT_WRITE", ".jsonl");
+		ctl({ "vm", "list" });
+	}
+	EXPECT_EQ(stat(jdir.c_str(), &sb), 0) << "removed without its JobRemoved";
+	EXPECT_EQ(read_file(state + kSeg1), jbefore);
+	ASSERT_EQ(ctl({ "vm", "list" }).rv, 0u);
+	EXPECT_NE(stat(jdir.c_str(), &sb), 0) << "swept";
+	std::vector<json_object *> evs = events();
+	ASSERT_FALSE(evs.empty());
+	EXPECT_EQ(jstr(evs.back(), "Kind"), "JobRemoved");
+	EXPECT_EQ(jstr(evs.back(), "Job"), id);
 }
