@@ -30,6 +30,7 @@ struct rd_config {
 	size_t n_tls_clients;
 	const char *operator_group; /* name or gid; NULL: $RESYNC_OPERATOR_GROUP */
 	bool refuse_readers;        /* others may not even GET */
+	bool tcp_anonymous_readers; /* TCP callers without a certificate role may GET */
 	bool job_units;             /* workers into systemd scopes (job_unit.h) */
 	size_t body_limit;          /* bytes; larger bodies get 413 */
 	unsigned timeout_s;         /* idle connection timeout */

@@ -28,7 +28,7 @@
 
 static const char usage[] =
 	"Usage: resyncd [--socket PATH] [--socket-mode MODE] [--state-dir DIR] [--config FILE]\n"
-	"               [--operator-group GROUP] [--refuse-readers]\n"
+	"               [--operator-group GROUP] [--refuse-readers] [--tcp-anonymous-readers]\n"
 	"               [--listen HOST:PORT (--tls-cert FILE --tls-key FILE [--tls-ca FILE] |\n"
 	"                                    --insecure-tcp)]\n"
 	"               [--body-limit BYTES] [--timeout SECONDS] [--connection-limit N]\n"
@@ -44,6 +44,7 @@ static const struct option options[] = {
 	{ "config", required_argument, NULL, 'c' },
 	{ "operator-group", required_argument, NULL, 'g' },
 	{ "refuse-readers", no_argument, NULL, 'R' },
+	{ "tcp-anonymous-readers", no_argument, NULL, 'Y' },
 	{ "listen", required_argument, NULL, 'l' },
 	{ "tls-cert", required_argument, NULL, 'C' },
 	{ "tls-key", required_argument, NULL, 'K' },
@@ -157,6 +158,9 @@ static int set_option(struct rd_config *c, int o, const char *arg, const char *n
 		return 0;
 	case 'R':
 		c->refuse_readers = true;
+		return 0;
+	case 'Y':
+		c->tcp_anonymous_readers = true;
 		return 0;
 	case 'l':
 		c->listen = arg;

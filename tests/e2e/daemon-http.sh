@@ -5,7 +5,8 @@
 # Allow, a client that stops mid-request is disconnected after --timeout
 # while others are served, and rounds of many concurrent connections on
 # loopback TCP leave the daemon's RSS under a bound, without growth from
-# round to round.  TCP callers are readers: methods get 403.
+# round to round.  TCP callers are readers (--tcp-anonymous-readers):
+# methods get 403.
 . "$(dirname "$0")/lib.bash"
 . "$(dirname "$0")/daemon.bash"
 
@@ -14,7 +15,7 @@ ulimit -n 8192 2>/dev/null || skip "cannot raise the open file limit to 8192"
 # growth still means a leak in a sanitized build.
 export ASAN_OPTIONS=quarantine_size_mb=1:${ASAN_OPTIONS:-}
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-start_resyncd --timeout 1 --body-limit 4096 --listen "127.0.0.1:$port" --insecure-tcp --connection-limit 2048
+start_resyncd --timeout 1 --body-limit 4096 --listen "127.0.0.1:$port" --insecure-tcp --tcp-anonymous-readers --connection-limit 2048
 expect_api 201 0 POST /v1/vms "{\"Name\":\"app\",\"Disks\":[{\"Name\":\"d0\",\"Target\":\"$TMP/t.img\"}]}"
 
 # Bodies over the limit: announced by Content-Length, or chunked.
