@@ -35,6 +35,7 @@ struct rd_config {
 	size_t body_limit;          /* bytes; larger bodies get 413 */
 	unsigned timeout_s;         /* idle connection timeout */
 	unsigned conn_limit;        /* per listening socket */
+	unsigned max_streams;       /* GET /v1/events at once, all sockets; 0: default */
 	unsigned threads;           /* MHD thread pool size */
 };
 

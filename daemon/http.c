@@ -183,7 +183,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		    !strncmp(r.location, "/v1/jobs/", 9))
 			rd_job_unit_adopt(d, r.location + 9);
 	}
-	if (strcmp(method, MHD_HTTP_METHOD_GET) || r.status == 403) {
+	if (strcmp(method, MHD_HTTP_METHOD_GET) || r.status == 403 || r.status == 503) {
 		log_call(&caller, method, url, &r);
 		rd_metrics_count(r.rv);
 	}

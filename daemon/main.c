@@ -32,7 +32,7 @@ static const char usage[] =
 	"               [--listen HOST:PORT (--tls-cert FILE --tls-key FILE [--tls-ca FILE] |\n"
 	"                                    --insecure-tcp)]\n"
 	"               [--body-limit BYTES] [--timeout SECONDS] [--connection-limit N]\n"
-	"               [--threads N] [--job-units]\n"
+	"               [--threads N] [--max-event-streams N] [--job-units]\n"
 	"The failback service: the resyncctl state store and jobs over HTTP/JSON\n"
 	"(doc/api.md).  Default socket " RD_DEFAULT_SOCKET ", state store\n"
 	"$RESYNC_STATE_DIR or " CTL_DEFAULT_STATE_DIR ".  See resyncd(8).\n";
@@ -55,6 +55,7 @@ static const struct option options[] = {
 	{ "timeout", required_argument, NULL, 't' },
 	{ "connection-limit", required_argument, NULL, 'n' },
 	{ "threads", required_argument, NULL, 'T' },
+	{ "max-event-streams", required_argument, NULL, 'E' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ "long-options", no_argument, NULL, 'L' },
@@ -200,6 +201,11 @@ static int set_option(struct rd_config *c, int o, const char *arg, const char *n
 			return 1;
 		c->threads = (unsigned)v;
 		return 0;
+	case 'E':
+		if (number(name, arg, 1, 100000, &v))
+			return 1;
+		c->max_streams = (unsigned)v;
+		return 0;
 	}
 	return die("unknown option \"--%s\"\n%s", name, usage);
 }
@@ -334,6 +340,10 @@ static int parse_args(struct rd_config *c, int argc, char **argv, bool *exit_now
 		return die("--tls-cert and --tls-key go together");
 	if (c->tls_ca && !c->tls_cert)
 		return die("--tls-ca wants --tls-cert and --tls-key");
+	if (c->max_streams && c->max_streams >= c->conn_limit)
+		return die("--max-event-streams %u must be below --connection-limit %u, so that "
+			   "method calls keep a connection",
+			   c->max_streams, c->conn_limit);
 	return 0;
 }
 
