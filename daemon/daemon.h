@@ -36,7 +36,9 @@ struct rd_config {
 	unsigned timeout_s;         /* idle connection timeout */
 	unsigned conn_limit;        /* per listening socket */
 	unsigned max_streams;       /* GET /v1/events at once, all sockets; 0: default */
-	unsigned threads;           /* MHD thread pool size */
+	char **allowed_paths;       /* --allowed-path prefixes (paths.h) */
+	size_t n_allowed_paths;
+	unsigned threads; /* MHD thread pool size */
 };
 
 struct rd_daemon {

@@ -24,6 +24,7 @@
 #include "events.h"
 #include "http.h"
 #include "listen.h"
+#include "paths.h"
 #include "tls_auth.h"
 
 static const char usage[] =
@@ -33,6 +34,7 @@ static const char usage[] =
 	"                                    --insecure-tcp)]\n"
 	"               [--body-limit BYTES] [--timeout SECONDS] [--connection-limit N]\n"
 	"               [--threads N] [--max-event-streams N] [--job-units]\n"
+	"               [--allowed-path PREFIX]...\n"
 	"The failback service: the resyncctl state store and jobs over HTTP/JSON\n"
 	"(doc/api.md).  Default socket " RD_DEFAULT_SOCKET ", state store\n"
 	"$RESYNC_STATE_DIR or " CTL_DEFAULT_STATE_DIR ".  See resyncd(8).\n";
@@ -56,6 +58,7 @@ static const struct option options[] = {
 	{ "connection-limit", required_argument, NULL, 'n' },
 	{ "threads", required_argument, NULL, 'T' },
 	{ "max-event-streams", required_argument, NULL, 'E' },
+	{ "allowed-path", required_argument, NULL, 'P' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ "long-options", no_argument, NULL, 'L' },
@@ -201,6 +204,12 @@ static int set_option(struct rd_config *c, int o, const char *arg, const char *n
 			return 1;
 		c->threads = (unsigned)v;
 		return 0;
+	case 'P': {
+		const char *why = NULL;
+		if (rd_allowed_path_add(c, arg, &why))
+			return die("--%s \"%s\": %s", name, arg, why);
+		return 0;
+	}
 	case 'E':
 		if (number(name, arg, 1, 100000, &v))
 			return 1;
@@ -457,5 +466,6 @@ int main(int argc, char **argv)
 	free(key);
 	free(ca);
 	rd_tls_clients_free(&d.cfg);
+	rd_allowed_paths_free(&d.cfg);
 	return 0;
 }
