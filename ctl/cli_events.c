@@ -98,7 +98,7 @@ static uint32_t print_after(struct cli *c, uint64_t *after, struct ctl_err *e)
 		}
 		if (n < 0)
 			return ctl_fail(e, ctl_rv_from_errno(n), "reading %s/events: %s",
-					c->store.path, strerror(-n));
+					c->store.path, ctl_journal_strerror(n));
 		for (int i = 0; i < n; i++) {
 			json_object *ev = json_object_array_get_idx(evs, (size_t)i);
 			print_event(c, ev);

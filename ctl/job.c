@@ -189,7 +189,7 @@ uint32_t ctl_job_save(struct ctl_store *s, json_object *job, struct ctl_err *e)
 		close(dfd);
 		json_object_put(old);
 		return ctl_fail(e, ctl_rv_from_errno(err), "job %s: journaling the change: %s", id,
-				strerror(-err));
+				ctl_journal_strerror(err));
 	}
 	err = ctl_write_json(dfd, "job.json", job);
 	if (err < 0 && ev) {

@@ -206,6 +206,19 @@ static size_t walk_seg(const char *buf, size_t len, uint64_t first, uint64_t *la
 	return off;
 }
 
+/* Whether buf[end..len), what follows a segment's last valid line, is a
+ * torn tail: nothing, or the one line an interrupted append left (appenders
+ * hold events/lock, so there is at most one), cut short or failing its
+ * checksum: at most one newline, as the last byte.  Anything more is a
+ * damaged line with events after it; cutting there would drop those events
+ * and give their ids to new ones. */
+static bool torn_tail(const char *buf, size_t len, size_t end)
+{
+	const char *nl = end < len ? memchr(buf + end, '\n', len - end) : NULL;
+
+	return !nl || nl == buf + len - 1;
+}
+
 static int open_seg(int dfd, uint64_t first, int flags)
 {
 	char name[SEG_NAME_LEN + 1];
@@ -314,7 +327,8 @@ static void retire(int dfd, const struct segs *sg, uint64_t keep)
 		fsync(dfd);
 }
 
-/* Under events/lock: the tail found and torn bytes cut, then the line. */
+/* Under events/lock: the tail found and torn bytes cut, then the line;
+ * -EBADMSG, nothing written, for a damaged line that is not the tail. */
 static int append_locked(int dfd, json_object *event, uint64_t *idp)
 {
 	uint64_t seg_bytes = env_limit("RESYNC_JOURNAL_SEGMENT_BYTES", CTL_JOURNAL_SEGMENT_BYTES);
@@ -342,6 +356,10 @@ static int append_locked(int dfd, json_object *event, uint64_t *idp)
 	if (err < 0)
 		goto out;
 	end = walk_seg(buf, len, first, &last, NULL, NULL);
+	if (!torn_tail(buf, len, end)) {
+		err = -EBADMSG;
+		goto out;
+	}
 	if (end < len && (ftruncate(fd, (off_t)end) < 0 || fdatasync(fd) < 0)) {
 		err = -errno;
 		goto out;
@@ -402,6 +420,14 @@ int ctl_journal_append(struct ctl_store *s, json_object *event, uint64_t *id)
 		close(lfd);
 	close(dfd);
 	return err;
+}
+
+const char *ctl_journal_strerror(int err)
+{
+	if (err == -EBADMSG)
+		return "the event journal has a damaged line with events after it, left as it "
+		       "is (see doc/events.md to repair it)";
+	return strerror(-err);
 }
 
 int ctl_journal_last(struct ctl_store *s, uint64_t *last)
@@ -497,7 +523,10 @@ static int read_pass(int dfd, uint64_t after, size_t max, json_object **events, 
 		close(fd);
 		if (err < 0)
 			goto out;
-		walk_seg(buf, len, sg.first[i], &l, collect_line, &c);
+		size_t end = walk_seg(buf, len, sg.first[i], &l, collect_line, &c);
+		/* A walk that stopped short of max stopped at the damage. */
+		if (!c.err && json_object_array_length(c.arr) < max && !torn_tail(buf, len, end))
+			c.err = -EBADMSG;
 		free(buf);
 	}
 	err = c.err;

@@ -12,10 +12,13 @@
  *   {"Id":N,"Time":...,"TimeEpochNs":...,"Kind":...,...,"Xxh64":"HEX"}
  * Ids start at 1 and increase by one per event, across processes: an
  * appender holds events/lock (flock), finds the last valid line, truncates a
- * torn tail (a line cut short by a kill or a crash, or one whose XXH64 over
- * the bytes before ,"Xxh64" does not match) and writes the next id, then
- * fdatasyncs before returning.  A torn event was never acknowledged, so
- * dropping it shifts no id.
+ * torn tail (the last line only: cut short by a kill or a crash, or one
+ * whose XXH64 over the bytes before ,"Xxh64" does not match) and writes the
+ * next id, then fdatasyncs before returning.  A torn event was never
+ * acknowledged, so dropping it shifts no id.  A damaged line with lines
+ * after it is not a torn tail: appends and reads fail with -EBADMSG and the
+ * journal is left as it is, since cutting it would drop acknowledged events
+ * and give their ids to new ones (doc/events.md says how to repair it).
  *
  * Retention: a segment is closed once it holds CTL_JOURNAL_SEGMENT_BYTES
  * ($RESYNC_JOURNAL_SEGMENT_BYTES), and the oldest segments are removed so
@@ -52,8 +55,9 @@
  * own kinds); the journal adds "Id", "Time" and "TimeEpochNs" (members of
  * those names in event are ignored).  Durable on return; *id (may be NULL)
  * is the event's id.  -EINVAL without Kind, -E2BIG past
- * CTL_JOURNAL_LINE_MAX, else the failing call's errno (-ENOSPC, -EIO...),
- * in which case nothing was appended. */
+ * CTL_JOURNAL_LINE_MAX, -EBADMSG for a damaged line before the newest
+ * segment's tail, else the failing call's errno (-ENOSPC, -EIO...), in
+ * which case nothing was appended. */
 int ctl_journal_append(struct ctl_store *s, json_object *event, uint64_t *id);
 
 /* Up to max events with an id above after_id, oldest first, as a new array
@@ -63,9 +67,14 @@ int ctl_journal_append(struct ctl_store *s, json_object *event, uint64_t *id);
  * -ERANGE (and *events NULL) when events after after_id are no longer all
  * kept (after_id + 1 < *oldest: dropped by retention) or after_id is past
  * the newest id (the journal was reset): the reader must resynchronise
- * from the records. */
+ * from the records.  -EBADMSG when a damaged line with events after it
+ * stops the read (see above). */
 int ctl_journal_read(struct ctl_store *s, uint64_t after_id, size_t max, json_object **events,
 		     uint64_t *oldest);
+
+/* What err, a journal function's result, means, for an error message:
+ * strerror's text, or for -EBADMSG the damaged journal. */
+const char *ctl_journal_strerror(int err);
 
 /* The newest event's id in *last (0 for an empty journal). */
 int ctl_journal_last(struct ctl_store *s, uint64_t *last);

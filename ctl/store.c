@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include "durable.h"
 #include "journal.h"
+#include "json_get.h"
 #include "store.h"
 
 const char *ctl_store_default_path(void)
@@ -52,7 +53,8 @@ static long operator_gid(void)
 	static const char *_Atomic cached_env;
 	static _Atomic long cached_gid = -1;
 	const char *g = getenv("RESYNC_OPERATOR_GROUP");
-	struct group *gr;
+	struct group grb, *gr = NULL;
+	char buf[4096];
 	unsigned long v;
 	char *end;
 	long gid;
@@ -61,7 +63,8 @@ static long operator_gid(void)
 		return -1;
 	if (atomic_load(&cached_env) == g)
 		return atomic_load(&cached_gid);
-	gr = getgrnam(g);
+	if (getgrnam_r(g, &grb, buf, sizeof(buf), &gr))
+		gr = NULL;
 	v = strtoul(g, &end, 10);
 	gid = gr ? (long)gr->gr_gid : *end || v >= (gid_t)-1 ? -1 : (long)v;
 	atomic_store(&cached_gid, gid);
@@ -74,18 +77,25 @@ mode_t ctl_create_mode(mode_t mode)
 	return operator_gid() >= 0 ? mode | ((mode & 0700) >> 3) : mode;
 }
 
+/* Whether uid's primary or a supplementary group is gid.  Reentrant
+ * lookups into local buffers: resyncd's pool threads check records and
+ * journal segments concurrently, and getpwuid/getgrgid's static results
+ * would answer one thread with another's user. */
 static bool is_group_member(uid_t uid, gid_t gid)
 {
-	struct passwd *pw = getpwuid(uid);
-	struct group *gr;
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	gid_t groups[256];
+	int n = 256;
 
-	if (!pw)
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) || !res)
 		return false;
-	if (pw->pw_gid == gid)
+	if (res->pw_gid == gid)
 		return true;
-	gr = getgrgid(gid);
-	for (char **m = gr ? gr->gr_mem : NULL; m && *m; m++)
-		if (!strcmp(*m, pw->pw_name))
+	if (getgrouplist(res->pw_name, res->pw_gid, groups, &n) < 0)
+		return false;
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gid)
 			return true;
 	return false;
 }
@@ -468,24 +478,56 @@ static void sweep_tmp(int dirfd)
 	closedir(d);
 }
 
+/* The VM of job's newest journaled event ("" when none is kept): a creator
+ * killed between its JobCreated and its record leaves nothing else that
+ * names it. */
+static void journaled_vm(struct ctl_store *s, const char *job, char vm[CTL_NAME_MAX + 1])
+{
+	json_object *evs = NULL, *v;
+	uint64_t after = 0, oldest;
+	int n;
+
+	vm[0] = '\0';
+	while ((n = ctl_journal_read(s, after, 1024, &evs, &oldest)) > 0) {
+		for (int i = 0; i < n; i++) {
+			json_object *ev = json_object_array_get_idx(evs, (size_t)i);
+			const char *j = ctl_json_str(ev, "JobId"),
+				   *m = ctl_json_str(ev, "VirtualSystem");
+			if (j && m && !strcmp(j, job))
+				snprintf(vm, CTL_NAME_MAX + 1, "%s", m);
+			if (json_object_object_get_ex(ev, "Id", &v))
+				after = (uint64_t)json_object_get_int64(v);
+		}
+		json_object_put(evs);
+		evs = NULL;
+	}
+}
+
 /* A job folder without job.json is a creation that died before its first
  * record (ctl_job_create() publishes folders with their lock held); its lock
- * free means nobody is still filling it. */
+ * free means nobody is still filling it.  Its creator may have journaled
+ * JobCreated before it died: JobRemoved, with that event's VirtualSystem so
+ * that a stream filtered by VM sees it, is journaled before the folder goes
+ * (write-ahead, journal.h), and a failed append leaves the folder for the
+ * next sweep. */
 static void sweep_job(struct ctl_store *s, const char *name)
 {
 	int dfd = ctl_open_dir(s->jobs, name), lfd = -1;
+	char vm[CTL_NAME_MAX + 1];
 
 	if (dfd < 0)
 		return;
 	sweep_tmp(dfd);
 	if (faccessat(dfd, "job.json", F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT &&
 	    ctl_lock(dfd, "lock", false, &lfd) == 0 &&
-	    faccessat(dfd, "job.json", F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT &&
-	    ctl_remove_dir(s->jobs, name) == 0) {
-		/* Its creator may have journaled JobCreated before it died. */
+	    faccessat(dfd, "job.json", F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT) {
 		json_object *stub = json_object_new_object();
+		journaled_vm(s, name, vm);
 		json_object_object_add(stub, "InstanceID", json_object_new_string(name));
-		ctl_journal_job(s, stub, NULL, NULL);
+		if (vm[0])
+			json_object_object_add(stub, "VirtualSystem", json_object_new_string(vm));
+		if (ctl_journal_job(s, stub, NULL, NULL) == 0)
+			ctl_remove_dir(s->jobs, name);
 		json_object_put(stub);
 	}
 	if (lfd >= 0)

@@ -79,7 +79,7 @@ uint32_t ctl_vm_save(struct ctl_store *s, json_object *vm, struct ctl_err *e)
 	json_object_put(old);
 	if (err < 0)
 		return ctl_fail(e, ctl_rv_from_errno(err), "VM \"%s\": journaling the change: %s",
-				name, strerror(-err));
+				name, ctl_journal_strerror(err));
 	err = ctl_write_json(s->vms, jn, vm);
 	if (err < 0 && ev) {
 		/* The journal said what the record does not hold: say what it does. */

@@ -67,7 +67,11 @@ void rd_caller_identify(const struct rd_daemon *d, struct MHD_Connection *conn, 
 	}
 	if (!local && rd_tls_identify(d, conn, c))
 		return;
-	c->role = local || d->cfg.refuse_readers ? RD_ROLE_NONE : RD_ROLE_READER;
+	/* A TCP caller no certificate names is anyone on the network: it may
+	 * read only when that was asked for. */
+	c->role = !local && d->cfg.tcp_anonymous_readers && !d->cfg.refuse_readers ?
+			  RD_ROLE_READER :
+			  RD_ROLE_NONE;
 }
 
 bool rd_allowed(const struct rd_caller *c, const char *method)

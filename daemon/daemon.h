@@ -30,11 +30,15 @@ struct rd_config {
 	size_t n_tls_clients;
 	const char *operator_group; /* name or gid; NULL: $RESYNC_OPERATOR_GROUP */
 	bool refuse_readers;        /* others may not even GET */
+	bool tcp_anonymous_readers; /* TCP callers without a certificate role may GET */
 	bool job_units;             /* workers into systemd scopes (job_unit.h) */
 	size_t body_limit;          /* bytes; larger bodies get 413 */
 	unsigned timeout_s;         /* idle connection timeout */
 	unsigned conn_limit;        /* per listening socket */
-	unsigned threads;           /* MHD thread pool size */
+	unsigned max_streams;       /* GET /v1/events at once, all sockets; 0: default */
+	char **allowed_paths;       /* --allowed-path prefixes (paths.h) */
+	size_t n_allowed_paths;
+	unsigned threads; /* MHD thread pool size */
 };
 
 struct rd_daemon {

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,18 +28,21 @@
 struct stream {
 	struct rd_daemon *d;
 	struct MHD_Connection *conn;
-	uint64_t after; /* the newest id read (sent or filtered out) */
+	/* Atomic: the reader moves them outside `lock` while the notifier
+	 * reads them under it. */
+	_Atomic uint64_t after; /* the newest id read (sent or filtered out) */
 	char vm[CTL_NAME_MAX + 1], job[CTL_NAME_MAX + 1];
 	char *buf; /* formatted, not yet sent */
 	size_t len, off;
-	long long last_ms; /* last write */
+	_Atomic long long last_ms; /* last write */
 	bool suspended;
 	struct stream *prev, *next;
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct stream *streams;
-static uint64_t seen; /* the newest id the notifier saw */
+static unsigned nstreams; /* in the list */
+static uint64_t seen;     /* the newest id the notifier saw */
 static bool stopping, started;
 static pthread_t notifier;
 
@@ -148,8 +152,11 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
 		}
 		pthread_mutex_unlock(&lock);
 		int got = refill(st);
-		if (got < 0)
+		if (got < 0) {
+			rd_log("event stream after id %llu: reading the journal: %s",
+			       (unsigned long long)st->after, ctl_journal_strerror(got));
 			return MHD_CONTENT_READER_END_WITH_ERROR;
+		}
 		if (got > 0)
 			continue;
 		if (now_ms() - st->last_ms >= KEEPALIVE_S * 1000LL) {
@@ -177,6 +184,7 @@ static void release(void *cls)
 	struct stream *st = cls;
 
 	pthread_mutex_lock(&lock);
+	nstreams--;
 	if (st->prev)
 		st->prev->next = st->next;
 	else
@@ -263,6 +271,15 @@ void rd_events_stop(void)
 	started = false;
 }
 
+unsigned rd_events_max_streams(const struct rd_config *c)
+{
+	unsigned half = c->conn_limit / 2;
+
+	if (c->max_streams)
+		return c->max_streams;
+	return half < 1 ? 1 : half < RD_DEFAULT_MAX_STREAMS ? half : RD_DEFAULT_MAX_STREAMS;
+}
+
 /* An event id from s: true with *id, or false for text that is not one. */
 static bool parse_id(const char *s, uint64_t *id)
 {
@@ -306,6 +323,20 @@ struct MHD_Response *rd_events_response(struct rd_daemon *d, struct MHD_Connecti
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		goto oom;
+	/* Streams never time out: capped below the connection limit, so
+	 * that readers holding streams cannot take every slot from method
+	 * calls.  Counted from here, released by release(). */
+	pthread_mutex_lock(&lock);
+	if (nstreams >= rd_events_max_streams(&d->cfg)) {
+		pthread_mutex_unlock(&lock);
+		free(st);
+		rd_reply_status(r, 503, RESYNC_RV_NOT_AVAILABLE,
+				"%u event streams are open, the most --max-event-streams allows",
+				rd_events_max_streams(&d->cfg));
+		return NULL;
+	}
+	nstreams++;
+	pthread_mutex_unlock(&lock);
 	st->d = d;
 	st->conn = conn;
 	/* No cursor: from now on, as an EventSource expects. */
@@ -317,6 +348,9 @@ struct MHD_Response *rd_events_response(struct rd_daemon *d, struct MHD_Connecti
 	snprintf(st->job, sizeof(st->job), "%s", job ? job : "");
 	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, reader, st, release);
 	if (!resp) {
+		pthread_mutex_lock(&lock);
+		nstreams--;
+		pthread_mutex_unlock(&lock);
 		free(st);
 		goto oom;
 	}

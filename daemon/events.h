@@ -15,6 +15,14 @@
 struct MHD_Connection;
 struct MHD_Response;
 
+/* Event streams open at once, over every socket, without
+ * --max-event-streams: this many, or half the connection limit if less. */
+#define RD_DEFAULT_MAX_STREAMS 128
+
+/* The cap on open streams (c->max_streams, else the default above); one
+ * more gets 503, ReturnValue 32777. */
+unsigned rd_events_max_streams(const struct rd_config *c);
+
 /* Starts the notifier thread: 0 or a negative errno. */
 int rd_events_start(struct rd_daemon *d);
 /* Ends every stream (their next read is the end) and resumes the suspended
@@ -22,7 +30,7 @@ int rd_events_start(struct rd_daemon *d);
 void rd_events_stop(void);
 
 /* The stream's response for conn (Last-Event-ID, ?after=, ?vm=, ?job=), or
- * NULL with r filled (400 for a bad id). */
+ * NULL with r filled (400 for a bad id, 503 past the cap). */
 struct MHD_Response *rd_events_response(struct rd_daemon *d, struct MHD_Connection *conn,
 					struct rd_reply *r);
 

@@ -106,6 +106,22 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		if (!rq)
 			return MHD_NO;
 		*con_cls = rq;
+		/* A caller that may not call this method is answered before a
+		 * byte of its body is read: the router gives the 404, 405 or
+		 * 403 it would give after it, and never reaches a handler. */
+		rd_caller_identify(d, conn, cc->local, &caller);
+		if (!rd_allowed(&caller, method)) {
+			q = (struct rd_request){
+				.method = method, .path = url, .body = "", .caller = &caller
+			};
+			rd_route(d, &q, &r);
+			log_call(&caller, method, url, &r);
+			rd_metrics_count(r.rv);
+			ret = send_reply(conn, &r);
+			json_object_put(r.body);
+			free(r.text);
+			return ret;
+		}
 		/* A body somewhat over the limit is read and dropped, so a
 		 * client that writes all of it before reading (Python's
 		 * http.client) gets its 413; a far larger one is refused
@@ -113,7 +129,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		if (cl && strtoull(cl, NULL, 10) / DRAIN_FACTOR > d->cfg.body_limit) {
 			too_big(d, &r);
 			rq->too_big = true;
-			rd_caller_identify(d, conn, cc->local, &caller);
 			log_call(&caller, method, url, &r);
 			ret = send_reply(conn, &r);
 			json_object_put(r.body);
@@ -168,7 +183,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		    !strncmp(r.location, "/v1/jobs/", 9))
 			rd_job_unit_adopt(d, r.location + 9);
 	}
-	if (strcmp(method, MHD_HTTP_METHOD_GET) || r.status == 403) {
+	if (strcmp(method, MHD_HTTP_METHOD_GET) || r.status == 403 || r.status == 503) {
 		log_call(&caller, method, url, &r);
 		rd_metrics_count(r.rv);
 	}

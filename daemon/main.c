@@ -26,16 +26,18 @@
 #include "events.h"
 #include "http.h"
 #include "listen.h"
+#include "paths.h"
 #include "tls_auth.h"
 #include "worker.h"
 
 static const char usage[] =
 	"Usage: resyncd [--socket PATH] [--socket-mode MODE] [--state-dir DIR] [--config FILE]\n"
-	"               [--operator-group GROUP] [--refuse-readers]\n"
+	"               [--operator-group GROUP] [--refuse-readers] [--tcp-anonymous-readers]\n"
 	"               [--listen HOST:PORT (--tls-cert FILE --tls-key FILE [--tls-ca FILE] |\n"
 	"                                    --insecure-tcp)]\n"
 	"               [--body-limit BYTES] [--timeout SECONDS] [--connection-limit N]\n"
-	"               [--threads N] [--job-units]\n"
+	"               [--threads N] [--max-event-streams N] [--job-units]\n"
+	"               [--allowed-path PREFIX]...\n"
 	"The failback service: the resyncctl state store and jobs over HTTP/JSON\n"
 	"(doc/api.md).  Default socket " RD_DEFAULT_SOCKET ", state store\n"
 	"$RESYNC_STATE_DIR or " CTL_DEFAULT_STATE_DIR ".  See resyncd(8).\n";
@@ -47,6 +49,7 @@ static const struct option options[] = {
 	{ "config", required_argument, NULL, 'c' },
 	{ "operator-group", required_argument, NULL, 'g' },
 	{ "refuse-readers", no_argument, NULL, 'R' },
+	{ "tcp-anonymous-readers", no_argument, NULL, 'Y' },
 	{ "listen", required_argument, NULL, 'l' },
 	{ "tls-cert", required_argument, NULL, 'C' },
 	{ "tls-key", required_argument, NULL, 'K' },
@@ -57,6 +60,8 @@ static const struct option options[] = {
 	{ "timeout", required_argument, NULL, 't' },
 	{ "connection-limit", required_argument, NULL, 'n' },
 	{ "threads", required_argument, NULL, 'T' },
+	{ "max-event-streams", required_argument, NULL, 'E' },
+	{ "allowed-path", required_argument, NULL, 'P' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ "long-options", no_argument, NULL, 'L' },
@@ -146,6 +151,9 @@ static int set_option(struct rd_config *c, int o, const char *arg, const char *n
 	case 'R':
 		c->refuse_readers = true;
 		return 0;
+	case 'Y':
+		c->tcp_anonymous_readers = true;
+		return 0;
 	case 'l':
 		c->listen = arg;
 		return 0;
@@ -184,6 +192,17 @@ static int set_option(struct rd_config *c, int o, const char *arg, const char *n
 			return 1;
 		c->threads = (unsigned)v;
 		return 0;
+	case 'P': {
+		const char *why = NULL;
+		if (rd_allowed_path_add(c, arg, &why))
+			return die("--%s \"%s\": %s", name, arg, why);
+		return 0;
+	}
+	case 'E':
+		if (number(name, arg, 1, 100000, &v))
+			return 1;
+		c->max_streams = (unsigned)v;
+		return 0;
 	}
 	return die("unknown option \"--%s\"\n%s", name, usage);
 }
@@ -209,7 +228,9 @@ static int read_config(struct rd_config *c, const char *path)
 			continue;
 		/* client "SUBJECT" ROLE: the TLS role map (tls_auth.h). */
 		if (!strncmp(k, "client", 6) && (k[6] == ' ' || k[6] == '\t')) {
-			rc = rd_tls_client_line(c, k + 6, path, lineno);
+			const char *why = NULL;
+			if (rd_tls_client_line(c, k + 6, &why))
+				rc = die("config %s:%d: %s", path, lineno, why);
 			continue;
 		}
 		eq = strchr(k, '=');
@@ -316,6 +337,10 @@ static int parse_args(struct rd_config *c, int argc, char **argv, bool *exit_now
 		return die("--tls-cert and --tls-key go together");
 	if (c->tls_ca && !c->tls_cert)
 		return die("--tls-ca wants --tls-cert and --tls-key");
+	if (c->max_streams && c->max_streams >= c->conn_limit)
+		return die("--max-event-streams %u must be below --connection-limit %u, so that "
+			   "method calls keep a connection",
+			   c->max_streams, c->conn_limit);
 	return 0;
 }
 
@@ -432,5 +457,6 @@ int main(int argc, char **argv)
 	free(key);
 	free(ca);
 	rd_tls_clients_free(&d.cfg);
+	rd_allowed_paths_free(&d.cfg);
 	return 0;
 }

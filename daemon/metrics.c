@@ -44,7 +44,7 @@ static const char *const job_states[] = { "",           "",          "New",     
 
 void rd_metrics(struct rd_daemon *d, const struct rd_request *q, struct rd_reply *r)
 {
-	unsigned long long by_state[11] = { 0 }, by_code[RV_SLOTS] = { 0 }, copied = 0, rate = 0;
+	unsigned long long by_state[11] = { 0 }, by_code[RV_SLOTS] = { 0 }, written = 0, rate = 0;
 	struct ctl_err e = { "" };
 	json_object *jobs = NULL, *last = json_object_new_object();
 	char *buf = NULL;
@@ -62,8 +62,8 @@ void rd_metrics(struct rd_daemon *d, const struct rd_request *q, struct rd_reply
 	for (size_t i = 0; i < json_object_array_length(jobs); i++) {
 		json_object *j = json_object_array_get_idx(jobs, i);
 		uint32_t st = ctl_json_u32(j, "JobState"), code = ctl_json_u32(j, "ErrorCode");
-		copied += (unsigned long long)json_object_get_int64(
-			json_object_object_get(j, "BytesCopied"));
+		written += (unsigned long long)json_object_get_int64(
+			json_object_object_get(j, "BytesWritten"));
 		if (st == RESYNC_JOB_RUNNING)
 			rate += (unsigned long long)json_object_get_int64(
 				json_object_object_get(j, "RateBytesPerSecond"));
@@ -83,11 +83,13 @@ void rd_metrics(struct rd_daemon *d, const struct rd_request *q, struct rd_reply
 		rd_reply_status(r, 503, RESYNC_RV_OUT_OF_MEMORY, "out of memory");
 		return;
 	}
+	/* Gauges, not counters: sums over the records present, which drop
+	 * when a job is removed. */
 	fprintf(f,
-		"# HELP resync_bytes_copied_total Bytes the store's failback jobs copied.\n"
-		"# TYPE resync_bytes_copied_total counter\n"
-		"resync_bytes_copied_total %llu\n",
-		copied);
+		"# HELP resync_job_bytes_written Bytes written to targets by the store's jobs.\n"
+		"# TYPE resync_job_bytes_written gauge\n"
+		"resync_job_bytes_written %llu\n",
+		written);
 	fprintf(f,
 		"# HELP resync_copy_rate_bytes_per_second Copy rate of the running jobs.\n"
 		"# TYPE resync_copy_rate_bytes_per_second gauge\n"
@@ -104,10 +106,10 @@ void rd_metrics(struct rd_daemon *d, const struct rd_request *q, struct rd_reply
 	json_object_object_foreach(last, vm, ms)
 		fprintf(f, "resync_last_failback_duration_seconds{vm=\"%s\"} %.3f\n", vm,
 			(double)json_object_get_int64(ms) / 1000);
-	fprintf(f, "# HELP resync_job_errors_total Jobs that ended with an ErrorCode.\n"
-		   "# TYPE resync_job_errors_total counter\n");
+	fprintf(f, "# HELP resync_job_errors The store's jobs that ended with an ErrorCode.\n"
+		   "# TYPE resync_job_errors gauge\n");
 	for (int i = 2; i < RV_SLOTS; i++)
-		fprintf(f, "resync_job_errors_total{code=\"%d\"} %llu\n", RESYNC_RV_FAILED + i - 2,
+		fprintf(f, "resync_job_errors{code=\"%d\"} %llu\n", RESYNC_RV_FAILED + i - 2,
 			by_code[i]);
 	fprintf(f, "# HELP resync_api_calls_total Method calls by ReturnValue since start.\n"
 		   "# TYPE resync_api_calls_total counter\n");

@@ -7,6 +7,7 @@
 #include "resync/return_codes.h"
 #include "auth.h"
 #include "json_reply.h"
+#include "paths.h"
 #include "resources.h"
 #include "route.h"
 
@@ -174,5 +175,12 @@ void rd_route(struct rd_daemon *d, const struct rd_request *q, struct rd_reply *
 				       hit->kind == JOB_RSC ? RESYNC_RSC_INVALID_PARAMETER :
 							      RESYNC_RV_INVALID_PARAMETER,
 				       "unknown job \"%s\"", args[0]);
+	if (hit->kind == VM_ADD || hit->kind == RP_ADD || hit->kind == VM_FAILBACK) {
+		json_object *body = hit->kind == VM_FAILBACK ? NULL : json_tokener_parse(q->body);
+		bool ok = rd_paths_check(d, body, hit->kind == VM_FAILBACK ? args[0] : NULL, r);
+		json_object_put(body);
+		if (!ok)
+			return;
+	}
 	dispatch(d, q, hit->kind, args, r);
 }

@@ -7,13 +7,13 @@
 #include <gnutls/x509.h>
 #include "tls_auth.h"
 
-static int bad(const char *file, int line, const char *what)
+static int bad(const char **why, const char *what)
 {
-	fprintf(stderr, "resyncd: config %s:%d: %s\n", file, line, what);
+	*why = what;
 	return 1;
 }
 
-int rd_tls_client_line(struct rd_config *c, const char *rest, const char *file, int line)
+int rd_tls_client_line(struct rd_config *c, const char *rest, const char **why)
 {
 	const char *p = rest + strspn(rest, " \t"), *end, *role;
 	struct rd_tls_client *v;
@@ -21,37 +21,37 @@ int rd_tls_client_line(struct rd_config *c, const char *rest, const char *file, 
 	size_t len, role_len;
 
 	if (*p != '"')
-		return bad(file, line, "client wants \"SUBJECT\" operator|reader");
+		return bad(why, "client wants \"SUBJECT\" operator|reader");
 	end = strchr(p + 1, '"');
 	if (!end)
-		return bad(file, line, "client subject lacks its closing quote");
+		return bad(why, "client subject lacks its closing quote");
 	len = (size_t)(end - p - 1);
 	if (!len || !memchr(p + 1, '=', len))
-		return bad(file, line, "client subject wants a DN such as \"CN=name\"");
+		return bad(why, "client subject wants a DN such as \"CN=name\"");
 	role = end + 1 + strspn(end + 1, " \t");
 	if (role == end + 1)
-		return bad(file, line, "client wants a space between subject and role");
+		return bad(why, "client wants a space between subject and role");
 	role_len = strcspn(role, " \t");
 	if (role[role_len + strspn(role + role_len, " \t")])
-		return bad(file, line, "client wants nothing after the role");
+		return bad(why, "client wants nothing after the role");
 	if (role_len == 8 && !strncmp(role, "operator", 8))
 		r = RD_ROLE_OPERATOR;
 	else if (role_len == 6 && !strncmp(role, "reader", 6))
 		r = RD_ROLE_READER;
 	else
-		return bad(file, line, "client role must be operator or reader");
+		return bad(why, "client role must be operator or reader");
 	for (size_t i = 0; i < c->n_tls_clients; i++)
 		if (strlen(c->tls_clients[i].subject) == len &&
 		    !memcmp(c->tls_clients[i].subject, p + 1, len))
-			return bad(file, line, "client subject named twice");
+			return bad(why, "client subject named twice");
 	v = realloc(c->tls_clients, (c->n_tls_clients + 1) * sizeof(*v));
 	if (!v)
-		return bad(file, line, "out of memory");
+		return bad(why, "out of memory");
 	c->tls_clients = v;
 	v[c->n_tls_clients].subject = strndup(p + 1, len);
 	v[c->n_tls_clients].role = r;
 	if (!v[c->n_tls_clients].subject)
-		return bad(file, line, "out of memory");
+		return bad(why, "out of memory");
 	c->n_tls_clients++;
 	return 0;
 }

@@ -27,9 +27,9 @@
 #include "daemon.h"
 
 /* One configuration line after "client": a quoted subject and a role.
- * Adds it to c's client list; on error, 1 after printing
- * "config FILE:LINE: reason" to stderr (main.c's config reader calls it). */
-int rd_tls_client_line(struct rd_config *c, const char *rest, const char *file, int line);
+ * Adds it to c's client list: 0, or 1 with *why the reason (a static
+ * string), which main.c's config reader prints with the file and line. */
+int rd_tls_client_line(struct rd_config *c, const char *rest, const char **why);
 /* Frees c's client list. */
 void rd_tls_clients_free(struct rd_config *c);
 /* For MHD_OPTION_NOTIFY_CONNECTION: asks a new TLS connection for a client

@@ -5,6 +5,7 @@
 // and a journal that cannot be written (the store_fault shim).
 #include "harness.h"
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -295,6 +296,56 @@ TEST_F(Journal, TornTailIsSkippedAndTheNextAppendTakesTheNextId)
 	expect_consecutive(events(), 1);
 }
 
+// A damaged line with valid events after it is not a torn tail: appending
+// fails with -EBADMSG and leaves the segment byte for byte, reading fails
+// the same way, and a change through the CLI is refused (32768) with a
+// message naming the damage; the events after the damage keep their ids.
+TEST_F(Journal, DamagedMiddleLineFailsAndChangesNothing)
+{
+	for (int i = 0; i < 3; i++)
+		EXPECT_EQ(append("Test", 0, i), (uint64_t)i + 1);
+	const std::string seg = state + kSeg1;
+	std::string text = read_file(seg);
+	size_t at = text.find("\"Seq\":1");
+	ASSERT_NE(at, std::string::npos);
+	text[at + 6] = '7';
+	{
+		std::ofstream f(seg, std::ios::binary | std::ios::trunc);
+		f << text;
+	}
+	json_object *ev = json_object_new_object();
+	json_object_object_add(ev, "Kind", json_object_new_string("After"));
+	uint64_t id = 0;
+	EXPECT_EQ(ctl_journal_append(store(), ev, &id), -EBADMSG);
+	json_object_put(ev);
+	EXPECT_EQ(read_file(seg), text) << "the journal was modified";
+	json_object *arr = nullptr;
+	uint64_t oldest = 0;
+	EXPECT_EQ(ctl_journal_read(store(), 0, 100, &arr, &oldest), -EBADMSG);
+	EXPECT_EQ(arr, nullptr);
+
+	CliRun r = ctl({ "vm", "add", "other", "--disk", "d0=" + path("other.img") });
+	EXPECT_EQ(r.rv, 32768u) << r.out;
+	EXPECT_NE(r.str("ErrorDescription").find("damaged line with events after it"),
+		  std::string::npos)
+		<< r.out;
+	EXPECT_EQ(read_file(seg), text) << "the journal was modified";
+	EXPECT_EQ(ctl({ "vm", "show", "other" }).rv, 32773u);
+	CliRun c = ctl({ "events" });
+	EXPECT_EQ(c.rv, 32768u) << c.out;
+
+	// The torn tail alone is still repaired: the damaged line removed by
+	// hand, the lines after it are acknowledged events and stay.
+	std::vector<std::string> l = lines_of(text);
+	ASSERT_EQ(l.size(), 3u);
+	{
+		std::ofstream f(seg, std::ios::binary | std::ios::trunc);
+		f << l[0] << "\n" << l[1].substr(0, 20);
+	}
+	EXPECT_EQ(append("After"), 2u);
+	expect_consecutive(events(), 1);
+}
+
 // A worker killed with -9 mid-job: the reader that finds its lock free
 // records JobState 10 with ErrorCode 32771, and those are the job's last
 // events, followed by the VM's health turning Critical.
@@ -546,18 +597,53 @@ TEST_F(Journal, WorkerThatCannotJournalChangesNothing)
 }
 
 // A creator killed between JobCreated and the job's first record leaves a
-// folder without job.json; the sweep that removes it journals JobRemoved,
-// so the journal's last word on that job is that it is gone.
+// folder without job.json; the sweep that removes it journals JobRemoved
+// with the VM its JobCreated named (so a ?vm= stream sees it), so the
+// journal's last word on that job is that it is gone.
 TEST_F(Journal, SweptJobFolderIsJournaledAsRemoved)
 {
 	add_vm("vm", 1 << 20);
 	const std::string id = "0b1f6a52-3c4d-4e5f-8a9b-0c1d2e3f4a5b";
+	json_object *created = json_object_new_object();
+	json_object_object_add(created, "Kind", json_object_new_string("JobCreated"));
+	json_object_object_add(created, "VirtualSystem", json_object_new_string("vm"));
+	json_object_object_add(created, "JobId", json_object_new_string(id.c_str()));
+	uint64_t cid = 0;
+	ASSERT_EQ(ctl_journal_append(store(), created, &cid), 0);
+	json_object_put(created);
 	ASSERT_EQ(mkdir((state + "/jobs/" + id).c_str(), 0700), 0);
 	ASSERT_EQ(ctl({ "vm", "list" }).rv, 0u);
 	struct stat sb;
 	EXPECT_NE(stat((state + "/jobs/" + id).c_str(), &sb), 0) << "swept";
-	std::vector<json_object *> evs = events(1);
+	std::vector<json_object *> evs = events(cid);
 	ASSERT_EQ(evs.size(), 1u);
 	EXPECT_EQ(jstr(evs[0], "Kind"), "JobRemoved");
 	EXPECT_EQ(jstr(evs[0], "JobId"), id);
+	EXPECT_EQ(jstr(evs[0], "VirtualSystem"), "vm");
+}
+
+// Write-ahead (journal.h): a sweep that cannot journal JobRemoved leaves
+// the folder, so no job disappears without its event; the next sweep that
+// can journal removes it.
+TEST_F(Journal, SweepThatCannotJournalKeepsTheFolder)
+{
+	add_vm("vm", 1 << 20);
+	const std::string id = "1b1f6a52-3c4d-4e5f-8a9b-0c1d2e3f4a5b";
+	const std::string jdir = state + "/jobs/" + id;
+	ASSERT_EQ(mkdir(jdir.c_str(), 0700), 0);
+	const std::string jbefore = read_file(state + kSeg1);
+	struct stat sb;
+	{
+		ScopedEnv pre("LD_PRELOAD", shim_path("store_fault"));
+		ScopedEnv w("RESYNC_FAULT_WRITE", ".jsonl");
+		ctl({ "vm", "list" });
+	}
+	EXPECT_EQ(stat(jdir.c_str(), &sb), 0) << "removed without its JobRemoved";
+	EXPECT_EQ(read_file(state + kSeg1), jbefore);
+	ASSERT_EQ(ctl({ "vm", "list" }).rv, 0u);
+	EXPECT_NE(stat(jdir.c_str(), &sb), 0) << "swept";
+	std::vector<json_object *> evs = events();
+	ASSERT_FALSE(evs.empty());
+	EXPECT_EQ(jstr(evs.back(), "Kind"), "JobRemoved");
+	EXPECT_EQ(jstr(evs.back(), "JobId"), id);
 }

@@ -5,10 +5,19 @@
 // 32769 before anything is written.
 #include "harness.h"
 #include <dirent.h>
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <atomic>
 #include <set>
+#include <thread>
+#include "stress.h"
+extern "C" {
+#include "store.h"
+}
 
 namespace {
 
@@ -177,4 +186,55 @@ TEST_F(StoreOwnership, UnprivilegedUserCannotUseRootsStore)
 	r = ctl_text({ "--state-dir", theirs, "vm", "show", "v" });
 	EXPECT_EQ(r.rv, 32769u);
 	EXPECT_NE(r.err.find(theirs + " is owned by uid 65534"), std::string::npos) << r.err;
+}
+
+// The operator-group membership check answers each thread for its own
+// user: resyncd reads records and journal segments from several threads
+// at once, and a shared static passwd/group result made a member look
+// like an outsider (a spurious 32769) or the reverse.
+TEST(StoreTrustThreads, MembershipIsPerThread)
+{
+	// A group with a supplementary member, and a user outside it: the
+	// member check then needs both the user's name and the group's list.
+	gid_t gid = 0;
+	uid_t member = 0;
+	bool found = false;
+	setgrent();
+	while (struct group *g = getgrent()) {
+		for (char **m = g->gr_mem; m && *m && !found; m++)
+			if (struct passwd *pw = getpwnam(*m)) {
+				if (pw->pw_gid != g->gr_gid && pw->pw_uid != 0) {
+					gid = g->gr_gid;
+					member = pw->pw_uid;
+					found = true;
+				}
+			}
+		if (found)
+			break;
+	}
+	endgrent();
+	if (!found)
+		GTEST_SKIP() << "no group with a supplementary member in the group database";
+	uid_t outsider = member == 2 ? 3 : 2;
+	ScopedEnv g("RESYNC_OPERATOR_GROUP", std::to_string(gid));
+	std::atomic<long> wrong{ 0 };
+	int iters = rt::rounds(20000, 200000);
+	auto check = [&](uid_t uid, int want) {
+		struct stat st {};
+		st.st_uid = uid;
+		st.st_gid = gid;
+		st.st_mode = S_IFREG | 0660;
+		char why[160];
+		for (int i = 0; i < iters; i++)
+			if (ctl_trust_stat(&st, why, sizeof(why)) != want)
+				wrong++;
+	};
+	std::vector<std::thread> ts;
+	for (int t = 0; t < 2; t++) {
+		ts.emplace_back(check, member, 0);
+		ts.emplace_back(check, outsider, -EPERM);
+	}
+	for (auto &t : ts)
+		t.join();
+	EXPECT_EQ(wrong.load(), 0) << "of " << 4 * iters << " membership answers were wrong";
 }

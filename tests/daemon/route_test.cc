@@ -158,7 +158,7 @@ TEST_F(Route, MetricsAreText)
 	Out o = call("GET", "/metrics");
 	EXPECT_EQ(o.status, 200u);
 	EXPECT_NE(o.body.find(
-			  "# TYPE resync_bytes_copied_total counter\nresync_bytes_copied_total 0\n"),
+			  "# TYPE resync_job_bytes_written gauge\nresync_job_bytes_written 0\n"),
 		  std::string::npos)
 		<< o.body;
 	EXPECT_NE(o.body.find("resync_jobs{state=\"Running\",job_state=\"4\"} 0\n"),

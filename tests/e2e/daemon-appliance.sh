@@ -64,7 +64,7 @@ assert cli["Job"] == api["Job"], (cli, api)' "$TMP/cli-job.json" "$TMP/out"
 api GET /metrics >/dev/null
 grep -qx 'resync_jobs{state="Completed",job_state="7"} 1' "$TMP/out" || fail "metrics: $(cat "$TMP/out")"
 grep -q '^resync_last_failback_duration_seconds{vm="app"} [0-9.]*$' "$TMP/out" || fail "no duration: $(cat "$TMP/out")"
-grep -qx 'resync_bytes_copied_total [1-9][0-9]*' "$TMP/out" || fail "no bytes copied: $(cat "$TMP/out")"
+grep -qx 'resync_job_bytes_written [1-9][0-9]*' "$TMP/out" || fail "no bytes written: $(cat "$TMP/out")"
 
 # Kill -9 of the daemon mid-job: a slow full copy between files.
 head -c 4M /dev/urandom >"$TMP/slow-target.img"

@@ -5,7 +5,8 @@
 # Allow, a client that stops mid-request is disconnected after --timeout
 # while others are served, and rounds of many concurrent connections on
 # loopback TCP leave the daemon's RSS under a bound, without growth from
-# round to round.  TCP callers are readers: methods get 403.
+# round to round.  TCP callers are readers (--tcp-anonymous-readers):
+# methods get 403, before their body is read.
 . "$(dirname "$0")/lib.bash"
 . "$(dirname "$0")/daemon.bash"
 
@@ -14,7 +15,7 @@ ulimit -n 8192 2>/dev/null || skip "cannot raise the open file limit to 8192"
 # growth still means a leak in a sanitized build.
 export ASAN_OPTIONS=quarantine_size_mb=1:${ASAN_OPTIONS:-}
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-start_resyncd --timeout 1 --body-limit 4096 --listen "127.0.0.1:$port" --insecure-tcp --connection-limit 2048
+start_resyncd --timeout 1 --body-limit 4096 --listen "127.0.0.1:$port" --insecure-tcp --tcp-anonymous-readers --connection-limit 2048
 expect_api 201 0 POST /v1/vms "{\"Name\":\"app\",\"Disks\":[{\"Name\":\"d0\",\"Target\":\"$TMP/t.img\"}]}"
 
 # Bodies over the limit: announced by Content-Length, or chunked.
@@ -51,6 +52,27 @@ code=$(curl -s -o "$TMP/out" -w '%{http_code}' "http://127.0.0.1:$port/v1/vms/ap
 [ "$code" = 200 ] || fail "GET over TCP: $code"
 code=$(curl -s -X POST -d '{}' -o "$TMP/out" -w '%{http_code}' "http://127.0.0.1:$port/v1/vms/app/failover")
 [ "$code" = 403 ] && [ "$(json_field "$TMP/out" ReturnValue)" = 32769 ] || fail "POST over TCP: $code $(cat "$TMP/out")"
+# A reader's method is refused before its body is read: the 403 comes
+# while most of the body is still unsent (the old order waited for it, or
+# answered 413 to one over the limit).
+PORT=$port python3 - <<'PY'
+import os, socket
+port = int(os.environ["PORT"])
+for length in (5000, 400000):
+    s = socket.create_connection(("127.0.0.1", port), timeout=60)
+    s.sendall(b"POST /v1/vms HTTP/1.1\r\nHost: resyncd\r\nContent-Type: application/json\r\n"
+              b"Content-Length: %d\r\n\r\n" % length + b" " * 100)
+    data = b""
+    while b"\r\n\r\n" not in data or not data.rstrip().endswith(b"}"):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    assert data.startswith(b"HTTP/1.1 403"), (length, data[:300])
+    assert b'"ReturnValue":32769' in data, (length, data)
+print("a reader's POST is refused before its body is read")
+PY
 
 # A slow client: half a request line of headers, then silence.
 RESYNCD_PID=$RESYNCD_PID python3 - <<'PY'

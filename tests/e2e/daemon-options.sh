@@ -2,8 +2,10 @@
 # resyncd's options: --version and the option table documented in
 # doc/resyncd.md and completed; bad options and TCP without TLS refused at
 # start; the --config file (overridden by the command line); --refuse-readers;
-# and --listen with TLS: a GET over https answers, plain HTTP gets no answer,
-# methods are refused to TCP callers (32769); --connection-limit.
+# and --listen with TLS: certificate-less TCP callers are refused (32769),
+# GET included, unless --tcp-anonymous-readers; then a GET over https
+# answers, methods are still refused, plain HTTP gets no answer;
+# --connection-limit.
 . "$(dirname "$0")/lib.bash"
 . "$(dirname "$0")/daemon.bash"
 [ "$(id -u)" = 0 ] || skip "needs root (setpriv to another uid)"
@@ -44,6 +46,14 @@ certtool --generate-self-signed --load-privkey "$TMP/key.pem" --template "$TMP/c
 	--outfile "$TMP/cert.pem" >/dev/null 2>&1
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 start_resyncd --listen "127.0.0.1:$port" --tls-cert "$TMP/cert.pem" --tls-key "$TMP/key.pem"
+code=$(curl -s --cacert "$TMP/cert.pem" -o "$TMP/out" -w '%{http_code}' "https://127.0.0.1:$port/v1/vms")
+[ "$code" = 403 ] && grep -q '"ReturnValue":32769' "$TMP/out" ||
+	fail "an anonymous TCP caller could read by default: $code $(cat "$TMP/out")"
+stop_resyncd_clean
+# A fresh port: the one above may hold connections in TIME_WAIT.
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+start_resyncd --listen "127.0.0.1:$port" --tls-cert "$TMP/cert.pem" --tls-key "$TMP/key.pem" \
+	--tcp-anonymous-readers
 code=$(curl -s --cacert "$TMP/cert.pem" -o "$TMP/out" -w '%{http_code}' "https://127.0.0.1:$port/v1/vms")
 [ "$code" = 200 ] || fail "GET over TLS: $code $(cat "$TMP/out")"
 code=$(curl -s --cacert "$TMP/cert.pem" -X POST -d '{}' -o "$TMP/out" -w '%{http_code}' \

@@ -109,7 +109,7 @@ resyncctl --state-dir "$TMP/state" vm show act >/dev/null || fail "the VM regist
 # A Unix and a TCP socket passed together; TCP needs TLS or --insecure-tcp.
 rm -f "$act"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-RESYNCD_EXTRA=--insecure-tcp activate -l "$act" -l "127.0.0.1:$port"
+RESYNCD_EXTRA="--insecure-tcp --tcp-anonymous-readers" activate -l "$act" -l "127.0.0.1:$port"
 code=$(curl -s --max-time 60 --unix-socket "$act" -o /dev/null -w '%{http_code}' http://resyncd/v1/vms)
 [ "$code" = 200 ] || fail "GET on the activated Unix socket next to TCP: $code $(cat "$TMP/activate.log")"
 code=$(curl -s --max-time 60 -o "$TMP/out" -w '%{http_code}' "http://127.0.0.1:$port/v1/vms/act")
