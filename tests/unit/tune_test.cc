@@ -41,11 +41,23 @@ Choice run_copy(const std::string &s, const std::string &d, uint32_t request = 0
 	return c;
 }
 
+std::string queue_path(const std::string &dev, const std::string &attr)
+{
+	return "/sys/block/" + dev.substr(dev.rfind('/') + 1) + "/queue/" + attr;
+}
+
+unsigned get_queue(const std::string &dev, const std::string &attr)
+{
+	std::ifstream f(queue_path(dev, attr));
+	unsigned v = 0;
+	f >> v;
+	return v;
+}
+
 // Writes a queue limit of a loop device; false when sysfs refuses it.
 bool set_queue(const std::string &dev, const std::string &attr, unsigned value)
 {
-	std::string path = "/sys/block/" + dev.substr(dev.rfind('/') + 1) + "/queue/" + attr;
-	std::ofstream f(path);
+	std::ofstream f(queue_path(dev, attr));
 	f << value << "\n";
 	f.close();
 	return !f.fail();
@@ -61,6 +73,11 @@ protected:
 		a_ = std::make_unique<rt::LoopDevice>(tmp_.path("a"));
 		b_ = std::make_unique<rt::LoopDevice>(tmp_.path("b"));
 		ASSERT_TRUE(a_->ok() && b_->ok()) << "losetup failed";
+		// The limits outlive the loop device's attachment: whoever
+		// gets its number next must find them as they were.
+		for (auto *l : { a_.get(), b_.get() })
+			for (const char *attr : { "max_sectors_kb", "nr_requests" })
+				saved_.push_back({ l->dev(), attr, get_queue(l->dev(), attr) });
 		// Source: 64 requests of at most 128 KiB fill its queue (8 MiB);
 		// target: 32 of 64 KiB (2 MiB).
 		ASSERT_TRUE(set_queue(a_->dev(), "max_sectors_kb", 128));
@@ -68,6 +85,16 @@ protected:
 		ASSERT_TRUE(set_queue(b_->dev(), "max_sectors_kb", 64));
 		ASSERT_TRUE(set_queue(b_->dev(), "nr_requests", 32));
 	}
+	void TearDown() override
+	{
+		for (auto &q : saved_)
+			set_queue(q.dev, q.attr, q.value);
+	}
+	struct Saved {
+		std::string dev, attr;
+		unsigned value;
+	};
+	std::vector<Saved> saved_;
 	rt::TempDir tmp_;
 	rt::Bytes src_;
 	std::unique_ptr<rt::LoopDevice> a_, b_;
