@@ -113,7 +113,7 @@ int resync_set_queue_depth(resync *r, unsigned depth)
 	CHECK_IDLE(r);
 	if (depth < 1 || depth > RS_MAX_QUEUE_DEPTH)
 		return -EINVAL;
-	r->queue_depth = depth;
+	r->queue_depth = r->user_depth = depth;
 	return 0;
 }
 
@@ -122,8 +122,30 @@ int resync_set_request_size(resync *r, uint32_t bytes)
 	CHECK_IDLE(r);
 	if (!rs_is_pow2(bytes) || bytes < RS_MIN_REQUEST_SIZE || bytes > RS_MAX_REQUEST_SIZE)
 		return -EINVAL;
-	r->request_size = bytes;
+	r->request_size = r->user_request = bytes;
 	return 0;
+}
+
+int resync_set_write_mode(resync *r, enum resync_write_mode mode)
+{
+	CHECK_IDLE(r);
+	if (mode != RESYNC_WRITE_AUTO && mode != RESYNC_WRITE_DIRECT &&
+	    mode != RESYNC_WRITE_BUFFERED)
+		return -EINVAL;
+	r->write_mode = mode;
+	return 0;
+}
+
+const char *resync_io_choice(const resync *r, uint32_t *request, unsigned *depth,
+			     enum resync_write_mode *write)
+{
+	if (request)
+		*request = r ? r->request_size : 0;
+	if (depth)
+		*depth = r ? r->queue_depth : 0;
+	if (write)
+		*write = r ? r->write_chosen : RESYNC_WRITE_AUTO;
+	return r ? r->io_choice : "";
 }
 
 int resync_set_block_size(resync *r, uint32_t bytes)

@@ -71,6 +71,33 @@ static void sysfs_attr(dev_t rdev, const char *name, char *out, size_t len)
 	out[n] = 0;
 }
 
+/* A number from the queue directory of rdev, or of its disk when rdev is a
+ * partition (which has no queue of its own); 0 when neither says. */
+static uint64_t queue_attr(dev_t rdev, const char *name)
+{
+	char attr[64], buf[32];
+	for (int up = 0; up < 2; up++) {
+		snprintf(attr, sizeof attr, "%squeue/%s", up ? "../" : "", name);
+		sysfs_attr(rdev, attr, buf, sizeof buf);
+		char *end;
+		unsigned long long v = strtoull(buf, &end, 10);
+		if (buf[0] && !*end)
+			return v;
+	}
+	return 0;
+}
+
+void rs_probe_queue(uint64_t dev, struct rs_queue *q)
+{
+	memset(q, 0, sizeof *q);
+	if (!major((dev_t)dev))
+		return;
+	q->optimal_io = (uint32_t)rs_min(queue_attr((dev_t)dev, "optimal_io_size"), UINT32_MAX);
+	q->max_request =
+		(uint32_t)rs_min(queue_attr((dev_t)dev, "max_sectors_kb") << 10, UINT32_MAX);
+	q->nr_requests = (uint32_t)rs_min(queue_attr((dev_t)dev, "nr_requests"), UINT32_MAX);
+}
+
 struct desc {
 	char buf[4096];
 	size_t len;

@@ -23,12 +23,13 @@ struct rs_io {
 	enum rs_op op;
 	uint64_t off;
 	uint64_t len;
-	char *buf;        /* READ/WRITE: len bytes inside a registered buffer */
-	int buf_index;    /* its registered index */
-	uint64_t done;    /* bytes completed so far (short transfers) */
-	unsigned retries; /* transient failures retried so far */
-	unsigned method;  /* the endpoint's choice of method for this I/O */
-	int res;          /* scratch for the endpoint */
+	char *buf;         /* READ/WRITE: len bytes inside a registered buffer */
+	int buf_index;     /* its registered index */
+	uint64_t done;     /* bytes completed so far (short transfers) */
+	unsigned retries;  /* transient failures retried so far */
+	unsigned method;   /* the endpoint's choice of method for this I/O */
+	int res;           /* scratch for the endpoint */
+	unsigned wb_stage; /* a buffered file target's writeback step (ep_file.c) */
 	/* Called once: err 0, or a negative errno with the message already set
 	 * on the handle by the endpoint (rs_fail). */
 	void (*cb)(struct rs_io *io, int err);
@@ -78,13 +79,21 @@ struct rs_endpoint {
 	uint32_t want_request; /* largest it works best with; a whole block may exceed
 				  * it, up to max_request.  0: no preference */
 	uint32_t pref_request; /* the device's or server's preferred size (a hint) */
+	/* The request queue under it (a block device's, or that of the device
+	 * a file's file system is on; 0: unknown), for tune.c: the largest
+	 * request the device takes whole and how many requests it queues. */
+	uint32_t dev_max_request;
+	uint32_t dev_queue;
+	const char *facts; /* where pref_request and dev_* came from, for the
+			    * verbose report; NULL: nothing was reported */
 	/* zero_extents answers for up to this many bytes at the cost of one
 	 * call (an NBD round trip), so nearby planned runs are asked together;
 	 * 0: one call per run (lseeks cost less than the holes between runs
 	 * may hold extents) */
 	uint64_t zero_query_span;
-	bool direct;   /* O_DIRECT in use */
-	bool is_block; /* a block device */
+	bool direct;    /* O_DIRECT in use */
+	bool writeback; /* buffered writes with a sync_file_range window (writeback.h) */
+	bool is_block;  /* a block device */
 	/* Identity, to refuse copying a disk onto itself: st_dev/st_ino of a
 	 * file, st_rdev of a block device (of the opened descriptor); both 0
 	 * when unknown (NBD). */

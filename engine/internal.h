@@ -26,8 +26,14 @@ struct resync {
 	enum resync_mode mode;
 	char *mode_arg;
 	uint64_t flags;
-	unsigned queue_depth;
-	uint32_t request_size;
+	unsigned queue_depth;  /* this run's: the caller's, or tune.c's choice */
+	uint32_t request_size; /* the same */
+	unsigned user_depth;   /* set by the caller, 0: choose per run */
+	uint32_t user_request; /* the same */
+	enum resync_write_mode write_mode;
+	enum resync_write_mode write_chosen; /* what the run used */
+	char io_choice[512];                 /* why (resync_io_choice()) */
+	char write_why[160];                 /* how and why the target is written buffered */
 	uint32_t block_size;
 	uint64_t rate;
 	struct rs_rate_member rate_member; /* resync_set_rate_group() */

@@ -2,6 +2,7 @@
 /* resync_run(): open, check, plan, copy, flush, verify. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 #include "buffers.h"
 #include "checkpoint.h"
@@ -11,6 +12,7 @@
 #include "endpoint.h"
 #include "internal.h"
 #include "plan.h"
+#include "tune.h"
 #include "verify.h"
 
 struct run {
@@ -76,11 +78,33 @@ static int request_size(struct run *rn)
 				eps[i]->role, eps[i]->name, eps[i]->max_request, rn->plan.block);
 		req = rs_min(req, eps[i]->max_request);
 	}
+	/* An endpoint's own preference beats our guess of what it works best
+	 * with (tune.c chose the size from it). */
 	for (int i = 0; i < 2; i++)
 		if (eps[i]->want_request)
-			req = rs_min(req, eps[i]->want_request);
+			req = rs_min(req, rs_max(eps[i]->want_request, eps[i]->pref_request));
 	rn->request = (uint32_t)rs_max(rs_align_down(req, rn->plan.block), rn->plan.block);
 	return 0;
+}
+
+/* Completes the verbose report (tune.c): what the plan and the endpoints'
+ * limits left of the chosen request size, and how the target is written. */
+static void say_requests(struct run *rn)
+{
+	struct resync *r = rn->r;
+	size_t n = strlen(r->io_choice);
+	if (rn->request < r->request_size)
+		n += (size_t)snprintf(r->io_choice + n, sizeof r->io_choice - n,
+				      "; requests of %" PRIu32
+				      " KiB at most (the plan's longest run or an endpoint's limit)",
+				      rn->request >> 10);
+	r->request_size = rn->request;
+	r->write_chosen = rn->tgt.writeback ? RESYNC_WRITE_BUFFERED : RESYNC_WRITE_DIRECT;
+	if (n < sizeof r->io_choice && rn->tgt.ops == &rs_file_ops)
+		snprintf(r->io_choice + n, sizeof r->io_choice - n, "; target written %s",
+			 rn->tgt.writeback ? r->write_why :
+			 rn->tgt.direct    ? "with O_DIRECT" :
+					     "buffered");
 }
 
 static unsigned ring_entries(unsigned depth)
@@ -187,6 +211,8 @@ static int run(struct run *rn)
 		ret = rs_check_cancel(r);
 	if (!ret)
 		ret = check_endpoints(r, &rn->src, &rn->tgt);
+	if (!ret)
+		rs_tune(r, &rn->src, &rn->tgt);
 	if (!ret && r->digest_fd >= 0 && r->mode != RESYNC_COMPARE)
 		ret = rs_fail(r, -EINVAL, UINT64_MAX,
 			      "a digest source compares: the mode must be compare");
@@ -207,6 +233,7 @@ static int run(struct run *rn)
 	ret = request_size(rn);
 	if (ret || check_only)
 		return ret;
+	say_requests(rn);
 	if (rs_verify_mode(r) == RESYNC_VERIFY_SAMPLE && !dry &&
 	    (ret = rs_verify_seed(r, rn->verify_seed)))
 		return ret;
@@ -280,6 +307,10 @@ int resync_run(resync *r)
 	r->running = 1;
 	memset(&r->st, 0, sizeof r->st);
 	r->resume_refused[0] = 0;
+	r->io_choice[0] = 0;
+	r->write_chosen = RESYNC_WRITE_AUTO;
+	r->request_size = r->user_request ? r->user_request : RS_DEFAULT_REQUEST_SIZE;
+	r->queue_depth = r->user_depth ? r->user_depth : RS_DEFAULT_QUEUE_DEPTH;
 	rs_clear_error(r);
 	uint64_t start = r->run_start_ns = rc_now_ns();
 

@@ -54,8 +54,8 @@ static void usage(FILE *f)
 	      "                            planned (only the named blocks), full (every block);\n"
 	      "                            ranges both sides hold as holes are not read\n"
 	      "  --rate BYTES              limit reading to BYTES per second\n"
-	      "  --queue-depth N           requests in flight (default 32)\n"
-	      "  --request-size N          bytes per request (default 1M)\n"
+	      "  --queue-depth N           requests in flight (default: from the devices)\n"
+	      "  --request-size N          bytes per request (default: from the devices)\n"
 	      "  --block-size N            compare and checkpoint unit (default 64K)\n"
 	      "  --digest-from CMD         compare by digests: run CMD (sh -c) and read the\n"
 	      "                            stream of `resync digest` from its stdout, e.g.\n"
@@ -64,6 +64,8 @@ static void usage(FILE *f)
 	      "  --digest-hash H           blake2b (the default) or xxh3 (trusted links only);\n"
 	      "                            both sides must name the same\n"
 	      "  --no-direct               do not use O_DIRECT\n"
+	      "  --write-mode M            auto (O_DIRECT where the target takes it), direct,\n"
+	      "                            or buffered (bounded by sync_file_range writeback)\n"
 	      "  --no-zero-detect          write zero blocks as data\n"
 	      "  --allow-trim              zeroing may deallocate (punch holes, unmap, NBD trim);\n"
 	      "                            without it the target keeps its allocation\n"
@@ -110,6 +112,7 @@ enum {
 	OPT_VERSION,
 	OPT_DIGEST_FROM,
 	OPT_DIGEST_HASH,
+	OPT_WRITE_MODE,
 	OPT_LONG_OPTIONS,
 	OPT_SHORT_OPTIONS
 };
@@ -146,6 +149,7 @@ static const struct option options[] = {
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "digest-from", required_argument, NULL, OPT_DIGEST_FROM },
 	{ "digest-hash", required_argument, NULL, OPT_DIGEST_HASH },
+	{ "write-mode", required_argument, NULL, OPT_WRITE_MODE },
 	{ "long-options", no_argument, NULL, OPT_LONG_OPTIONS },
 	{ "short-options", no_argument, NULL, OPT_SHORT_OPTIONS },
 	{ NULL, 0, NULL, 0 },
@@ -181,6 +185,7 @@ struct cli {
 	const char *tls_certs, *tls_psk, *tls_user;
 	const char *digest_from;
 	enum resync_digest_hash digest_hash; /* 0: not given */
+	enum resync_write_mode write_mode;
 	struct output out;
 };
 
@@ -335,6 +340,21 @@ static int parse(struct cli *c, int argc, char **argv)
 				return -1;
 			}
 			break;
+		case OPT_WRITE_MODE:
+			if (!strcmp(optarg, "auto"))
+				c->write_mode = RESYNC_WRITE_AUTO;
+			else if (!strcmp(optarg, "direct"))
+				c->write_mode = RESYNC_WRITE_DIRECT;
+			else if (!strcmp(optarg, "buffered"))
+				c->write_mode = RESYNC_WRITE_BUFFERED;
+			else {
+				fprintf(stderr,
+					"resync: --write-mode takes auto, direct or buffered, not "
+					"'%s'\n",
+					optarg);
+				return -1;
+			}
+			break;
 		case OPT_PROGRESS:
 			c->out.bar = true;
 			break;
@@ -393,6 +413,7 @@ static int configure(resync *r, struct cli *c, const char *src, const char *dst)
 			  0,
 		  "--block-size (a power of two, 4K..64M)" },
 		{ resync_set_rate_limit(r, c->rate), "--rate" },
+		{ resync_set_write_mode(r, c->write_mode), "--write-mode" },
 		{ c->conns ? resync_set_nbd_connections(r, c->conns > 16 ? 0 : (unsigned)c->conns) :
 			     0,
 		  "--connections (1..16)" },

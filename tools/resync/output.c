@@ -94,6 +94,7 @@ static void say_access(struct output *o, const struct resync_stats *s)
 		s->source_direct ? "O_DIRECT" : "buffered I/O (O_DIRECT refused or disabled)",
 		s->target_direct ? "O_DIRECT" : "buffered I/O (O_DIRECT refused or disabled)",
 		s->resumed ? ", resuming from the checkpoint" : "");
+	fprintf(stderr, "resync: %s\n", resync_io_choice(o->r, NULL, NULL, NULL));
 }
 
 static void on_progress(const struct resync_stats *s, void *arg)

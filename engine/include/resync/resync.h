@@ -140,9 +140,24 @@ enum resync_verify {
  * RESYNC_0.2. */
 int resync_set_verify(resync *r, enum resync_verify how, uint32_t sample_per_gib,
 		      uint32_t sample_min);
-/* In-flight requests (1..1024) and bytes per request (power of two, 4 KiB .. 64 MiB). */
+/* In-flight requests (1..1024) and bytes per request (power of two, 4 KiB .. 64 MiB).
+ * Unset, each is chosen per run from what the endpoints report
+ * (resync_io_choice(), since RESYNC_0.3). */
 int resync_set_queue_depth(resync *r, unsigned depth);
 int resync_set_request_size(resync *r, uint32_t bytes);
+/* How a file or block device target is written.  AUTO: O_DIRECT where the
+ * target accepts it, else BUFFERED.  DIRECT: O_DIRECT or the run fails
+ * (-EINVAL).  BUFFERED: through the page cache, each write's range handed to
+ * writeback at once (sync_file_range) and waited for once more than a window
+ * of bytes is under way, so dirty pages stay bounded; flushes stay fdatasync.
+ * RESYNC_F_NO_DIRECT with AUTO means BUFFERED.  NBD targets ignore it.
+ * Since RESYNC_0.3. */
+enum resync_write_mode {
+	RESYNC_WRITE_AUTO = 0,
+	RESYNC_WRITE_DIRECT = 1,
+	RESYNC_WRITE_BUFFERED = 2
+};
+int resync_set_write_mode(resync *r, enum resync_write_mode mode);
 /* Plan granularity: compare unit and checkpoint unit (power of two, 4 KiB ..
  * request size).  A change bitmap's own granularity wins when it is coarser. */
 int resync_set_block_size(resync *r, uint32_t bytes);
@@ -224,6 +239,12 @@ uint64_t resync_error_offset(const resync *r);
 /* Why the last run did not resume its checkpoint ("" when it did, or there
  * was none); valid until the next call on r. */
 const char *resync_resume_refused(const resync *r);
+/* What the last run chose (after it opened its endpoints): request size,
+ * queue depth and the target's write mode (never AUTO; DIRECT for an NBD
+ * target); any pointer may be NULL.  Returns why, in words ("" before a run),
+ * valid until the next call on r.  Since RESYNC_0.3. */
+const char *resync_io_choice(const resync *r, uint32_t *request, unsigned *depth,
+			     enum resync_write_mode *write);
 
 /* What resync_nbd_dirty_extents() reports to.  Fields are only ever
  * appended: set struct_size to sizeof(struct resync_extent_cb) (a smaller

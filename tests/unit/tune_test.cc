@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: MIT
+// Request size and queue depth chosen per run from what the endpoints report
+// (engine/tune.c): real loop devices whose queue limits the test sets in
+// sysfs (max_sectors_kb, nr_requests), a file on tmpfs that reports nothing,
+// and the caller's settings winning over every report.  Exact values.
+#include <gtest/gtest.h>
+#include <fstream>
+#include <resync/resync.h>
+#include "testutil.h"
+
+namespace {
+
+constexpr uint64_t KiB = 1024, MiB = 1 << 20;
+
+struct Choice {
+	int ret;
+	uint32_t request;
+	unsigned depth;
+	resync_write_mode write;
+	std::string why, error;
+};
+
+Choice run_copy(const std::string &s, const std::string &d, uint32_t request = 0,
+		unsigned depth = 0)
+{
+	resync *r = resync_new();
+	Choice c{};
+	EXPECT_EQ(resync_set_source(r, s.c_str()), 0);
+	EXPECT_EQ(resync_set_target(r, d.c_str()), 0);
+	EXPECT_EQ(resync_set_mode(r, RESYNC_FULL, nullptr), 0);
+	if (request) {
+		EXPECT_EQ(resync_set_request_size(r, request), 0);
+	}
+	if (depth) {
+		EXPECT_EQ(resync_set_queue_depth(r, depth), 0);
+	}
+	c.ret = resync_run(r);
+	c.error = resync_error(r);
+	c.why = resync_io_choice(r, &c.request, &c.depth, &c.write);
+	resync_free(r);
+	return c;
+}
+
+std::string queue_path(const std::string &dev, const std::string &attr)
+{
+	return "/sys/block/" + dev.substr(dev.rfind('/') + 1) + "/queue/" + attr;
+}
+
+unsigned get_queue(const std::string &dev, const std::string &attr)
+{
+	std::ifstream f(queue_path(dev, attr));
+	unsigned v = 0;
+	f >> v;
+	return v;
+}
+
+// Writes a queue limit of a loop device; false when sysfs refuses it.
+bool set_queue(const std::string &dev, const std::string &attr, unsigned value)
+{
+	std::ofstream f(queue_path(dev, attr));
+	f << value << "\n";
+	f.close();
+	return !f.fail();
+}
+
+class LoopPair : public ::testing::Test {
+protected:
+	void SetUp() override
+	{
+		src_ = rt::random_bytes(16 * MiB, 61);
+		rt::write_file(tmp_.path("a"), src_);
+		rt::write_file(tmp_.path("b"), rt::random_bytes(16 * MiB, 62));
+		a_ = std::make_unique<rt::LoopDevice>(tmp_.path("a"));
+		b_ = std::make_unique<rt::LoopDevice>(tmp_.path("b"));
+		ASSERT_TRUE(a_->ok() && b_->ok()) << "losetup failed";
+		// The limits outlive the loop device's attachment: whoever
+		// gets its number next must find them as they were.
+		for (auto *l : { a_.get(), b_.get() })
+			for (const char *attr : { "max_sectors_kb", "nr_requests" })
+				saved_.push_back({ l->dev(), attr, get_queue(l->dev(), attr) });
+		// Source: 64 requests of at most 128 KiB fill its queue (8 MiB);
+		// target: 32 of 64 KiB (2 MiB).
+		ASSERT_TRUE(set_queue(a_->dev(), "max_sectors_kb", 128));
+		ASSERT_TRUE(set_queue(a_->dev(), "nr_requests", 64));
+		ASSERT_TRUE(set_queue(b_->dev(), "max_sectors_kb", 64));
+		ASSERT_TRUE(set_queue(b_->dev(), "nr_requests", 32));
+	}
+	void TearDown() override
+	{
+		for (auto &q : saved_)
+			set_queue(q.dev, q.attr, q.value);
+	}
+	struct Saved {
+		std::string dev, attr;
+		unsigned value;
+	};
+	std::vector<Saved> saved_;
+	rt::TempDir tmp_;
+	rt::Bytes src_;
+	std::unique_ptr<rt::LoopDevice> a_, b_;
+};
+
+// No device takes more than 128 KiB whole, so requests stay at 1 MiB; the
+// deeper queue (the source's 8 MiB) needs 8 of them in flight.
+TEST_F(LoopPair, DepthFillsTheDeepestDeviceQueue)
+{
+	Choice c = run_copy(a_->dev(), b_->dev());
+	ASSERT_EQ(c.ret, 0) << c.error;
+	EXPECT_EQ(c.request, 1 * MiB) << c.why;
+	EXPECT_EQ(c.depth, 8u) << c.why;
+	EXPECT_EQ(c.write, RESYNC_WRITE_DIRECT) << c.why;
+	EXPECT_NE(c.why.find("source: device largest request 128 KiB queue 64"), std::string::npos)
+		<< c.why;
+	EXPECT_NE(c.why.find("target: device largest request 64 KiB queue 32"), std::string::npos)
+		<< c.why;
+	EXPECT_TRUE(rt::read_file(tmp_.path("b")) == src_);
+}
+
+// A request size set by the caller is kept, and the depth still fills the
+// source's queue: 8 MiB in 256 KiB requests.
+TEST_F(LoopPair, RequestSetByTheCallerWins)
+{
+	Choice c = run_copy(a_->dev(), b_->dev(), 256 * KiB);
+	ASSERT_EQ(c.ret, 0) << c.error;
+	EXPECT_EQ(c.request, 256 * KiB) << c.why;
+	EXPECT_EQ(c.depth, 32u) << c.why;
+	EXPECT_TRUE(rt::read_file(tmp_.path("b")) == src_);
+}
+
+TEST_F(LoopPair, BothSetByTheCallerWin)
+{
+	Choice c = run_copy(a_->dev(), b_->dev(), 256 * KiB, 3);
+	ASSERT_EQ(c.ret, 0) << c.error;
+	EXPECT_EQ(c.request, 256 * KiB) << c.why;
+	EXPECT_EQ(c.depth, 3u) << c.why;
+	EXPECT_NE(c.why.find("request 256 KiB (as set), depth 3 (as set)"), std::string::npos)
+		<< c.why;
+	EXPECT_TRUE(rt::read_file(tmp_.path("b")) == src_);
+}
+
+// A device that takes 1 MiB whole and queues 4 of them: the memory bound
+// is not reached, the depth is what fills the queue (4), never below 2.
+TEST_F(LoopPair, ShallowQueueGetsTheDepthItFills)
+{
+	ASSERT_TRUE(set_queue(a_->dev(), "max_sectors_kb", 1024));
+	ASSERT_TRUE(set_queue(a_->dev(), "nr_requests", 4));
+	Choice c = run_copy(a_->dev(), b_->dev());
+	ASSERT_EQ(c.ret, 0) << c.error;
+	EXPECT_EQ(c.request, 1 * MiB) << c.why;
+	EXPECT_EQ(c.depth, 4u) << c.why;
+	ASSERT_TRUE(set_queue(a_->dev(), "nr_requests", 1));
+	ASSERT_TRUE(set_queue(a_->dev(), "max_sectors_kb", 4));
+	ASSERT_TRUE(set_queue(b_->dev(), "max_sectors_kb", 4));
+	ASSERT_TRUE(set_queue(b_->dev(), "nr_requests", 1));
+	c = run_copy(a_->dev(), b_->dev());
+	ASSERT_EQ(c.ret, 0) << c.error;
+	EXPECT_EQ(c.depth, 2u) << c.why;
+	EXPECT_TRUE(rt::read_file(tmp_.path("b")) == src_);
+}
+
+// Files on tmpfs: no device, no queue: the defaults' memory, 32 x 1 MiB.
+TEST(Tune, FilesWithoutADeviceKeepTheMemoryBound)
+{
+	rt::TempDir tmp;
+	std::string dir = tmp.path("tmpfs");
+	ASSERT_EQ(rt::sh("mkdir " + dir + " && mount -t tmpfs -o size=64m none " + dir), 0);
+	rt::Bytes src = rt::random_bytes(4 * MiB, 63);
+	rt::write_file(dir + "/s", src);
+	rt::write_file(dir + "/d", rt::random_bytes(4 * MiB, 64));
+	Choice c = run_copy(dir + "/s", dir + "/d");
+	rt::Bytes out = rt::read_file(dir + "/d");
+	EXPECT_EQ(rt::sh("umount " + dir), 0);
+	ASSERT_EQ(c.ret, 0) << c.error;
+	EXPECT_EQ(c.request, 1 * MiB) << c.why;
+	EXPECT_EQ(c.depth, 32u) << c.why;
+	EXPECT_NE(c.why.find("depth 32 (the memory bound, no queue reported)"), std::string::npos)
+		<< c.why;
+	EXPECT_TRUE(out == src);
+}
+
+} // namespace
