@@ -10,7 +10,10 @@
  * run owns its ring and its loop, so one ring would mean an engine that
  * plans, checkpoints and fails per disk inside one loop; with a thread each
  * every disk keeps exactly its sequential behaviour (its checkpoint, its
- * errors, its verify) and two cores are used.  The job's limits are shared:
+ * errors, its verify) and two cores are used.  Measured (bench disks2,
+ * resyncctl-par-1cpu): both disks' engine work fits one CPU, so one ring
+ * would save at most the switches between two threads, not the kernel's
+ * copies that are most of the worker's CPU.  The job's limits are shared:
  * the rate limit through one rate-limit group (resync_set_rate_group(): the
  * disks with work share it evenly, a disk that finished or needs less leaves
  * its part to the others), and memory_limit divided evenly between the
