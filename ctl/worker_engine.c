@@ -10,7 +10,10 @@
  * run owns its ring and its loop, so one ring would mean an engine that
  * plans, checkpoints and fails per disk inside one loop; with a thread each
  * every disk keeps exactly its sequential behaviour (its checkpoint, its
- * errors, its verify) and two cores are used.  The job's limits are shared:
+ * errors, its verify) and two cores are used.  Measured (bench disks2,
+ * resyncctl-par-1cpu): both disks' engine work fits one CPU, so one ring
+ * would save at most the switches between two threads, not the kernel's
+ * copies that are most of the worker's CPU.  The job's limits are shared:
  * the rate limit through one rate-limit group (resync_set_rate_group(): the
  * disks with work share it evenly, a disk that finished or needs less leaves
  * its part to the others), and memory_limit divided evenly between the
@@ -90,19 +93,25 @@ static bool sequential(void)
 	return e && !strcmp(e, "1");
 }
 
+/* The engine's plan block, which the worker leaves at its default: a
+ * request is never smaller (run.c rounds it up to a whole block). */
+#define PLAN_BLOCK (64u << 10)
+
 /* The disk's buffers within its share of memory_limit: a run holds up to
  * queue_depth x request_size x 2 (the target is read too when comparing or
  * verifying).  Smaller requests first, so the depth that hides the
- * endpoints' latency stays; the depth only when 4 KiB requests do not fit. */
+ * endpoints' latency stays, down to the plan block (a smaller request would
+ * be rounded up to it and overrun the share); then a lower depth. */
 static void disk_buffers(const struct worker *w, unsigned *depth, uint32_t *request)
 {
 	uint64_t share = w->set.memory_limit / (sequential() ? 1 : w->n);
 
 	*depth = w->set.queue_depth;
 	*request = w->set.request_size;
-	while ((uint64_t)*depth * *request * 2 > share && *request > 4096)
+	while ((uint64_t)*depth * *request * 2 > share && *request > PLAN_BLOCK)
 		*request /= 2;
-	while ((uint64_t)*depth * *request * 2 > share && *depth > 1)
+	while ((uint64_t)*depth * (*request > PLAN_BLOCK ? *request : PLAN_BLOCK) * 2 > share &&
+	       *depth > 1)
 		(*depth)--;
 }
 

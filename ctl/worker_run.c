@@ -159,12 +159,15 @@ int worker_run_job(struct worker *w, int sfd, int ready_fd)
 		w->result = -EIO;
 		goto finish;
 	}
-	worker_set_job_state(w, RESYNC_JOB_RUNNING);
 	if (pipe2(w->wake, O_CLOEXEC) < 0 || pthread_create(&th, NULL, worker_engine_thread, w)) {
 		snprintf(w->error, sizeof(w->error), "starting the engine thread failed");
 		w->result = -EAGAIN;
 		goto finish;
 	}
+	/* After the start: the disks connect and plan while this durable save
+	 * waits on the store's disk (tens of ms on a busy one, before every
+	 * disk's first write otherwise). */
+	worker_set_job_state(w, RESYNC_JOB_RUNNING);
 	for (;;) {
 		struct pollfd p[2] = { { sfd, POLLIN, 0 }, { w->wake[0], POLLIN, 0 } };
 		int n = poll(p, 2, RECORD_MS);

@@ -189,12 +189,12 @@ TEST_F(ParallelDisks, MemoryLimitSharedBetweenDisks)
 	ASSERT_EQ(r.rv, 0u) << r.out;
 	expect_completed(r.obj("Job"));
 	std::string log = read_file(state + "/jobs/" + r.str("JobId") + "/log");
-	// 1 MiB / 2 disks / (16 x 2 buffers) = 16 KiB requests.
-	EXPECT_NE(log.find("disk d0: queue depth 16, requests of 16384 bytes, to stay within "
+	// 1 MiB / 2 disks / (64 KiB requests, the plan block, x 2 buffers) = depth 4.
+	EXPECT_NE(log.find("disk d0: queue depth 4, requests of 65536 bytes, to stay within "
 			   "memory_limit 1048576"),
 		  std::string::npos)
 		<< log;
-	EXPECT_NE(log.find("disk d1: queue depth 16, requests of 16384 bytes"), std::string::npos);
+	EXPECT_NE(log.find("disk d1: queue depth 4, requests of 65536 bytes"), std::string::npos);
 	expect_identical();
 }
 
