@@ -40,10 +40,11 @@ struct slot {
 	bool busy;
 };
 
-/* A checkpoint's flush on its own thread, so the pipeline keeps moving while
- * the device writes back its cache: snap is the plan as the flush began
- * (only blocks whose writes completed before it are retired there), saved
- * once the flush succeeded. */
+/* A checkpoint's flush beside the pipeline, so it keeps moving while the
+ * target writes back its cache: on its own thread (flush_beside), or on the
+ * ring (flush_start: NBD).  snap is the plan as the flush began (only blocks
+ * whose writes completed before it are retired there), saved once the flush
+ * succeeded. */
 struct bg_flush {
 	struct copy *cp;
 	struct rs_completion comp; /* the eventfd became readable */
@@ -51,6 +52,7 @@ struct bg_flush {
 	int efd;
 	int ret;
 	bool running;
+	bool on_ring; /* flush_start: no thread */
 	struct resync_bitmap *snap;
 	uint64_t retired; /* copy.retired when snap was taken */
 };
@@ -507,24 +509,16 @@ static void bg_flush_join(struct bg_flush *b)
 {
 	if (!b->running)
 		return;
-	pthread_join(b->th, NULL);
+	if (!b->on_ring)
+		pthread_join(b->th, NULL);
 	b->running = false;
 }
 
-static void bg_flush_done(struct rs_completion *c, int res)
+/* The flush is over: on success the plan it covered becomes the checkpoint. */
+static void bg_flush_finish(struct bg_flush *b)
 {
-	struct bg_flush *b = (struct bg_flush *)((char *)c - offsetof(struct bg_flush, comp));
 	struct copy *cp = b->cp;
 	struct resync *r = cp->r;
-	if (res < 0 && res != -EINTR) {
-		/* The poll failed, not the flush: wait for the thread. */
-		bg_flush_join(b);
-	} else {
-		uint64_t n;
-		while (read(b->efd, &n, sizeof n) < 0 && errno == EINTR)
-			;
-		bg_flush_join(b);
-	}
 	if (b->ret) {
 		stop_with(cp, rs_fail(r, b->ret, UINT64_MAX, "%s %s: flush: %s", cp->tgt->role,
 				      cp->tgt->name, strerror(-b->ret)));
@@ -540,6 +534,28 @@ static void bg_flush_done(struct rs_completion *c, int res)
 		cp->retired_saved = b->retired;
 }
 
+static void bg_flush_ring_done(void *arg, int err)
+{
+	struct bg_flush *b = arg;
+	b->ret = err;
+	b->running = false;
+	bg_flush_finish(b);
+}
+
+static void bg_flush_done(struct rs_completion *c, int res)
+{
+	struct bg_flush *b = (struct bg_flush *)((char *)c - offsetof(struct bg_flush, comp));
+	if (res >= 0 || res == -EINTR) {
+		uint64_t n;
+		while (read(b->efd, &n, sizeof n) < 0 && errno == EINTR)
+			;
+	}
+	/* A failed poll is the poll's failure, not the flush's: wait for the
+	 * thread all the same. */
+	bg_flush_join(b);
+	bg_flush_finish(b);
+}
+
 /* Starts a checkpoint whose flush runs beside the I/O in flight. */
 static int bg_flush_start(struct copy *cp, uint64_t now)
 {
@@ -548,17 +564,29 @@ static int bg_flush_start(struct copy *cp, uint64_t now)
 	int ret;
 	if (!b->snap && (ret = resync_bitmap_new(&b->snap, todo->device_size, todo->granularity)))
 		return rs_fail(cp->r, ret, UINT64_MAX, "out of memory for a checkpoint");
-	if (b->efd < 0 && (b->efd = eventfd(0, EFD_CLOEXEC)) < 0)
-		return rs_fail(cp->r, -errno, UINT64_MAX, "eventfd: %s", strerror(errno));
 	memcpy(b->snap->words, todo->words, todo->nwords * sizeof *todo->words);
 	b->retired = cp->retired;
 	b->cp = cp;
-	b->comp.fn = bg_flush_done;
 	b->ret = 0;
-	if ((ret = pthread_create(&b->th, NULL, bg_flush_main, b)))
-		return rs_fail(cp->r, -ret, UINT64_MAX, "checkpoint thread: %s", strerror(ret));
-	b->running = true;
-	rs_ring_poll(cp->rg, b->efd, POLLIN, &b->comp);
+	b->on_ring = cp->tgt->ops->flush_start != NULL;
+	if (b->on_ring) {
+		/* Running first: an endpoint may call done from its next pump. */
+		b->running = true;
+		if ((ret = cp->tgt->ops->flush_start(cp->tgt, bg_flush_ring_done, b))) {
+			b->running = false;
+			return rs_fail(cp->r, ret, UINT64_MAX, "%s %s: flush: %s", cp->tgt->role,
+				       cp->tgt->name, strerror(-ret));
+		}
+	} else {
+		if (b->efd < 0 && (b->efd = eventfd(0, EFD_CLOEXEC)) < 0)
+			return rs_fail(cp->r, -errno, UINT64_MAX, "eventfd: %s", strerror(errno));
+		b->comp.fn = bg_flush_done;
+		if ((ret = pthread_create(&b->th, NULL, bg_flush_main, b)))
+			return rs_fail(cp->r, -ret, UINT64_MAX, "checkpoint thread: %s",
+				       strerror(ret));
+		b->running = true;
+		rs_ring_poll(cp->rg, b->efd, POLLIN, &b->comp);
+	}
 	cp->last_checkpoint_ns = now;
 	cp->bytes_since_checkpoint = 0;
 	return 0;
@@ -665,9 +693,9 @@ int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg, struct
 		 * in the plan it saves.  Completions are reaped only by
 		 * rs_ring_run(), never inside a flush, so the writes still in
 		 * flight stay planned until a later checkpoint.  An endpoint whose
-		 * flush cannot run beside its own I/O (NBD) is drained first. */
+		 * flush cannot run beside its own I/O is drained first. */
 		bool due = !cp.stop && !paused && !cp.bg.running && checkpoint_due(&cp, now);
-		if (due && tgt->ops->flush_beside) {
+		if (due && (tgt->ops->flush_beside || tgt->ops->flush_start)) {
 			int ret = bg_flush_start(&cp, now);
 			if (ret)
 				stop_with(&cp, ret);
