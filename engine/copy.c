@@ -53,6 +53,7 @@ struct bg_flush {
 	int ret;
 	bool running;
 	bool on_ring; /* flush_start: no thread */
+	uint64_t start_ns;
 	struct resync_bitmap *snap;
 	uint64_t retired; /* copy.retired when snap was taken */
 };
@@ -83,6 +84,7 @@ struct copy {
 	uint64_t last_progress_ns, start_ns;
 	bool paused_checkpointed;
 	struct bg_flush bg;
+	uint64_t hold_since; /* a checkpoint holds requests back since, or 0 */
 };
 
 static uint64_t block_bytes(const struct copy *cp, uint64_t first, uint64_t n)
@@ -486,6 +488,7 @@ static int checkpoint(struct copy *cp, uint64_t now)
 {
 	struct resync *r = cp->r;
 	int ret = cp->tgt->ops->flush(cp->tgt);
+	r->st.checkpoint_flush_ns += rc_now_ns() - now;
 	if (!ret)
 		ret = rs_checkpoint_save(r, r->checkpoint, cp->p);
 	if (!ret)
@@ -519,6 +522,7 @@ static void bg_flush_finish(struct bg_flush *b)
 {
 	struct copy *cp = b->cp;
 	struct resync *r = cp->r;
+	r->st.checkpoint_flush_ns += rc_now_ns() - b->start_ns;
 	if (b->ret) {
 		stop_with(cp, rs_fail(r, b->ret, UINT64_MAX, "%s %s: flush: %s", cp->tgt->role,
 				      cp->tgt->name, strerror(-b->ret)));
@@ -568,6 +572,7 @@ static int bg_flush_start(struct copy *cp, uint64_t now)
 	b->retired = cp->retired;
 	b->cp = cp;
 	b->ret = 0;
+	b->start_ns = now;
 	b->on_ring = cp->tgt->ops->flush_start != NULL;
 	if (b->on_ring) {
 		/* Running first: an endpoint may call done from its next pump. */
@@ -607,6 +612,19 @@ static bool checkpoint_due(const struct copy *cp, uint64_t now)
 	return (r->checkpoint_ms &&
 		now - cp->last_checkpoint_ns >= r->checkpoint_ms * 1000000ull) ||
 	       (r->checkpoint_bytes && cp->bytes_since_checkpoint >= r->checkpoint_bytes);
+}
+
+/* Time the pipeline had room and work but took none for a checkpoint's
+ * sake: what a checkpoint costs the copy beyond the flush's own load on the
+ * target (stats.checkpoint_hold_ns). */
+static void hold_account(struct copy *cp, bool held, uint64_t now)
+{
+	if (held && !cp->hold_since) {
+		cp->hold_since = now;
+	} else if (!held && cp->hold_since) {
+		cp->r->st.checkpoint_hold_ns += now - cp->hold_since;
+		cp->hold_since = 0;
+	}
 }
 
 static void pump(struct copy *cp)
@@ -709,9 +727,13 @@ int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg, struct
 		/* While a flush runs the copy goes on, but no further than the
 		 * byte bound past the last saved checkpoint: a kill loses at most
 		 * that and the requests in flight, as with an inline flush. */
-		bool hold = paused || due ||
-			    (cp.bg.running && r->checkpoint_bytes &&
-			     cp.retired - cp.retired_saved >= r->checkpoint_bytes);
+		bool ck_hold = due || (cp.bg.running && r->checkpoint_bytes &&
+				       cp.retired - cp.retired_saved >= r->checkpoint_bytes);
+		bool hold = paused || ck_hold;
+		hold_account(&cp,
+			     ck_hold && !paused && !cp.stop && cp.active < cp.nslots &&
+				     cp.cursor < p->todo->nblocks,
+			     now);
 		while (!cp.stop && !hold && cp.active < cp.nslots) {
 			int ret = fill_one(&cp);
 			if (ret == -EAGAIN)
@@ -746,6 +768,7 @@ int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg, struct
 			return rs_fail(r, ret, UINT64_MAX, "io_uring: %s", strerror(-ret));
 		}
 	}
+	hold_account(&cp, false, rc_now_ns());
 	bg_free(&cp.bg);
 	free_slots(&cp);
 

@@ -138,6 +138,32 @@ TEST(NbdCheckpoint, FlushesBesideWritesInFlight)
 	}
 }
 
+// Checkpoints by time alone never hold the pipeline back on an NBD target:
+// the copy reports no time held for them (it used to drain before each
+// flush), and the flushes' own time, spent beside the copy.  Each write
+// waits 10 ms in nbdkit's delay filter, so 8 MiB in 64 KiB writes 8 at a
+// time take at least 160 ms, eight checkpoint intervals of 20 ms.
+TEST(NbdCheckpoint, IntervalCheckpointsNeverHoldThePipeline)
+{
+	rt::TempDir tmp;
+	rt::Bytes data = rt::random_bytes(8 * MiB, 39);
+	std::string src = tmp.path("rp.img"), tgt = tmp.path("tgt.img"), ck = tmp.path("ck");
+	rt::write_file(src, data);
+	rt::write_file(tgt, rt::random_bytes(8 * MiB, 40));
+	auto dst = nbdt::nbdkit(tmp, "dst", { "--filter=delay", "file", tgt, "delay-write=10ms" });
+	ASSERT_TRUE(dst->ok()) << dst->log();
+	auto res = nbdt::copy(src, dst->uri(), RESYNC_FULL, nullptr, [&](resync *h) {
+		resync_set_checkpoint(h, ck.c_str(), 20, 0);
+		resync_set_queue_depth(h, 8);
+		resync_set_request_size(h, 64 * 1024);
+	});
+	ASSERT_EQ(res.ret, 0) << res.error;
+	EXPECT_EQ(nbdt::read_export(dst->uri()), data);
+	EXPECT_GE(res.st.checkpoints, 3u);
+	EXPECT_GT(res.st.checkpoint_flush_ns, 0u);
+	EXPECT_EQ(res.st.checkpoint_hold_ns, 0u);
+}
+
 constexpr uint64_t Blk = 64 * 1024;
 
 // What the server had answered by the time it took up its last answered
