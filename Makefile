@@ -267,6 +267,7 @@ bench:
 	$(MAKE) all
 	@B=$(B) bench/run
 	@B=$(B) bench/track-overhead
+	@B=$(B) bench/ckcost
 
 install: all install-systemd
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)/resync $(DESTDIR)$(BINDIR) \

@@ -40,10 +40,11 @@ struct slot {
 	bool busy;
 };
 
-/* A checkpoint's flush on its own thread, so the pipeline keeps moving while
- * the device writes back its cache: snap is the plan as the flush began
- * (only blocks whose writes completed before it are retired there), saved
- * once the flush succeeded. */
+/* A checkpoint's flush beside the pipeline, so it keeps moving while the
+ * target writes back its cache: on its own thread (flush_beside), or on the
+ * ring (flush_start: NBD).  snap is the plan as the flush began (only blocks
+ * whose writes completed before it are retired there), saved once the flush
+ * succeeded. */
 struct bg_flush {
 	struct copy *cp;
 	struct rs_completion comp; /* the eventfd became readable */
@@ -51,6 +52,8 @@ struct bg_flush {
 	int efd;
 	int ret;
 	bool running;
+	bool on_ring; /* flush_start: no thread */
+	uint64_t start_ns;
 	struct resync_bitmap *snap;
 	uint64_t retired; /* copy.retired when snap was taken */
 };
@@ -81,6 +84,7 @@ struct copy {
 	uint64_t last_progress_ns, start_ns;
 	bool paused_checkpointed;
 	struct bg_flush bg;
+	uint64_t hold_since; /* a checkpoint holds requests back since, or 0 */
 };
 
 static uint64_t block_bytes(const struct copy *cp, uint64_t first, uint64_t n)
@@ -484,6 +488,7 @@ static int checkpoint(struct copy *cp, uint64_t now)
 {
 	struct resync *r = cp->r;
 	int ret = cp->tgt->ops->flush(cp->tgt);
+	r->st.checkpoint_flush_ns += rc_now_ns() - now;
 	if (!ret)
 		ret = rs_checkpoint_save(r, r->checkpoint, cp->p);
 	if (!ret)
@@ -507,24 +512,17 @@ static void bg_flush_join(struct bg_flush *b)
 {
 	if (!b->running)
 		return;
-	pthread_join(b->th, NULL);
+	if (!b->on_ring)
+		pthread_join(b->th, NULL);
 	b->running = false;
 }
 
-static void bg_flush_done(struct rs_completion *c, int res)
+/* The flush is over: on success the plan it covered becomes the checkpoint. */
+static void bg_flush_finish(struct bg_flush *b)
 {
-	struct bg_flush *b = (struct bg_flush *)((char *)c - offsetof(struct bg_flush, comp));
 	struct copy *cp = b->cp;
 	struct resync *r = cp->r;
-	if (res < 0 && res != -EINTR) {
-		/* The poll failed, not the flush: wait for the thread. */
-		bg_flush_join(b);
-	} else {
-		uint64_t n;
-		while (read(b->efd, &n, sizeof n) < 0 && errno == EINTR)
-			;
-		bg_flush_join(b);
-	}
+	r->st.checkpoint_flush_ns += rc_now_ns() - b->start_ns;
 	if (b->ret) {
 		stop_with(cp, rs_fail(r, b->ret, UINT64_MAX, "%s %s: flush: %s", cp->tgt->role,
 				      cp->tgt->name, strerror(-b->ret)));
@@ -540,6 +538,28 @@ static void bg_flush_done(struct rs_completion *c, int res)
 		cp->retired_saved = b->retired;
 }
 
+static void bg_flush_ring_done(void *arg, int err)
+{
+	struct bg_flush *b = arg;
+	b->ret = err;
+	b->running = false;
+	bg_flush_finish(b);
+}
+
+static void bg_flush_done(struct rs_completion *c, int res)
+{
+	struct bg_flush *b = (struct bg_flush *)((char *)c - offsetof(struct bg_flush, comp));
+	if (res >= 0 || res == -EINTR) {
+		uint64_t n;
+		while (read(b->efd, &n, sizeof n) < 0 && errno == EINTR)
+			;
+	}
+	/* A failed poll is the poll's failure, not the flush's: wait for the
+	 * thread all the same. */
+	bg_flush_join(b);
+	bg_flush_finish(b);
+}
+
 /* Starts a checkpoint whose flush runs beside the I/O in flight. */
 static int bg_flush_start(struct copy *cp, uint64_t now)
 {
@@ -548,17 +568,30 @@ static int bg_flush_start(struct copy *cp, uint64_t now)
 	int ret;
 	if (!b->snap && (ret = resync_bitmap_new(&b->snap, todo->device_size, todo->granularity)))
 		return rs_fail(cp->r, ret, UINT64_MAX, "out of memory for a checkpoint");
-	if (b->efd < 0 && (b->efd = eventfd(0, EFD_CLOEXEC)) < 0)
-		return rs_fail(cp->r, -errno, UINT64_MAX, "eventfd: %s", strerror(errno));
 	memcpy(b->snap->words, todo->words, todo->nwords * sizeof *todo->words);
 	b->retired = cp->retired;
 	b->cp = cp;
-	b->comp.fn = bg_flush_done;
 	b->ret = 0;
-	if ((ret = pthread_create(&b->th, NULL, bg_flush_main, b)))
-		return rs_fail(cp->r, -ret, UINT64_MAX, "checkpoint thread: %s", strerror(ret));
-	b->running = true;
-	rs_ring_poll(cp->rg, b->efd, POLLIN, &b->comp);
+	b->start_ns = now;
+	b->on_ring = cp->tgt->ops->flush_start != NULL;
+	if (b->on_ring) {
+		/* Running first: an endpoint may call done from its next pump. */
+		b->running = true;
+		if ((ret = cp->tgt->ops->flush_start(cp->tgt, bg_flush_ring_done, b))) {
+			b->running = false;
+			return rs_fail(cp->r, ret, UINT64_MAX, "%s %s: flush: %s", cp->tgt->role,
+				       cp->tgt->name, strerror(-ret));
+		}
+	} else {
+		if (b->efd < 0 && (b->efd = eventfd(0, EFD_CLOEXEC)) < 0)
+			return rs_fail(cp->r, -errno, UINT64_MAX, "eventfd: %s", strerror(errno));
+		b->comp.fn = bg_flush_done;
+		if ((ret = pthread_create(&b->th, NULL, bg_flush_main, b)))
+			return rs_fail(cp->r, -ret, UINT64_MAX, "checkpoint thread: %s",
+				       strerror(ret));
+		b->running = true;
+		rs_ring_poll(cp->rg, b->efd, POLLIN, &b->comp);
+	}
 	cp->last_checkpoint_ns = now;
 	cp->bytes_since_checkpoint = 0;
 	return 0;
@@ -579,6 +612,19 @@ static bool checkpoint_due(const struct copy *cp, uint64_t now)
 	return (r->checkpoint_ms &&
 		now - cp->last_checkpoint_ns >= r->checkpoint_ms * 1000000ull) ||
 	       (r->checkpoint_bytes && cp->bytes_since_checkpoint >= r->checkpoint_bytes);
+}
+
+/* Time the pipeline had room and work but took none for a checkpoint's
+ * sake: what a checkpoint costs the copy beyond the flush's own load on the
+ * target (stats.checkpoint_hold_ns). */
+static void hold_account(struct copy *cp, bool held, uint64_t now)
+{
+	if (held && !cp->hold_since) {
+		cp->hold_since = now;
+	} else if (!held && cp->hold_since) {
+		cp->r->st.checkpoint_hold_ns += now - cp->hold_since;
+		cp->hold_since = 0;
+	}
 }
 
 static void pump(struct copy *cp)
@@ -665,9 +711,9 @@ int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg, struct
 		 * in the plan it saves.  Completions are reaped only by
 		 * rs_ring_run(), never inside a flush, so the writes still in
 		 * flight stay planned until a later checkpoint.  An endpoint whose
-		 * flush cannot run beside its own I/O (NBD) is drained first. */
+		 * flush cannot run beside its own I/O is drained first. */
 		bool due = !cp.stop && !paused && !cp.bg.running && checkpoint_due(&cp, now);
-		if (due && tgt->ops->flush_beside) {
+		if (due && (tgt->ops->flush_beside || tgt->ops->flush_start)) {
 			int ret = bg_flush_start(&cp, now);
 			if (ret)
 				stop_with(&cp, ret);
@@ -681,9 +727,13 @@ int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg, struct
 		/* While a flush runs the copy goes on, but no further than the
 		 * byte bound past the last saved checkpoint: a kill loses at most
 		 * that and the requests in flight, as with an inline flush. */
-		bool hold = paused || due ||
-			    (cp.bg.running && r->checkpoint_bytes &&
-			     cp.retired - cp.retired_saved >= r->checkpoint_bytes);
+		bool ck_hold = due || (cp.bg.running && r->checkpoint_bytes &&
+				       cp.retired - cp.retired_saved >= r->checkpoint_bytes);
+		bool hold = paused || ck_hold;
+		hold_account(&cp,
+			     ck_hold && !paused && !cp.stop && cp.active < cp.nslots &&
+				     cp.cursor < p->todo->nblocks,
+			     now);
 		while (!cp.stop && !hold && cp.active < cp.nslots) {
 			int ret = fill_one(&cp);
 			if (ret == -EAGAIN)
@@ -718,6 +768,7 @@ int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg, struct
 			return rs_fail(r, ret, UINT64_MAX, "io_uring: %s", strerror(-ret));
 		}
 	}
+	hold_account(&cp, false, rc_now_ns());
 	bg_free(&cp.bg);
 	free_slots(&cp);
 

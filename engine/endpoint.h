@@ -50,9 +50,15 @@ struct rs_endpoint_ops {
 	int (*flush)(struct rs_endpoint *ep);
 	/* The same without setting a message (a negative errno only), safe on
 	 * another thread beside the endpoint's I/O in flight: covers what
-	 * completed before it began.  NULL: the copy drains and calls flush()
-	 * (an NBD flush drives the connection its writes are on). */
+	 * completed before it began.  NULL and no flush_start: the copy drains
+	 * and calls flush(). */
 	int (*flush_beside)(struct rs_endpoint *ep);
+	/* The same on the ring, for an endpoint that drives its I/O there
+	 * (NBD): starts a flush beside the I/O in flight covering what
+	 * completed before this call; done(arg, err) runs later from the ring
+	 * loop (0 or a negative errno, no message set).  Returns 0, or a
+	 * negative errno when no flush was started (done is not called). */
+	int (*flush_start)(struct rs_endpoint *ep, void (*done)(void *arg, int err), void *arg);
 	/* Calls fn for ranges inside [off, off + len) known to read as zeroes
 	 * (holes, unallocated or zero extents).  NULL: nothing is known. */
 	int (*zero_extents)(struct rs_endpoint *ep, uint64_t off, uint64_t len, rs_extent_fn fn,

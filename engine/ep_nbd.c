@@ -200,6 +200,19 @@ void rs_nbd_deliver(struct nbd_ep *ne)
 		req_put(q);
 		io->cb(io, err);
 	}
+	if (ne->flush_finished) {
+		struct nbd_conn *c = ne->flush_conn;
+		int err = -ne->flush_err;
+		ne->flush_finished = ne->flush_pending = false;
+		ne->flush_conn = NULL;
+		if (c) {
+			c->queued--;
+			c->progress_ns = rc_now_ns();
+			if (err && c->timed_out)
+				err = -ETIMEDOUT;
+		}
+		ne->flush_done(ne->flush_arg, err);
+	}
 }
 
 /* The least loaded connection, the round-robin order breaking ties. */
@@ -262,6 +275,68 @@ static int nbd_submit(struct rs_endpoint *ep, struct rs_io *io)
 	return 0;
 }
 
+/* A connection still fit to carry a flush, or NULL. */
+static struct nbd_conn *flush_conn(struct nbd_ep *ne)
+{
+	for (unsigned i = 0; i < ne->nconns; i++)
+		if (!ne->conns[i].timed_out && !ne->conns[i].cut &&
+		    !rs_nbd_conn_dead(&ne->conns[i]))
+			return &ne->conns[i];
+	return NULL;
+}
+
+/* Inside libnbd: the flush's reply is in; its owner hears of it from
+ * rs_nbd_deliver(). */
+static int flush_cb(void *user_data, int *error)
+{
+	struct nbd_ep *ne = user_data;
+	ne->flush_err = *error;
+	ne->flush_finished = true;
+	ne->flush_conn->progress_ns = rc_now_ns();
+	return 1;
+}
+
+/* A checkpoint's flush, sent beside the copy's requests and driven by the
+ * ring like them: libnbd interleaves commands on a connection, so nothing
+ * needs to drain first.  The server may handle requests in any order, so
+ * the flush covers the writes whose replies libnbd had received when it was
+ * issued; the copy retires a block only once the reply for its write was
+ * delivered, on this same thread, so the plan it snapshots now names no
+ * block the flush might miss.  With multi-conn a flush on one connection
+ * covers the writes answered on all of them (the NBD protocol's promise for
+ * NBD_FLAG_CAN_MULTI_CONN); without it there is only one connection.  The
+ * flush counts as a request on its connection, so the I/O timeout watches
+ * it, and a cancel lets it finish (bounded by that timeout). */
+static int nbd_flush_start(struct rs_endpoint *ep, void (*done)(void *arg, int err), void *arg)
+{
+	struct nbd_ep *ne = ep->priv;
+	if (ne->flush_pending)
+		return -EBUSY;
+	ne->flush_done = done;
+	ne->flush_arg = arg;
+	ne->flush_err = 0;
+	ne->flush_conn = NULL;
+	if (!ne->can_flush) {
+		/* Delivered by the next pump, like a reply. */
+		ne->flush_pending = ne->flush_finished = true;
+		return 0;
+	}
+	struct nbd_conn *c = flush_conn(ne);
+	if (!c)
+		return -ENOTCONN;
+	ne->flush_conn = c;
+	if (nbd_aio_flush(c->h, (nbd_completion_callback){ .callback = flush_cb, .user_data = ne },
+			  0) == -1) {
+		ne->flush_conn = NULL;
+		return -rs_nbd_last_errno(c);
+	}
+	ne->flush_pending = true;
+	if (c->queued++ == 0)
+		c->progress_ns = rc_now_ns();
+	rs_nbd_arm(c);
+	return 0;
+}
+
 /* With multi-conn a flush on one connection covers writes completed on all
  * of them; without it there is only one connection.  A cancel cuts a flush
  * short; a flush that starts after a cancel (saving the progress made) still
@@ -273,11 +348,7 @@ static int nbd_flush_ep(struct rs_endpoint *ep)
 	struct resync *r = ep->r;
 	if (!ne->can_flush)
 		return 0;
-	struct nbd_conn *c = NULL;
-	for (unsigned i = 0; i < ne->nconns && !c; i++)
-		if (!ne->conns[i].timed_out && !ne->conns[i].cut &&
-		    !rs_nbd_conn_dead(&ne->conns[i]))
-			c = &ne->conns[i];
+	struct nbd_conn *c = flush_conn(ne);
 	if (!c)
 		return rs_fail(r, -ENOTCONN, UINT64_MAX, "%s %s: flush: no connection left",
 			       ep->role, ep->name);
@@ -365,6 +436,7 @@ const struct rs_endpoint_ops rs_nbd_ops = {
 	.attach = rs_nbd_attach,
 	.submit = nbd_submit,
 	.flush = nbd_flush_ep,
+	.flush_start = nbd_flush_start,
 	.zero_extents = nbd_zero_extents,
 	.dirty_extents = nbd_dirty_extents,
 	.pump = rs_nbd_pump,

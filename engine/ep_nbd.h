@@ -83,6 +83,14 @@ struct nbd_ep {
 	uint32_t limit; /* the server's maximum payload: ep->max_request */
 	uint64_t io_timeout_ns;
 	bool flush_cancelled; /* a cancel cut a flush short */
+	/* A checkpoint's flush beside the requests in flight (flush_start):
+	 * its connection (NULL when the server cannot flush), and what to call
+	 * once libnbd has its reply, from rs_nbd_deliver(). */
+	struct nbd_conn *flush_conn;
+	void (*flush_done)(void *arg, int err);
+	void *flush_arg;
+	int flush_err; /* positive errno from the reply */
+	bool flush_pending, flush_finished;
 };
 
 /* ep_nbd.c */

@@ -68,8 +68,11 @@ static void check_timeout(struct rs_endpoint *ep, struct nbd_conn *c, uint64_t n
 void rs_nbd_pump(struct rs_endpoint *ep)
 {
 	struct nbd_ep *ne = ep->priv;
-	uint64_t now = rc_now_ns();
+	/* Delivering stamps progress_ns: the clock is read after it, or a
+	 * stamp later than now would wrap now - progress_ns around and cut a
+	 * connection that is answering. */
 	rs_nbd_deliver(ne);
+	uint64_t now = rc_now_ns();
 	for (unsigned i = 0; i < ne->nconns; i++) {
 		check_timeout(ep, &ne->conns[i], now);
 		rs_nbd_arm(&ne->conns[i]);

@@ -56,8 +56,9 @@ TEST(Durability, FailingFlushFailsTheCopyAndKeepsTheWholeDisk)
 	auto res = nbdt::copy(src, dst->uri(), RESYNC_FULL, nullptr,
 			      [&](resync *r) { resync_set_checkpoint(r, ck.c_str(), 0, 1 * MiB); });
 	EXPECT_EQ(res.ret, -EIO) << res.error;
-	EXPECT_EQ(res.error,
-		  "target " + dst->uri() + ": flush: command failed: Input/output error");
+	// The first checkpoint's flush fails (it runs on the ring beside the
+	// writes, as a file target's does on its thread, and says the same).
+	EXPECT_EQ(res.error, "target " + dst->uri() + ": flush: Input/output error");
 	EXPECT_EQ(res.st.bytes_planned, 4 * MiB);
 	EXPECT_EQ(checkpoint_dirty_bytes(ck), 4 * MiB);
 }

@@ -57,6 +57,10 @@ static json_object *json_stats(const struct resync_stats *s, const char *event)
 	json_object_object_add(o, "claim_wait_ms", json_object_new_uint64(s->claim_wait_ms));
 	json_object_object_add(o, "digest_stream_bytes",
 			       json_object_new_uint64(s->digest_stream_bytes));
+	json_object_object_add(o, "checkpoint_flush_ns",
+			       json_object_new_uint64(s->checkpoint_flush_ns));
+	json_object_object_add(o, "checkpoint_hold_ns",
+			       json_object_new_uint64(s->checkpoint_hold_ns));
 	return o;
 }
 

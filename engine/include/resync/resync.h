@@ -92,6 +92,11 @@ struct resync_stats {
 	uint32_t reserved0;             /* zero */
 	uint64_t digest_stream_bytes;   /* digest compare: bytes of the digest stream read;
 					 * resync_digest_write(): bytes written */
+	uint64_t checkpoint_flush_ns;   /* checkpoints' target flushes, summed from each
+					 * one's start to its end (beside the copy or not) */
+	uint64_t checkpoint_hold_ns;    /* time the copy held new requests back for a
+					 * checkpoint (draining before its flush, or at
+					 * the byte bound while a flush ran) */
 };
 
 enum resync_phase {
