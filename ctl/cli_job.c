@@ -48,7 +48,7 @@ static void print_job_list(json_object *out)
 
 static void print_job_id(json_object *out)
 {
-	printf("Job: %s\n", ctl_json_str(out, "Job"));
+	printf("Job: %s\n", ctl_json_str(out, "JobId"));
 }
 
 static int job_list(struct cli *c, int argc, char **argv)
@@ -122,7 +122,7 @@ static int request(struct cli *c, const char *id, uint32_t state)
 
 	if (!rv)
 		rv = ctl_job_request_state(&c->store, id, state, &e);
-	json_object_object_add(out, "Job", json_object_new_string(id));
+	json_object_object_add(out, "JobId", json_object_new_string(id));
 	return cli_finish(c, rv, out, &e, print_job_id);
 }
 

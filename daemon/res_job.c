@@ -67,6 +67,8 @@ void rd_job_request_state(struct rd_daemon *d, const struct rd_request *q, const
 	rv = ctl_job_request_state(&d->store, id,
 				   v < 0 || v > UINT32_MAX ? UINT32_MAX : (uint32_t)v, &e);
 	rd_reply_rv(r, rv, NULL, &e);
+	if (rv == RESYNC_RSC_COMPLETED || rv == RESYNC_RSC_STARTED)
+		json_object_object_add(r->body, "JobId", json_object_new_string(id));
 	if (rv == RESYNC_RSC_INVALID_TRANSITION)
 		r->status = 409;
 	else if (rv == RESYNC_RSC_INVALID_PARAMETER)

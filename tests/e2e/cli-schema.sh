@@ -1,7 +1,7 @@
 #!/bin/bash
 # resyncctl --json gives the API's JSON: each reply of vm list/show, job
 # list/show, failover (with and without --track), failback (with and
-# without --wait), recovery-point list/show, events --json and a refusal is validated against the schema of
+# without --wait), recovery-point list/show, job kill, events --json and a refusal is validated against the schema of
 # doc/openapi.yaml that the matching API call declares
 # (tests/e2e/openapi_check.py's Spec), so the CLI cannot drift from the API.
 . "$(dirname "$0")/lib.bash"
@@ -10,6 +10,7 @@ python3 -c 'import jsonschema, yaml, referencing' 2>/dev/null || skip "python3-j
 head -c 1M /dev/urandom >"$TMP/t.img"
 head -c 1M /dev/urandom >"$TMP/rp.img"
 head -c 1M /dev/urandom >"$TMP/tr.img"
+head -c 1M /dev/urandom >"$TMP/slow.img"
 TMP=$TMP SPEC=$ROOT/doc/openapi.yaml PYTHONPATH=$ROOT/tests/e2e python3 - <<'PY'
 import json, os, subprocess
 from openapi_check import Spec
@@ -58,11 +59,21 @@ assert done["Job"] == reply(0, "response", "Job", "job", "show", done["JobId"])[
 err = reply(8, "response", "Error", "failback", "app")
 assert err["ReturnValue"] == 32775, err
 reply(6, "response", "Error", "vm", "show", "nope")
+# job kill on a job a 16 KiB/s rate keeps running: 0 or 4096 and its id.
+reply(0, "response", "Done", "vm", "add", "slow", "--disk", f"d0={tmp}/slow.img")
+reply(0, "response", "Done", "recovery-point", "add", "slow", "r1", "--disk", f"d0={tmp}/rp.img")
+reply(0, "response", "Done", "failover", "slow")
+slow = reply(0, "schema", "FailbackStarted", "failback", "slow", "--settings",
+             '{"change_source":"full","rate_limit":16384,"request_size":65536}')
+killed = reply(0, "schema", "StateChangeReply", "job", "kill", slow["JobId"])
+assert killed["JobId"] == slow["JobId"], killed
+ended = json.loads(ctl(1, "job", "wait", slow["JobId"]))
+assert ended["ReturnValue"] == 32768 and ended["Job"]["JobState"] in (8, 9), ended
 lines = ctl(0, "events").splitlines()
 assert len(lines) > 1, lines
 for line in lines[:-1]:
     spec.check_schema("Event", json.loads(line), "events --json")
 spec.check_response("Done", json.loads(lines[-1]), "events --json: the ReturnValue line")
-print(f"{len(lines) + 17} resyncctl --json replies match doc/openapi.yaml")
+print(f"{len(lines) + 23} resyncctl --json replies match doc/openapi.yaml")
 PY
 echo "cli-schema: resyncctl --json matches doc/openapi.yaml"
