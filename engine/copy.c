@@ -483,7 +483,7 @@ static void report_progress(struct copy *cp, uint64_t now)
 static int checkpoint(struct copy *cp, uint64_t now)
 {
 	struct resync *r = cp->r;
-	int ret = cp->tgt->ops->flush(cp->tgt);
+	int ret = rs_flush_target(cp->tgt);
 	if (!ret)
 		ret = rs_checkpoint_save(r, r->checkpoint, cp->p);
 	if (!ret)
@@ -526,6 +526,7 @@ static void bg_flush_done(struct rs_completion *c, int res)
 		bg_flush_join(b);
 	}
 	if (b->ret) {
+		r->tgt_flush_failed = true;
 		stop_with(cp, rs_fail(r, b->ret, UINT64_MAX, "%s %s: flush: %s", cp->tgt->role,
 				      cp->tgt->name, strerror(-b->ret)));
 		return;

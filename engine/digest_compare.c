@@ -496,6 +496,6 @@ int rs_digest_compare(struct resync *r, struct rs_ring *rg, struct rs_buffers *b
 	}
 	free_slots(&dp);
 	if (!dp.err && dp.wrote)
-		return tgt->ops->flush(tgt);
+		return rs_flush_target(tgt);
 	return dp.err;
 }

@@ -119,17 +119,21 @@ static void set_phase(struct resync *r, enum resync_phase ph)
 }
 
 /* After a failure or cancel: what was retired is flushed and recorded, so a
- * rerun resumes from there.  Without a successful flush nothing is recorded. */
+ * rerun resumes from there.  Without a successful flush nothing is recorded,
+ * and once a flush of the target failed nothing is flushed or recorded: that
+ * flush's writes may be lost although a second flush succeeds, so the last
+ * checkpoint saved before it stays as it was. */
 static void save_progress(struct run *rn)
 {
 	struct resync *r = rn->r;
-	if (!r->checkpoint || (r->flags & RESYNC_F_DRY_RUN) || !rn->plan.todo)
+	if (!r->checkpoint || (r->flags & RESYNC_F_DRY_RUN) || !rn->plan.todo ||
+	    r->tgt_flush_failed)
 		return;
 	char err[sizeof r->err];
 	int code = r->err_code;
 	uint64_t off = r->err_off;
 	memcpy(err, r->err, sizeof err);
-	if (!rn->tgt.ops->flush(&rn->tgt))
+	if (!rs_flush_target(&rn->tgt))
 		rs_checkpoint_save(r, r->checkpoint, &rn->plan);
 	/* The first failure is the one to report. */
 	memcpy(r->err, err, sizeof err);
@@ -256,7 +260,7 @@ static int run(struct run *rn)
 	 * skips the flush on the same terms. */
 	ret = rs_check_cancel(r);
 	if (!ret)
-		ret = rn->tgt.ops->flush(&rn->tgt);
+		ret = rs_flush_target(&rn->tgt);
 	if (ret)
 		return ret;
 	if (rs_verify_mode(r) != RESYNC_VERIFY_NONE)
@@ -280,6 +284,7 @@ int resync_run(resync *r)
 	r->running = 1;
 	memset(&r->st, 0, sizeof r->st);
 	r->resume_refused[0] = 0;
+	r->tgt_flush_failed = false;
 	rs_clear_error(r);
 	uint64_t start = r->run_start_ns = rc_now_ns();
 

@@ -184,6 +184,46 @@ TEST(Durability, FailingCheckpointFlushRetiresNothingItCovered)
 	expect_planned(ck, differing(src, rt::read_file(d)));
 }
 
+// The kernel reports a failed cache flush once and marks the pages clean, so
+// the next flush succeeds without the data (the shim fails the target's
+// first flush only).  The run must fail with that EIO and record nothing
+// after it: the checkpoint stays the one saved before the first write, with
+// every block planned, and the rerun resumes it to an identical target.
+TEST(Durability, FlushFailingOnceRetiresNothingAfterIt)
+{
+	rt::TempDir tmp;
+	std::string s = tmp.path("s"), d = tmp.path("d"), ck = tmp.path("ck");
+	rt::Bytes src = rt::random_bytes(32 * MiB, 49);
+	rt::write_file(s, src);
+	rt::write_file(d, rt::random_bytes(32 * MiB, 50));
+	std::vector<uint64_t> all = differing(src, rt::read_file(d));
+	ASSERT_EQ(all.size(), 32 * MiB / Blk);
+	std::string shim = rt::bin_dir() + "/../tests/shim/flush_fail.so";
+	ASSERT_EQ(access(shim.c_str(), R_OK), 0) << shim << " is not built (make all)";
+	std::string cmd = "'" + rt::bin_dir() + "/resync' copy '" + s + "' '" + d +
+			  "' --checkpoint '" + ck +
+			  "' --checkpoint-interval 0 --checkpoint-bytes 1M --queue-depth 8 --json";
+	std::string out;
+	int rc = rt::sh("RESYNC_SHIM_FLUSH_FAIL='" + real(d) +
+				"' RESYNC_SHIM_FLUSH_FAILS=1 LD_PRELOAD='" + shim +
+				"' ASAN_OPTIONS=verify_asan_link_order=0 " + cmd + " 2>&1",
+			&out);
+	EXPECT_EQ(rc, 1) << out;
+	EXPECT_NE(out.find("\"errno\":\"EIO\""), std::string::npos) << out;
+	EXPECT_NE(out.find("target " + d + ": flush: Input/output error"), std::string::npos)
+		<< out;
+	resync_bitmap *b;
+	ASSERT_EQ(resync_bitmap_load(&b, ck.c_str()), 0) << out;
+	EXPECT_EQ(resync_bitmap_dirty_bytes(b), 32 * MiB)
+		<< "the checkpoint retired blocks after the failed flush";
+	resync_bitmap_free(b);
+
+	ASSERT_EQ(rt::sh(cmd + " 2>&1", &out), 0) << out;
+	EXPECT_NE(out.find("\"resumed\":true"), std::string::npos) << out;
+	EXPECT_NE(out.find("\"bytes_planned\":33554432"), std::string::npos) << out;
+	EXPECT_TRUE(rt::read_file(d) == src);
+}
+
 // A write that comes back short and then fails (the file size limit) must
 // not retire its block: the checkpoint keeps it, and the rerun completes it.
 TEST(Durability, ShortWriteLeavesItsBlockPlanned)
