@@ -680,11 +680,13 @@ int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg, struct
 			due = false;
 		}
 		/* While a flush runs the copy goes on, but no further than the
-		 * byte bound past the last saved checkpoint: a kill loses at most
-		 * that and the requests in flight, as with an inline flush. */
+		 * byte bound past the flush's start (a bound from the last saved
+		 * checkpoint would already be reached when a byte-triggered flush
+		 * starts, stalling the copy behind it): a kill loses at most the
+		 * flush's span, that bound and the requests in flight. */
 		bool hold = paused || due ||
 			    (cp.bg.running && r->checkpoint_bytes &&
-			     cp.retired - cp.retired_saved >= r->checkpoint_bytes);
+			     cp.retired - cp.bg.retired >= r->checkpoint_bytes);
 		while (!cp.stop && !hold && cp.active < cp.nslots) {
 			int ret = fill_one(&cp);
 			if (ret == -EAGAIN)
