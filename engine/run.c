@@ -224,7 +224,10 @@ static int run(struct run *rn)
 					     r->queue_depth;
 	ret = rs_buffers_new(r, &rn->rg, nbufs, rn->request, &rn->bufs);
 	/* The digest compare narrows the plan to the blocks whose digests
-	 * differ, before anything is written or checkpointed. */
+	 * differ and, unless dry, writes those from the source as it finds
+	 * them, flushing the target before it returns.  Nothing is
+	 * checkpointed during it: an earlier checkpoint (a resume) still lists
+	 * what it wrote, and the first save below follows its flush. */
 	if (!ret && r->digest_fd >= 0)
 		ret = rs_digest_compare(r, &rn->rg, rn->bufs, &rn->src, &rn->tgt, &rn->plan,
 					rn->request);
