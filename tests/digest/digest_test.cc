@@ -408,6 +408,31 @@ TEST_F(Digest, CopiesKeepToTheRateLimit)
 	EXPECT_EQ(rt::read_file(tgt_), rt::read_file(src_));
 }
 
+// A rate-limit group's limit replaces the handle's own for those copies too
+// (resync.h): unlimited on its own, the handle keeps to its group's.  The
+// same lower bound, never an upper one.
+TEST_F(Digest, CopiesKeepToTheRateGroupsLimit)
+{
+	constexpr uint64_t RATE = 256 * KiB;
+	resync_rate_group *g;
+	ASSERT_EQ(resync_rate_group_new(&g, RATE), 0);
+	int fd = open(make_stream("s.dg", src_).c_str(), O_RDONLY);
+	RunResult res = run_engine(src_, tgt_, RESYNC_COMPARE, nullptr, 0, [&](resync *r) {
+		resync_set_request_size(r, BLOCK);
+		resync_set_rate_group(r, g);
+		resync_set_digest_source(r, fd, nullptr);
+	});
+	close(fd);
+	resync_rate_group_free(g);
+	ASSERT_EQ(res.ret, 0) << res.error;
+	uint64_t changed = 0;
+	for (uint64_t b : CHANGED)
+		changed += std::min(BLOCK, SIZE - b * BLOCK);
+	EXPECT_EQ(res.st.bytes_written, changed);
+	EXPECT_GE(res.st.elapsed_ns, (changed - 2 * BLOCK) * 1000000000ull / RATE);
+	EXPECT_EQ(rt::read_file(tgt_), rt::read_file(src_));
+}
+
 TEST_F(Digest, WrongBlockSizeIsRefused)
 {
 	std::string s = make_stream("s4k.dg", src_, 0, 4096);
