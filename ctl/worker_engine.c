@@ -206,6 +206,7 @@ static int fall_back(struct worker *w, struct wdisk *d)
 {
 	struct ctl_trust_facts f = { .verify_unplanned_diff = true };
 	struct ctl_trust t;
+	char why[400];
 	uint32_t rv;
 
 	ctl_trust_decide(&f, &t);
@@ -222,10 +223,14 @@ static int fall_back(struct worker *w, struct wdisk *d)
 	d->cs_arg = NULL;
 	pthread_mutex_unlock(&w->mu);
 	unlink(d->ckpt);
-	rv = worker_update_vm(w, vm_resume_compare, d);
+	rv = worker_update_vm(w, vm_resume_compare, d, why, sizeof(why));
 	if (rv) {
+		/* The disk's own code and reason: with disks in parallel
+		 * another disk's may be the job's. */
 		pthread_mutex_lock(&w->mu);
-		w->code = rv;
+		d->code = rv;
+		snprintf(d->error, sizeof(d->error), "disk %s: falling back to %s: %s", d->name,
+			 ctl_change_source_name(t.cs), why);
 		pthread_mutex_unlock(&w->mu);
 		return -EIO;
 	}
@@ -281,7 +286,7 @@ static void copy_parallel(struct worker *w)
 }
 
 /* The job's result: the first disk's failure (a cancel only when nothing
- * else failed), with its reason. */
+ * else failed), with its reason and code, both of that one disk. */
 static int job_result(struct worker *w)
 {
 	struct wdisk *first = NULL;
@@ -293,6 +298,8 @@ static int job_result(struct worker *w)
 	}
 	if (first && first->error[0])
 		snprintf(w->error, sizeof(w->error), "%s", first->error);
+	if (first)
+		w->code = first->code;
 	return first ? first->err : 0;
 }
 

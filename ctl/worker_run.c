@@ -154,7 +154,7 @@ int worker_run_job(struct worker *w, int sfd, int ready_fd)
 		   ctl_json_str(w->job, "VirtualSystem"), ctl_json_str(w->job, "RecoveryPoint"),
 		   w->n);
 
-	w->code = worker_update_vm(w, worker_vm_start_copy, NULL);
+	w->code = worker_update_vm(w, worker_vm_start_copy, NULL, w->error, sizeof(w->error));
 	if (w->code) {
 		w->result = -EIO;
 		goto finish;
@@ -194,7 +194,7 @@ finish:
 	}
 	/* The VM first, so a reader seeing the final job state sees the VM's. */
 	if (w->disks)
-		worker_update_vm(w, worker_vm_finish, &outcome);
+		worker_update_vm(w, worker_vm_finish, &outcome, w->error, sizeof(w->error));
 	ctl_job_set_state(w->job, outcome);
 	worker_record_progress(w, outcome == RESYNC_JOB_COMPLETED);
 	return outcome == RESYNC_JOB_COMPLETED ? 0 : 1;
