@@ -515,6 +515,30 @@ TEST_F(Trust, LyingBitmapIsCaughtAndCompared)
 	EXPECT_FALSE(jbool(disk_of(vm, 0), "Inconsistent"));
 }
 
+// The end of the job cannot be recorded (ENOSPC on the VM record's rename in
+// the worker, after the start was): the record still says the target is
+// inconsistent, so the job must not say Completed.  It ends in Exception
+// with the store's failure, and the disk stays inconsistent.
+TEST_F(Trust, UnsavedEndOfTheJobIsAnException)
+{
+	std::string img = make_rp_image("rp1", 100, 4);
+	add_rp("rp1", "rp1", 1000);
+	ASSERT_EQ(ctl({ "failover", "vm" }).rv, 0u);
+	json_object *j;
+	{
+		StoreFault fault("vm.json", 1);
+		j = failback_wait("rp1", "", 32768);
+	}
+	ASSERT_NE(j, nullptr);
+	EXPECT_EQ(jnum(j, "JobState"), 10);
+	EXPECT_EQ(jnum(j, "ErrorCode"), 32768);
+	std::string why = jstr(j, "ErrorDescription");
+	EXPECT_NE(why.find("updating VM vm: "), std::string::npos) << why;
+	EXPECT_NE(why.find("No space left on device"), std::string::npos) << why;
+	EXPECT_TRUE(jbool(disk_of(vm_show("vm"), 0), "Inconsistent"));
+	EXPECT_TRUE(same_bytes(read_file(target), img));
+}
+
 // Two disks at once, one of which (d1, a lying bitmap) cannot record its
 // fall-back to compare (ENOSPC on the VM record's rename): the job's
 // ErrorCode and ErrorDescription are that disk's, both naming the failed
