@@ -90,37 +90,22 @@ static bool sequential(void)
 	return e && !strcmp(e, "1");
 }
 
-/* The disk's buffers within its share of memory_limit: a run holds up to
- * queue_depth x request_size x 2 (the target is read too when comparing or
- * verifying).  Smaller requests first, so the depth that hides the
- * endpoints' latency stays; the depth only when 4 KiB requests do not fit. */
-static void disk_buffers(const struct worker *w, unsigned *depth, uint32_t *request)
+/* The disk's share of memory_limit.  The engine keeps a run within it
+ * (resync_set_memory_limit()): only it knows the block size a request may
+ * not go below, the plan's bitmaps and the verify digests, so it lowers the
+ * queue depth, and fails the disk with ENOMEM (32778) when depth 1 does not
+ * fit. */
+static uint64_t disk_memory(const struct worker *w)
 {
-	uint64_t share = w->set.memory_limit / (sequential() ? 1 : w->n);
-
-	*depth = w->set.queue_depth;
-	*request = w->set.request_size;
-	while ((uint64_t)*depth * *request * 2 > share && *request > 4096)
-		*request /= 2;
-	while ((uint64_t)*depth * *request * 2 > share && *depth > 1)
-		(*depth)--;
+	return w->set.memory_limit / (sequential() ? 1 : w->n);
 }
 
 static int configure(struct worker *w, struct wdisk *d, resync *r)
 {
 	int err = ctl_engine_configure(r, &w->set, d->source, d->target, d->cs, d->cs_arg);
-	unsigned depth;
-	uint32_t request;
 
-	disk_buffers(w, &depth, &request);
-	if (!err && (depth != w->set.queue_depth || request != w->set.request_size)) {
-		worker_log(w, LOG_INFO,
-			   "disk %s: queue depth %u, requests of %u bytes, to stay within "
-			   "memory_limit %llu",
-			   d->name, depth, request, (unsigned long long)w->set.memory_limit);
-		if (!(err = resync_set_queue_depth(r, depth)))
-			err = resync_set_request_size(r, request);
-	}
+	if (!err)
+		err = resync_set_memory_limit(r, disk_memory(w));
 	if (!err)
 		err = resync_set_rate_group(r, w->rate);
 
@@ -164,6 +149,10 @@ static int run_disk(struct worker *w, struct wdisk *d)
 
 	err = resync_run(r);
 
+	if (resync_memory_used(r))
+		worker_log(w, LOG_INFO, "disk %s: %llu bytes of buffers and tables, of its %llu",
+			   d->name, (unsigned long long)resync_memory_used(r),
+			   (unsigned long long)disk_memory(w));
 	pthread_mutex_lock(&w->mu);
 	d->r = NULL;
 	resync_get_stats(r, &d->st);

@@ -203,6 +203,15 @@ static bool same(const char *a, const char *b, uint64_t n)
 	return !a ? !b || is_zero(b, n) : is_zero(a, n);
 }
 
+uint64_t rs_digests_bytes(const struct resync_bitmap *planned)
+{
+	uint64_t n = rs_bm_count(planned);
+	if (!n || n > RS_DIGEST_CAP / 16)
+		return 0;
+	/* The digests, the ranks and the "have" bitmap. */
+	return n * 16 + 2 * planned->nwords * sizeof *planned->words;
+}
+
 int rs_digests_new(const struct resync_bitmap *planned, struct rs_digests **out)
 {
 	*out = NULL;

@@ -28,6 +28,8 @@ struct resync {
 	char *mode_arg;
 	uint64_t flags;
 	unsigned queue_depth;
+	uint64_t memory_limit; /* resync_set_memory_limit(), 0: none */
+	uint64_t memory_used;  /* the last run's buffers and tables */
 	uint32_t request_size;
 	uint32_t block_size;
 	uint64_t rate;

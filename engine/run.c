@@ -83,6 +83,46 @@ static int request_size(struct run *rn)
 	return 0;
 }
 
+/* The buffers a run holds at queue depth d: a comparing slot holds two
+ * (copy.c), so at depth 1 too; the digest compare keeps a hashing and a
+ * copying buffer per slot at the full depth (digest_compare.c). */
+static unsigned buffers_at(const struct resync *r, bool two, unsigned d)
+{
+	return r->digest_fd >= 0 ? 2 * d : two ? (unsigned)rs_max(d, 2) : d;
+}
+
+static uint64_t bitmap_bytes(const struct resync_bitmap *b)
+{
+	return b ? b->nwords * sizeof *b->words : 0;
+}
+
+/* Within resync_set_memory_limit(): the plan's bitmaps and the verify
+ * digests are held whatever the depth, the buffers shrink with it (the
+ * request keeps its size: at least a block, as request_size() made it).
+ * The run's queue depth is lowered until they fit; resync_run() restores
+ * the handle's. */
+static int fit_memory(struct run *rn, bool two, bool dry)
+{
+	struct resync *r = rn->r;
+	const struct rs_plan *p = &rn->plan;
+	uint64_t tables = bitmap_bytes(p->todo) + bitmap_bytes(p->src_zero) +
+			  bitmap_bytes(p->tgt_zero) + bitmap_bytes(p->planned) +
+			  (p->planned && !dry ? rs_digests_bytes(p->planned) : 0);
+	unsigned d = r->queue_depth;
+	while (r->memory_limit && d > 1 &&
+	       tables + (uint64_t)buffers_at(r, two, d) * rn->request > r->memory_limit)
+		d--;
+	r->memory_used = tables + (uint64_t)buffers_at(r, two, d) * rn->request;
+	if (r->memory_limit && r->memory_used > r->memory_limit)
+		return rs_fail(r, -ENOMEM, UINT64_MAX,
+			       "memory limit %" PRIu64 " cannot hold the plan: %" PRIu64
+			       " bytes of bitmaps and digests and %u buffers of %u bytes "
+			       "at queue depth 1",
+			       r->memory_limit, tables, buffers_at(r, two, 1), rn->request);
+	r->queue_depth = d;
+	return 0;
+}
+
 static unsigned ring_entries(unsigned depth)
 {
 	unsigned n = 64;
@@ -215,14 +255,11 @@ static int run(struct run *rn)
 	    (ret = rs_verify_seed(r, rn->verify_seed)))
 		return ret;
 	r->st.resumed = (uint32_t)rn->plan.resumed;
-	/* A comparing slot holds two buffers (copy.c), so at depth 1 too; the
-	 * digest compare keeps a hashing and a copying buffer per slot at the
-	 * full depth (digest_compare.c). */
 	bool two = compare || rs_verify_mode(r) != RESYNC_VERIFY_NONE;
-	unsigned nbufs = r->digest_fd >= 0 ? 2 * r->queue_depth :
-			 two               ? (unsigned)rs_max(r->queue_depth, 2) :
-					     r->queue_depth;
-	ret = rs_buffers_new(r, &rn->rg, nbufs, rn->request, &rn->bufs);
+	if ((ret = fit_memory(rn, two, dry)))
+		return ret;
+	ret = rs_buffers_new(r, &rn->rg, buffers_at(r, two, r->queue_depth), rn->request,
+			     &rn->bufs);
 	/* The digest compare narrows the plan to the blocks whose digests
 	 * differ and, unless dry, writes those from the source as it finds
 	 * them, flushing the target before it returns.  Nothing is
@@ -288,7 +325,10 @@ int resync_run(resync *r)
 	memset(&r->st, 0, sizeof r->st);
 	r->resume_refused[0] = 0;
 	r->tgt_flush_failed = false;
+	r->memory_used = 0;
 	rs_clear_error(r);
+	/* fit_memory() may lower the run's depth, not the handle's. */
+	unsigned depth = r->queue_depth;
 	uint64_t start = r->run_start_ns = rc_now_ns();
 
 	struct run rn = { .r = r };
@@ -301,6 +341,7 @@ int resync_run(resync *r)
 	rs_endpoint_close(&rn.tgt);
 	if (rn.ring_ready)
 		rs_ring_exit(&rn.rg);
+	r->queue_depth = depth;
 
 	r->st.elapsed_ns = rc_now_ns() - start;
 	if (!ret)
