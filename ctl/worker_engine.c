@@ -93,43 +93,22 @@ static bool sequential(void)
 	return e && !strcmp(e, "1");
 }
 
-/* The engine's plan block, which the worker leaves at its default: a
- * request is never smaller (run.c rounds it up to a whole block). */
-#define PLAN_BLOCK (64u << 10)
-
-/* The disk's buffers within its share of memory_limit: a run holds up to
- * queue_depth x request_size x 2 (the target is read too when comparing or
- * verifying).  Smaller requests first, so the depth that hides the
- * endpoints' latency stays, down to the plan block (a smaller request would
- * be rounded up to it and overrun the share); then a lower depth. */
-static void disk_buffers(const struct worker *w, unsigned *depth, uint32_t *request)
+/* The disk's share of memory_limit.  The engine keeps a run within it
+ * (resync_set_memory_limit()): only it knows the block size a request may
+ * not go below, the plan's bitmaps and the verify digests, so it shrinks
+ * the requests, then the queue depth, and fails the disk with ENOMEM
+ * (32778) when one block at depth 1 does not fit. */
+static uint64_t disk_memory(const struct worker *w)
 {
-	uint64_t share = w->set.memory_limit / (sequential() ? 1 : w->n);
-
-	*depth = w->set.queue_depth;
-	*request = w->set.request_size;
-	while ((uint64_t)*depth * *request * 2 > share && *request > PLAN_BLOCK)
-		*request /= 2;
-	while ((uint64_t)*depth * (*request > PLAN_BLOCK ? *request : PLAN_BLOCK) * 2 > share &&
-	       *depth > 1)
-		(*depth)--;
+	return w->set.memory_limit / (sequential() ? 1 : w->n);
 }
 
 static int configure(struct worker *w, struct wdisk *d, resync *r)
 {
 	int err = ctl_engine_configure(r, &w->set, d->source, d->target, d->cs, d->cs_arg);
-	unsigned depth;
-	uint32_t request;
 
-	disk_buffers(w, &depth, &request);
-	if (!err && (depth != w->set.queue_depth || request != w->set.request_size)) {
-		worker_log(w, LOG_INFO,
-			   "disk %s: queue depth %u, requests of %u bytes, to stay within "
-			   "memory_limit %llu",
-			   d->name, depth, request, (unsigned long long)w->set.memory_limit);
-		if (!(err = resync_set_queue_depth(r, depth)))
-			err = resync_set_request_size(r, request);
-	}
+	if (!err)
+		err = resync_set_memory_limit(r, disk_memory(w));
 	if (!err)
 		err = resync_set_rate_group(r, w->rate);
 
@@ -173,6 +152,10 @@ static int run_disk(struct worker *w, struct wdisk *d)
 
 	err = resync_run(r);
 
+	if (resync_memory_used(r))
+		worker_log(w, LOG_INFO, "disk %s: %llu bytes of buffers and tables, of its %llu",
+			   d->name, (unsigned long long)resync_memory_used(r),
+			   (unsigned long long)disk_memory(w));
 	pthread_mutex_lock(&w->mu);
 	d->r = NULL;
 	resync_get_stats(r, &d->st);
@@ -215,6 +198,7 @@ static int fall_back(struct worker *w, struct wdisk *d)
 {
 	struct ctl_trust_facts f = { .verify_unplanned_diff = true };
 	struct ctl_trust t;
+	char why[400];
 	uint32_t rv;
 
 	ctl_trust_decide(&f, &t);
@@ -231,10 +215,14 @@ static int fall_back(struct worker *w, struct wdisk *d)
 	d->cs_arg = NULL;
 	pthread_mutex_unlock(&w->mu);
 	unlink(d->ckpt);
-	rv = worker_update_vm(w, vm_resume_compare, d);
+	rv = worker_update_vm(w, vm_resume_compare, d, why, sizeof(why));
 	if (rv) {
+		/* The disk's own code and reason: with disks in parallel
+		 * another disk's may be the job's. */
 		pthread_mutex_lock(&w->mu);
-		w->code = rv;
+		d->code = rv;
+		snprintf(d->error, sizeof(d->error), "disk %s: falling back to %s: %s", d->name,
+			 ctl_change_source_name(t.cs), why);
 		pthread_mutex_unlock(&w->mu);
 		return -EIO;
 	}
@@ -290,7 +278,7 @@ static void copy_parallel(struct worker *w)
 }
 
 /* The job's result: the first disk's failure (a cancel only when nothing
- * else failed), with its reason. */
+ * else failed), with its reason and code, both of that one disk. */
 static int job_result(struct worker *w)
 {
 	struct wdisk *first = NULL;
@@ -302,6 +290,8 @@ static int job_result(struct worker *w)
 	}
 	if (first && first->error[0])
 		snprintf(w->error, sizeof(w->error), "%s", first->error);
+	if (first)
+		w->code = first->code;
 	return first ? first->err : 0;
 }
 

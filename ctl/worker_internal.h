@@ -43,6 +43,7 @@ struct wdisk {
 	struct ctl_trust trust;
 	resync *r;       /* under w->mu: the disk's run in progress, for signals */
 	int err;         /* the disk's outcome: 0 or the engine's negative errno */
+	uint32_t code;   /* under w->mu: its ErrorCode when not derived from err */
 	char error[600]; /* under w->mu: why it failed */
 };
 
@@ -81,9 +82,9 @@ void worker_set_job_state(struct worker *w, uint32_t state);
 void *worker_engine_thread(void *arg);
 
 /* Applies fn to the VM record under its lock and saves it durably: 0, or
- * the return value of the failure with the reason in w->error. */
+ * the return value of the failure with the reason in why (n bytes). */
 uint32_t worker_update_vm(struct worker *w, void (*fn)(struct worker *, json_object *, void *),
-			  void *arg);
+			  void *arg, char *why, size_t n);
 /* worker_update_vm steps: before the first write, and at the end (arg
  * points to the job's final JobState). */
 void worker_vm_start_copy(struct worker *w, json_object *vm, void *arg);

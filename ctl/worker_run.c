@@ -154,7 +154,7 @@ int worker_run_job(struct worker *w, int sfd, int ready_fd)
 		   ctl_json_str(w->job, "VirtualSystem"), ctl_json_str(w->job, "RecoveryPoint"),
 		   w->n);
 
-	w->code = worker_update_vm(w, worker_vm_start_copy, NULL);
+	w->code = worker_update_vm(w, worker_vm_start_copy, NULL, w->error, sizeof(w->error));
 	if (w->code) {
 		w->result = -EIO;
 		goto finish;
@@ -187,6 +187,18 @@ finish:
 	if (ready_fd >= 0)
 		close(ready_fd);
 	outcome = outcome_of(w, &code);
+	/* The VM first, so a reader seeing the final job state sees the VM's.
+	 * A job whose end the VM record does not hold has not completed: the
+	 * record still says its targets are inconsistent. */
+	if (w->disks) {
+		char why[sizeof(w->error)];
+		uint32_t rv = worker_update_vm(w, worker_vm_finish, &outcome, why, sizeof(why));
+		if (rv && outcome != RESYNC_JOB_EXCEPTION) {
+			outcome = RESYNC_JOB_EXCEPTION;
+			code = rv;
+			memcpy(w->error, why, sizeof(w->error));
+		}
+	}
 	if (outcome == RESYNC_JOB_EXCEPTION) {
 		ctl_job_set_error(w->job, code, ctl_rv_text(code), w->error);
 		worker_log(w, LOG_ERR, "failed (%u %s): %s", code, ctl_rv_text(code), w->error);
@@ -195,9 +207,6 @@ finish:
 	} else {
 		worker_log(w, LOG_INFO, "completed");
 	}
-	/* The VM first, so a reader seeing the final job state sees the VM's. */
-	if (w->disks)
-		worker_update_vm(w, worker_vm_finish, &outcome);
 	ctl_job_set_state(w->job, outcome);
 	worker_record_progress(w, outcome == RESYNC_JOB_COMPLETED);
 	return outcome == RESYNC_JOB_COMPLETED ? 0 : 1;

@@ -20,9 +20,9 @@
 static pthread_mutex_t update_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* Applies fn to the VM record under its lock and saves it durably: 0, or
- * the return value of the failure with the reason in w->error. */
+ * the return value of the failure with the reason in why. */
 uint32_t worker_update_vm(struct worker *w, void (*fn)(struct worker *, json_object *, void *),
-			  void *arg)
+			  void *arg, char *why, size_t n)
 {
 	const char *name = ctl_json_str(w->job, "VirtualSystem");
 	json_object *vm = NULL;
@@ -31,7 +31,7 @@ uint32_t worker_update_vm(struct worker *w, void (*fn)(struct worker *, json_obj
 	int fd = -1;
 
 	/* The disks' threads update the record too (a fall-back to compare):
-	 * one at a time, and w->error with them. */
+	 * one at a time; each says why it failed in its own buffer. */
 	pthread_mutex_lock(&update_mu);
 	rv = ctl_vm_lock(&w->st, name, &fd, &e);
 	if (!rv)
@@ -42,7 +42,7 @@ uint32_t worker_update_vm(struct worker *w, void (*fn)(struct worker *, json_obj
 	}
 	if (rv) {
 		worker_log(w, LOG_ERR, "updating VM %s: %s", name, e.msg);
-		snprintf(w->error, sizeof(w->error), "updating VM %s: %s", name, e.msg);
+		snprintf(why, n, "updating VM %s: %s", name, e.msg);
 	}
 	ctl_unlock(fd);
 	pthread_mutex_unlock(&update_mu);

@@ -117,6 +117,18 @@ int resync_set_queue_depth(resync *r, unsigned depth)
 	return 0;
 }
 
+int resync_set_memory_limit(resync *r, uint64_t bytes)
+{
+	CHECK_IDLE(r);
+	r->memory_limit = bytes;
+	return 0;
+}
+
+uint64_t resync_memory_used(const resync *r)
+{
+	return r ? r->memory_used : 0;
+}
+
 int resync_set_request_size(resync *r, uint32_t bytes)
 {
 	CHECK_IDLE(r);

@@ -207,6 +207,15 @@ static bool same(const char *a, const char *b, uint64_t n)
 	return !a ? !b || is_zero(b, n) : is_zero(a, n);
 }
 
+uint64_t rs_digests_bytes(const struct resync_bitmap *planned)
+{
+	uint64_t n = rs_bm_count(planned);
+	if (!n || n > RS_DIGEST_CAP / 16)
+		return 0;
+	/* The digests, the ranks and the "have" bitmap. */
+	return n * 16 + 2 * planned->nwords * sizeof *planned->words;
+}
+
 int rs_digests_new(const struct resync_bitmap *planned, struct rs_digests **out)
 {
 	*out = NULL;
@@ -487,7 +496,7 @@ static void report_progress(struct copy *cp, uint64_t now)
 static int checkpoint(struct copy *cp, uint64_t now)
 {
 	struct resync *r = cp->r;
-	int ret = cp->tgt->ops->flush(cp->tgt);
+	int ret = rs_flush_target(cp->tgt);
 	r->st.checkpoint_flush_ns += rc_now_ns() - now;
 	if (!ret)
 		ret = rs_checkpoint_save(r, r->checkpoint, cp->p);
@@ -524,6 +533,7 @@ static void bg_flush_finish(struct bg_flush *b)
 	struct resync *r = cp->r;
 	r->st.checkpoint_flush_ns += rc_now_ns() - b->start_ns;
 	if (b->ret) {
+		r->tgt_flush_failed = true;
 		stop_with(cp, rs_fail(r, b->ret, UINT64_MAX, "%s %s: flush: %s", cp->tgt->role,
 				      cp->tgt->name, strerror(-b->ret)));
 		return;
@@ -725,10 +735,12 @@ int rs_copy_pass(struct resync *r, enum rs_pass pass, struct rs_ring *rg, struct
 			due = false;
 		}
 		/* While a flush runs the copy goes on, but no further than the
-		 * byte bound past the last saved checkpoint: a kill loses at most
-		 * that and the requests in flight, as with an inline flush. */
+		 * byte bound past the flush's start (a bound from the last saved
+		 * checkpoint would already be reached when a byte-triggered flush
+		 * starts, stalling the copy behind it): a kill loses at most the
+		 * flush's span, that bound and the requests in flight. */
 		bool ck_hold = due || (cp.bg.running && r->checkpoint_bytes &&
-				       cp.retired - cp.retired_saved >= r->checkpoint_bytes);
+				       cp.retired - cp.bg.retired >= r->checkpoint_bytes);
 		bool hold = paused || ck_hold;
 		hold_account(&cp,
 			     ck_hold && !paused && !cp.stop && cp.active < cp.nslots &&

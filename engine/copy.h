@@ -45,6 +45,8 @@ struct rs_digests {
 /* 0 with *out a table for planned (which must outlive it), or NULL when it
  * would exceed RS_DIGEST_CAP; -ENOMEM. */
 int rs_digests_new(const struct resync_bitmap *planned, struct rs_digests **out);
+/* The bytes rs_digests_new() takes for planned (0: no table). */
+uint64_t rs_digests_bytes(const struct resync_bitmap *planned);
 void rs_digests_free(struct rs_digests *d);
 
 /* Runs a pass over p.  Returns 0, -ECANCELED, -EILSEQ (a difference in a

@@ -446,6 +446,9 @@ int rs_digest_compare(struct resync *r, struct rs_ring *rg, struct rs_buffers *b
 	XXH3_64bits_reset(&dp.total);
 	/* Room for two requests, as the copy allows itself. */
 	rs_rate_init(&dp.rate, r->rate, 2ull * request, rc_now_ns());
+	/* The fetches are the copy's traffic: a rate group's limit replaces
+	 * the handle's own here too (resync_set_rate_group()). */
+	rs_rate_join(&dp.rate, r);
 	int ret = rs_digest_init(r);
 	if (!ret && init_slots(&dp, bufs, request))
 		ret = rs_fail(r, -ENOMEM, UINT64_MAX, "out of memory for the digest compare");
@@ -496,6 +499,6 @@ int rs_digest_compare(struct resync *r, struct rs_ring *rg, struct rs_buffers *b
 	}
 	free_slots(&dp);
 	if (!dp.err && dp.wrote)
-		return tgt->ops->flush(tgt);
+		return rs_flush_target(tgt);
 	return dp.err;
 }

@@ -44,7 +44,8 @@ struct wpass {
 	uint64_t next_chunk, emit_chunk, nchunks;
 	uint8_t *frame; /* digests gathered for the next frame */
 	uint64_t frame_first, frame_n;
-	uint8_t zero_digest[RS_DIGEST_MAX_SIZE]; /* of a whole zero block */
+	uint8_t zero_digest[RS_DIGEST_MAX_SIZE];      /* of a whole zero block */
+	uint8_t last_zero_digest[RS_DIGEST_MAX_SIZE]; /* of the last block's length */
 	XXH3_state_t total;
 	int err;
 };
@@ -56,15 +57,8 @@ static uint64_t block_len(const struct wpass *wp, uint64_t blk)
 
 static void digest_zero(struct wpass *wp, uint64_t blk, uint8_t *out)
 {
-	uint64_t len = block_len(wp, blk);
-	if (len == wp->block) {
-		memcpy(out, wp->zero_digest, wp->dsize);
-		return;
-	}
-	/* The shorter last block: hashed from zeroes once. */
-	char *z = calloc(1, len);
-	rs_digest_block(wp->hash, z, len, out);
-	free(z);
+	memcpy(out, block_len(wp, blk) == wp->block ? wp->zero_digest : wp->last_zero_digest,
+	       wp->dsize);
 }
 
 static void read_done(struct rs_io *io, int err)
@@ -233,6 +227,10 @@ static int setup(struct wpass *wp)
 		return rs_fail(r, -ENOMEM, UINT64_MAX, "out of memory for the digest stream");
 	}
 	rs_digest_block(wp->hash, zero, wp->block, wp->zero_digest);
+	/* A shorter last block's too, so no allocation can fail mid-stream. */
+	if (wp->nblocks)
+		rs_digest_block(wp->hash, zero, block_len(wp, wp->nblocks - 1),
+				wp->last_zero_digest);
 	free(zero);
 	for (unsigned i = 0; i < wp->nslots; i++) {
 		struct wslot *s = &wp->slots[i];

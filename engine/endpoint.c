@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Opening an endpoint: the kind from its name, then the kind's own open. */
+#include <errno.h>
 #include <string.h>
 #include <xxhash.h>
 #include "endpoint.h"
@@ -28,6 +29,14 @@ int rs_endpoint_open(struct resync *r, struct rs_endpoint *ep, const char *name,
 					 XXH3_128bits_withSeed(name, strlen(name), ep->size));
 	}
 	return 0;
+}
+
+int rs_flush_target(struct rs_endpoint *ep)
+{
+	int ret = ep->ops->flush(ep);
+	if (ret && ret != -ECANCELED)
+		ep->r->tgt_flush_failed = true;
+	return ret;
 }
 
 void rs_endpoint_close(struct rs_endpoint *ep)

@@ -120,4 +120,8 @@ void rs_endpoint_close(struct rs_endpoint *ep);
 extern const struct rs_endpoint_ops rs_file_ops;
 extern const struct rs_endpoint_ops rs_nbd_ops;
 
+/* The target's flush(), remembering a failure on the handle
+ * (resync.tgt_flush_failed); a cancel that cut the flush short lost nothing. */
+int rs_flush_target(struct rs_endpoint *ep);
+
 #endif

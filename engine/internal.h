@@ -4,6 +4,7 @@
 #define RESYNC_INTERNAL_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include "resync/resync.h"
 #include "ratelimit.h"
@@ -34,6 +35,8 @@ struct resync {
 	enum resync_write_mode write_chosen; /* what the run used */
 	char io_choice[512];                 /* why (resync_io_choice()) */
 	char write_why[160];                 /* how and why the target is written buffered */
+	uint64_t memory_limit;               /* resync_set_memory_limit(), 0: none */
+	uint64_t memory_used;                /* the last run's buffers and tables */
 	uint32_t block_size;
 	uint64_t rate;
 	struct rs_rate_member rate_member; /* resync_set_rate_group() */
@@ -65,6 +68,12 @@ struct resync {
 	char resume_refused[512]; /* why a checkpoint was not resumed, "" */
 	uint64_t err_off;
 	int err_code;
+	/* A flush of the target failed in this run.  Linux reports a writeback
+	 * error once per file and marks the pages clean, so a later flush
+	 * succeeds without the data: from then on no checkpoint may retire a
+	 * block (rs_flush_target()).  Cleared when a run opens its endpoints
+	 * anew; the checkpoint on disk never covered what was lost. */
+	bool tgt_flush_failed;
 };
 
 /* Records the first failure (later ones are consequences) and returns err.

@@ -107,6 +107,57 @@ static void say_requests(struct run *rn)
 					     "buffered");
 }
 
+/* The buffers a run holds at queue depth d: a comparing slot holds two
+ * (copy.c), so at depth 1 too; the digest compare keeps a hashing and a
+ * copying buffer per slot at the full depth (digest_compare.c). */
+static unsigned buffers_at(const struct resync *r, bool two, unsigned d)
+{
+	return r->digest_fd >= 0 ? 2 * d : two ? (unsigned)rs_max(d, 2) : d;
+}
+
+static uint64_t bitmap_bytes(const struct resync_bitmap *b)
+{
+	return b ? b->nwords * sizeof *b->words : 0;
+}
+
+/* Within resync_set_memory_limit(): the plan's bitmaps and the verify
+ * digests are held whatever the depth, the buffers shrink with it.  Smaller
+ * requests first, down to a block, so the depth that hides the endpoints'
+ * latency stays (two disks behind 2 ms servers lose more to a shallow queue
+ * than to small requests); then a lower depth, below tune.c's choice or the
+ * caller's.  The verbose report says what the limit took. */
+static int fit_memory(struct run *rn, bool two, bool dry)
+{
+	struct resync *r = rn->r;
+	const struct rs_plan *p = &rn->plan;
+	uint64_t tables = bitmap_bytes(p->todo) + bitmap_bytes(p->src_zero) +
+			  bitmap_bytes(p->tgt_zero) + bitmap_bytes(p->planned) +
+			  (p->planned && !dry ? rs_digests_bytes(p->planned) : 0);
+	uint64_t limit = r->memory_limit;
+	unsigned d = r->queue_depth;
+	uint32_t req = rn->request;
+	while (limit && req > p->block && tables + (uint64_t)buffers_at(r, two, d) * req > limit)
+		req = (uint32_t)rs_max(rs_align_down(req / 2, p->block), p->block);
+	while (limit && d > 1 && tables + (uint64_t)buffers_at(r, two, d) * req > limit)
+		d--;
+	r->memory_used = tables + (uint64_t)buffers_at(r, two, d) * req;
+	if (limit && r->memory_used > limit)
+		return rs_fail(r, -ENOMEM, UINT64_MAX,
+			       "memory limit %" PRIu64 " cannot hold the plan: %" PRIu64
+			       " bytes of bitmaps and digests and %u buffers of %u bytes "
+			       "at queue depth 1",
+			       limit, tables, buffers_at(r, two, 1), req);
+	if (req < rn->request || d < r->queue_depth) {
+		size_t n = strlen(r->io_choice);
+		snprintf(r->io_choice + n, sizeof r->io_choice - n,
+			 "; requests of %" PRIu32 " KiB at depth %u within the memory limit",
+			 req >> 10, d);
+	}
+	rn->request = r->request_size = req;
+	r->queue_depth = d;
+	return 0;
+}
+
 static unsigned ring_entries(unsigned depth)
 {
 	unsigned n = 64;
@@ -143,17 +194,21 @@ static void set_phase(struct resync *r, enum resync_phase ph)
 }
 
 /* After a failure or cancel: what was retired is flushed and recorded, so a
- * rerun resumes from there.  Without a successful flush nothing is recorded. */
+ * rerun resumes from there.  Without a successful flush nothing is recorded,
+ * and once a flush of the target failed nothing is flushed or recorded: that
+ * flush's writes may be lost although a second flush succeeds, so the last
+ * checkpoint saved before it stays as it was. */
 static void save_progress(struct run *rn)
 {
 	struct resync *r = rn->r;
-	if (!r->checkpoint || (r->flags & RESYNC_F_DRY_RUN) || !rn->plan.todo)
+	if (!r->checkpoint || (r->flags & RESYNC_F_DRY_RUN) || !rn->plan.todo ||
+	    r->tgt_flush_failed)
 		return;
 	char err[sizeof r->err];
 	int code = r->err_code;
 	uint64_t off = r->err_off;
 	memcpy(err, r->err, sizeof err);
-	if (!rn->tgt.ops->flush(&rn->tgt))
+	if (!rs_flush_target(&rn->tgt))
 		rs_checkpoint_save(r, r->checkpoint, &rn->plan);
 	/* The first failure is the one to report. */
 	memcpy(r->err, err, sizeof err);
@@ -238,16 +293,16 @@ static int run(struct run *rn)
 	    (ret = rs_verify_seed(r, rn->verify_seed)))
 		return ret;
 	r->st.resumed = (uint32_t)rn->plan.resumed;
-	/* A comparing slot holds two buffers (copy.c), so at depth 1 too; the
-	 * digest compare keeps a hashing and a copying buffer per slot at the
-	 * full depth (digest_compare.c). */
 	bool two = compare || rs_verify_mode(r) != RESYNC_VERIFY_NONE;
-	unsigned nbufs = r->digest_fd >= 0 ? 2 * r->queue_depth :
-			 two               ? (unsigned)rs_max(r->queue_depth, 2) :
-					     r->queue_depth;
-	ret = rs_buffers_new(r, &rn->rg, nbufs, rn->request, &rn->bufs);
+	if ((ret = fit_memory(rn, two, dry)))
+		return ret;
+	ret = rs_buffers_new(r, &rn->rg, buffers_at(r, two, r->queue_depth), rn->request,
+			     &rn->bufs);
 	/* The digest compare narrows the plan to the blocks whose digests
-	 * differ, before anything is written or checkpointed. */
+	 * differ and, unless dry, writes those from the source as it finds
+	 * them, flushing the target before it returns.  Nothing is
+	 * checkpointed during it: an earlier checkpoint (a resume) still lists
+	 * what it wrote, and the first save below follows its flush. */
 	if (!ret && r->digest_fd >= 0)
 		ret = rs_digest_compare(r, &rn->rg, rn->bufs, &rn->src, &rn->tgt, &rn->plan,
 					rn->request);
@@ -283,7 +338,7 @@ static int run(struct run *rn)
 	 * skips the flush on the same terms. */
 	ret = rs_check_cancel(r);
 	if (!ret)
-		ret = rn->tgt.ops->flush(&rn->tgt);
+		ret = rs_flush_target(&rn->tgt);
 	if (ret)
 		return ret;
 	if (rs_verify_mode(r) != RESYNC_VERIFY_NONE)
@@ -311,6 +366,8 @@ int resync_run(resync *r)
 	r->write_chosen = RESYNC_WRITE_AUTO;
 	r->request_size = r->user_request ? r->user_request : RS_DEFAULT_REQUEST_SIZE;
 	r->queue_depth = r->user_depth ? r->user_depth : RS_DEFAULT_QUEUE_DEPTH;
+	r->tgt_flush_failed = false;
+	r->memory_used = 0;
 	rs_clear_error(r);
 	uint64_t start = r->run_start_ns = rc_now_ns();
 

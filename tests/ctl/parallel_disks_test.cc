@@ -175,27 +175,61 @@ TEST_F(ParallelDisks, ThreeDisksCopiedConcurrently)
 	expect_identical();
 }
 
-// memory_limit divides between the disks: a share too small for the
-// configured requests makes smaller ones, logged, and the copy still ends
-// identical.
+// memory_limit divides between the disks, and each disk's run keeps to its
+// share with everything it holds: 8 disks, 4 MiB, so 512 KiB each; requests
+// keep their 64 KiB (one block), the depth goes from 16 to 7 since the
+// plan's bitmaps take some bytes too (the engine reports what it held).
 TEST_F(ParallelDisks, MemoryLimitSharedBetweenDisks)
 {
-	ASSERT_NO_FATAL_FAILURE(make_vm(2, false));
+	ASSERT_NO_FATAL_FAILURE(make_vm(8, false));
 	EXPECT_EQ(ctl({ "failback", "vm", "--settings", R"({"memory_limit":1048575})" }).rv,
 		  32773u);
 	CliRun r = ctl({ "failback", "vm", "--settings",
-			 R"({"change_source":"full","memory_limit":1048576,"queue_depth":16})",
+			 R"({"change_source":"full","memory_limit":4194304,"queue_depth":16,)"
+			 R"("request_size":65536})",
 			 "--wait", "--timeout", "120" });
 	ASSERT_EQ(r.rv, 0u) << r.out;
 	expect_completed(r.obj("Job"));
 	std::string log = read_file(state + "/jobs/" + r.str("JobId") + "/log");
-	// 1 MiB / 2 disks / (64 KiB requests, the plan block, x 2 buffers) = depth 4.
-	EXPECT_NE(log.find("disk d0: queue depth 4, requests of 65536 bytes, to stay within "
-			   "memory_limit 1048576"),
-		  std::string::npos)
-		<< log;
-	EXPECT_NE(log.find("disk d1: queue depth 4, requests of 65536 bytes"), std::string::npos);
+	const std::string tail = " bytes of buffers and tables, of its 524288\n";
+	for (int i = 0; i < 8; i++) {
+		std::string key = "disk d" + std::to_string(i) + ": ";
+		size_t at = log.find(key), end = std::string::npos;
+		for (; at != std::string::npos; at = log.find(key, at + 1)) {
+			end = log.find_first_not_of("0123456789", at + key.size());
+			if (end > at + key.size() && log.compare(end, tail.size(), tail) == 0)
+				break;
+		}
+		ASSERT_NE(at, std::string::npos) << key << "reported nothing\n" << log;
+		uint64_t used = std::stoull(log.substr(at + key.size(), end - at - key.size()));
+		EXPECT_LE(used, 524288u) << key;
+		EXPECT_EQ(used / 65536, 7u) << key << used;
+	}
 	expect_identical();
+}
+
+// A share that cannot hold one request beside the plan fails the job with
+// 32778 (Out of memory) before anything is written: 8 disks, 1 MiB, so
+// 128 KiB each; verifying holds two buffers per request, and even 64 KiB
+// ones (a block, as small as requests go) leave no room for the bitmaps.
+TEST_F(ParallelDisks, MemoryLimitTooSmallForOneRequestIs32778)
+{
+	ASSERT_NO_FATAL_FAILURE(make_vm(8, false));
+	CliRun r = ctl({ "failback", "vm", "--settings",
+			 R"({"change_source":"full","verify":true,"memory_limit":1048576,)"
+			 R"("request_size":131072})",
+			 "--wait", "--timeout", "120" });
+	EXPECT_EQ(r.rv, 32778u) << r.out;
+	json_object *j = r.obj("Job");
+	ASSERT_NE(j, nullptr) << r.out;
+	EXPECT_EQ(jnum(j, "JobState"), 10);
+	EXPECT_EQ(jnum(j, "ErrorCode"), 32778);
+	EXPECT_NE(jstr(j, "ErrorDescription").find("memory limit 131072 cannot hold the plan"),
+		  std::string::npos)
+		<< jstr(j, "ErrorDescription");
+	for (size_t i = 0; i < targets.size(); i++)
+		EXPECT_TRUE(read_file(targets[i]) == std::string(kSize, '\0'))
+			<< "disk " << i << " was written";
 }
 
 // The rate limit is the job's, not each disk's: the bytes of both disks

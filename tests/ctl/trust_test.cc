@@ -515,6 +515,68 @@ TEST_F(Trust, LyingBitmapIsCaughtAndCompared)
 	EXPECT_FALSE(jbool(disk_of(vm, 0), "Inconsistent"));
 }
 
+// The end of the job cannot be recorded (ENOSPC on the VM record's rename in
+// the worker, after the start was): the record still says the target is
+// inconsistent, so the job must not say Completed.  It ends in Exception
+// with the store's failure, and the disk stays inconsistent.
+TEST_F(Trust, UnsavedEndOfTheJobIsAnException)
+{
+	std::string img = make_rp_image("rp1", 100, 4);
+	add_rp("rp1", "rp1", 1000);
+	ASSERT_EQ(ctl({ "failover", "vm" }).rv, 0u);
+	json_object *j;
+	{
+		StoreFault fault("vm.json", 1);
+		j = failback_wait("rp1", "", 32768);
+	}
+	ASSERT_NE(j, nullptr);
+	EXPECT_EQ(jnum(j, "JobState"), 10);
+	EXPECT_EQ(jnum(j, "ErrorCode"), 32768);
+	std::string why = jstr(j, "ErrorDescription");
+	EXPECT_NE(why.find("updating VM vm: "), std::string::npos) << why;
+	EXPECT_NE(why.find("No space left on device"), std::string::npos) << why;
+	EXPECT_TRUE(jbool(disk_of(vm_show("vm"), 0), "Inconsistent"));
+	EXPECT_TRUE(same_bytes(read_file(target), img));
+}
+
+// Two disks at once, one of which (d1, a lying bitmap) cannot record its
+// fall-back to compare (ENOSPC on the VM record's rename): the job's
+// ErrorCode and ErrorDescription are that disk's, both naming the failed
+// update, not the code of one and the text of another failure.
+TEST_F(Trust, FailedFallBackGivesItsOwnCodeAndReason)
+{
+	std::string t0 = path("t0.img"), t1 = path("t1.img");
+	write_file(t0, base);
+	write_file(t1, base);
+	ASSERT_EQ(ctl({ "vm", "add", "two", "--disk", "d0=" + t0 + ",generation=" + kGen, "--disk",
+			"d1=" + t1 + ",generation=" + kGen })
+			  .rv,
+		  0u);
+	make_rp_image("rpa", 100, 4);
+	std::string lie = make_rp_image("rpb", 200, 4);
+	lie.replace(kSize / 2 + 3 * 65536, 65536, random_bytes(65536, 31337));
+	write_file(path("rpb.img"), lie);
+	ASSERT_EQ(ctl({ "recovery-point", "add", "two", "rp", "--time", "1000", "--disk",
+			"d0=" + path("rpa.img") + ",bitmap=" + path("rpa.bmp"), "--disk",
+			"d1=" + path("rpb.img") + ",bitmap=" + path("rpb.bmp") })
+			  .rv,
+		  0u);
+	ASSERT_EQ(ctl({ "failover", "two" }).rv, 0u);
+	CliRun r;
+	{
+		StoreFault fault("two.json", 1);
+		r = ctl({ "failback", "two", "--wait", "--timeout", "120" });
+	}
+	EXPECT_EQ(r.rv, 32768u) << r.out << r.err;
+	json_object *j = r.obj("Job");
+	ASSERT_NE(j, nullptr) << r.out;
+	EXPECT_EQ(jnum(j, "JobState"), 10);
+	EXPECT_EQ(jnum(j, "ErrorCode"), 32768);
+	std::string why = jstr(j, "ErrorDescription");
+	EXPECT_EQ(why.rfind("disk d1: falling back to compare: updating VM two: ", 0), 0u) << why;
+	EXPECT_NE(why.find("No space left on device"), std::string::npos) << why;
+}
+
 // By default a copy by a change record verifies what it wrote and a sample
 // outside the plan; the settings say how much.
 TEST_F(Trust, DefaultSettingsVerifyACopyByChangeRecord)

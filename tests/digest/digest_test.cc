@@ -154,7 +154,7 @@ TEST_F(Digest, StreamRoundTripMatchesIndependentHashes)
 TEST_F(Digest, ProducerSkipsHoles)
 {
 	std::string sparse = tmp_.path("sparse.img"), dense = tmp_.path("dense.img");
-	rt::sparse_file(sparse, 16 * MiB);
+	rt::sparse_file(sparse, 16 * MiB + 12 * KiB); // a shorter last block, a hole
 	rt::pwrite_at(sparse, 5 * MiB, rt::random_bytes(BLOCK, 3));
 	rt::write_file(dense, rt::read_file(sparse));
 	std::string s1 = tmp_.path("sparse.dg");
@@ -166,7 +166,7 @@ TEST_F(Digest, ProducerSkipsHoles)
 	resync_stats st;
 	resync_get_stats(r, &st);
 	resync_free(r);
-	EXPECT_EQ(st.size, 16 * MiB);
+	EXPECT_EQ(st.size, 16 * MiB + 12 * KiB);
 	EXPECT_EQ(st.bytes_read, 1 * MiB); // the one request holding data
 	EXPECT_EQ(st.digest_stream_bytes, rt::file_size(s1));
 	EXPECT_EQ(rt::read_file(s1), rt::read_file(make_stream("dense.dg", dense)));
@@ -399,6 +399,31 @@ TEST_F(Digest, CopiesKeepToTheRateLimit)
 		resync_set_digest_source(r, fd, nullptr);
 	});
 	close(fd);
+	ASSERT_EQ(res.ret, 0) << res.error;
+	uint64_t changed = 0;
+	for (uint64_t b : CHANGED)
+		changed += std::min(BLOCK, SIZE - b * BLOCK);
+	EXPECT_EQ(res.st.bytes_written, changed);
+	EXPECT_GE(res.st.elapsed_ns, (changed - 2 * BLOCK) * 1000000000ull / RATE);
+	EXPECT_EQ(rt::read_file(tgt_), rt::read_file(src_));
+}
+
+// A rate-limit group's limit replaces the handle's own for those copies too
+// (resync.h): unlimited on its own, the handle keeps to its group's.  The
+// same lower bound, never an upper one.
+TEST_F(Digest, CopiesKeepToTheRateGroupsLimit)
+{
+	constexpr uint64_t RATE = 256 * KiB;
+	resync_rate_group *g;
+	ASSERT_EQ(resync_rate_group_new(&g, RATE), 0);
+	int fd = open(make_stream("s.dg", src_).c_str(), O_RDONLY);
+	RunResult res = run_engine(src_, tgt_, RESYNC_COMPARE, nullptr, 0, [&](resync *r) {
+		resync_set_request_size(r, BLOCK);
+		resync_set_rate_group(r, g);
+		resync_set_digest_source(r, fd, nullptr);
+	});
+	close(fd);
+	resync_rate_group_free(g);
 	ASSERT_EQ(res.ret, 0) << res.error;
 	uint64_t changed = 0;
 	for (uint64_t b : CHANGED)

@@ -63,6 +63,44 @@ TEST(Durability, FailingFlushFailsTheCopyAndKeepsTheWholeDisk)
 	EXPECT_EQ(checkpoint_dirty_bytes(ck), 4 * MiB);
 }
 
+// The server's first flush fails and later ones succeed, as a disk behind
+// Linux reports a write-back error once (nbdkit's eval plugin, a flag file).
+// The copy fails with that EIO and records nothing after it: the save after
+// the failure may not flush again and retire blocks, so the checkpoint still
+// plans the whole disk, and the rerun resumes it to identical bytes.
+TEST(Durability, FlushFailingOnceRetiresNothingAfterIt)
+{
+	rt::TempDir tmp;
+	rt::Bytes data = rt::random_bytes(4 * MiB, 63);
+	std::string src = tmp.path("src.img"), tgt = tmp.path("tgt.img"), ck = tmp.path("ck"),
+		    failed = tmp.path("failed");
+	rt::write_file(src, data);
+	rt::write_file(tgt, rt::Bytes(4 * MiB, 0x33));
+	auto dst =
+		nbdt::nbdkit(tmp, "dst",
+			     { "eval", "get_size=stat -c %s " + tgt,
+			       "pread=dd if=" + tgt +
+				       " skip=$4 count=$3 iflag=skip_bytes,count_bytes status=none",
+			       "pwrite=dd of=" + tgt +
+				       " seek=$4 oflag=seek_bytes conv=notrunc status=none",
+			       "can_write=exit 0", "can_flush=exit 0",
+			       "flush=test -e " + failed + " && exit 0; touch " + failed +
+				       "; echo 'EIO the disk lost a write-back' >&2; exit 1" });
+	ASSERT_TRUE(dst->ok()) << dst->log();
+	auto configure = [&](resync *r) { resync_set_checkpoint(r, ck.c_str(), 0, 1 * MiB); };
+	auto res = nbdt::copy(src, dst->uri(), RESYNC_FULL, nullptr, configure);
+	EXPECT_EQ(res.ret, -EIO) << res.error;
+	EXPECT_EQ(res.error,
+		  "target " + dst->uri() + ": flush: command failed: Input/output error");
+	EXPECT_EQ(checkpoint_dirty_bytes(ck), 4 * MiB)
+		<< "the checkpoint retired blocks after the failed flush";
+	res = nbdt::copy(src, dst->uri(), RESYNC_FULL, nullptr, configure);
+	ASSERT_EQ(res.ret, 0) << res.error;
+	EXPECT_EQ(res.st.resumed, 1u);
+	EXPECT_EQ(res.st.bytes_planned, 4 * MiB);
+	EXPECT_TRUE(rt::read_file(tgt) == data);
+}
+
 struct Trigger {
 	std::string path;
 	uint64_t at;

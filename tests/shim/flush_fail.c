@@ -3,8 +3,10 @@
  * LD_PRELOAD shim for the durability tests: a disk whose cache flush fails.
  * fdatasync/fsync on the file named by $RESYNC_SHIM_FLUSH_FAIL (compared by
  * the descriptor's /proc/self/fd path) succeed $RESYNC_SHIM_FLUSH_OK times
- * (default 0), then fail with EIO without flushing.  Other files are flushed
- * normally, so the checkpoint itself can still be saved.
+ * (default 0), then fail with EIO without flushing: $RESYNC_SHIM_FLUSH_FAILS
+ * times, then succeed again, as Linux reports a writeback error once and
+ * marks the pages clean (unset: every later one fails).  Other files are
+ * flushed normally, so the checkpoint itself can still be saved.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -32,8 +34,9 @@ static int fails(int fd)
 	path[n] = 0;
 	if (strcmp(path, want))
 		return 0;
-	const char *ok = getenv("RESYNC_SHIM_FLUSH_OK");
-	return atomic_fetch_add(&calls, 1) >= (ok ? atol(ok) : 0);
+	const char *ok = getenv("RESYNC_SHIM_FLUSH_OK"), *nfail = getenv("RESYNC_SHIM_FLUSH_FAILS");
+	long call = atomic_fetch_add(&calls, 1), first = ok ? atol(ok) : 0;
+	return call >= first && (!nfail || call < first + atol(nfail));
 }
 
 int fdatasync(int fd)

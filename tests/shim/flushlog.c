@@ -11,8 +11,14 @@
  * checkpoint follows a flush of the target and whether the final flush
  * happens.  N counts the requests the process's io_uring had taken and not
  * yet completed to its user (SqHead - CqTail in /proc/self/fdinfo), so the
- * log also shows whether a flush waited for the pipeline to drain.  Nothing
- * is changed: only observed.
+ * log also shows whether a flush waited for the pipeline to drain.
+ *
+ * With $RESYNC_SHIM_HOLD_PATH the first $RESYNC_SHIM_HOLD_CALLS (default 1)
+ * fdatasync calls on that path are held until the process's io_uring took 4
+ * more requests than at the call (10 s at most), as a slow disk's cache
+ * flush would be, and logged as "held PATH submitted=N" before they flush:
+ * N > 0 shows the copy submitting beside a flush.  Otherwise nothing is
+ * changed: only observed.
  */
 #include <dirent.h>
 #include <dlfcn.h>
@@ -21,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static void log_line(const char *op, const char *a, const char *b)
@@ -42,9 +49,9 @@ static void log_line(const char *op, const char *a, const char *b)
 	errno = saved;
 }
 
-/* Requests taken by the io_uring behind fd and not completed to its user;
- * -1 when fd is no io_uring. */
-static long ring_inflight(int fd)
+/* Requests taken by the io_uring behind fd and not completed to its user
+ * (head: all it ever took); -1 when fd is no io_uring. */
+static long ring_inflight(int fd, long *head)
 {
 	char name[64], line[256];
 	snprintf(name, sizeof name, "/proc/self/fdinfo/%d", fd);
@@ -59,11 +66,13 @@ static long ring_inflight(int fd)
 			cq_tail = v;
 	}
 	fclose(f);
+	if (sq_head >= 0)
+		*head += sq_head;
 	return sq_head < 0 || cq_tail < 0 ? -1 : sq_head - cq_tail;
 }
 
-/* Over every io_uring the process holds. */
-static long inflight(void)
+/* Over every io_uring the process holds; head: the requests they took. */
+static long inflight(long *head)
 {
 	DIR *d = opendir("/proc/self/fd");
 	long n = 0;
@@ -73,8 +82,9 @@ static long inflight(void)
 		snprintf(link, sizeof link, "/proc/self/fd/%s", e->d_name);
 		ssize_t len = readlink(link, target, sizeof target - 1);
 		target[len < 0 ? 0 : len] = 0;
-		long k = strcmp(target, "anon_inode:[io_uring]") ? -1 :
-								   ring_inflight(atoi(e->d_name));
+		long k = strcmp(target, "anon_inode:[io_uring]") ?
+				 -1 :
+				 ring_inflight(atoi(e->d_name), head);
 		if (k > 0)
 			n += k;
 	}
@@ -90,15 +100,47 @@ static void log_fd(const char *op, int fd)
 	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
 	ssize_t n = readlink(link, path, sizeof path - 1);
 	path[n < 0 ? 0 : n] = 0;
-	snprintf(busy, sizeof busy, "inflight=%ld", inflight());
+	long head = 0;
+	snprintf(busy, sizeof busy, "inflight=%ld", inflight(&head));
 	errno = saved;
 	log_line(op, n < 0 ? "?" : path, busy);
 }
 
 #define REAL(name) ((__typeof__(&name))dlsym(RTLD_NEXT, #name))
 
+static int held_calls;
+
+/* Holds a flush of $RESYNC_SHIM_HOLD_PATH while the copy goes on (see top). */
+static void hold(int fd)
+{
+	const char *want = getenv("RESYNC_SHIM_HOLD_PATH"),
+		   *calls = getenv("RESYNC_SHIM_HOLD_CALLS");
+	char link[64], path[4096];
+	if (!want)
+		return;
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, path, sizeof path - 1);
+	path[n < 0 ? 0 : n] = 0;
+	if (strcmp(path, want) ||
+	    __atomic_fetch_add(&held_calls, 1, __ATOMIC_SEQ_CST) >= (calls ? atoi(calls) : 1))
+		return;
+	int saved = errno;
+	long head0 = 0, head = 0;
+	inflight(&head0);
+	for (int ms = 0; ms < 10000 && head - head0 < 4; ms++) {
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+		head = 0;
+		inflight(&head);
+	}
+	char busy[32];
+	snprintf(busy, sizeof busy, "submitted=%ld", head - head0);
+	errno = saved;
+	log_line("held", path, busy);
+}
+
 int fdatasync(int fd)
 {
+	hold(fd);
 	log_fd("fdatasync", fd);
 	return REAL(fdatasync)(fd);
 }

@@ -2,6 +2,7 @@
 // After a copy the target equals the source byte for byte: odd sizes, every
 // extent source, regular files and loop-device block devices.
 #include <gtest/gtest.h>
+#include <liburing.h>
 #include <fstream>
 #include <tuple>
 #include <unistd.h>
@@ -193,16 +194,34 @@ TEST(CopyWhole, FileSystemWithoutODirectFallsBackToBufferedIO)
 // On a kernel without SINGLE_ISSUER/DEFER_TASKRUN (4096 | 8192), or without
 // COOP_TASKRUN (256) too, io_uring setup refuses them with EINVAL (a shim
 // plays that kernel); resync falls back to fewer flags and copies all the
-// same.  The shim's log shows the sets asked for, in order.
+// same.  The shim's log shows the sets asked for, in order.  A case whose
+// allowed set this kernel itself refuses (DEFER_TASKRUN came in 6.1,
+// COOP_TASKRUN in 5.19) cannot be played by the shim, and is skipped.
+bool kernel_takes_ring_flags(unsigned flags)
+{
+	struct io_uring ring;
+	struct io_uring_params p = {};
+	p.flags = flags;
+	if (io_uring_queue_init_params(4, &ring, &p))
+		return false;
+	io_uring_queue_exit(&ring);
+	return true;
+}
+
 TEST(Ring, SetupFlagsFallBackOnEinval)
 {
 	std::string shim = rt::bin_dir() + "/../tests/shim/uring_old_kernel.so";
 	ASSERT_EQ(access(shim.c_str(), R_OK), 0) << shim << " is not built (make all)";
+	std::string unsupported;
 	for (auto [allowed, want] :
 	     { std::pair<std::string, std::string>{ "256",
 						    "flags=12544 ret=-22\nflags=256 ret=0\n" },
 	       { "0", "flags=12544 ret=-22\nflags=256 ret=-22\nflags=0 ret=0\n" },
 	       { "12544", "flags=12544 ret=0\n" } }) {
+		if (!kernel_takes_ring_flags((unsigned)std::stoul(allowed))) {
+			unsupported += " " + allowed;
+			continue;
+		}
 		rt::TempDir tmp;
 		std::string s = tmp.path("s"), d = tmp.path("d"), log = tmp.path("log");
 		rt::Bytes src = rt::random_bytes(8 << 20, 49);
@@ -221,6 +240,9 @@ TEST(Ring, SetupFlagsFallBackOnEinval)
 		rt::Bytes b = rt::read_file(log);
 		EXPECT_EQ(std::string(b.begin(), b.end()), want) << allowed;
 	}
+	if (!unsupported.empty())
+		GTEST_SKIP() << "this kernel refuses the io_uring setup flags of the cases"
+			     << unsupported << "; the others passed";
 }
 
 } // namespace

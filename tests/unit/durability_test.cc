@@ -119,9 +119,12 @@ TEST(Durability, CheckpointsFollowTargetFlushesAndTheRunEndsFlushed)
 // A checkpoint onto a file target flushes with the pipeline still busy: at
 // some flush of the target the ring holds requests not yet completed (the
 // shim reads them from /proc/self/fdinfo), where a loop that drained first
-// would always hold none; the copy still ends identical, and the other
-// durability tests hold the contract (a checkpoint follows a flush covering
-// every block it retires).
+// would always hold none.  The copy also goes on submitting while a flush
+// runs: the shim holds the first flush of the target until the ring took 4
+// more requests (10 s at most), which a copy stalled behind the flush never
+// gives it.  The copy still ends identical, and the other durability tests
+// hold the contract (a checkpoint follows a flush covering every block it
+// retires).
 TEST(Durability, CheckpointFlushesBesideRequestsInFlight)
 {
 	rt::TempDir tmp;
@@ -132,7 +135,8 @@ TEST(Durability, CheckpointFlushesBesideRequestsInFlight)
 	std::string shim = rt::bin_dir() + "/../tests/shim/flushlog.so";
 	ASSERT_EQ(access(shim.c_str(), R_OK), 0) << shim << " is not built (make all)";
 	std::string out;
-	ASSERT_EQ(rt::sh("RESYNC_SHIM_LOG='" + log + "' LD_PRELOAD='" + shim +
+	ASSERT_EQ(rt::sh("RESYNC_SHIM_LOG='" + log + "' RESYNC_SHIM_HOLD_PATH='" + real(d) +
+				 "' LD_PRELOAD='" + shim +
 				 "' ASAN_OPTIONS=verify_asan_link_order=0 '" + rt::bin_dir() +
 				 "/resync' copy '" + s + "' '" + d + "' --checkpoint '" + ck +
 				 "' --checkpoint-interval 0 --checkpoint-bytes 1M --queue-depth 8" +
@@ -143,10 +147,15 @@ TEST(Durability, CheckpointFlushesBesideRequestsInFlight)
 	EXPECT_TRUE(rt::read_file(d) == rt::read_file(s));
 	std::string target = real(d), op, a, busy, line;
 	std::ifstream in(log);
-	int flushes = 0, beside = 0;
+	int flushes = 0, beside = 0, held = 0;
 	while (std::getline(in, line)) {
 		std::istringstream ls(line);
 		ls >> op >> a >> busy;
+		if (op == "held" && a == target) {
+			held++;
+			EXPECT_GE(std::stol(busy.substr(busy.find('=') + 1)), 4)
+				<< "no requests were submitted while the checkpoint's flush ran";
+		}
 		if (op != "fdatasync" || a != target)
 			continue;
 		flushes++;
@@ -154,6 +163,7 @@ TEST(Durability, CheckpointFlushesBesideRequestsInFlight)
 	}
 	EXPECT_GE(flushes, 16) << "one per checkpoint (every MiB) and the last";
 	EXPECT_GT(beside, 0) << "every flush of the target waited for the pipeline to drain";
+	EXPECT_EQ(held, 1);
 }
 
 // A checkpoint's flush that fails (the disk reports EIO from its cache
@@ -182,6 +192,46 @@ TEST(Durability, FailingCheckpointFlushRetiresNothingItCovered)
 	EXPECT_NE(out.find("target " + d + ": flush: Input/output error"), std::string::npos)
 		<< out;
 	expect_planned(ck, differing(src, rt::read_file(d)));
+}
+
+// The kernel reports a failed cache flush once and marks the pages clean, so
+// the next flush succeeds without the data (the shim fails the target's
+// first flush only).  The run must fail with that EIO and record nothing
+// after it: the checkpoint stays the one saved before the first write, with
+// every block planned, and the rerun resumes it to an identical target.
+TEST(Durability, FlushFailingOnceRetiresNothingAfterIt)
+{
+	rt::TempDir tmp;
+	std::string s = tmp.path("s"), d = tmp.path("d"), ck = tmp.path("ck");
+	rt::Bytes src = rt::random_bytes(32 * MiB, 49);
+	rt::write_file(s, src);
+	rt::write_file(d, rt::random_bytes(32 * MiB, 50));
+	std::vector<uint64_t> all = differing(src, rt::read_file(d));
+	ASSERT_EQ(all.size(), 32 * MiB / Blk);
+	std::string shim = rt::bin_dir() + "/../tests/shim/flush_fail.so";
+	ASSERT_EQ(access(shim.c_str(), R_OK), 0) << shim << " is not built (make all)";
+	std::string cmd = "'" + rt::bin_dir() + "/resync' copy '" + s + "' '" + d +
+			  "' --checkpoint '" + ck +
+			  "' --checkpoint-interval 0 --checkpoint-bytes 1M --queue-depth 8 --json";
+	std::string out;
+	int rc = rt::sh("RESYNC_SHIM_FLUSH_FAIL='" + real(d) +
+				"' RESYNC_SHIM_FLUSH_FAILS=1 LD_PRELOAD='" + shim +
+				"' ASAN_OPTIONS=verify_asan_link_order=0 " + cmd + " 2>&1",
+			&out);
+	EXPECT_EQ(rc, 1) << out;
+	EXPECT_NE(out.find("\"errno\":\"EIO\""), std::string::npos) << out;
+	EXPECT_NE(out.find("target " + d + ": flush: Input/output error"), std::string::npos)
+		<< out;
+	resync_bitmap *b;
+	ASSERT_EQ(resync_bitmap_load(&b, ck.c_str()), 0) << out;
+	EXPECT_EQ(resync_bitmap_dirty_bytes(b), 32 * MiB)
+		<< "the checkpoint retired blocks after the failed flush";
+	resync_bitmap_free(b);
+
+	ASSERT_EQ(rt::sh(cmd + " 2>&1", &out), 0) << out;
+	EXPECT_NE(out.find("\"resumed\":true"), std::string::npos) << out;
+	EXPECT_NE(out.find("\"bytes_planned\":33554432"), std::string::npos) << out;
+	EXPECT_TRUE(rt::read_file(d) == src);
 }
 
 // A write that comes back short and then fails (the file size limit) must

@@ -168,6 +168,13 @@ int resync_set_write_mode(resync *r, enum resync_write_mode mode);
 int resync_set_block_size(resync *r, uint32_t bytes);
 /* Bytes per second, 0 for unlimited. */
 int resync_set_rate_limit(resync *r, uint64_t bytes_per_sec);
+/* At most this many bytes of I/O buffers, plan bitmaps and verify digests
+ * per run (0: no limit).  Requests keep their size (at least one block); a
+ * run lowers its queue depth to fit, and fails with -ENOMEM before writing
+ * anything when depth 1 does not.  resync_memory_used(): what the last run
+ * held of these (set once its plan is made).  Since RESYNC_0.3. */
+int resync_set_memory_limit(resync *r, uint64_t bytes);
+uint64_t resync_memory_used(const resync *r);
 /* A rate limit shared by several handles that run at once (one thread
  * each): the copies of all members together take at most bytes_per_sec (0:
  * no shared limit).  Members that want more than the group gives share it
