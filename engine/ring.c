@@ -1,7 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* The engine's io_uring (ring.h): SQEs that carry their completion. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include "ring.h"
 
 /* Only resync_run()'s thread submits to and reaps from the ring, so the
@@ -27,13 +33,66 @@ int rs_ring_init(struct rs_ring *rg, unsigned entries)
 	return ret;
 }
 
+/* Whether one of the calling thread's io-wq workers (threads of this process
+ * named iou-wrk-<tid>) is running or runnable.  Unreadable /proc: no. */
+static bool worker_running(void)
+{
+	char want[32], path[300], buf[256];
+	snprintf(want, sizeof want, "(iou-wrk-%d) ", (int)gettid());
+	DIR *d = opendir("/proc/self/task");
+	if (!d)
+		return false;
+	bool running = false;
+	struct dirent *e;
+	while (!running && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t n = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = 0;
+		/* "tid (comm) S ...": the comm of a worker has no ')' in it. */
+		const char *c = strchr(buf, '(');
+		size_t len = strlen(want);
+		running = c && !strncmp(c, want, len) && c[len] == 'R';
+	}
+	closedir(d);
+	return running;
+}
+
+/* Once resync_run() returns nothing of the run may hold its files: an
+ * appliance unmounts or detaches right after.  A request the kernel punted
+ * to an io-wq worker (buffered I/O on a file system without nowait support,
+ * every fallocate) holds the file, fixed or not, until the request is freed,
+ * and the worker drops its reference only after it queued the completion we
+ * reaped: a worker preempted in between frees the request later, and after
+ * the ring is closed that free runs on a kernel work queue, whose fput is
+ * deferred again; an umount meanwhile fails with EBUSY (unregistering the
+ * files does not wait for requests on current kernels).  So the drain below:
+ * with every completion reaped, wait until no worker of this thread is
+ * running (the late frees are then queued on the ring), run the ring's
+ * queued work here, where the last fput completes before the syscall
+ * returns, and only then close the ring.  The wait is bounded by
+ * RS_RING_DRAIN_MS: a worker starved for longer only delays the release,
+ * as before. */
+#define RS_RING_DRAIN_MS 5000
+
 void rs_ring_exit(struct rs_ring *rg)
 {
-	/* The kernel tears a ring down in the background: files still
-	 * registered would stay open for a while after resync_run() returned,
-	 * and an umount right after the copy would fail with EBUSY. */
 	if (rg->files_registered)
 		io_uring_unregister_files(&rg->ring);
+	if (!rg->pending) {
+		for (unsigned ms = 0; ms < RS_RING_DRAIN_MS && worker_running(); ms++) {
+			struct timespec ts = { .tv_sec = 0, .tv_nsec = 1000000 };
+			nanosleep(&ts, NULL);
+		}
+		io_uring_get_events(&rg->ring);
+	}
 	io_uring_queue_exit(&rg->ring);
 }
 

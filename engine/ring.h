@@ -25,6 +25,8 @@ struct rs_ring {
 };
 
 int rs_ring_init(struct rs_ring *rg, unsigned entries);
+/* Closes the ring; once it returns, no file the ring used is held by it
+ * (waits, bounded, for io-wq's late frees: ring.c). */
 void rs_ring_exit(struct rs_ring *rg);
 /* A fresh SQE whose completion calls c->fn; submits to make room if needed.
  * Never NULL: when making room fails (io_uring_enter refusing the submit for

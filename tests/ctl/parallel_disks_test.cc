@@ -47,6 +47,8 @@ std::vector<double> write_times(const std::string &log)
 
 } // namespace
 
+static const char *kFull = R"({"change_source":"full","request_size":16384})";
+
 class ParallelDisks : public CtlTest {
 protected:
 	static constexpr size_t kSize = 4 << 20;
@@ -127,18 +129,39 @@ protected:
 		EXPECT_EQ(jnum(vm, "ReplicationHealth"), 1);
 	}
 
+	// A failback --wait of every disk in full, which completes.
+	void full_failback()
+	{
+		CliRun r = ctl(
+			{ "failback", "vm", "--settings", kFull, "--wait", "--timeout", "120" });
+		ASSERT_EQ(r.rv, 0u) << r.out;
+		expect_completed(r.obj("Job"));
+	}
+
+	// The next failback after job stopped: it completes, every disk resumed
+	// from job's checkpoints, and the targets equal the images.
+	void resumed_failback(const std::string &job)
+	{
+		CliRun r = ctl({ "failback", "vm", "--settings", R"({"change_source":"full"})",
+				 "--wait", "--timeout", "120" });
+		ASSERT_EQ(r.rv, 0u) << r.out;
+		json_object *j = r.obj("Job");
+		expect_completed(j, true);
+		for (size_t i = 0; i < targets.size(); i++) {
+			EXPECT_EQ(jstr(disk_of(j, i), "ResumedFrom"), job) << "disk " << i;
+			EXPECT_TRUE(jbool(disk_of(j, i), "Resumed")) << "disk " << i;
+		}
+		expect_identical();
+	}
+
 	std::vector<std::string> targets, images, logs;
 	std::vector<pid_t> servers;
 };
 
-static const char *kFull = R"({"change_source":"full","request_size":16384})";
-
 TEST_F(ParallelDisks, TwoDisksCopiedConcurrently)
 {
 	ASSERT_NO_FATAL_FAILURE(make_vm(2, true));
-	CliRun r = ctl({ "failback", "vm", "--settings", kFull, "--wait", "--timeout", "120" });
-	ASSERT_EQ(r.rv, 0u) << r.out;
-	expect_completed(r.obj("Job"));
+	ASSERT_NO_FATAL_FAILURE(full_failback());
 	EXPECT_TRUE(overlap(0, 1));
 	expect_identical();
 }
@@ -149,9 +172,7 @@ TEST_F(ParallelDisks, SequentialSettingCopiesOneAfterTheOther)
 {
 	ASSERT_NO_FATAL_FAILURE(make_vm(2, true));
 	ScopedEnv seq("RESYNCCTL_SEQUENTIAL_DISKS", "1");
-	CliRun r = ctl({ "failback", "vm", "--settings", kFull, "--wait", "--timeout", "120" });
-	ASSERT_EQ(r.rv, 0u) << r.out;
-	expect_completed(r.obj("Job"));
+	ASSERT_NO_FATAL_FAILURE(full_failback());
 	EXPECT_FALSE(overlap(0, 1));
 	expect_identical();
 }
@@ -159,9 +180,7 @@ TEST_F(ParallelDisks, SequentialSettingCopiesOneAfterTheOther)
 TEST_F(ParallelDisks, ThreeDisksCopiedConcurrently)
 {
 	ASSERT_NO_FATAL_FAILURE(make_vm(3, true));
-	CliRun r = ctl({ "failback", "vm", "--settings", kFull, "--wait", "--timeout", "120" });
-	ASSERT_EQ(r.rv, 0u) << r.out;
-	expect_completed(r.obj("Job"));
+	ASSERT_NO_FATAL_FAILURE(full_failback());
 	// A moment when all three servers were writing: the latest first write
 	// comes before the earliest last one.
 	double first = 0, last = 1e9;
@@ -333,16 +352,7 @@ TEST_F(ParallelDisks, SuspendResumeTerminateThenResumeIdentical)
 	EXPECT_TRUE(jbool(disk_of(vm, 0), "Inconsistent"));
 	EXPECT_TRUE(jbool(disk_of(vm, 1), "Inconsistent"));
 
-	CliRun r = ctl({ "failback", "vm", "--settings", R"({"change_source":"full"})", "--wait",
-			 "--timeout", "120" });
-	ASSERT_EQ(r.rv, 0u) << r.out;
-	j = r.obj("Job");
-	expect_completed(j, true);
-	for (size_t i = 0; i < 2; i++) {
-		EXPECT_EQ(jstr(disk_of(j, i), "ResumedFrom"), job) << "disk " << i;
-		EXPECT_TRUE(jbool(disk_of(j, i), "Resumed")) << "disk " << i;
-	}
-	expect_identical();
+	ASSERT_NO_FATAL_FAILURE(resumed_failback(job));
 }
 
 // kill -9 of the worker while both disks copy: the job is failed with status
@@ -364,14 +374,5 @@ TEST_F(ParallelDisks, KillNineThenFailbackResumesEveryDisk)
 	j = wait_job(
 		job, [](json_object *o) { return jnum(o, "JobState") == 10; }, 10000);
 	EXPECT_EQ(jnum(j, "ErrorCode"), 32771);
-	CliRun r = ctl({ "failback", "vm", "--settings", R"({"change_source":"full"})", "--wait",
-			 "--timeout", "120" });
-	ASSERT_EQ(r.rv, 0u) << r.out;
-	j = r.obj("Job");
-	expect_completed(j, true);
-	for (size_t i = 0; i < 2; i++) {
-		EXPECT_EQ(jstr(disk_of(j, i), "ResumedFrom"), job) << "disk " << i;
-		EXPECT_TRUE(jbool(disk_of(j, i), "Resumed")) << "disk " << i;
-	}
-	expect_identical();
+	ASSERT_NO_FATAL_FAILURE(resumed_failback(job));
 }

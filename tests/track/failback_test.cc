@@ -139,6 +139,36 @@ protected:
 			 "idle=100" };
 	}
 
+	enum class Stop { Clean, Kill9 };
+	// failover --track, then the recovery VM's writes through a server that
+	// tracks them for generation gen and stops cleanly or is killed -9.
+	void track_vm_writes(Stop how = Stop::Clean, const char *gen = kGen)
+	{
+		ASSERT_NO_FATAL_FAILURE(failover());
+		trk::Nbdkit srv(d, image, log, serve_args(gen));
+		ASSERT_TRUE(srv.ok()) << srv.log();
+		vm_writes(srv);
+		if (how == Stop::Kill9)
+			srv.kill9();
+		else
+			ASSERT_EQ(srv.stop(), 0) << srv.log();
+	}
+
+	// Recovery point rp1 of the image; with name_log its disk names the log.
+	void add_point(bool name_log = false)
+	{
+		std::string disk = "disk0=" + image + (name_log ? ",track=" + log : "");
+		ASSERT_EQ(ctl({ "recovery-point", "add", "web01", "rp1", "--disk", disk })->rv(),
+			  0);
+	}
+
+	// A failback that completed: the VM is failed back, the target is the image.
+	void expect_failed_back()
+	{
+		EXPECT_EQ(vm_state(), 14);
+		EXPECT_EQ(rt::read_file(target), rt::read_file(image));
+	}
+
 	// failback --wait; the job record afterwards.
 	json_object *failback(int64_t want_rv, const std::string &settings = "")
 	{
@@ -182,8 +212,7 @@ TEST_F(TrackFailback, FailoverRecordsTheLogAndTheTargetsGenerationAsBase)
 	EXPECT_EQ(str(vm->json, { "Vm", "Disks", 0, "TrackingLog", "BaseGenerationId" }), kGen);
 
 	// A recovery point added now names the log for the disk.
-	ASSERT_EQ(ctl({ "recovery-point", "add", "web01", "rp1", "--disk", "disk0=" + image })->rv(),
-		  0);
+	ASSERT_NO_FATAL_FAILURE(add_point());
 	auto rp = ctl({ "recovery-point", "show", "web01", "rp1" });
 	EXPECT_EQ(str(rp->json, { "RecoveryPoint", "Disks", 0, "ChangeRecord", "Kind" }), "track");
 	EXPECT_EQ(str(rp->json, { "RecoveryPoint", "Disks", 0, "ChangeRecord", "Path" }), log);
@@ -223,15 +252,8 @@ TEST_F(TrackFailback, FailoverRefusesTracksItCannotRecord)
 
 TEST_F(TrackFailback, CleanLogCopiesOnlyTheTrackedBlocks)
 {
-	failover();
-	{
-		trk::Nbdkit srv(d, image, log, serve_args());
-		ASSERT_TRUE(srv.ok()) << srv.log();
-		vm_writes(srv);
-		ASSERT_EQ(srv.stop(), 0) << srv.log();
-	}
-	ASSERT_EQ(ctl({ "recovery-point", "add", "web01", "rp1", "--disk", "disk0=" + image })->rv(),
-		  0);
+	ASSERT_NO_FATAL_FAILURE(track_vm_writes());
+	ASSERT_NO_FATAL_FAILURE(add_point());
 	json_object *job = failback(0);
 	ASSERT_NE(job, nullptr);
 	EXPECT_EQ(num(job, { "JobState" }), 7);
@@ -243,8 +265,7 @@ TEST_F(TrackFailback, CleanLogCopiesOnlyTheTrackedBlocks)
 		  "track change record is consistent and its generation matches the target");
 	EXPECT_EQ(num(job, { "BytesToCopy" }), (int64_t)(kWrittenBlocks * kGran));
 	EXPECT_EQ(num(job, { "BytesCopied" }), (int64_t)(kWrittenBlocks * kGran));
-	EXPECT_EQ(vm_state(), 14);
-	EXPECT_EQ(rt::read_file(target), rt::read_file(image));
+	expect_failed_back();
 
 	// The failback is complete: the log is spent, a new point gets no default.
 	ASSERT_EQ(ctl({ "recovery-point", "add", "web01", "rp2", "--disk", "disk0=" + image })->rv(),
@@ -255,15 +276,8 @@ TEST_F(TrackFailback, CleanLogCopiesOnlyTheTrackedBlocks)
 
 TEST_F(TrackFailback, KilledServersLogIsTrustedWithItsHotRegions)
 {
-	failover();
-	{
-		trk::Nbdkit srv(d, image, log, serve_args());
-		ASSERT_TRUE(srv.ok()) << srv.log();
-		vm_writes(srv);
-		srv.kill9();
-	}
-	ASSERT_EQ(ctl({ "recovery-point", "add", "web01", "rp1", "--disk", "disk0=" + image })->rv(),
-		  0);
+	ASSERT_NO_FATAL_FAILURE(track_vm_writes(Stop::Kill9));
+	ASSERT_NO_FATAL_FAILURE(add_point());
 	json_object *job = failback(0);
 	ASSERT_NE(job, nullptr);
 	EXPECT_EQ(num(job, { "JobState" }), 7);
@@ -274,26 +288,18 @@ TEST_F(TrackFailback, KilledServersLogIsTrustedWithItsHotRegions)
 		  "or still runs): its 5 hot regions are counted as written (an "
 		  "over-approximation), and its generation matches the target");
 	EXPECT_EQ(num(job, { "BytesToCopy" }), (int64_t)(kWrittenRegions * kRegion));
-	EXPECT_EQ(vm_state(), 14);
-	EXPECT_EQ(rt::read_file(target), rt::read_file(image));
+	expect_failed_back();
 }
 
 TEST_F(TrackFailback, RestartedServersRecoveredLogIsTrusted)
 {
-	failover();
-	{
-		trk::Nbdkit srv(d, image, log, serve_args());
-		ASSERT_TRUE(srv.ok()) << srv.log();
-		vm_writes(srv);
-		srv.kill9();
-	}
+	ASSERT_NO_FATAL_FAILURE(track_vm_writes(Stop::Kill9));
 	{
 		trk::Nbdkit srv(d, image, log, serve_args());
 		ASSERT_TRUE(srv.ok()) << srv.log();
 		ASSERT_EQ(srv.stop(), 0) << srv.log();
 	}
-	ASSERT_EQ(ctl({ "recovery-point", "add", "web01", "rp1", "--disk", "disk0=" + image })->rv(),
-		  0);
+	ASSERT_NO_FATAL_FAILURE(add_point());
 	json_object *job = failback(0);
 	ASSERT_NE(job, nullptr);
 	EXPECT_EQ(num(job, { "JobState" }), 7);
@@ -303,23 +309,13 @@ TEST_F(TrackFailback, RestartedServersRecoveredLogIsTrusted)
 		  "are counted as written (an over-approximation), and its generation matches "
 		  "the target");
 	EXPECT_EQ(num(job, { "BytesToCopy" }), (int64_t)(kWrittenRegions * kRegion));
-	EXPECT_EQ(vm_state(), 14);
-	EXPECT_EQ(rt::read_file(target), rt::read_file(image));
+	expect_failed_back();
 }
 
 TEST_F(TrackFailback, LogOfAnotherGenerationMeansCompare)
 {
-	failover();
-	{
-		trk::Nbdkit srv(d, image, log, serve_args(kOther));
-		ASSERT_TRUE(srv.ok()) << srv.log();
-		vm_writes(srv);
-		ASSERT_EQ(srv.stop(), 0) << srv.log();
-	}
-	ASSERT_EQ(ctl({ "recovery-point", "add", "web01", "rp1", "--disk",
-			"disk0=" + image + ",track=" + log })
-			  ->rv(),
-		  0);
+	ASSERT_NO_FATAL_FAILURE(track_vm_writes(Stop::Clean, kOther));
+	ASSERT_NO_FATAL_FAILURE(add_point(true));
 	json_object *job = failback(0);
 	ASSERT_NE(job, nullptr);
 	EXPECT_EQ(num(job, { "JobState" }), 7);
@@ -328,19 +324,12 @@ TEST_F(TrackFailback, LogOfAnotherGenerationMeansCompare)
 	EXPECT_EQ(str(job, { "Disks", 0, "TrustReason" }),
 		  std::string("generation mismatch: change record is relative to ") + kOther +
 			  ", target holds " + kGen);
-	EXPECT_EQ(vm_state(), 14);
-	EXPECT_EQ(rt::read_file(target), rt::read_file(image));
+	expect_failed_back();
 }
 
 TEST_F(TrackFailback, CorruptedLogMeansCompareAndIsLeftAlone)
 {
-	failover();
-	{
-		trk::Nbdkit srv(d, image, log, serve_args());
-		ASSERT_TRUE(srv.ok()) << srv.log();
-		vm_writes(srv);
-		ASSERT_EQ(srv.stop(), 0) << srv.log();
-	}
+	ASSERT_NO_FATAL_FAILURE(track_vm_writes());
 	// One flipped bit in the first body block: its checksum fails, in a
 	// closed log, where no torn write can excuse it.
 	struct rc_track t;
@@ -358,8 +347,7 @@ TEST_F(TrackFailback, CorruptedLogMeansCompareAndIsLeftAlone)
 	ASSERT_NE(trk::read_log(log, &t, &why), 0);
 	std::string sum = rt::sha256(log);
 
-	ASSERT_EQ(ctl({ "recovery-point", "add", "web01", "rp1", "--disk", "disk0=" + image })->rv(),
-		  0);
+	ASSERT_NO_FATAL_FAILURE(add_point());
 	// Asked for explicitly, the record is refused with nothing changed.
 	EXPECT_EQ(failback(32773, "{\"change_source\": \"bitmap\"}"), nullptr);
 	EXPECT_EQ(vm_state(), 5);
@@ -369,8 +357,7 @@ TEST_F(TrackFailback, CorruptedLogMeansCompareAndIsLeftAlone)
 	EXPECT_EQ(str(job, { "Disks", 0, "ChangeSource" }), "compare");
 	EXPECT_EQ(str(job, { "Disks", 0, "TrustRule" }), "record-unusable");
 	EXPECT_EQ(str(job, { "Disks", 0, "TrustReason" }), "tracking log " + log + ": " + why);
-	EXPECT_EQ(vm_state(), 14);
-	EXPECT_EQ(rt::read_file(target), rt::read_file(image));
+	expect_failed_back();
 	EXPECT_EQ(rt::sha256(log), sum);
 }
 
@@ -379,8 +366,7 @@ TEST_F(TrackFailback, MissingLogMeansCompareOr32779WhenAskedFor)
 	failover();
 	// The server never ran: no log.  The image still differs from the target.
 	rt::pwrite_at(image, 5 << 20, rt::random_bytes(4096, 99));
-	ASSERT_EQ(ctl({ "recovery-point", "add", "web01", "rp1", "--disk", "disk0=" + image })->rv(),
-		  0);
+	ASSERT_NO_FATAL_FAILURE(add_point());
 	std::string before = rt::sha256(state + "/vms/web01.json");
 	EXPECT_EQ(failback(32779, "{\"change_source\": \"bitmap\"}"), nullptr);
 	EXPECT_EQ(rt::sha256(state + "/vms/web01.json"), before);
@@ -391,8 +377,7 @@ TEST_F(TrackFailback, MissingLogMeansCompareOr32779WhenAskedFor)
 	EXPECT_EQ(str(job, { "Disks", 0, "TrustRule" }), "record-unusable");
 	EXPECT_EQ(str(job, { "Disks", 0, "TrustReason" }),
 		  "tracking log " + log + ": No such file or directory");
-	EXPECT_EQ(vm_state(), 14);
-	EXPECT_EQ(rt::read_file(target), rt::read_file(image));
+	expect_failed_back();
 }
 
 TEST_F(TrackFailback, LogOfAnotherDiskSizeMeansCompare)
@@ -406,8 +391,7 @@ TEST_F(TrackFailback, LogOfAnotherDiskSizeMeansCompare)
 		ASSERT_EQ(srv.stop(), 0) << srv.log();
 	}
 	rt::pwrite_at(image, 7 << 20, rt::random_bytes(4096, 7));
-	ASSERT_EQ(ctl({ "recovery-point", "add", "web01", "rp1", "--disk", "disk0=" + image })->rv(),
-		  0);
+	ASSERT_NO_FATAL_FAILURE(add_point());
 	std::string sum = rt::sha256(log);
 	json_object *job = failback(0);
 	ASSERT_NE(job, nullptr);
@@ -422,17 +406,8 @@ TEST_F(TrackFailback, LogOfAnotherDiskSizeMeansCompare)
 
 TEST_F(TrackFailback, ExplicitBitmapSourceUsesATrustedLog)
 {
-	failover();
-	{
-		trk::Nbdkit srv(d, image, log, serve_args());
-		ASSERT_TRUE(srv.ok()) << srv.log();
-		vm_writes(srv);
-		ASSERT_EQ(srv.stop(), 0) << srv.log();
-	}
-	ASSERT_EQ(ctl({ "recovery-point", "add", "web01", "rp1", "--disk",
-			"disk0=" + image + ",track=" + log })
-			  ->rv(),
-		  0);
+	ASSERT_NO_FATAL_FAILURE(track_vm_writes());
+	ASSERT_NO_FATAL_FAILURE(add_point(true));
 	json_object *job = failback(0, "{\"change_source\": \"bitmap\"}");
 	ASSERT_NE(job, nullptr);
 	EXPECT_EQ(num(job, { "JobState" }), 7);

@@ -2,12 +2,17 @@
 // After a copy the target equals the source byte for byte: odd sizes, every
 // extent source, regular files and loop-device block devices.
 #include <gtest/gtest.h>
+#include <cerrno>
+#include <cstring>
 #include <liburing.h>
 #include <fstream>
 #include <tuple>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <resync/resync.h>
 #include "engine_util.h"
+#include "stress.h"
 #include "testutil.h"
 
 namespace {
@@ -189,6 +194,41 @@ TEST(CopyWhole, FileSystemWithoutODirectFallsBackToBufferedIO)
 	EXPECT_EQ(r.st.source_direct, 0u);
 	EXPECT_EQ(r.st.target_direct, 0u);
 	EXPECT_TRUE(out == src);
+}
+
+// The promise an appliance relies on: once resync_run() returned, nothing of
+// the run holds the file system, so it unmounts at once (umount(2) straight
+// after, no shell in between to give the kernel time).  ramfs takes no
+// nowait I/O, so every request goes through io_uring's workers, whose last
+// reference on a request may drop after its completion was reaped; the
+// zeroed half adds the zeroing requests.  Each round is a fresh mount.
+TEST(CopyWhole, FileSystemUnmountsRightAfterEveryRun)
+{
+	rt::TempDir tmp;
+	std::string dir = tmp.path("ramfs");
+	ASSERT_EQ(mkdir(dir.c_str(), 0700), 0);
+	rt::Bytes src = rt::random_bytes(1 << 20, 7);
+	std::fill(src.begin() + (1 << 19), src.end(), 0);
+	rt::Bytes old = rt::random_bytes(1 << 20, 8);
+	int rounds = rt::rounds(40, 400);
+	for (int i = 0; i < rounds; i++) {
+		ASSERT_EQ(mount("none", dir.c_str(), "ramfs", 0, nullptr), 0) << strerror(errno);
+		rt::write_file(dir + "/s", src);
+		rt::write_file(dir + "/d", old);
+		RunResult r =
+			run_engine(dir + "/s", dir + "/d", RESYNC_FULL, nullptr, 0, [](resync *h) {
+				ASSERT_EQ(resync_set_request_size(h, 65536), 0);
+			});
+		if (i == 0) {
+			EXPECT_TRUE(rt::read_file(dir + "/d") == src);
+		}
+		int ret = umount(dir.c_str()), err = errno;
+		if (ret)
+			umount2(dir.c_str(), MNT_DETACH); // leaves no mount behind a failure
+		ASSERT_EQ(ret, 0) << "round " << i << ": " << strerror(err)
+				  << ": the run still held its file system";
+		ASSERT_EQ(r.ret, 0) << r.error;
+	}
 }
 
 // On a kernel without SINGLE_ISSUER/DEFER_TASKRUN (4096 | 8192), or without
