@@ -223,7 +223,7 @@ $(SHIMS): $(B)/tests/shim/%.so: tests/shim/%.c $(wildcard tests/shim/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) -D_GNU_SOURCE -O2 -g -std=gnu11 -fPIC -shared $(WARN) -o $@ $< -ldl
 
-$(B)/resync.pc: engine/resync.pc.in Makefile
+$(B)/resync.pc: engine/resync.pc.in Makefile VERSION
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(patsubst $(PREFIX)%,$${prefix}%,$(LIBDIR))|' \
 	    -e 's|@INCDIR@|$(patsubst $(PREFIX)%,$${prefix}%,$(INCDIR))|; s|@VERSION@|$(VERSION)|' $< > $@
 

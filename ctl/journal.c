@@ -448,6 +448,19 @@ int ctl_journal_last(struct ctl_store *s, uint64_t *last)
 	return err;
 }
 
+/* 0.2.0 wrote a job event's id as "Job": readers see one key, "JobId"
+ * (the line's checksum was verified before). */
+static void upgrade_job_key(json_object *ev)
+{
+	json_object *v;
+
+	if (json_object_object_get_ex(ev, "Job", &v) && json_object_is_type(v, json_type_string) &&
+	    !json_object_object_get_ex(ev, "JobId", NULL)) {
+		json_object_object_add(ev, "JobId", json_object_get(v));
+		json_object_object_del(ev, "Job");
+	}
+}
+
 struct collect {
 	uint64_t after;
 	size_t max;
@@ -477,6 +490,7 @@ static int collect_line(void *arg, uint64_t id, const char *line, size_t n)
 	}
 	json_tokener_free(tok);
 	json_object_object_del(o, "Xxh64");
+	upgrade_job_key(o);
 	json_object_array_add(c->arr, o);
 	return json_object_array_length(c->arr) >= c->max;
 }

@@ -622,6 +622,31 @@ TEST_F(Journal, SweptJobFolderIsJournaledAsRemoved)
 	EXPECT_EQ(jstr(evs[0], "VirtualSystem"), "vm");
 }
 
+// A journal 0.2.0 wrote names a job event's id "Job": it reads back as
+// "JobId", so streams, ?job= filters and the sweep's VM lookup see it.
+TEST_F(Journal, JobKeyOf020IsReadAsJobId)
+{
+	add_vm("vm", 1 << 20);
+	const std::string id = "2b1f6a52-3c4d-4e5f-8a9b-0c1d2e3f4a5b";
+	json_object *created = json_object_new_object();
+	json_object_object_add(created, "Kind", json_object_new_string("JobCreated"));
+	json_object_object_add(created, "VirtualSystem", json_object_new_string("vm"));
+	json_object_object_add(created, "Job", json_object_new_string(id.c_str()));
+	uint64_t cid = 0;
+	ASSERT_EQ(ctl_journal_append(store(), created, &cid), 0);
+	json_object_put(created);
+	std::vector<json_object *> evs = events(cid - 1);
+	ASSERT_EQ(evs.size(), 1u);
+	EXPECT_EQ(jstr(evs[0], "JobId"), id);
+	EXPECT_FALSE(json_object_object_get_ex(evs[0], "Job", nullptr));
+	ASSERT_EQ(mkdir((state + "/jobs/" + id).c_str(), 0700), 0);
+	ASSERT_EQ(ctl({ "vm", "list" }).rv, 0u);
+	evs = events(cid);
+	ASSERT_EQ(evs.size(), 1u);
+	EXPECT_EQ(jstr(evs[0], "Kind"), "JobRemoved");
+	EXPECT_EQ(jstr(evs[0], "VirtualSystem"), "vm");
+}
+
 // Write-ahead (journal.h): a sweep that cannot journal JobRemoved leaves
 // the folder, so no job disappears without its event; the next sweep that
 // can journal removes it.

@@ -23,7 +23,7 @@ extern "C" {
 #endif
 
 #define RESYNC_VERSION_MAJOR 0
-#define RESYNC_VERSION_MINOR 2
+#define RESYNC_VERSION_MINOR 3
 
 typedef struct resync resync;
 
