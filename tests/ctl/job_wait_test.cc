@@ -5,9 +5,16 @@
 // value, only after the folder holding that record is synced, and also when
 // no watch can be made or the worker dies without writing its end.
 #include "harness.h"
+#include <dirent.h>
+#include <algorithm>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <chrono>
 #include <fstream>
 #include <future>
+#include <sstream>
+#include <thread>
 
 namespace {
 
@@ -55,6 +62,57 @@ std::vector<std::string> lines_of(const std::string &path)
 	return l;
 }
 
+std::string slurp(const std::string &path)
+{
+	std::ifstream f(path);
+	std::stringstream ss;
+	ss << f.rdbuf();
+	return ss.str();
+}
+
+// The pid of this test's child whose command line holds needle, or -1.
+pid_t child_running(const std::string &needle)
+{
+	DIR *d = opendir("/proc");
+	pid_t found = -1;
+	for (struct dirent *de; d && found < 0 && (de = readdir(d));) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		if (*end || pid <= 0)
+			continue;
+		std::string st = slurp("/proc/" + std::to_string(pid) + "/stat");
+		size_t paren = st.rfind(')');
+		if (paren == std::string::npos)
+			continue;
+		std::istringstream in(st.substr(paren + 2));
+		char state;
+		long ppid;
+		if (!(in >> state >> ppid) || ppid != getpid())
+			continue;
+		std::string cmd = slurp("/proc/" + std::to_string(pid) + "/cmdline");
+		std::replace(cmd.begin(), cmd.end(), '\0', ' ');
+		if (cmd.find(needle) != std::string::npos)
+			found = (pid_t)pid;
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+// Whether pid sleeps in poll(2) (ppoll where there is no poll): job wait's
+// only sleep, entered after it has read a record that is not final.
+bool sleeps_in_poll(pid_t pid)
+{
+	std::istringstream in(slurp("/proc/" + std::to_string(pid) + "/syscall"));
+	long nr = -1;
+	in >> nr;
+#ifdef SYS_poll
+	if (nr == SYS_poll)
+		return true;
+#endif
+	return nr == SYS_ppoll;
+}
+
 } // namespace
 
 TEST_F(JobWait, ReturnsTheExactFinalRecordWhenWokenByTheWatch)
@@ -86,7 +144,10 @@ TEST_F(JobWait, WithoutAWatchThePollReturnsTheSameFinalRecord)
 
 // A worker killed with -9 writes no end and renames nothing into the job's
 // folder, so no watch event comes: the fallback poll finds its lock free,
-// and the waiter reports the job it reaped (status unknown).
+// and the waiter reports the job it reaped (status unknown).  The kill comes
+// once the waiter sleeps in its wait, having read a Running record.  Its
+// --timeout is an hour: without the fallback it would sleep until then (it
+// rereads at its deadline), and the suite's own timeout would fail it.
 TEST_F(JobWait, ReturnsWhenTheWorkerDiesWithoutWritingItsEnd)
 {
 	std::string job = start(R"({"rate_limit":262144})");
@@ -94,10 +155,16 @@ TEST_F(JobWait, ReturnsWhenTheWorkerDiesWithoutWritingItsEnd)
 		job, [](json_object *o) { return jnum(o, "JobState") == 4; }, 20000);
 	ASSERT_EQ(jnum(j, "JobState"), 4);
 	auto waiter = std::async(std::launch::async, [&] {
-		return ctl({ "job", "wait", job, "--timeout", "60" });
+		return ctl({ "job", "wait", job, "--timeout", "3600" });
 	});
-	// The waiter is in its loop once it has read a Running record; a kill
-	// before that is the same case (it finds the lock free at once).
+	pid_t w_pid = -1;
+	auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+	while (std::chrono::steady_clock::now() < end &&
+	       ((w_pid = child_running("job wait " + job)) < 0 || !sleeps_in_poll(w_pid)))
+		std::this_thread::sleep_for(std::chrono::milliseconds(5));
+	ASSERT_GT(w_pid, 0) << "job wait never started";
+	ASSERT_TRUE(sleeps_in_poll(w_pid)) << "job wait never slept in its wait";
+	ASSERT_EQ(jnum(job_show(job), "JobState"), 4) << "the job ended before the kill";
 	ASSERT_EQ(kill((pid_t)jnum(j, "WorkerPid"), SIGKILL), 0);
 	CliRun w = waiter.get();
 	EXPECT_EQ(w.rv, 32771u) << w.out << w.err;
