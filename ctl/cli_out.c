@@ -1,13 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /* What every resyncctl command shares (cli.h): usage errors, human and JSON
- * output, names for numbers, and job wait with its progress bar. */
+ * output, names for numbers, and job wait with its progress bar.  Job wait
+ * wakes when a record is renamed into the job's folder (inotify: every save
+ * of the job record is a rename), so a caller learns of the end when it is
+ * written rather than at the next poll.  The poll stays, every
+ * WAIT_FALLBACK_MS, for what a watch cannot see (a file system without
+ * inotify; a worker killed before it wrote its end, which only its lock
+ * shows), and as the whole mechanism where no watch can be made. */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <unistd.h>
 #include "resync/return_codes.h"
 #include "resync/states.h"
@@ -219,36 +227,109 @@ static void draw_bar(json_object *job)
 	rc_progress_draw(stderr, &p);
 }
 
+enum {
+	WAIT_POLL_MS = 100,      /* no watch: today's poll */
+	WAIT_FALLBACK_MS = 1000, /* a watch: the bound on a change it misses */
+};
+
+/* An inotify descriptor watching the job's folder, or -1 (then the caller
+ * polls).  Only renames into it, and the folder's removal: not closes, since
+ * this reader's own reap opens the job's lock for writing, and a close it
+ * made would wake it again at once. */
+static int watch_job(struct cli *c, const char *id)
+{
+	char path[64 + NAME_MAX];
+	int fd;
+
+	if (!ctl_name_valid(id) || snprintf(path, sizeof(path), "/proc/self/fd/%d/%s",
+					    c->store.jobs, id) >= (int)sizeof(path))
+		return -1;
+	fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (fd < 0)
+		return -1;
+	if (inotify_add_watch(fd, path, IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Sleeps until the watched folder changes, the poll interval passes or the
+ * deadline comes, whichever is first; drains the events, since the caller
+ * rereads the record whatever they were. */
+static void wait_change(int ifd, int64_t deadline)
+{
+	int64_t left = deadline - rc_now_ms();
+	int ms = ifd < 0 ? WAIT_POLL_MS : WAIT_FALLBACK_MS;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+	if (left < ms)
+		ms = left > 0 ? (int)left : 0;
+	if (ifd < 0) {
+		usleep((useconds_t)ms * 1000);
+		return;
+	}
+	if (poll(&(struct pollfd){ .fd = ifd, .events = POLLIN }, 1, ms) > 0)
+		while (read(ifd, buf, sizeof(buf)) > 0)
+			;
+}
+
+/* The worker renames its final record into place and then fsyncs the
+ * folder; woken by the rename, this reader may see the record before that
+ * fsync ends.  Syncing the folder itself first means the end it reports
+ * survives a crash.  A file system that cannot sync a folder (EINVAL) or
+ * a read-only one (nothing there is pending) has nothing to wait for. */
+static int sync_job_dir(struct cli *c, const char *id)
+{
+	int dfd = ctl_open_dir(c->store.jobs, id), err = 0;
+
+	if (dfd < 0)
+		return dfd == -ENOENT ? 0 : dfd; /* removed since: nothing to vouch for */
+	if (fsync(dfd) < 0 && errno != EINVAL && errno != EROFS)
+		err = -errno;
+	close(dfd);
+	return err;
+}
+
 uint32_t cli_wait_job(struct cli *c, const char *id, long long timeout_ms, json_object **job,
 		      struct ctl_err *e)
 {
-	bool tty = isatty(STDERR_FILENO) && !c->json;
+	bool tty = isatty(STDERR_FILENO) && !c->json, drawn = false;
 	int64_t deadline = timeout_ms < 0 ? INT64_MAX : rc_now_ms() + timeout_ms;
-	uint32_t rv, st;
+	int ifd = watch_job(c, id), err;
+	uint32_t rv, st = 0;
 
 	*job = NULL;
 	for (;;) {
 		json_object_put(*job);
 		rv = ctl_job_get(&c->store, id, job, e);
 		if (rv)
-			return rv;
+			break;
 		st = (uint32_t)jint(*job, "JobState");
-		if (tty)
+		if (tty) {
 			draw_bar(*job);
+			drawn = true;
+		}
 		if (ctl_job_state_final(st))
 			break;
 		if (rc_now_ms() >= deadline) {
-			if (tty)
-				fputc('\n', stderr);
-			return ctl_fail(e, RESYNC_RV_TIMEOUT,
-					"job %s still running (JobState %u, %lld%%) after %lld s",
-					id, st, (long long)jint(*job, "PercentComplete"),
-					timeout_ms / 1000);
+			rv = ctl_fail(e, RESYNC_RV_TIMEOUT,
+				      "job %s still running (JobState %u, %lld%%) after %lld s", id,
+				      st, (long long)jint(*job, "PercentComplete"),
+				      timeout_ms / 1000);
+			break;
 		}
-		usleep(100 * 1000);
+		wait_change(ifd, deadline);
 	}
-	if (tty)
+	if (ifd >= 0)
+		close(ifd);
+	if (!rv && (err = sync_job_dir(c, id)) < 0)
+		rv = ctl_fail(e, RESYNC_RV_STATUS_UNKNOWN, "job %s: syncing its folder: %s", id,
+			      strerror(-err));
+	if (drawn)
 		fputc('\n', stderr);
+	if (rv)
+		return rv;
 	if (st == RESYNC_JOB_COMPLETED)
 		return RESYNC_RV_COMPLETED;
 	rv = (uint32_t)jint(*job, "ErrorCode");

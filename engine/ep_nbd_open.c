@@ -159,8 +159,12 @@ int rs_nbd_open(struct rs_endpoint *ep, bool write)
 	/* Only a server that promises consistency across connections
 	 * (multi-conn) gets more than one.  They are a speed-up, not a need: a
 	 * server may still limit its clients (nbdkit --filter=limit), so the
-	 * copy goes on with the connections it accepted. */
-	if (nbd_can_multi_conn(h) == 1) {
+	 * copy goes on with the connections it accepted.  So a check
+	 * (RESYNC_F_CHECK_ONLY, which moves no data) learns all it can from
+	 * the first and opens no more: resyncctl checks every disk before its
+	 * job starts, and their handshakes were on the path to the first
+	 * write. */
+	if (nbd_can_multi_conn(h) == 1 && !(r->flags & RESYNC_F_CHECK_ONLY)) {
 		unsigned want = rs_min(rs_max(r->nbd_connections, 1), NBD_MAX_CONNS);
 		while (ne->nconns < want) {
 			struct nbd_conn *c = &ne->conns[ne->nconns];
