@@ -8,8 +8,6 @@
 //    ext4) leave every block that differs planned, and once space is freed the
 //    rerun resumes to an identical target.
 #include <gtest/gtest.h>
-#include <climits>
-#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <signal.h>
@@ -18,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <resync/resync.h>
+#include "durability_checks.h"
 #include "engine_util.h"
 #include "testutil.h"
 
@@ -25,95 +24,16 @@ namespace {
 
 constexpr uint64_t KiB = 1024, MiB = 1 << 20, Blk = 64 * KiB;
 
-// The blocks (of Blk) where a and b differ.
-std::vector<uint64_t> differing(const rt::Bytes &a, const rt::Bytes &b)
-{
-	std::vector<uint64_t> out;
-	for (uint64_t off = 0; off < a.size(); off += Blk) {
-		uint64_t n = std::min<uint64_t>(Blk, a.size() - off);
-		if (memcmp(a.data() + off, b.data() + off, n))
-			out.push_back(off / Blk);
-	}
-	return out;
-}
-
-// Every block that differs must still be planned in the checkpoint: a
-// block retired without its data on the target is lost for good.
-void expect_planned(const std::string &ck, const std::vector<uint64_t> &blocks)
-{
-	resync_bitmap *b;
-	ASSERT_EQ(resync_bitmap_load(&b, ck.c_str()), 0) << "no readable checkpoint at " << ck;
-	ASSERT_EQ(resync_bitmap_granularity(b), Blk);
-	std::vector<bool> planned(resync_bitmap_device_size(b) / Blk + 1);
-	uint64_t off = 0, len;
-	while (resync_bitmap_next(b, &off, &len) == 1) {
-		for (uint64_t x = off; x < off + len; x += Blk)
-			planned[x / Blk] = true;
-		off += len;
-	}
-	resync_bitmap_free(b);
-	for (uint64_t blk : blocks)
-		EXPECT_TRUE(planned[blk])
-			<< "block " << blk << " differs on the target but was retired";
-}
-
-std::string real(const std::string &p)
-{
-	char buf[PATH_MAX];
-	return realpath(p.c_str(), buf) ? buf : p;
-}
+using durability::differing;
+using durability::expect_planned;
+using durability::real;
 
 // Every checkpoint after the first (saved before any write) follows a flush
 // of the target, and the run flushes the target after its last checkpoint
 // before removing it.
 TEST(Durability, CheckpointsFollowTargetFlushesAndTheRunEndsFlushed)
 {
-	rt::TempDir tmp;
-	std::string s = tmp.path("s"), d = tmp.path("d"), ck = tmp.path("ck"),
-		    log = tmp.path("log");
-	rt::write_file(s, rt::random_bytes(8 * MiB, 41));
-	rt::write_file(d, rt::random_bytes(8 * MiB, 42));
-	std::string shim = rt::bin_dir() + "/../tests/shim/flushlog.so";
-	ASSERT_EQ(access(shim.c_str(), R_OK), 0) << shim << " is not built (make all)";
-	std::string out;
-	ASSERT_EQ(rt::sh("RESYNC_SHIM_LOG='" + log + "' LD_PRELOAD='" + shim +
-				 "' ASAN_OPTIONS=verify_asan_link_order=0 '" + rt::bin_dir() +
-				 "/resync' copy '" + s + "' '" + d + "' --checkpoint '" + ck +
-				 "' --checkpoint-interval 0 --checkpoint-bytes 1M --queue-depth 2",
-			 &out),
-		  0)
-		<< out;
-	EXPECT_TRUE(rt::read_file(d) == rt::read_file(s));
-
-	std::string target = real(d), ckpt = real(ck);
-	std::ifstream in(log);
-	std::string op, a, b, line;
-	int renames = 0;
-	bool flushed_since_rename = false, removed = false;
-	while (std::getline(in, line)) {
-		std::istringstream ls(line);
-		ls >> op >> a;
-		b.clear();
-		ls >> b;
-		if ((op == "fdatasync" || op == "fsync") && a == target) {
-			flushed_since_rename = true;
-		} else if (op == "rename" && b == ckpt) {
-			EXPECT_FALSE(removed);
-			if (renames++) {
-				EXPECT_TRUE(flushed_since_rename)
-					<< "checkpoint " << renames
-					<< " was saved without a flush of the "
-					<< "target before it";
-			}
-			flushed_since_rename = false;
-		} else if (op == "unlink" && a == ckpt) {
-			EXPECT_TRUE(flushed_since_rename)
-				<< "the run removed its checkpoint without flushing the target after it";
-			removed = true;
-		}
-	}
-	EXPECT_GE(renames, 3) << "expected the first checkpoint and at least two more";
-	EXPECT_TRUE(removed) << "the finished run did not remove its checkpoint";
+	durability::expect_checkpoints_follow_flushes(41, 42, "", "");
 }
 
 // A checkpoint onto a file target flushes with the pipeline still busy: at
@@ -172,26 +92,7 @@ TEST(Durability, CheckpointFlushesBesideRequestsInFlight)
 // failed flush was to cover was retired.
 TEST(Durability, FailingCheckpointFlushRetiresNothingItCovered)
 {
-	rt::TempDir tmp;
-	std::string s = tmp.path("s"), d = tmp.path("d"), ck = tmp.path("ck");
-	rt::Bytes src = rt::random_bytes(32 * MiB, 47);
-	rt::write_file(s, src);
-	rt::write_file(d, rt::random_bytes(32 * MiB, 48));
-	std::string shim = rt::bin_dir() + "/../tests/shim/flush_fail.so";
-	ASSERT_EQ(access(shim.c_str(), R_OK), 0) << shim << " is not built (make all)";
-	std::string out;
-	// Two flushes of the target succeed (each flush syncs both of its
-	// descriptors), the second checkpoint's fails.
-	int rc = rt::sh(
-		"RESYNC_SHIM_FLUSH_FAIL='" + real(d) + "' RESYNC_SHIM_FLUSH_OK=2 LD_PRELOAD='" +
-			shim + "' ASAN_OPTIONS=verify_asan_link_order=0 '" + rt::bin_dir() +
-			"/resync' copy '" + s + "' '" + d + "' --checkpoint '" + ck +
-			"' --checkpoint-interval 0 --checkpoint-bytes 1M --queue-depth 8 2>&1",
-		&out);
-	EXPECT_NE(rc, 0) << out;
-	EXPECT_NE(out.find("target " + d + ": flush: Input/output error"), std::string::npos)
-		<< out;
-	expect_planned(ck, differing(src, rt::read_file(d)));
+	durability::expect_failing_flush_retires_nothing(47, 48, "");
 }
 
 // The kernel reports a failed cache flush once and marks the pages clean, so

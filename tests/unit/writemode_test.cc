@@ -7,18 +7,16 @@
 // as documented: AUTO is O_DIRECT where the target takes it, buffered where
 // O_DIRECT is refused (ramfs); DIRECT refuses a target without it.
 #include <gtest/gtest.h>
-#include <climits>
 #include <fcntl.h>
-#include <fstream>
-#include <sstream>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <resync/resync.h>
+#include "durability_checks.h"
 #include "testutil.h"
 
 namespace {
 
-constexpr uint64_t KiB = 1024, MiB = 1 << 20, Blk = 64 * KiB;
+constexpr uint64_t KiB = 1024, MiB = 1 << 20;
 
 struct Outcome {
 	int ret;
@@ -165,99 +163,20 @@ TEST(WriteMode, BufferedKeepsDirtyPagesWithinTheWindow)
 	EXPECT_TRUE(rt::read_file(tmp.path("d")) == src);
 }
 
-std::string real(const std::string &p)
-{
-	char buf[PATH_MAX];
-	return realpath(p.c_str(), buf) ? buf : p;
-}
-
 // The durability rule holds with buffered writes: every checkpoint after
 // the first follows an fdatasync of the target, and the run flushes before
 // removing its checkpoint (the flush-log shim, as in durability_test.cc).
 TEST(WriteMode, BufferedCheckpointsFollowTargetFlushes)
 {
-	rt::TempDir tmp;
-	std::string s = tmp.path("s"), d = tmp.path("d"), ck = tmp.path("ck"),
-		    log = tmp.path("log");
-	rt::write_file(s, rt::random_bytes(8 * MiB, 76));
-	rt::write_file(d, rt::random_bytes(8 * MiB, 77));
-	std::string shim = rt::bin_dir() + "/../tests/shim/flushlog.so";
-	ASSERT_EQ(access(shim.c_str(), R_OK), 0) << shim << " is not built (make all)";
-	std::string out;
-	ASSERT_EQ(rt::sh("RESYNC_SHIM_LOG='" + log + "' LD_PRELOAD='" + shim +
-				 "' ASAN_OPTIONS=verify_asan_link_order=0 '" + rt::bin_dir() +
-				 "/resync' copy '" + s + "' '" + d + "' --checkpoint '" + ck +
-				 "' --checkpoint-interval 0 --checkpoint-bytes 1M --queue-depth 2" +
-				 " --write-mode buffered -v 2>&1",
-			 &out),
-		  0)
-		<< out;
-	EXPECT_NE(out.find("target written buffered (as set)"), std::string::npos) << out;
-	EXPECT_TRUE(rt::read_file(d) == rt::read_file(s));
-	std::string target = real(d), ckpt = real(ck);
-	std::ifstream in(log);
-	std::string op, a, b, line;
-	int renames = 0;
-	bool flushed = false, removed = false;
-	while (std::getline(in, line)) {
-		std::istringstream ls(line);
-		ls >> op >> a;
-		b.clear();
-		ls >> b;
-		if ((op == "fdatasync" || op == "fsync") && a == target) {
-			flushed = true;
-		} else if (op == "rename" && b == ckpt) {
-			if (renames++) {
-				EXPECT_TRUE(flushed) << "checkpoint " << renames << " unflushed";
-			}
-			flushed = false;
-		} else if (op == "unlink" && a == ckpt) {
-			EXPECT_TRUE(flushed) << "the checkpoint was removed before a flush";
-			removed = true;
-		}
-	}
-	EXPECT_GE(renames, 3);
-	EXPECT_TRUE(removed);
+	durability::expect_checkpoints_follow_flushes(76, 77, " --write-mode buffered -v",
+						      "target written buffered (as set)");
 }
 
 // A failing checkpoint flush with buffered writes: the copy fails naming the
 // flush, and the checkpoint still plans every block that differs.
 TEST(WriteMode, BufferedFailingFlushRetiresNothingItCovered)
 {
-	rt::TempDir tmp;
-	std::string s = tmp.path("s"), d = tmp.path("d"), ck = tmp.path("ck");
-	rt::Bytes src = rt::random_bytes(32 * MiB, 78);
-	rt::write_file(s, src);
-	rt::write_file(d, rt::random_bytes(32 * MiB, 79));
-	std::string shim = rt::bin_dir() + "/../tests/shim/flush_fail.so";
-	ASSERT_EQ(access(shim.c_str(), R_OK), 0) << shim << " is not built (make all)";
-	std::string out;
-	int rc = rt::sh("RESYNC_SHIM_FLUSH_FAIL='" + real(d) +
-				"' RESYNC_SHIM_FLUSH_OK=2 LD_PRELOAD='" + shim +
-				"' ASAN_OPTIONS=verify_asan_link_order=0 '" + rt::bin_dir() +
-				"/resync' copy '" + s + "' '" + d + "' --checkpoint '" + ck +
-				"' --checkpoint-interval 0 --checkpoint-bytes 1M --queue-depth 8" +
-				" --write-mode buffered 2>&1",
-			&out);
-	EXPECT_NE(rc, 0) << out;
-	EXPECT_NE(out.find("target " + d + ": flush: Input/output error"), std::string::npos)
-		<< out;
-	rt::Bytes now = rt::read_file(d);
-	resync_bitmap *b;
-	ASSERT_EQ(resync_bitmap_load(&b, ck.c_str()), 0);
-	std::vector<bool> planned(32 * MiB / Blk);
-	uint64_t off = 0, len;
-	while (resync_bitmap_next(b, &off, &len) == 1) {
-		for (uint64_t x = off; x < off + len; x += Blk)
-			planned[x / Blk] = true;
-		off += len;
-	}
-	resync_bitmap_free(b);
-	for (uint64_t blk = 0; blk < planned.size(); blk++) {
-		if (memcmp(src.data() + blk * Blk, now.data() + blk * Blk, Blk)) {
-			EXPECT_TRUE(planned[blk]) << "block " << blk << " differs but was retired";
-		}
-	}
+	durability::expect_failing_flush_retires_nothing(78, 79, " --write-mode buffered");
 }
 
 } // namespace
