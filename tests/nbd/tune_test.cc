@@ -6,34 +6,15 @@
 #include <gtest/gtest.h>
 #include <resync/resync.h>
 #include "servers.h"
+#include "tune_checks.h"
 
 namespace {
 
 constexpr uint64_t KiB = 1024, MiB = 1 << 20;
 
-struct Choice {
-	int ret;
-	uint32_t request;
-	unsigned depth;
-	std::string why, error;
-};
-
-Choice run_copy(const std::string &s, const std::string &d, uint32_t request = 0)
-{
-	resync *r = resync_new();
-	Choice c{};
-	EXPECT_EQ(resync_set_source(r, s.c_str()), 0);
-	EXPECT_EQ(resync_set_target(r, d.c_str()), 0);
-	EXPECT_EQ(resync_set_mode(r, RESYNC_FULL, nullptr), 0);
-	if (request) {
-		EXPECT_EQ(resync_set_request_size(r, request), 0);
-	}
-	c.ret = resync_run(r);
-	c.error = resync_error(r);
-	c.why = resync_io_choice(r, &c.request, &c.depth, nullptr);
-	resync_free(r);
-	return c;
-}
+using tune::Choice;
+using tune::expect_choice;
+using tune::run_copy;
 
 class Served : public ::testing::Test {
 protected:
@@ -66,11 +47,8 @@ TEST_F(Served, PreferredBlockSizeSetsTheRequest)
 {
 	serve("2M", "32M");
 	Choice c = run_copy(s_->uri(), d_->uri());
-	ASSERT_EQ(c.ret, 0) << c.error;
-	EXPECT_EQ(c.request, 2 * MiB) << c.why;
-	EXPECT_EQ(c.depth, 16u) << c.why;
-	EXPECT_NE(c.why.find("request 2048 KiB (an endpoint's preferred size)"), std::string::npos)
-		<< c.why;
+	ASSERT_NO_FATAL_FAILURE(
+		expect_choice(c, 2 * MiB, 16u, "request 2048 KiB (an endpoint's preferred size)"));
 	EXPECT_TRUE(rt::read_file(tmp_.path("d")) == src_);
 }
 
@@ -80,10 +58,7 @@ TEST_F(Served, MaximumCapsTheRequest)
 {
 	serve("64K", "256K");
 	Choice c = run_copy(s_->uri(), d_->uri());
-	ASSERT_EQ(c.ret, 0) << c.error;
-	EXPECT_EQ(c.request, 256 * KiB) << c.why;
-	EXPECT_EQ(c.depth, 32u) << c.why;
-	EXPECT_NE(c.why.find("requests of 256 KiB at most"), std::string::npos) << c.why;
+	ASSERT_NO_FATAL_FAILURE(expect_choice(c, 256 * KiB, 32u, "requests of 256 KiB at most"));
 	EXPECT_TRUE(rt::read_file(tmp_.path("d")) == src_);
 }
 
@@ -91,9 +66,7 @@ TEST_F(Served, RequestSetByTheCallerWins)
 {
 	serve("2M", "32M");
 	Choice c = run_copy(s_->uri(), d_->uri(), 128 * KiB);
-	ASSERT_EQ(c.ret, 0) << c.error;
-	EXPECT_EQ(c.request, 128 * KiB) << c.why;
-	EXPECT_EQ(c.depth, 256u) << c.why;
+	ASSERT_NO_FATAL_FAILURE(expect_choice(c, 128 * KiB, 256u));
 	EXPECT_TRUE(rt::read_file(tmp_.path("d")) == src_);
 }
 

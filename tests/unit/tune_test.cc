@@ -7,39 +7,15 @@
 #include <fstream>
 #include <resync/resync.h>
 #include "testutil.h"
+#include "tune_checks.h"
 
 namespace {
 
 constexpr uint64_t KiB = 1024, MiB = 1 << 20;
 
-struct Choice {
-	int ret;
-	uint32_t request;
-	unsigned depth;
-	resync_write_mode write;
-	std::string why, error;
-};
-
-Choice run_copy(const std::string &s, const std::string &d, uint32_t request = 0,
-		unsigned depth = 0)
-{
-	resync *r = resync_new();
-	Choice c{};
-	EXPECT_EQ(resync_set_source(r, s.c_str()), 0);
-	EXPECT_EQ(resync_set_target(r, d.c_str()), 0);
-	EXPECT_EQ(resync_set_mode(r, RESYNC_FULL, nullptr), 0);
-	if (request) {
-		EXPECT_EQ(resync_set_request_size(r, request), 0);
-	}
-	if (depth) {
-		EXPECT_EQ(resync_set_queue_depth(r, depth), 0);
-	}
-	c.ret = resync_run(r);
-	c.error = resync_error(r);
-	c.why = resync_io_choice(r, &c.request, &c.depth, &c.write);
-	resync_free(r);
-	return c;
-}
+using tune::Choice;
+using tune::expect_choice;
+using tune::run_copy;
 
 std::string queue_path(const std::string &dev, const std::string &attr)
 {
@@ -105,9 +81,7 @@ protected:
 TEST_F(LoopPair, DepthFillsTheDeepestDeviceQueue)
 {
 	Choice c = run_copy(a_->dev(), b_->dev());
-	ASSERT_EQ(c.ret, 0) << c.error;
-	EXPECT_EQ(c.request, 1 * MiB) << c.why;
-	EXPECT_EQ(c.depth, 8u) << c.why;
+	ASSERT_NO_FATAL_FAILURE(expect_choice(c, 1 * MiB, 8u));
 	EXPECT_EQ(c.write, RESYNC_WRITE_DIRECT) << c.why;
 	EXPECT_NE(c.why.find("source: device largest request 128 KiB queue 64"), std::string::npos)
 		<< c.why;
@@ -121,20 +95,15 @@ TEST_F(LoopPair, DepthFillsTheDeepestDeviceQueue)
 TEST_F(LoopPair, RequestSetByTheCallerWins)
 {
 	Choice c = run_copy(a_->dev(), b_->dev(), 256 * KiB);
-	ASSERT_EQ(c.ret, 0) << c.error;
-	EXPECT_EQ(c.request, 256 * KiB) << c.why;
-	EXPECT_EQ(c.depth, 32u) << c.why;
+	ASSERT_NO_FATAL_FAILURE(expect_choice(c, 256 * KiB, 32u));
 	EXPECT_TRUE(rt::read_file(tmp_.path("b")) == src_);
 }
 
 TEST_F(LoopPair, BothSetByTheCallerWin)
 {
 	Choice c = run_copy(a_->dev(), b_->dev(), 256 * KiB, 3);
-	ASSERT_EQ(c.ret, 0) << c.error;
-	EXPECT_EQ(c.request, 256 * KiB) << c.why;
-	EXPECT_EQ(c.depth, 3u) << c.why;
-	EXPECT_NE(c.why.find("request 256 KiB (as set), depth 3 (as set)"), std::string::npos)
-		<< c.why;
+	ASSERT_NO_FATAL_FAILURE(
+		expect_choice(c, 256 * KiB, 3u, "request 256 KiB (as set), depth 3 (as set)"));
 	EXPECT_TRUE(rt::read_file(tmp_.path("b")) == src_);
 }
 
@@ -145,9 +114,7 @@ TEST_F(LoopPair, ShallowQueueGetsTheDepthItFills)
 	ASSERT_TRUE(set_queue(a_->dev(), "max_sectors_kb", 1024));
 	ASSERT_TRUE(set_queue(a_->dev(), "nr_requests", 4));
 	Choice c = run_copy(a_->dev(), b_->dev());
-	ASSERT_EQ(c.ret, 0) << c.error;
-	EXPECT_EQ(c.request, 1 * MiB) << c.why;
-	EXPECT_EQ(c.depth, 4u) << c.why;
+	ASSERT_NO_FATAL_FAILURE(expect_choice(c, 1 * MiB, 4u));
 	ASSERT_TRUE(set_queue(a_->dev(), "nr_requests", 1));
 	ASSERT_TRUE(set_queue(a_->dev(), "max_sectors_kb", 4));
 	ASSERT_TRUE(set_queue(b_->dev(), "max_sectors_kb", 4));
@@ -170,11 +137,8 @@ TEST(Tune, FilesWithoutADeviceKeepTheMemoryBound)
 	Choice c = run_copy(dir + "/s", dir + "/d");
 	rt::Bytes out = rt::read_file(dir + "/d");
 	EXPECT_EQ(rt::sh("umount " + dir), 0);
-	ASSERT_EQ(c.ret, 0) << c.error;
-	EXPECT_EQ(c.request, 1 * MiB) << c.why;
-	EXPECT_EQ(c.depth, 32u) << c.why;
-	EXPECT_NE(c.why.find("depth 32 (the memory bound, no queue reported)"), std::string::npos)
-		<< c.why;
+	ASSERT_NO_FATAL_FAILURE(
+		expect_choice(c, 1 * MiB, 32u, "depth 32 (the memory bound, no queue reported)"));
 	EXPECT_TRUE(out == src);
 }
 
