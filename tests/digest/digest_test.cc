@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <fcntl.h>
 #include <fstream>
+#include <functional>
 #include <cinttypes>
 #include <cstdio>
 #include <set>
@@ -25,6 +26,8 @@ constexpr uint64_t KiB = 1024, MiB = 1024 * KiB, BLOCK = 64 * KiB;
 constexpr uint64_t SIZE = 8 * MiB + 12 * KiB; // a shorter last block
 // Blocks the target gets wrong: single, adjacent, first and last.
 const std::vector<uint64_t> CHANGED = { 0, 5, 6, 7, 40, 100, 128 };
+// The rate limit the copies made while hashing keep to.
+constexpr uint64_t RATE = 256 * KiB;
 
 std::string resync_bin()
 {
@@ -77,6 +80,27 @@ protected:
 			});
 		close(fd);
 		return res;
+	}
+
+	// A compare fed by a digest stream, its copies limited by `limit` to
+	// RATE: it writes exactly the changed blocks, taking at least the time
+	// the rate allows for them (the bucket holds two requests).
+	void expect_copies_keep_to(const std::function<void(resync *)> &limit)
+	{
+		int fd = open(make_stream("s.dg", src_).c_str(), O_RDONLY);
+		RunResult res = run_engine(src_, tgt_, RESYNC_COMPARE, nullptr, 0, [&](resync *r) {
+			resync_set_request_size(r, BLOCK);
+			limit(r);
+			resync_set_digest_source(r, fd, nullptr);
+		});
+		close(fd);
+		ASSERT_EQ(res.ret, 0) << res.error;
+		uint64_t changed = 0;
+		for (uint64_t b : CHANGED)
+			changed += std::min(BLOCK, SIZE - b * BLOCK);
+		EXPECT_EQ(res.st.bytes_written, changed);
+		EXPECT_GE(res.st.elapsed_ns, (changed - 2 * BLOCK) * 1000000000ull / RATE);
+		EXPECT_EQ(rt::read_file(tgt_), rt::read_file(src_));
 	}
 
 	rt::TempDir tmp_;
@@ -391,21 +415,7 @@ TEST_F(Digest, LaterFrameCorruptionFailsAfterPartialCopy)
 // on the time (the bucket holds two requests), never an upper one.
 TEST_F(Digest, CopiesKeepToTheRateLimit)
 {
-	constexpr uint64_t RATE = 256 * KiB;
-	int fd = open(make_stream("s.dg", src_).c_str(), O_RDONLY);
-	RunResult res = run_engine(src_, tgt_, RESYNC_COMPARE, nullptr, 0, [&](resync *r) {
-		resync_set_request_size(r, BLOCK);
-		resync_set_rate_limit(r, RATE);
-		resync_set_digest_source(r, fd, nullptr);
-	});
-	close(fd);
-	ASSERT_EQ(res.ret, 0) << res.error;
-	uint64_t changed = 0;
-	for (uint64_t b : CHANGED)
-		changed += std::min(BLOCK, SIZE - b * BLOCK);
-	EXPECT_EQ(res.st.bytes_written, changed);
-	EXPECT_GE(res.st.elapsed_ns, (changed - 2 * BLOCK) * 1000000000ull / RATE);
-	EXPECT_EQ(rt::read_file(tgt_), rt::read_file(src_));
+	expect_copies_keep_to([](resync *r) { resync_set_rate_limit(r, RATE); });
 }
 
 // A rate-limit group's limit replaces the handle's own for those copies too
@@ -413,24 +423,10 @@ TEST_F(Digest, CopiesKeepToTheRateLimit)
 // same lower bound, never an upper one.
 TEST_F(Digest, CopiesKeepToTheRateGroupsLimit)
 {
-	constexpr uint64_t RATE = 256 * KiB;
 	resync_rate_group *g;
 	ASSERT_EQ(resync_rate_group_new(&g, RATE), 0);
-	int fd = open(make_stream("s.dg", src_).c_str(), O_RDONLY);
-	RunResult res = run_engine(src_, tgt_, RESYNC_COMPARE, nullptr, 0, [&](resync *r) {
-		resync_set_request_size(r, BLOCK);
-		resync_set_rate_group(r, g);
-		resync_set_digest_source(r, fd, nullptr);
-	});
-	close(fd);
+	expect_copies_keep_to([&](resync *r) { resync_set_rate_group(r, g); });
 	resync_rate_group_free(g);
-	ASSERT_EQ(res.ret, 0) << res.error;
-	uint64_t changed = 0;
-	for (uint64_t b : CHANGED)
-		changed += std::min(BLOCK, SIZE - b * BLOCK);
-	EXPECT_EQ(res.st.bytes_written, changed);
-	EXPECT_GE(res.st.elapsed_ns, (changed - 2 * BLOCK) * 1000000000ull / RATE);
-	EXPECT_EQ(rt::read_file(tgt_), rt::read_file(src_));
 }
 
 TEST_F(Digest, WrongBlockSizeIsRefused)
