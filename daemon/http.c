@@ -36,7 +36,7 @@ static struct conn_ctx ctx_local, ctx_tcp;
 /* Bodies up to this many times the limit are drained before the 413. */
 #define DRAIN_FACTOR 64
 
-static enum MHD_Result send_reply(struct MHD_Connection *conn, struct rd_reply *r)
+static enum MHD_Result queue_reply(struct MHD_Connection *conn, struct rd_reply *r)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
@@ -67,6 +67,19 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct rd_reply *
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
 	ret = MHD_queue_response(conn, r->status, resp);
 	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* Queues r and releases what it holds (its body and text), sent or not:
+ * every reply leaves through here. */
+static enum MHD_Result send_reply(struct MHD_Connection *conn, struct rd_reply *r)
+{
+	enum MHD_Result ret = queue_reply(conn, r);
+
+	json_object_put(r->body);
+	r->body = NULL;
+	free(r->text);
+	r->text = NULL;
 	return ret;
 }
 
@@ -117,10 +130,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			rd_route(d, &q, &r);
 			log_call(&caller, method, url, &r);
 			rd_metrics_count(r.rv);
-			ret = send_reply(conn, &r);
-			json_object_put(r.body);
-			free(r.text);
-			return ret;
+			return send_reply(conn, &r);
 		}
 		/* A body somewhat over the limit is read and dropped, so a
 		 * client that writes all of it before reading (Python's
@@ -130,9 +140,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			too_big(d, &r);
 			rq->too_big = true;
 			log_call(&caller, method, url, &r);
-			ret = send_reply(conn, &r);
-			json_object_put(r.body);
-			return ret;
+			return send_reply(conn, &r);
 		}
 		return MHD_YES;
 	}
@@ -187,10 +195,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		log_call(&caller, method, url, &r);
 		rd_metrics_count(r.rv);
 	}
-	ret = send_reply(conn, &r);
-	json_object_put(r.body);
-	free(r.text);
-	return ret;
+	return send_reply(conn, &r);
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
