@@ -14,6 +14,8 @@
 
 namespace {
 
+class NbdCheckpoint : public nbdt::Images {};
+
 constexpr uint64_t MiB = 1 << 20;
 
 struct CancelAfter {
@@ -28,13 +30,9 @@ void cancel_after(const resync_stats *st, void *arg)
 		resync_cancel(c->r);
 }
 
-TEST(NbdCheckpoint, FrequentCheckpointsThenCancelAndResume)
+TEST_F(NbdCheckpoint, FrequentCheckpointsThenCancelAndResume)
 {
-	rt::TempDir tmp;
-	rt::Bytes data = rt::random_bytes(64 * MiB, 31);
-	std::string src = tmp.path("rp.img"), tgt = tmp.path("tgt.img"), ck = tmp.path("ck");
-	rt::write_file(src, data);
-	rt::write_file(tgt, rt::random_bytes(64 * MiB, 32));
+	images(rt::random_bytes(64 * MiB, 31), rt::random_bytes(64 * MiB, 32));
 	auto dst = nbdt::nbdkit(tmp, "dst", { "file", tgt });
 	ASSERT_TRUE(dst->ok()) << dst->log();
 
@@ -108,12 +106,9 @@ FlushLog read_flush_log(const std::string &path)
 // nbdkit's delay filter, so a full pipeline always holds some), over one
 // connection and over several (multi-conn: a flush on one covers the writes
 // answered on all of them), and the copy ends identical.
-TEST(NbdCheckpoint, FlushesBesideWritesInFlight)
+TEST_F(NbdCheckpoint, FlushesBesideWritesInFlight)
 {
-	rt::TempDir tmp;
-	rt::Bytes data = rt::random_bytes(16 * MiB, 35);
-	std::string src = tmp.path("rp.img"), tgt = tmp.path("tgt.img"), ck = tmp.path("ck");
-	rt::write_file(src, data);
+	images(rt::random_bytes(16 * MiB, 35));
 	for (unsigned conns : { 1u, 4u }) {
 		std::string log = tmp.path("log" + std::to_string(conns));
 		rt::write_file(tgt, rt::random_bytes(16 * MiB, 36));
@@ -143,13 +138,9 @@ TEST(NbdCheckpoint, FlushesBesideWritesInFlight)
 // flush), and the flushes' own time, spent beside the copy.  Each write
 // waits 10 ms in nbdkit's delay filter, so 8 MiB in 64 KiB writes 8 at a
 // time take at least 160 ms, eight checkpoint intervals of 20 ms.
-TEST(NbdCheckpoint, IntervalCheckpointsNeverHoldThePipeline)
+TEST_F(NbdCheckpoint, IntervalCheckpointsNeverHoldThePipeline)
 {
-	rt::TempDir tmp;
-	rt::Bytes data = rt::random_bytes(8 * MiB, 39);
-	std::string src = tmp.path("rp.img"), tgt = tmp.path("tgt.img"), ck = tmp.path("ck");
-	rt::write_file(src, data);
-	rt::write_file(tgt, rt::random_bytes(8 * MiB, 40));
+	images(rt::random_bytes(8 * MiB, 39), rt::random_bytes(8 * MiB, 40));
 	auto dst = nbdt::nbdkit(tmp, "dst", { "--filter=delay", "file", tgt, "delay-write=10ms" });
 	ASSERT_TRUE(dst->ok()) << dst->log();
 	auto res = nbdt::copy(src, dst->uri(), RESYNC_FULL, nullptr, [&](resync *h) {
@@ -254,14 +245,10 @@ void check_checkpoint(const resync_stats *st, void *arg)
 // are answered while a flush runs, and a plan snapshotted at the flush's end
 // rather than its start would retire them.  Checked at every progress report
 // against the server's own log.
-TEST(NbdCheckpoint, RetiresOnlyWritesAnsweredBeforeItsFlush)
+TEST_F(NbdCheckpoint, RetiresOnlyWritesAnsweredBeforeItsFlush)
 {
-	rt::TempDir tmp;
-	rt::Bytes data = rt::random_bytes(8 * MiB, 37);
-	std::string src = tmp.path("rp.img"), tgt = tmp.path("tgt.img"), ck = tmp.path("ck"),
-		    log = tmp.path("log");
-	rt::write_file(src, data);
-	rt::write_file(tgt, rt::random_bytes(8 * MiB, 38));
+	images(rt::random_bytes(8 * MiB, 37), rt::random_bytes(8 * MiB, 38));
+	std::string log = tmp.path("log");
 	auto dst = nbdt::nbdkit(tmp, "dst",
 				{ "--filter=log", "--filter=delay", "--filter=cache",
 				  "--filter=rate", "file", tgt, "logfile=" + log,

@@ -21,6 +21,8 @@
 
 namespace {
 
+class Durability : public nbdt::Images {};
+
 constexpr uint64_t MiB = 1 << 20;
 
 uint64_t checkpoint_dirty_bytes(const std::string &ck)
@@ -36,22 +38,11 @@ uint64_t checkpoint_dirty_bytes(const std::string &ck)
 // A target whose flush fails (nbdkit's eval plugin, data in a file): the copy
 // fails naming the flush once, and the checkpoint still plans the whole disk:
 // no block was retired by a write that never became durable.
-TEST(Durability, FailingFlushFailsTheCopyAndKeepsTheWholeDisk)
+TEST_F(Durability, FailingFlushFailsTheCopyAndKeepsTheWholeDisk)
 {
-	rt::TempDir tmp;
-	rt::Bytes data = rt::random_bytes(4 * MiB, 61);
-	std::string src = tmp.path("src.img"), tgt = tmp.path("tgt.img"), ck = tmp.path("ck");
-	rt::write_file(src, data);
-	rt::write_file(tgt, rt::Bytes(4 * MiB, 0x33));
-	auto dst =
-		nbdt::nbdkit(tmp, "dst",
-			     { "eval", "get_size=stat -c %s " + tgt,
-			       "pread=dd if=" + tgt +
-				       " skip=$4 count=$3 iflag=skip_bytes,count_bytes status=none",
-			       "pwrite=dd of=" + tgt +
-				       " seek=$4 oflag=seek_bytes conv=notrunc status=none",
-			       "can_write=exit 0", "can_flush=exit 0",
-			       "flush=echo 'EIO the disk refuses to flush' >&2; exit 1" });
+	images(rt::random_bytes(4 * MiB, 61), rt::Bytes(4 * MiB, 0x33));
+	auto dst = nbdt::nbdkit_flaky_flush(tmp, "dst", tgt,
+					    "echo 'EIO the disk refuses to flush' >&2; exit 1");
 	ASSERT_TRUE(dst->ok()) << dst->log();
 	auto res = nbdt::copy(src, dst->uri(), RESYNC_FULL, nullptr,
 			      [&](resync *r) { resync_set_checkpoint(r, ck.c_str(), 0, 1 * MiB); });
@@ -68,24 +59,14 @@ TEST(Durability, FailingFlushFailsTheCopyAndKeepsTheWholeDisk)
 // The copy fails with that EIO and records nothing after it: the save after
 // the failure may not flush again and retire blocks, so the checkpoint still
 // plans the whole disk, and the rerun resumes it to identical bytes.
-TEST(Durability, FlushFailingOnceRetiresNothingAfterIt)
+TEST_F(Durability, FlushFailingOnceRetiresNothingAfterIt)
 {
-	rt::TempDir tmp;
-	rt::Bytes data = rt::random_bytes(4 * MiB, 63);
-	std::string src = tmp.path("src.img"), tgt = tmp.path("tgt.img"), ck = tmp.path("ck"),
-		    failed = tmp.path("failed");
-	rt::write_file(src, data);
-	rt::write_file(tgt, rt::Bytes(4 * MiB, 0x33));
-	auto dst =
-		nbdt::nbdkit(tmp, "dst",
-			     { "eval", "get_size=stat -c %s " + tgt,
-			       "pread=dd if=" + tgt +
-				       " skip=$4 count=$3 iflag=skip_bytes,count_bytes status=none",
-			       "pwrite=dd of=" + tgt +
-				       " seek=$4 oflag=seek_bytes conv=notrunc status=none",
-			       "can_write=exit 0", "can_flush=exit 0",
-			       "flush=test -e " + failed + " && exit 0; touch " + failed +
-				       "; echo 'EIO the disk lost a write-back' >&2; exit 1" });
+	images(rt::random_bytes(4 * MiB, 63), rt::Bytes(4 * MiB, 0x33));
+	std::string failed = tmp.path("failed");
+	auto dst = nbdt::nbdkit_flaky_flush(
+		tmp, "dst", tgt,
+		"test -e " + failed + " && exit 0; touch " + failed +
+			"; echo 'EIO the disk lost a write-back' >&2; exit 1");
 	ASSERT_TRUE(dst->ok()) << dst->log();
 	auto configure = [&](resync *r) { resync_set_checkpoint(r, ck.c_str(), 0, 1 * MiB); };
 	auto res = nbdt::copy(src, dst->uri(), RESYNC_FULL, nullptr, configure);
@@ -110,14 +91,11 @@ struct Trigger {
 // Writes fail (EIO) once a trigger file exists (nbdkit's error filter); it
 // appears at a random point of the copy, which fails; with it gone the copy
 // resumes from its checkpoint to identical bytes.
-TEST(Durability, WritesFailingFromATriggerResumeToIdentical)
+TEST_F(Durability, WritesFailingFromATriggerResumeToIdentical)
 {
-	rt::TempDir tmp;
 	std::mt19937_64 rng(std::random_device{}());
 	const uint64_t size = 32 * MiB;
-	rt::Bytes data = rt::random_bytes(size, 62);
-	std::string src = tmp.path("src.img"), tgt = tmp.path("tgt.img"), ck = tmp.path("ck");
-	rt::write_file(src, data);
+	images(rt::random_bytes(size, 62));
 	for (int round = 0, n = rt::rounds(2, 10); round < n; round++) {
 		rt::write_file(tgt, rt::random_bytes(size, 63 + round));
 		unlink(ck.c_str());
@@ -216,14 +194,11 @@ struct ByteKill {
 // resumes from the same checkpoint until the copy succeeds, then kills it once
 // more (the last power loss) before comparing the file.  The rate limit makes
 // a copy last a second or more, so the kills land inside it on any machine.
-TEST(Durability, WritebackCacheKilledAtRandomPointsResumesToIdentical)
+TEST_F(Durability, WritebackCacheKilledAtRandomPointsResumesToIdentical)
 {
-	rt::TempDir tmp;
 	std::mt19937_64 rng(std::random_device{}());
 	const uint64_t size = 16 * MiB;
-	rt::Bytes data = rt::random_bytes(size, 64);
-	std::string src = tmp.path("src.img"), tgt = tmp.path("tgt.img"), ck = tmp.path("ck");
-	rt::write_file(src, data);
+	images(rt::random_bytes(size, 64));
 	int kills = 0;
 	for (int round = 0, n = rt::rounds(5, 50); round < n; round++) {
 		rt::write_file(tgt, rt::random_bytes(size, 1000 + round));

@@ -5,6 +5,7 @@
 
 #include "nbd_servers.h"
 #include <functional>
+#include <gtest/gtest.h>
 #include <resync/resync.h>
 #include "engine_util.h"
 
@@ -19,5 +20,38 @@ inline Result copy(const std::string &src, const std::string &dst, resync_mode m
 {
 	return run_engine(src, dst, mode, arg, 0, std::move(more));
 }
+
+// nbdkit's eval plugin serving the file `file` (read and written with dd),
+// its flush the shell script `flush`: a disk whose cache flush fails as
+// the test decides.
+inline std::unique_ptr<Server> nbdkit_flaky_flush(const rt::TempDir &dir, const std::string &name,
+						  const std::string &file, const std::string &flush)
+{
+	return nbdkit(dir, name,
+		      { "eval", "get_size=stat -c %s " + file,
+			"pread=dd if=" + file +
+				" skip=$4 count=$3 iflag=skip_bytes,count_bytes status=none",
+			"pwrite=dd of=" + file +
+				" seek=$4 oflag=seek_bytes conv=notrunc status=none",
+			"can_write=exit 0", "can_flush=exit 0", "flush=" + flush });
+}
+
+// A test's images in its temp dir: the source file src holding data, the
+// target file tgt, and the path of the copy's checkpoint ck.
+class Images : public ::testing::Test {
+protected:
+	// The source holds d; the target old, when given (a test that
+	// rewrites it per round writes it itself).
+	void images(rt::Bytes d, const rt::Bytes &old = {})
+	{
+		data = std::move(d);
+		rt::write_file(src, data);
+		if (!old.empty())
+			rt::write_file(tgt, old);
+	}
+	rt::TempDir tmp;
+	rt::Bytes data;
+	std::string src = tmp.path("src.img"), tgt = tmp.path("tgt.img"), ck = tmp.path("ck");
+};
 
 } // namespace nbdt
