@@ -18,13 +18,8 @@ constexpr uint64_t Common = 4 * MiB;
 constexpr uint64_t OnlySrc = 500 * GiB, OnlyDst = 700 * GiB;
 constexpr uint64_t Verify = RESYNC_F_DRY_RUN | RESYNC_F_FIRST_DIFF;
 
-class NbdSparsePair : public ::testing::Test {
+class NbdSparsePair : public nbdt::LoggedPair {
 protected:
-	rt::TempDir tmp_;
-	std::string s_ = tmp_.path("src.img"), d_ = tmp_.path("dst.img");
-	std::string slog_ = tmp_.path("src.log"), dlog_ = tmp_.path("dst.log");
-	std::unique_ptr<nbdt::Server> src_, dst_;
-
 	void SetUp() override
 	{
 		rt::sparse_file(s_, TiB);
@@ -35,17 +30,6 @@ protected:
 			rt::pwrite_at(s_, off, data);
 			rt::pwrite_at(d_, off, data);
 		}
-	}
-
-	// Serves both files, each through the log filter (a fresh log).
-	void serve()
-	{
-		src_ = nbdt::nbdkit(tmp_, "src",
-				    { "-r", "--filter=log", "file", s_, "logfile=" + slog_ });
-		dst_ = nbdt::nbdkit(tmp_, "dst",
-				    { "--filter=log", "file", d_, "logfile=" + dlog_ });
-		ASSERT_TRUE(src_->ok()) << src_->log();
-		ASSERT_TRUE(dst_->ok()) << dst_->log();
 	}
 
 	// The servers are stopped first, so their logs are complete.

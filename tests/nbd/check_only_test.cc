@@ -9,23 +9,13 @@
 
 namespace {
 
-class NbdCheckOnly : public ::testing::Test {
+class NbdCheckOnly : public nbdt::LoggedPair {
 protected:
-	rt::TempDir tmp_;
-	std::string s_ = tmp_.path("src.img"), d_ = tmp_.path("dst.img");
-	std::string slog_ = tmp_.path("src.log"), dlog_ = tmp_.path("dst.log");
-	std::unique_ptr<nbdt::Server> src_, dst_;
-
 	void SetUp() override
 	{
 		rt::write_file(s_, rt::random_bytes(4 << 20, 7));
 		rt::write_file(d_, rt::Bytes(4 << 20, 0));
-		src_ = nbdt::nbdkit(tmp_, "src",
-				    { "-r", "--filter=log", "file", s_, "logfile=" + slog_ });
-		dst_ = nbdt::nbdkit(tmp_, "dst",
-				    { "--filter=log", "file", d_, "logfile=" + dlog_ });
-		ASSERT_TRUE(src_->ok()) << src_->log();
-		ASSERT_TRUE(dst_->ok()) << dst_->log();
+		ASSERT_NO_FATAL_FAILURE(serve());
 	}
 	// Connections the server saw; stopped first, so its log is complete.
 	static int connections(nbdt::Server &srv, const std::string &log)

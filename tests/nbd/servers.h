@@ -54,4 +54,23 @@ protected:
 	std::string src = tmp.path("src.img"), tgt = tmp.path("tgt.img"), ck = tmp.path("ck");
 };
 
+// Two files served by nbdkit, each through the log filter (which logs every
+// connection and request that arrives), the source read-only.  The test
+// writes s_ and d_, then calls serve() (a fresh log each time).
+class LoggedPair : public ::testing::Test {
+protected:
+	void serve()
+	{
+		src_ = nbdkit(tmp_, "src",
+			      { "-r", "--filter=log", "file", s_, "logfile=" + slog_ });
+		dst_ = nbdkit(tmp_, "dst", { "--filter=log", "file", d_, "logfile=" + dlog_ });
+		ASSERT_TRUE(src_->ok()) << src_->log();
+		ASSERT_TRUE(dst_->ok()) << dst_->log();
+	}
+	rt::TempDir tmp_;
+	std::string s_ = tmp_.path("src.img"), d_ = tmp_.path("dst.img");
+	std::string slog_ = tmp_.path("src.log"), dlog_ = tmp_.path("dst.log");
+	std::unique_ptr<Server> src_, dst_;
+};
+
 } // namespace nbdt
