@@ -324,18 +324,20 @@ TEST_F(ParallelDisks, SuspendResumeTerminateThenResumeIdentical)
 	});
 	ASSERT_EQ(ctl({ "job", "suspend", job }).rv, 4096u);
 	json_object *j = wait_job(job, [](json_object *o) { return jnum(o, "JobState") == 5; });
-	// Once the record says suspended, in-flight requests drain: wait until
-	// two records a progress period apart agree, then nothing moves.
+	// Once the record says suspended, in-flight requests drain and their
+	// progress reaches the record within a few progress periods (200 ms):
+	// wait until four reads a second apart agree (a machine 3x slower still
+	// saves several records in that span), then nothing may move.
 	int64_t copied = -1;
-	for (int i = 0; i < 100; i++) {
-		usleep(600000);
+	for (int i = 0, same = 0; i < 120 && same < 3; i++) {
+		usleep(1000000);
 		int64_t now = jnum(job_show(job), "BytesCopied");
-		if (now == copied)
-			break;
+		same = now == copied ? same + 1 : 0;
 		copied = now;
 	}
-	usleep(1000000);
+	usleep(2000000);
 	j = job_show(job);
+	EXPECT_EQ(jnum(j, "JobState"), 5);
 	EXPECT_EQ(jnum(j, "BytesCopied"), copied) << "a suspended job copies nothing";
 	EXPECT_LT(copied, (int64_t)(2 * kSize));
 	ASSERT_EQ(ctl({ "job", "resume", job }).rv, 4096u);
