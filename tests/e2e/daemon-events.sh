@@ -35,7 +35,8 @@ PY
 kill -9 "$RESYNCD_PID"
 wait "$RESYNCD_PID" 2>/dev/null || true
 rm -f "$TMP/resyncd.pid"
-start_resyncd
+# Room for the many streams below (stress opens 200; the default cap is 128).
+start_resyncd --max-event-streams 256
 last=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["events"][-1]["id"])' "$TMP/part1.json")
 job=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["job"])' "$TMP/part1.json")
 LAST=$last JOB=$job python3 - <<'PY' >"$TMP/part2.json"
