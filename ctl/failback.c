@@ -407,9 +407,11 @@ uint32_t ctl_initiate_failback(struct ctl_store *s, const struct ctl_failback_re
 		rv = ctl_vm_check_targets(s, req->vm, json_object_object_get(vm, "Disks"), e);
 	if (rv)
 		goto out;
+	/* Only a depth and size both set are known here: the engine's own
+	 * choice fits each disk's share of memory_limit (disk_memory()). */
 	need = (uint64_t)set.queue_depth * set.request_size *
 	       (set.verify || set.change_source != CTL_CS_FULL ? 2 : 1);
-	if (need > ctl_memory_budget()) {
+	if (set.queue_depth && set.request_size && need > ctl_memory_budget()) {
 		rv = ctl_fail(
 			e, RESYNC_RV_OUT_OF_MEMORY,
 			"queue_depth x request_size needs %llu bytes of buffers; the budget is %llu",

@@ -35,8 +35,6 @@ void ctl_settings_init(struct ctl_settings *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->change_source = CTL_CS_AUTO;
-	s->queue_depth = CTL_DEFAULT_QUEUE_DEPTH;
-	s->request_size = CTL_DEFAULT_REQUEST_SIZE;
 	s->memory_limit = CTL_DEFAULT_MEMORY_LIMIT;
 	s->verify_sample_per_gib = CTL_DEFAULT_SAMPLE_PER_GIB;
 	s->verify_sample_min = CTL_DEFAULT_SAMPLE_MIN;
@@ -374,8 +372,11 @@ json_object *ctl_settings_to_json(const struct ctl_settings *s)
 			       json_object_new_int64(s->verify_sample_per_gib));
 	json_object_object_add(o, "verify_sample_min", json_object_new_int64(s->verify_sample_min));
 	json_object_object_add(o, "rate_limit", json_object_new_int64((int64_t)s->rate_limit));
-	json_object_object_add(o, "queue_depth", json_object_new_int64(s->queue_depth));
-	json_object_object_add(o, "request_size", json_object_new_int64(s->request_size));
+	/* Absent is "the engine chooses": 0 would not parse back (1..1024). */
+	if (s->queue_depth)
+		json_object_object_add(o, "queue_depth", json_object_new_int64(s->queue_depth));
+	if (s->request_size)
+		json_object_object_add(o, "request_size", json_object_new_int64(s->request_size));
 	if (s->tls_certificates)
 		json_object_object_add(tls, "certificates",
 				       json_object_new_string(s->tls_certificates));

@@ -14,6 +14,10 @@
  *   rate_limit     integer bytes per second, 0 unlimited
  *   queue_depth    integer 1..1024
  *   request_size   integer, power of two, 4096..67108864
+ *                  either absent: the engine chooses it per disk from what
+ *                  the disk's endpoints report (resync_io_choice()); the job
+ *                  record's disk shows the choice (IoChoice, RequestSize,
+ *                  QueueDepth); 0 here means that, and never reaches JSON
  *   tls            { "certificates": DIR | "psk_file": FILE, "username": NAME }
  *   memory_limit   integer bytes >= 1048576, default 256 MiB: the job's buffers
  *                  in all; the disks, copied at once, share it evenly, and a
@@ -45,8 +49,6 @@ enum ctl_change_source {
 	CTL_CS_FULL,
 };
 
-#define CTL_DEFAULT_QUEUE_DEPTH 16u
-#define CTL_DEFAULT_REQUEST_SIZE (1u << 20)
 #define CTL_DEFAULT_MEMORY_LIMIT (256ull << 20)
 #define CTL_MIN_MEMORY_LIMIT (1ull << 20)
 #define CTL_DEFAULT_SAMPLE_PER_GIB 16u
@@ -64,8 +66,8 @@ struct ctl_settings {
 	uint32_t verify_sample_per_gib;
 	uint32_t verify_sample_min;
 	uint64_t rate_limit;
-	unsigned queue_depth;
-	uint32_t request_size;
+	unsigned queue_depth;  /* 0: the engine chooses per disk */
+	uint32_t request_size; /* 0: the engine chooses per disk */
 	uint64_t memory_limit; /* the job's buffers, all disks */
 	char *tls_certificates;
 	char *tls_psk_file;
@@ -78,7 +80,9 @@ void ctl_settings_free(struct ctl_settings *s);
 /* Parses text, JSON or CIM-XML (may be NULL or empty: all defaults); returns
  * 0 or 32773/32776 (32778 when out of memory). */
 uint32_t ctl_settings_parse(const char *text, struct ctl_settings *s, struct ctl_err *e);
-/* The normalized settings, every key present; NULL on ENOMEM. */
+/* The normalized settings, every key present but queue_depth and
+ * request_size when the engine chooses them (0), so that the text parses
+ * back to the same settings; NULL on ENOMEM. */
 json_object *ctl_settings_to_json(const struct ctl_settings *s);
 
 const char *ctl_change_source_name(enum ctl_change_source cs);

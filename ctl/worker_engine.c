@@ -67,9 +67,12 @@ int ctl_engine_configure(resync *r, const struct ctl_settings *s, const char *so
 	if ((err = resync_set_source(r, source)) || (err = resync_set_target(r, target)) ||
 	    (err = resync_set_mode(r, engine_mode(cs), cs_arg)) ||
 	    (err = resync_set_flags(r, s->verify ? RESYNC_F_VERIFY : 0)) ||
-	    (err = resync_set_queue_depth(r, s->queue_depth)) ||
-	    (err = resync_set_request_size(r, s->request_size)) ||
 	    (err = resync_set_rate_limit(r, s->rate_limit)))
+		return err;
+	/* Unset, the engine chooses per disk from what its endpoints report. */
+	if (s->queue_depth && (err = resync_set_queue_depth(r, s->queue_depth)))
+		return err;
+	if (s->request_size && (err = resync_set_request_size(r, s->request_size)))
 		return err;
 	/* A copy by a change record checks the record: what it wrote, and a
 	 * sample of what the record says did not change. */

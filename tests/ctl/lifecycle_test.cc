@@ -267,7 +267,7 @@ protected:
 
 TEST_F(JobControl, SuspendResumeTerminateThenResume)
 {
-	std::string job = start(R"({"rate_limit":1048576,"request_size":262144})");
+	std::string job = start(R"({"rate_limit":1048576,"request_size":262144,"queue_depth":16})");
 	wait_job(job, [](json_object *o) {
 		return jnum(o, "JobState") == 4 && jnum(o, "BytesCopied") > 0;
 	});
@@ -335,7 +335,8 @@ TEST_F(JobControl, KillNineAtRandomMomentsThenResumeIdentical)
 	std::string prev;
 	bool resumed = false;
 	for (int i = 0; i < 10; i++) {
-		std::string job = start(R"({"rate_limit":524288,"request_size":262144})");
+		std::string job =
+			start(R"({"rate_limit":524288,"request_size":262144,"queue_depth":16})");
 		ASSERT_FALSE(job.empty());
 		json_object *j = job_show(job);
 		if (!prev.empty()) {

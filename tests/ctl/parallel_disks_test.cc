@@ -47,7 +47,7 @@ std::vector<double> write_times(const std::string &log)
 
 } // namespace
 
-static const char *kFull = R"({"change_source":"full","request_size":16384})";
+static const char *kFull = R"({"change_source":"full","request_size":16384,"queue_depth":16})";
 
 class ParallelDisks : public CtlTest {
 protected:
@@ -236,7 +236,7 @@ TEST_F(ParallelDisks, MemoryLimitTooSmallForOneRequestIs32778)
 	ASSERT_NO_FATAL_FAILURE(make_vm(8, false));
 	CliRun r = ctl({ "failback", "vm", "--settings",
 			 R"({"change_source":"full","verify":true,"memory_limit":1048576,)"
-			 R"("request_size":131072})",
+			 R"("request_size":131072,"queue_depth":16})",
 			 "--wait", "--timeout", "120" });
 	EXPECT_EQ(r.rv, 32778u) << r.out;
 	json_object *j = r.obj("Job");
@@ -259,7 +259,7 @@ TEST_F(ParallelDisks, RateLimitSharedBetweenDisks)
 	ASSERT_NO_FATAL_FAILURE(make_vm(2, false));
 	const int64_t rate = 4 << 20, request = 262144;
 	std::string job = start(R"({"change_source":"full","rate_limit":4194304,)"
-				R"("request_size":262144})");
+				R"("request_size":262144,"queue_depth":16})");
 	json_object *mid = wait_job(
 		job,
 		[](json_object *o) {
@@ -286,7 +286,8 @@ TEST_F(ParallelDisks, RateLimitSharedBetweenDisks)
 TEST_F(ParallelDisks, OneServerKilledOtherDiskCompletes)
 {
 	ASSERT_NO_FATAL_FAILURE(make_vm(2, true, "1000ms"));
-	std::string job = start(R"({"change_source":"full","request_size":16384})");
+	std::string job =
+		start(R"({"change_source":"full","request_size":16384,"queue_depth":16})");
 	wait_job(job, [](json_object *o) { return jnum(disk_of(o, 0), "BytesCopied") > 0; });
 	json_object *j = job_show(job);
 	ASSERT_FALSE(jbool(disk_of(j, 0), "Completed")) << "disk 0 finished before the kill";
@@ -317,7 +318,7 @@ TEST_F(ParallelDisks, SuspendResumeTerminateThenResumeIdentical)
 {
 	ASSERT_NO_FATAL_FAILURE(make_vm(2, false));
 	std::string job = start(R"({"change_source":"full","rate_limit":2097152,)"
-				R"("request_size":131072})");
+				R"("request_size":131072,"queue_depth":16})");
 	wait_job(job, [](json_object *o) {
 		return jnum(disk_of(o, 0), "BytesCopied") > 0 &&
 		       jnum(disk_of(o, 1), "BytesCopied") > 0;
@@ -363,7 +364,7 @@ TEST_F(ParallelDisks, KillNineThenFailbackResumesEveryDisk)
 {
 	ASSERT_NO_FATAL_FAILURE(make_vm(2, false));
 	std::string job = start(R"({"change_source":"full","rate_limit":2097152,)"
-				R"("request_size":131072})");
+				R"("request_size":131072,"queue_depth":16})");
 	// A checkpoint is saved each second: wait until both disks are past
 	// one interval's worth of data.
 	json_object *j = wait_job(job, [](json_object *o) {

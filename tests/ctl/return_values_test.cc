@@ -270,7 +270,7 @@ TEST_F(ReturnValues, CimXmlSettingsFailBackEndToEnd)
 	EXPECT_STREQ(json_object_to_json_string_ext(set, JSON_C_TO_STRING_PLAIN),
 		     R"({"disks":["d0"],"change_source":"full","verify":true,)"
 		     R"("verify_sample_per_gib":16,"verify_sample_min":256,"rate_limit":0,)"
-		     R"("queue_depth":4,"request_size":1048576,"tls":{},"memory_limit":268435456,)"
+		     R"("queue_depth":4,"tls":{},"memory_limit":268435456,)"
 		     R"("nbd_connect_timeout_ms":0})");
 	json_object *j = job_show(r.str("JobId"));
 	EXPECT_EQ(jnum(j, "JobState"), 7);

@@ -202,6 +202,39 @@ TEST(SettingsCimXml, NullValuesLeaveTheDefaults)
 	EXPECT_EQ(p.json, normalized("{}"));
 }
 
+// Without Resync_QueueDepth and Resync_RequestSize (or with NULL values)
+// the engine chooses both per disk: 0 in the settings, absent from what is
+// stored; one given is kept exactly, the other still the engine's.
+TEST(SettingsCimXml, AbsentDepthAndSizeAreTheEngines)
+{
+	struct ctl_settings s;
+	for (const std::string &props :
+	     { std::string(), prop("Resync_ChangeSource", "string", "full"),
+	       std::string(R"(<PROPERTY NAME="Resync_QueueDepth" TYPE="uint32"/>)"
+			   R"(<PROPERTY NAME="Resync_RequestSize" TYPE="uint32"/>)") }) {
+		ASSERT_EQ(ctl_settings_parse(instance(props).c_str(), &s, nullptr), 0u) << props;
+		EXPECT_EQ(s.queue_depth, 0u) << props;
+		EXPECT_EQ(s.request_size, 0u) << props;
+		ctl_settings_free(&s);
+		Parsed p = parse(instance(props));
+		EXPECT_EQ(p.json.find("queue_depth"), std::string::npos) << p.json;
+		EXPECT_EQ(p.json.find("request_size"), std::string::npos) << p.json;
+	}
+	ASSERT_EQ(ctl_settings_parse(instance(prop("Resync_RequestSize", "uint32", "131072"))
+					     .c_str(),
+				     &s, nullptr),
+		  0u);
+	EXPECT_EQ(s.queue_depth, 0u);
+	EXPECT_EQ(s.request_size, 131072u);
+	ctl_settings_free(&s);
+	ASSERT_EQ(ctl_settings_parse(instance(prop("Resync_QueueDepth", "uint32", "2")).c_str(), &s,
+				     nullptr),
+		  0u);
+	EXPECT_EQ(s.queue_depth, 2u);
+	EXPECT_EQ(s.request_size, 0u);
+	ctl_settings_free(&s);
+}
+
 TEST(SettingsCimXml, ArraysAreCheckedElementByElement)
 {
 	Parsed p = parse(instance(prop_array("IncludedDisks", "string", {})));

@@ -26,8 +26,8 @@ TEST(Settings, DefaultsWhenEmpty)
 		EXPECT_EQ(s.change_source, CTL_CS_AUTO);
 		EXPECT_FALSE(s.verify);
 		EXPECT_EQ(s.rate_limit, 0u);
-		EXPECT_EQ(s.queue_depth, CTL_DEFAULT_QUEUE_DEPTH);
-		EXPECT_EQ(s.request_size, CTL_DEFAULT_REQUEST_SIZE);
+		EXPECT_EQ(s.queue_depth, 0u) << "the engine chooses";
+		EXPECT_EQ(s.request_size, 0u) << "the engine chooses";
 		EXPECT_EQ(s.disks, nullptr);
 		EXPECT_EQ(s.nbd_connect_timeout_ms, 0u);
 		ctl_settings_free(&s);
@@ -62,6 +62,48 @@ TEST(Settings, EveryKey)
 	json_object_put(o);
 	ctl_settings_free(&again);
 	ctl_settings_free(&s);
+}
+
+// What the ctl stores in the job record (ctl_settings_to_json) and the
+// worker parses back: an absent queue_depth or request_size (0, the engine
+// chooses per disk) stays absent, since a stored 0 would be out of range;
+// a value given comes back as given.
+static void round_trip(const char *text, unsigned depth, uint32_t request, const char *stored_depth,
+		       const char *stored_request)
+{
+	struct ctl_settings s, again;
+	ASSERT_EQ(ctl_settings_parse(text, &s, nullptr), 0u) << text;
+	EXPECT_EQ(s.queue_depth, depth) << text;
+	EXPECT_EQ(s.request_size, request) << text;
+	json_object *o = ctl_settings_to_json(&s);
+	json_object *v;
+	EXPECT_EQ(json_object_object_get_ex(o, "queue_depth", &v), stored_depth != nullptr);
+	if (stored_depth) {
+		EXPECT_STREQ(json_object_to_json_string(v), stored_depth);
+	}
+	EXPECT_EQ(json_object_object_get_ex(o, "request_size", &v), stored_request != nullptr);
+	if (stored_request) {
+		EXPECT_STREQ(json_object_to_json_string(v), stored_request);
+	}
+	EXPECT_TRUE(json_object_object_get_ex(o, "memory_limit", nullptr));
+	ASSERT_EQ(ctl_settings_parse(json_object_to_json_string(o), &again, nullptr), 0u)
+		<< json_object_to_json_string(o);
+	EXPECT_EQ(again.queue_depth, depth) << json_object_to_json_string(o);
+	EXPECT_EQ(again.request_size, request) << json_object_to_json_string(o);
+	json_object_put(o);
+	ctl_settings_free(&again);
+	ctl_settings_free(&s);
+}
+
+TEST(Settings, AbsentDepthAndSizeAreTheEnginesAndRoundTrip)
+{
+	round_trip("{}", 0, 0, nullptr, nullptr);
+	round_trip(R"({"change_source":"full","rate_limit":1048576})", 0, 0, nullptr, nullptr);
+	round_trip(R"({"queue_depth":8})", 8, 0, "8", nullptr);
+	round_trip(R"({"request_size":65536})", 0, 65536, nullptr, "65536");
+	round_trip(R"({"queue_depth":1024,"request_size":67108864})", 1024, 67108864, "1024",
+		   "67108864");
+	round_trip(R"({"queue_depth":1,"request_size":4096})", 1, 4096, "1", "4096");
 }
 
 TEST(Settings, NotJsonIsIncorrectDataType)

@@ -135,8 +135,10 @@ protected:
 	// Starts a slow failback and ends it once it has written something.
 	std::string start_then_terminate(const std::string &rp, const std::string &extra = "")
 	{
-		CliRun r = ctl({ "failback", "vm", "--recovery-point", rp, "--settings",
-				 "{\"rate_limit\":1048576,\"request_size\":65536" + extra + "}" });
+		CliRun r =
+			ctl({ "failback", "vm", "--recovery-point", rp, "--settings",
+			      "{\"rate_limit\":1048576,\"request_size\":65536,\"queue_depth\":16" +
+				      extra + "}" });
 		EXPECT_EQ(r.rv, 4096u) << r.out;
 		std::string job = r.str("JobId");
 		json_object *j = wait_job(job, [](json_object *o) {
