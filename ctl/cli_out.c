@@ -211,6 +211,10 @@ void cli_print_job(json_object *job)
 		       json_object_get_boolean(json_object_object_get(d, "Completed")) ?
 			       ", completed" :
 			       "");
+		if (json_object_object_get(d, "RequestSize"))
+			printf("  I/O: requests of %lld bytes at depth %lld: %s\n",
+			       (long long)jint(d, "RequestSize"), (long long)jint(d, "QueueDepth"),
+			       ctl_json_str(d, "IoChoice") ?: "");
 	}
 }
 

@@ -3,7 +3,9 @@
  * The job record's progress figures (CIM_ConcreteJob PercentComplete,
  * BytesExamined, BytesWritten, BytesZeroed, BytesSkippedEqual,
  * RateBytesPerSecond, ElapsedTime, and per disk), copied from the engine's
- * statistics by the worker's main loop.  BytesCopied is BytesExamined under
+ * statistics by the worker's main loop; per disk also the request size and
+ * queue depth the engine copies with and why (RequestSize, QueueDepth,
+ * IoChoice), once it copies.  BytesCopied is BytesExamined under
  * its schema 1 name: it counts equal bytes a compare did not write.
  */
 #include <pthread.h>
@@ -49,6 +51,11 @@ void worker_record_progress(struct worker *w, bool completed)
 		worker_set_int(o, "BytesZeroed", (int64_t)d->st.bytes_zeroed);
 		worker_set_int(o, "BytesSkippedEqual", (int64_t)d->st.bytes_skipped_equal);
 		worker_set_int(o, "BytesVerified", (int64_t)d->st.bytes_verified);
+		if (d->io_request) {
+			worker_set_int(o, "RequestSize", d->io_request);
+			worker_set_int(o, "QueueDepth", d->io_depth);
+			json_object_object_add(o, "IoChoice", json_object_new_string(d->io_choice));
+		}
 		if (d->fell_back) {
 			json_object_object_add(o, "FellBackFrom",
 					       json_object_new_string(

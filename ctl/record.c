@@ -114,6 +114,9 @@ static const struct field job_disk[] = {
 	{ "Size", F_INT, false, 0, INT64_MAX, NULL, NULL },
 	{ "BytesToCopy", F_INT, false, 0, INT64_MAX, NULL, NULL },
 	{ "BytesCopied", F_INT, false, 0, INT64_MAX, NULL, NULL },
+	{ "RequestSize", F_INT, false, 0, UINT32_MAX, NULL, NULL },
+	{ "QueueDepth", F_INT, false, 0, UINT32_MAX, NULL, NULL },
+	{ "IoChoice", F_STR, false, 0, STR_MAX, NULL, NULL },
 	{ "Completed", F_BOOL, false, 0, 0, NULL, NULL },
 	END,
 };

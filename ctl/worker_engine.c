@@ -34,12 +34,24 @@
 #include "worker.h"
 #include "worker_internal.h"
 
+/* The engine's request size and depth for this disk, with its reasons, for
+ * the job record: final once the copy phase starts (the memory limit has
+ * had its say); d->r is the run calling back, set by this thread. */
+static void record_io_choice(struct wdisk *d)
+{
+	const char *why = resync_io_choice(d->r, &d->io_request, &d->io_depth, NULL);
+
+	snprintf(d->io_choice, sizeof(d->io_choice), "%s", why);
+}
+
 static void on_progress(const struct resync_stats *stats, void *arg)
 {
 	struct wdisk *d = arg;
 
 	pthread_mutex_lock(&d->w->mu);
 	d->st = *stats;
+	if (d->r && stats->phase >= RESYNC_PHASE_COPY)
+		record_io_choice(d);
 	pthread_mutex_unlock(&d->w->mu);
 }
 
@@ -69,7 +81,8 @@ int ctl_engine_configure(resync *r, const struct ctl_settings *s, const char *so
 	    (err = resync_set_flags(r, s->verify ? RESYNC_F_VERIFY : 0)) ||
 	    (err = resync_set_rate_limit(r, s->rate_limit)))
 		return err;
-	/* Unset, the engine chooses per disk from what its endpoints report. */
+	/* Unset, the engine chooses per disk from what its endpoints report
+	 * (the job record shows the choice: record_io_choice()). */
 	if (s->queue_depth && (err = resync_set_queue_depth(r, s->queue_depth)))
 		return err;
 	if (s->request_size && (err = resync_set_request_size(r, s->request_size)))

@@ -45,6 +45,11 @@ struct wdisk {
 	int err;         /* the disk's outcome: 0 or the engine's negative errno */
 	uint32_t code;   /* under w->mu: its ErrorCode when not derived from err */
 	char error[600]; /* under w->mu: why it failed */
+	/* Under w->mu: the engine's choice for the disk's run, once it copies
+	 * (io_request 0 before). */
+	uint32_t io_request;
+	unsigned io_depth;
+	char io_choice[512];
 };
 
 struct worker {
