@@ -23,13 +23,14 @@ struct rs_io {
 	enum rs_op op;
 	uint64_t off;
 	uint64_t len;
-	char *buf;         /* READ/WRITE: len bytes inside a registered buffer */
-	int buf_index;     /* its registered index */
-	uint64_t done;     /* bytes completed so far (short transfers) */
-	unsigned retries;  /* transient failures retried so far */
-	unsigned method;   /* the endpoint's choice of method for this I/O */
-	int res;           /* scratch for the endpoint */
-	unsigned wb_stage; /* a buffered file target's writeback step (ep_file.c) */
+	char *buf;               /* READ/WRITE: len bytes inside a registered buffer */
+	int buf_index;           /* its registered index */
+	uint64_t done;           /* bytes completed so far (short transfers) */
+	unsigned retries;        /* transient failures retried so far */
+	unsigned method;         /* the endpoint's choice of method for this I/O */
+	int res;                 /* scratch for the endpoint */
+	unsigned wb_stage;       /* a buffered file target's writeback step (ep_file.c) */
+	uint64_t wb_off, wb_len; /* the range that step waits for, then drops */
 	/* Called once: err 0, or a negative errno with the message already set
 	 * on the handle by the endpoint (rs_fail). */
 	void (*cb)(struct rs_io *io, int err);

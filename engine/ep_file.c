@@ -272,7 +272,7 @@ static void finish(struct rs_io *io, int err)
 	io->cb(io, err);
 }
 
-enum { WB_NONE, WB_START, WB_WAIT };
+enum { WB_NONE, WB_START, WB_WAIT, WB_DROP };
 
 static void wb_complete(struct rs_completion *c, int res);
 
@@ -296,8 +296,23 @@ static void wb_next(struct rs_endpoint *ep, struct rs_io *io)
 		return;
 	}
 	io->wb_stage = WB_WAIT;
+	io->wb_off = rg.off;
+	io->wb_len = rg.len;
 	wb_prep(ep, io, rg.off, rg.len,
 		SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+}
+
+/* A range on disk leaves the page cache too, as nbdcopy's does: a copy of
+ * a whole disk would otherwise push out the host's working set for pages
+ * nobody reads again (the VM reads its disk through its own cache). */
+static void wb_drop(struct rs_endpoint *ep, struct rs_io *io)
+{
+	struct file_ep *f = ep->priv;
+	io->wb_stage = WB_DROP;
+	io->comp.fn = wb_complete;
+	struct io_uring_sqe *sqe = rs_ring_sqe(f->rg, &io->comp);
+	io_uring_prep_fadvise(sqe, f->fixed, io->wb_off, (off_t)io->wb_len, POSIX_FADV_DONTNEED);
+	sqe->flags |= IOSQE_FIXED_FILE;
 }
 
 static void wb_complete(struct rs_completion *c, int res)
@@ -305,6 +320,11 @@ static void wb_complete(struct rs_completion *c, int res)
 	struct rs_io *io = (struct rs_io *)c;
 	struct rs_endpoint *ep = io->ep;
 	struct file_ep *f = ep->priv;
+	/* Dropping is advice: pages it leaves cached are only memory. */
+	if (io->wb_stage == WB_DROP) {
+		wb_next(ep, io);
+		return;
+	}
 	if (res < 0) {
 		finish(io,
 		       rs_fail(ep->r, res, io->off, "%s %s: sync_file_range near offset %llu: %s",
@@ -316,7 +336,10 @@ static void wb_complete(struct rs_completion *c, int res)
 				   ep->name));
 		return;
 	}
-	wb_next(ep, io);
+	if (io->wb_stage == WB_WAIT)
+		wb_drop(ep, io);
+	else
+		wb_next(ep, io);
 }
 
 /* A write through the page cache is handed to writeback before it counts

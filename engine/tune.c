@@ -14,8 +14,8 @@
  * depth: enough requests to keep the deepest reported device queue full
  *   (nr_requests x its largest request), at least 2 (a read beside a
  *   write), within RS_AUTO_MEMORY bytes of buffers, the memory the fixed
- *   default (32 x 1 MiB) always used; without queue facts (NBD, tmpfs) the
- *   whole bound.
+ *   default (32 x 1 MiB) always used, and RS_MAX_QUEUE_DEPTH; without queue
+ *   facts (NBD, tmpfs) the whole bound.
  *
  * The choice and its reasons land in r->io_choice (resync_io_choice()).
  */
@@ -85,11 +85,17 @@ void rs_tune(struct resync *r, const struct rs_endpoint *src, const struct rs_en
 	r->request_size = (uint32_t)req;
 
 	const char *why_depth;
+	char why[64];
 	if (r->user_depth) {
 		r->queue_depth = r->user_depth;
 		why_depth = "as set";
 	} else {
-		uint64_t cap = rs_max(1, RS_AUTO_MEMORY / req), fill = 0;
+		/* Small requests the caller set would make the memory bound a
+		 * depth past what the engine takes (8192 at 4 KiB). */
+		uint64_t cap = rs_min(rs_max(1, RS_AUTO_MEMORY / req), RS_MAX_QUEUE_DEPTH),
+			 fill = 0;
+		const char *bound = cap == RS_MAX_QUEUE_DEPTH ? "the engine's deepest queue" :
+								"the memory bound";
 		for (int i = 0; i < 2; i++)
 			if (eps[i]->dev_queue && eps[i]->dev_max_request)
 				fill = rs_max(fill, ((uint64_t)eps[i]->dev_queue *
@@ -98,10 +104,12 @@ void rs_tune(struct resync *r, const struct rs_endpoint *src, const struct rs_en
 							    req);
 		if (!fill) {
 			r->queue_depth = (unsigned)cap;
-			why_depth = "the memory bound, no queue reported";
+			snprintf(why, sizeof why, "%s, no queue reported", bound);
+			why_depth = why;
 		} else if (fill > cap) {
 			r->queue_depth = (unsigned)cap;
-			why_depth = "the memory bound, below what fills the device queue";
+			snprintf(why, sizeof why, "%s, below what fills the device queue", bound);
+			why_depth = why;
 		} else {
 			r->queue_depth = (unsigned)rs_max(fill, 2);
 			why_depth = "what fills the deepest device queue";

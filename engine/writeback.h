@@ -3,10 +3,11 @@
  * The writeback window of a buffered target (ep_file.c): each written range
  * is handed to writeback at once (sync_file_range WRITE) and queued here;
  * while more than window bytes are queued, the oldest range is taken out to
- * be waited for (WAIT_BEFORE | WRITE | WAIT_AFTER).  So the target's dirty
- * and under-writeback pages stay within window + 2 x depth x request: the
- * window, the ranges being waited for (one per request at most) and the
- * writes not yet handed over.
+ * be waited for (WAIT_BEFORE | WRITE | WAIT_AFTER), then dropped from the
+ * page cache (POSIX_FADV_DONTNEED).  So the target's dirty and
+ * under-writeback pages, and all its cached pages, stay within window +
+ * 2 x depth x request: the window, the ranges being waited for or dropped
+ * (one per request at most) and the writes not yet handed over.
  */
 #ifndef RESYNC_WRITEBACK_H
 #define RESYNC_WRITEBACK_H

@@ -142,4 +142,34 @@ TEST(Tune, FilesWithoutADeviceKeepTheMemoryBound)
 	EXPECT_TRUE(out == src);
 }
 
+// A 4 KiB request set by the caller: the memory bound alone would be 8192
+// requests, past the deepest queue the engine takes (1024, what
+// resync_set_queue_depth() accepts): the depth stops there and says so.
+TEST(Tune, SmallRequestStopsAtTheDeepestQueue)
+{
+	rt::TempDir tmp;
+	std::string dir = tmp.path("tmpfs");
+	ASSERT_EQ(rt::sh("mkdir " + dir + " && mount -t tmpfs -o size=64m none " + dir), 0);
+	rt::Bytes src = rt::random_bytes(8 * MiB, 65);
+	rt::write_file(dir + "/s", src);
+	rt::write_file(dir + "/d", rt::random_bytes(8 * MiB, 66));
+	resync *r = resync_new();
+	ASSERT_EQ(resync_set_source(r, (dir + "/s").c_str()), 0);
+	ASSERT_EQ(resync_set_target(r, (dir + "/d").c_str()), 0);
+	ASSERT_EQ(resync_set_mode(r, RESYNC_FULL, nullptr), 0);
+	ASSERT_EQ(resync_set_block_size(r, 4096), 0);
+	ASSERT_EQ(resync_set_request_size(r, 4096), 0);
+	Choice c{};
+	c.ret = resync_run(r);
+	c.error = resync_error(r);
+	c.why = resync_io_choice(r, &c.request, &c.depth, &c.write);
+	resync_free(r);
+	rt::Bytes out = rt::read_file(dir + "/d");
+	EXPECT_EQ(rt::sh("umount " + dir), 0);
+	ASSERT_NO_FATAL_FAILURE(
+		expect_choice(c, 4096, 1024u,
+			      "depth 1024 (the engine's deepest queue, no queue reported)"));
+	EXPECT_TRUE(out == src);
+}
+
 } // namespace

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The target's write path (resync_set_write_mode(), --write-mode): buffered
 // writes under a sync_file_range writeback window copy byte for byte, keep
-// the target's dirty and under-writeback pages within the documented bound
-// (read with cachestat(2) from the progress callback), keep every durability
+// the target's dirty and under-writeback pages, and its cached pages, within
+// the documented bound (read with cachestat(2) from the progress callback
+// and after the run), keep every durability
 // rule (the flush-log and failing-flush shims), and are chosen and reported
 // as documented: AUTO is O_DIRECT where the target takes it, buffered where
 // O_DIRECT is refused (ramfs); DIRECT refuses a target without it.
@@ -24,7 +25,9 @@ struct Outcome {
 	unsigned depth;
 	resync_write_mode write;
 	std::string why, error;
-	uint64_t max_dirty = 0; // pages of the target dirty or under writeback, at most
+	uint64_t max_dirty = 0;  // pages of the target dirty or under writeback, at most
+	uint64_t max_cached = 0; // pages of the target in the page cache, at most
+	uint64_t cached_after = 0;
 	unsigned samples = 0;
 };
 
@@ -44,14 +47,20 @@ struct Sampler {
 	Outcome *o;
 };
 
+bool stat_cache(int fd, cachestat *cs)
+{
+	cachestat_range rg{ 0, 0 };
+	return syscall(__NR_cachestat, fd, &rg, cs, 0) == 0;
+}
+
 void sample(const resync_stats *, void *arg)
 {
 	auto *s = static_cast<Sampler *>(arg);
-	cachestat_range rg{ 0, 0 };
 	cachestat cs{};
-	if (syscall(__NR_cachestat, s->fd, &rg, &cs, 0))
+	if (!stat_cache(s->fd, &cs))
 		return;
 	s->o->max_dirty = std::max<uint64_t>(s->o->max_dirty, cs.nr_dirty + cs.nr_writeback);
+	s->o->max_cached = std::max<uint64_t>(s->o->max_cached, cs.nr_cache);
 	s->o->samples++;
 }
 
@@ -78,8 +87,12 @@ Outcome run_copy(const std::string &s, const std::string &d, resync_write_mode m
 	o.error = resync_error(r);
 	o.why = resync_io_choice(r, &o.request, &o.depth, &o.write);
 	resync_free(r);
-	if (smp.fd >= 0)
+	if (smp.fd >= 0) {
+		cachestat cs{};
+		if (stat_cache(smp.fd, &cs))
+			o.cached_after = cs.nr_cache;
 		close(smp.fd);
+	}
 	return o;
 }
 
@@ -139,9 +152,11 @@ TEST(WriteMode, AutoIsBufferedWhereODirectIsRefusedAndDirectFails)
 
 // Forced buffered writes of 128 MiB in 256 KiB requests, 4 in flight: the
 // window is 1 MiB, so at no sample may more than 1 MiB + 2 x 4 x 256 KiB
-// (3 MiB, 768 pages) of the target be dirty or under writeback.  Without
-// the window the whole copy could be dirty until the final flush (the
-// kernel's background threshold here is far above 3 MiB).
+// (3 MiB, 768 pages) of the target be dirty or under writeback, nor be in
+// the page cache at all, during the run or after it.  Without the window
+// the whole copy could be dirty until the final flush (the kernel's
+// background threshold here is far above 3 MiB); without the drop all
+// 128 MiB stay cached.
 TEST(WriteMode, BufferedKeepsDirtyPagesWithinTheWindow)
 {
 	rt::TempDir tmp;
@@ -160,6 +175,10 @@ TEST(WriteMode, BufferedKeepsDirtyPagesWithinTheWindow)
 	long page = sysconf(_SC_PAGESIZE);
 	EXPECT_LE(o.max_dirty * (uint64_t)page, 3 * MiB)
 		<< "pages dirty or under writeback at most: " << o.max_dirty;
+	EXPECT_LE(o.max_cached * (uint64_t)page, 3 * MiB)
+		<< "pages of the target cached at most: " << o.max_cached;
+	EXPECT_LE(o.cached_after * (uint64_t)page, 3 * MiB)
+		<< "pages of the target cached after the run: " << o.cached_after;
 	EXPECT_TRUE(rt::read_file(tmp.path("d")) == src);
 }
 
