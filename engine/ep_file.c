@@ -326,9 +326,10 @@ static void wb_complete(struct rs_completion *c, int res)
 		return;
 	}
 	if (res < 0) {
-		finish(io,
-		       rs_fail(ep->r, res, io->off, "%s %s: sync_file_range near offset %llu: %s",
-			       ep->role, ep->name, (unsigned long long)io->off, strerror(-res)));
+		/* A wait is for an older write's range: that is where it failed. */
+		uint64_t at = io->wb_stage == WB_WAIT ? io->wb_off : io->off;
+		finish(io, rs_fail(ep->r, res, at, "%s %s: sync_file_range near offset %llu: %s",
+				   ep->role, ep->name, (unsigned long long)at, strerror(-res)));
 		return;
 	}
 	if (io->wb_stage == WB_START && rs_wb_push(&f->wb, io->off, io->len)) {

@@ -5,9 +5,10 @@
  * while more than window bytes are queued, the oldest range is taken out to
  * be waited for (WAIT_BEFORE | WRITE | WAIT_AFTER), then dropped from the
  * page cache (POSIX_FADV_DONTNEED).  So the target's dirty and
- * under-writeback pages, and all its cached pages, stay within window +
- * 2 x depth x request: the window, the ranges being waited for or dropped
- * (one per request at most) and the writes not yet handed over.
+ * under-writeback pages, and the pages its writes put in the cache, stay
+ * within window + 2 x depth x request: the window, the ranges being waited
+ * for or dropped (one per request at most) and the writes not yet handed
+ * over.  What a compare or verify reads of a buffered target stays cached.
  */
 #ifndef RESYNC_WRITEBACK_H
 #define RESYNC_WRITEBACK_H

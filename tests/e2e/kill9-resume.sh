@@ -3,10 +3,11 @@
 # rerun with the same checkpoint: every run starts (a killed run's claim on
 # the target is waited for, not refused), the end result is byte-identical,
 # and each rerun's plan is no larger than what the killed run had left plus
-# two checkpoint intervals and the requests in flight (a checkpoint's flush
-# runs beside the copy, which goes on for up to one interval past the
-# flush's start: a kill just before the next checkpoint is saved loses that
-# span and the interval since; engine/copy.c).  Kills are placed by the
+# two checkpoint intervals and twice the requests in flight (a checkpoint's
+# flush runs beside the copy, which starts new requests for up to one
+# interval past the flush's start and retires those already in flight: a
+# kill just before the next checkpoint is saved loses that span and the one
+# since; engine/copy.c).  Kills are placed by the
 # progress the copy reports, never by elapsed time, so a machine 3x faster or
 # slower kills at the same points.  Full, compare and extent-list copies onto
 # files and a loop device, and a full copy onto nbdkit (whose checkpoints
@@ -18,7 +19,7 @@ MiB=$((1024 * 1024))
 size=$((48 * MiB + 4096 * 3))
 interval=$((2 * MiB))
 inflight=$((4 * 256 * 1024))
-slack=$((2 * interval + inflight))
+slack=$((2 * (interval + inflight)))
 per_target=$(($(rounds 25 200) / 5))
 head -c $size /dev/urandom >"$TMP/src"
 RANDOM=$$

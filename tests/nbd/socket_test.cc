@@ -11,6 +11,7 @@
 #include <string>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <vector>
 #include "servers.h"
@@ -19,8 +20,8 @@ namespace {
 
 constexpr uint64_t MiB = 1 << 20;
 
-// The send buffers of this process's Unix sockets now.
-std::vector<int> unix_send_buffers()
+// The send buffers of this process's Unix sockets connected to path now.
+std::vector<int> unix_send_buffers(const std::string &path)
 {
 	std::vector<int> out;
 	DIR *d = opendir("/proc/self/fd");
@@ -33,8 +34,9 @@ std::vector<int> unix_send_buffers()
 		socklen_t len = sizeof sa;
 		if (e->d_name[0] == '.' || fd == dirfd(d) || fstat(fd, &st) ||
 		    !S_ISSOCK(st.st_mode) ||
-		    getsockname(fd, reinterpret_cast<sockaddr *>(&sa), &len) ||
-		    sa.ss_family != AF_UNIX)
+		    getpeername(fd, reinterpret_cast<sockaddr *>(&sa), &len) ||
+		    sa.ss_family != AF_UNIX ||
+		    path != reinterpret_cast<const sockaddr_un *>(&sa)->sun_path)
 			continue;
 		int v = 0;
 		socklen_t vl = sizeof v;
@@ -46,6 +48,7 @@ std::vector<int> unix_send_buffers()
 }
 
 struct Seen {
+	std::string path;
 	std::vector<int> buffers;
 };
 
@@ -60,7 +63,7 @@ TEST(NbdSocket, UnixSendBufferHoldsTwoRequests)
 	rt::write_file(tmp.path("d"), rt::Bytes(16 * MiB, 0));
 	auto dst = nbdt::nbdkit(tmp, "d", { "file", tmp.path("d") });
 	ASSERT_TRUE(dst->ok()) << dst->log();
-	Seen seen;
+	Seen seen{ dst->socket(), {} };
 	auto res = nbdt::copy(tmp.path("s"), dst->uri(), RESYNC_FULL, nullptr, [&](resync *r) {
 		resync_set_nbd_connections(r, 4);
 		resync_set_request_size(r, 64 << 10);
@@ -70,7 +73,7 @@ TEST(NbdSocket, UnixSendBufferHoldsTwoRequests)
 			[](const resync_stats *, void *arg) {
 				auto *s = static_cast<Seen *>(arg);
 				if (s->buffers.empty())
-					s->buffers = unix_send_buffers();
+					s->buffers = unix_send_buffers(s->path);
 			},
 			&seen, 1);
 	});
