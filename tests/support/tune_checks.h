@@ -19,15 +19,18 @@ struct Choice {
 	std::string why, error;
 };
 
-// A full copy s -> d, request size and depth set when not 0.
+// A full copy s -> d, request size, depth and plan block set when not 0.
 inline Choice run_copy(const std::string &s, const std::string &d, uint32_t request = 0,
-		       unsigned depth = 0)
+		       unsigned depth = 0, uint32_t block = 0)
 {
 	resync *r = resync_new();
 	Choice c{};
 	EXPECT_EQ(resync_set_source(r, s.c_str()), 0);
 	EXPECT_EQ(resync_set_target(r, d.c_str()), 0);
 	EXPECT_EQ(resync_set_mode(r, RESYNC_FULL, nullptr), 0);
+	if (block) {
+		EXPECT_EQ(resync_set_block_size(r, block), 0);
+	}
 	if (request) {
 		EXPECT_EQ(resync_set_request_size(r, request), 0);
 	}

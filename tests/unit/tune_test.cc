@@ -125,51 +125,61 @@ TEST_F(LoopPair, ShallowQueueGetsTheDepthItFills)
 	EXPECT_TRUE(rt::read_file(tmp_.path("b")) == src_);
 }
 
-// Files on tmpfs: no device, no queue: the defaults' memory, 32 x 1 MiB.
-TEST(Tune, FilesWithoutADeviceKeepTheMemoryBound)
+// Files on a tmpfs of their own: no device, no queue.
+class OnTmpfs : public ::testing::Test {
+protected:
+	void SetUp() override
+	{
+		dir_ = tmp_.path("tmpfs");
+		ASSERT_EQ(rt::sh("mkdir " + dir_ + " && mount -t tmpfs -o size=64m none " + dir_),
+			  0);
+	}
+	void TearDown() override
+	{
+		EXPECT_EQ(rt::sh("umount " + dir_), 0);
+	}
+	// A random source s and another random target d of size bytes.
+	void fill(uint64_t size, int seed)
+	{
+		src_ = rt::random_bytes(size, seed);
+		rt::write_file(s(), src_);
+		rt::write_file(d(), rt::random_bytes(size, seed + 1));
+	}
+	std::string s() const
+	{
+		return dir_ + "/s";
+	}
+	std::string d() const
+	{
+		return dir_ + "/d";
+	}
+	rt::TempDir tmp_;
+	std::string dir_;
+	rt::Bytes src_;
+};
+
+// The defaults' memory, 32 x 1 MiB.
+TEST_F(OnTmpfs, FilesWithoutADeviceKeepTheMemoryBound)
 {
-	rt::TempDir tmp;
-	std::string dir = tmp.path("tmpfs");
-	ASSERT_EQ(rt::sh("mkdir " + dir + " && mount -t tmpfs -o size=64m none " + dir), 0);
-	rt::Bytes src = rt::random_bytes(4 * MiB, 63);
-	rt::write_file(dir + "/s", src);
-	rt::write_file(dir + "/d", rt::random_bytes(4 * MiB, 64));
-	Choice c = run_copy(dir + "/s", dir + "/d");
-	rt::Bytes out = rt::read_file(dir + "/d");
-	EXPECT_EQ(rt::sh("umount " + dir), 0);
+	fill(4 * MiB, 63);
+	Choice c = run_copy(s(), d());
 	ASSERT_NO_FATAL_FAILURE(
 		expect_choice(c, 1 * MiB, 32u, "depth 32 (the memory bound, no queue reported)"));
-	EXPECT_TRUE(out == src);
+	EXPECT_TRUE(rt::read_file(d()) == src_);
 }
 
-// A 4 KiB request set by the caller: the memory bound alone would be 8192
-// requests, past the deepest queue the engine takes (1024, what
-// resync_set_queue_depth() accepts): the depth stops there and says so.
-TEST(Tune, SmallRequestStopsAtTheDeepestQueue)
+// A 4 KiB request set by the caller (in 4 KiB blocks): the memory bound
+// alone would be 8192 requests, past the deepest queue the engine takes
+// (1024, what resync_set_queue_depth() accepts): the depth stops there and
+// says so.
+TEST_F(OnTmpfs, SmallRequestStopsAtTheDeepestQueue)
 {
-	rt::TempDir tmp;
-	std::string dir = tmp.path("tmpfs");
-	ASSERT_EQ(rt::sh("mkdir " + dir + " && mount -t tmpfs -o size=64m none " + dir), 0);
-	rt::Bytes src = rt::random_bytes(8 * MiB, 65);
-	rt::write_file(dir + "/s", src);
-	rt::write_file(dir + "/d", rt::random_bytes(8 * MiB, 66));
-	resync *r = resync_new();
-	ASSERT_EQ(resync_set_source(r, (dir + "/s").c_str()), 0);
-	ASSERT_EQ(resync_set_target(r, (dir + "/d").c_str()), 0);
-	ASSERT_EQ(resync_set_mode(r, RESYNC_FULL, nullptr), 0);
-	ASSERT_EQ(resync_set_block_size(r, 4096), 0);
-	ASSERT_EQ(resync_set_request_size(r, 4096), 0);
-	Choice c{};
-	c.ret = resync_run(r);
-	c.error = resync_error(r);
-	c.why = resync_io_choice(r, &c.request, &c.depth, &c.write);
-	resync_free(r);
-	rt::Bytes out = rt::read_file(dir + "/d");
-	EXPECT_EQ(rt::sh("umount " + dir), 0);
+	fill(8 * MiB, 65);
+	Choice c = run_copy(s(), d(), 4096, 0, 4096);
 	ASSERT_NO_FATAL_FAILURE(
 		expect_choice(c, 4096, 1024u,
 			      "depth 1024 (the engine's deepest queue, no queue reported)"));
-	EXPECT_TRUE(out == src);
+	EXPECT_TRUE(rt::read_file(d()) == src_);
 }
 
 } // namespace
