@@ -17,12 +17,6 @@
 
 namespace {
 
-std::string slurp(const std::string &path)
-{
-	rt::Bytes b = rt::read_file(path);
-	return std::string(b.begin(), b.end());
-}
-
 void put(const std::string &path, const std::string &text)
 {
 	rt::write_file(path, rt::Bytes(text.begin(), text.end()));
@@ -61,10 +55,10 @@ TEST_F(Durable, ReplacesWholeAndLeavesNoTemporary)
 	std::string f = tmp.path("rec.json");
 	put(f, "the old content, longer than the new");
 	ASSERT_EQ(write_text(AT_FDCWD, f, "{\"a\":1}", "\n"), 0);
-	EXPECT_EQ(slurp(f), "{\"a\":1}\n");
+	EXPECT_EQ(rt::read_text(f), "{\"a\":1}\n");
 	EXPECT_EQ(entries(tmp.dir()), std::vector<std::string>{ "rec.json" });
 	ASSERT_EQ(write_text(AT_FDCWD, f, "", ""), 0);
-	EXPECT_EQ(slurp(f), "");
+	EXPECT_EQ(rt::read_text(f), "");
 }
 
 TEST_F(Durable, RelativeToADirectoryOrAPath)
@@ -75,14 +69,14 @@ TEST_F(Durable, RelativeToADirectoryOrAPath)
 	EXPECT_EQ(write_text(dfd, "a", "1", "2"), 0);
 	EXPECT_EQ(write_text(dfd, "sub/b", "3", ""), 0);
 	close(dfd);
-	EXPECT_EQ(slurp(tmp.path("a")), "12");
-	EXPECT_EQ(slurp(tmp.path("sub/b")), "3");
+	EXPECT_EQ(rt::read_text(tmp.path("a")), "12");
+	EXPECT_EQ(rt::read_text(tmp.path("sub/b")), "3");
 	char cwd[4096];
 	ASSERT_TRUE(getcwd(cwd, sizeof cwd));
 	ASSERT_EQ(chdir(tmp.path("sub").c_str()), 0);
 	EXPECT_EQ(write_text(AT_FDCWD, "c", "4", ""), 0);
 	ASSERT_EQ(chdir(cwd), 0);
-	EXPECT_EQ(slurp(tmp.path("sub/c")), "4");
+	EXPECT_EQ(rt::read_text(tmp.path("sub/c")), "4");
 	EXPECT_EQ(entries(tmp.path("sub")), (std::vector<std::string>{ "b", "c" }));
 }
 
@@ -106,7 +100,7 @@ TEST_F(Durable, AFailedRenameLeavesTheOldAndNoTemporary)
 	ASSERT_EQ(mkdir(tmp.path("busy").c_str(), 0700), 0);
 	put(tmp.path("busy/keep"), "k");
 	EXPECT_EQ(write_text(AT_FDCWD, tmp.path("busy"), "new", ""), -EISDIR);
-	EXPECT_EQ(slurp(tmp.path("busy/keep")), "k");
+	EXPECT_EQ(rt::read_text(tmp.path("busy/keep")), "k");
 	EXPECT_EQ(entries(tmp.dir()), std::vector<std::string>{ "busy" });
 }
 
@@ -116,7 +110,7 @@ TEST_F(Durable, APlantedSymlinkIsNotFollowed)
 	put(outside, "precious");
 	ASSERT_EQ(symlink(outside.c_str(), tmp.path(tmp_name("rec")).c_str()), 0);
 	EXPECT_EQ(write_text(AT_FDCWD, tmp.path("rec"), "evil", ""), -ELOOP);
-	EXPECT_EQ(slurp(outside), "precious");
+	EXPECT_EQ(rt::read_text(outside), "precious");
 	struct stat st;
 	EXPECT_EQ(lstat(tmp.path("rec").c_str(), &st), -1);
 }

@@ -5,6 +5,7 @@
 // value, only after the folder holding that record is synced, and also when
 // no watch can be made or the worker dies without writing its end.
 #include "harness.h"
+#include "testutil.h"
 #include <dirent.h>
 #include <algorithm>
 #include <signal.h>
@@ -53,23 +54,6 @@ protected:
 	std::string image;
 };
 
-std::vector<std::string> lines_of(const std::string &path)
-{
-	std::vector<std::string> l;
-	std::ifstream f(path);
-	for (std::string s; std::getline(f, s);)
-		l.push_back(s);
-	return l;
-}
-
-std::string slurp(const std::string &path)
-{
-	std::ifstream f(path);
-	std::stringstream ss;
-	ss << f.rdbuf();
-	return ss.str();
-}
-
 // The pid of this test's child whose command line holds needle, or -1.
 pid_t child_running(const std::string &needle)
 {
@@ -80,7 +64,7 @@ pid_t child_running(const std::string &needle)
 		long pid = strtol(de->d_name, &end, 10);
 		if (*end || pid <= 0)
 			continue;
-		std::string st = slurp("/proc/" + std::to_string(pid) + "/stat");
+		std::string st = rt::read_text("/proc/" + std::to_string(pid) + "/stat");
 		size_t paren = st.rfind(')');
 		if (paren == std::string::npos)
 			continue;
@@ -89,7 +73,7 @@ pid_t child_running(const std::string &needle)
 		long ppid;
 		if (!(in >> state >> ppid) || ppid != getpid())
 			continue;
-		std::string cmd = slurp("/proc/" + std::to_string(pid) + "/cmdline");
+		std::string cmd = rt::read_text("/proc/" + std::to_string(pid) + "/cmdline");
 		std::replace(cmd.begin(), cmd.end(), '\0', ' ');
 		if (cmd.find(needle) != std::string::npos)
 			found = (pid_t)pid;
@@ -103,7 +87,7 @@ pid_t child_running(const std::string &needle)
 // only sleep, entered after it has read a record that is not final.
 bool sleeps_in_poll(pid_t pid)
 {
-	std::istringstream in(slurp("/proc/" + std::to_string(pid) + "/syscall"));
+	std::istringstream in(rt::read_text("/proc/" + std::to_string(pid) + "/syscall"));
 	long nr = -1;
 	in >> nr;
 #ifdef SYS_poll
@@ -187,7 +171,7 @@ TEST_F(JobWait, SyncsTheJobFolderBeforeReportingTheEnd)
 		w = ctl({ "job", "wait", job, "--timeout", "60" });
 	}
 	ASSERT_EQ(w.rv, 0u) << w.out << w.err;
-	std::vector<std::string> l = lines_of(log);
+	std::vector<std::string> l = rt::lines(rt::read_text(log));
 	ASSERT_FALSE(l.empty()) << "the waiter synced nothing";
 	EXPECT_EQ(l.back(), "fsync " + state + "/jobs/" + job);
 }

@@ -4,6 +4,7 @@
 // ctl_journal_wait woken by another process, retention, `resyncctl events`
 // and a journal that cannot be written (the store_fault shim).
 #include "harness.h"
+#include "testutil.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -114,15 +115,6 @@ void expect_consecutive(const std::vector<json_object *> &evs, uint64_t first)
 {
 	for (size_t i = 0; i < evs.size(); i++)
 		ASSERT_EQ((uint64_t)jnum(evs[i], "Id"), first + i) << "event " << i;
-}
-
-std::vector<std::string> lines_of(const std::string &text)
-{
-	std::vector<std::string> out;
-	std::istringstream in(text);
-	for (std::string l; std::getline(in, l);)
-		out.push_back(l);
-	return out;
 }
 
 void append_raw(const std::string &file, const std::string &bytes)
@@ -278,7 +270,7 @@ TEST_F(Journal, TornTailIsSkippedAndTheNextAppendTakesTheNextId)
 		EXPECT_EQ(append("Test", 0, i), (uint64_t)i + 1);
 	const std::string seg = state + kSeg1;
 	const std::string clean = read_file(seg);
-	std::vector<std::string> l = lines_of(clean);
+	std::vector<std::string> l = rt::lines(clean);
 	ASSERT_EQ(l.size(), 3u);
 	// A valid line with one byte changed: the checksum catches it.
 	std::string forged = l[2];
@@ -300,7 +292,7 @@ TEST_F(Journal, TornTailIsSkippedAndTheNextAppendTakesTheNextId)
 		ASSERT_EQ(ctl_journal_last(store(), &last), 0);
 		EXPECT_EQ(last, id);
 		EXPECT_EQ(append("After"), ++id);
-		std::vector<std::string> now = lines_of(read_file(seg));
+		std::vector<std::string> now = rt::lines(read_file(seg));
 		ASSERT_EQ(now.size(), id) << "the torn tail is gone";
 		EXPECT_NE(now.back().find("\"Id\":" + std::to_string(id) + ","), std::string::npos);
 	}
@@ -348,7 +340,7 @@ TEST_F(Journal, DamagedMiddleLineFailsAndChangesNothing)
 
 	// The torn tail alone is still repaired: the damaged line removed by
 	// hand, the lines after it are acknowledged events and stay.
-	std::vector<std::string> l = lines_of(text);
+	std::vector<std::string> l = rt::lines(text);
 	ASSERT_EQ(l.size(), 3u);
 	{
 		std::ofstream f(seg, std::ios::binary | std::ios::trunc);
@@ -474,7 +466,7 @@ TEST_F(Journal, CliPrintsAndFollowsTheJournal)
 	add_vm("a", 1 << 20);
 	CliRun h = ctl_text({ "events" });
 	EXPECT_EQ(h.status, 0);
-	std::vector<std::string> hl = lines_of(h.out);
+	std::vector<std::string> hl = rt::lines(h.out);
 	ASSERT_EQ(hl.size(), 2u) << h.out;
 	EXPECT_EQ(hl[0].substr(0, 2), "1 ");
 	EXPECT_NE(hl[0].find(" VmAdded a ReplicationState=3 ReplicationHealth=1"), std::string::npos)
@@ -484,7 +476,7 @@ TEST_F(Journal, CliPrintsAndFollowsTheJournal)
 	add_vm("b", 1 << 20);
 	CliRun j =
 		run_cmd(ctl_binary(), { "--state-dir", state, "events", "--json", "--after", "1" });
-	std::vector<std::string> jl = lines_of(j.out);
+	std::vector<std::string> jl = rt::lines(j.out);
 	ASSERT_EQ(jl.size(), 2u) << j.out;
 	json_object *ev = json_tokener_parse(jl[0].c_str());
 	ASSERT_NE(ev, nullptr);
@@ -513,7 +505,7 @@ TEST_F(Journal, CliPrintsAndFollowsTheJournal)
 		std::this_thread::sleep_for(std::chrono::milliseconds(10));
 	kill(pid, SIGINT);
 	EXPECT_EQ(wait_exit(pid, 60000), 0);
-	std::vector<std::string> fl = lines_of(read_file(out));
+	std::vector<std::string> fl = rt::lines(read_file(out));
 	ASSERT_EQ(fl.size(), 2u) << read_file(out);
 	EXPECT_EQ(fl[0].substr(0, 2), "3 ");
 	EXPECT_EQ(fl[1], "ReturnValue: 0");

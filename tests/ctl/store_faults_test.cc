@@ -7,25 +7,15 @@
 // exec'd (the exec_fail shim) leaves its job in Exception at once, and the
 // worker entry refuses a start without the job's lock and ready pipe.
 #include "harness.h"
+#include "testutil.h"
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <fstream>
-#include <sstream>
 
 namespace {
-
-std::vector<std::string> lines_of(const std::string &path)
-{
-	std::vector<std::string> out;
-	std::ifstream f(path);
-	for (std::string l; std::getline(f, l);)
-		out.push_back(l);
-	return out;
-}
 
 bool exists(const std::string &p)
 {
@@ -71,7 +61,7 @@ TEST_F(StoreFaults, JobFolderIsDurableBeforeTheVmNamesIt)
 		ASSERT_EQ(r.rv, 0u) << r.out << r.err;
 		job = r.str("JobId");
 	}
-	std::vector<std::string> l = lines_of(log);
+	std::vector<std::string> l = rt::lines(rt::read_text(log));
 	const std::string jobs = state + "/jobs", named = jobs + "/" + job;
 	size_t born = SIZE_MAX, synced = SIZE_MAX, vm_names = SIZE_MAX;
 	for (size_t i = 0; i < l.size(); i++) {

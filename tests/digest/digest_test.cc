@@ -107,11 +107,6 @@ protected:
 	std::string src_, tgt_, before_;
 };
 
-rt::Bytes slurp(const std::string &p)
-{
-	return rt::read_file(p);
-}
-
 template <class T> T at(const rt::Bytes &b, size_t off)
 {
 	T v;
@@ -136,7 +131,7 @@ TEST_F(Digest, StreamRoundTripMatchesIndependentHashes)
 {
 	ASSERT_EQ(sodium_init() < 0, false);
 	for (uint32_t hash : { RESYNC_DIGEST_BLAKE2B, RESYNC_DIGEST_XXH3_128 }) {
-		rt::Bytes s = slurp(make_stream("s.dg", src_, hash));
+		rt::Bytes s = rt::read_file(make_stream("s.dg", src_, hash));
 		rt::Bytes data = rt::read_file(src_);
 		uint64_t nblk = (SIZE + BLOCK - 1) / BLOCK;
 		unsigned ds = hash == RESYNC_DIGEST_BLAKE2B ? 32 : 16;
@@ -290,7 +285,7 @@ class DigestCorrupt : public Digest, public ::testing::WithParamInterface<Corrup
 TEST_P(DigestCorrupt, FailsBeforeWriting)
 {
 	const Corruption &c = GetParam();
-	rt::Bytes s = slurp(make_stream("good.dg", src_));
+	rt::Bytes s = rt::read_file(make_stream("good.dg", src_));
 	c.edit(s);
 	std::string bad = tmp_.path("bad.dg");
 	rt::write_file(bad, s);
@@ -372,7 +367,7 @@ TEST_F(Digest, LaterFrameCorruptionFailsAfterPartialCopy)
 		tgt[b * B4 + 7] ^= 0xff;
 	rt::write_file(src_, src);
 	rt::write_file(tgt_, tgt);
-	rt::Bytes s = slurp(make_stream("multi.dg", src_, 0, B4));
+	rt::Bytes s = rt::read_file(make_stream("multi.dg", src_, 0, B4));
 	size_t second = D + RESYNC_DIGEST_MAX_COUNT * 32;
 	ASSERT_EQ(at<uint64_t>(s, second + 8), RESYNC_DIGEST_MAX_COUNT);
 	s[second + RESYNC_DIGEST_FRAME_SIZE + 5] ^= 1;

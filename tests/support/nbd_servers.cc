@@ -2,8 +2,6 @@
 #include "nbd_servers.h"
 #include <csignal>
 #include <fcntl.h>
-#include <fstream>
-#include <sstream>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -54,14 +52,6 @@ int spawn(const std::vector<std::string> &argv, const std::string &logfile)
 	return pid;
 }
 
-std::string slurp(const std::string &path)
-{
-	std::ifstream f(path);
-	std::stringstream ss;
-	ss << f.rdbuf();
-	return ss.str();
-}
-
 } // namespace
 
 Server::Server(const rt::TempDir &dir, const std::string &name, std::vector<std::string> argv)
@@ -89,7 +79,7 @@ Server::Server(const rt::TempDir &dir, const std::string &name, std::vector<std:
 		}
 		std::this_thread::sleep_for(std::chrono::milliseconds(10));
 	}
-	log_text_ = slurp(logfile_);
+	log_text_ = rt::read_text(logfile_);
 	if (log_text_.empty())
 		log_text_ = "server did not start: " + argv[0];
 }
@@ -161,7 +151,7 @@ int run(const std::vector<std::string> &argv, std::string *out)
 	if (pid > 0)
 		waitpid(pid, &st, 0);
 	if (out)
-		*out = slurp(tmpl);
+		*out = rt::read_text(tmpl);
 	unlink(tmpl);
 	return pid > 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

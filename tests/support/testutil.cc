@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <cstring>
 #include <sys/socket.h>
@@ -75,6 +77,23 @@ Bytes read_file(const std::string &path)
 		b.insert(b.end(), buf, buf + n);
 	close(fd);
 	return b;
+}
+
+std::string read_text(const std::string &path)
+{
+	std::ifstream f(path);
+	std::stringstream ss;
+	ss << f.rdbuf();
+	return ss.str();
+}
+
+std::vector<std::string> lines(const std::string &text)
+{
+	std::vector<std::string> out;
+	std::istringstream in(text);
+	for (std::string l; std::getline(in, l);)
+		out.push_back(l);
+	return out;
 }
 
 void pwrite_at(const std::string &path, uint64_t off, const Bytes &data)

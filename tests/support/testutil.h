@@ -38,6 +38,11 @@ void write_file(const std::string &path, const Bytes &data);
 // A file of `size` bytes whose content is all holes.
 void sparse_file(const std::string &path, uint64_t size);
 Bytes read_file(const std::string &path);
+// A file's text; "" when it cannot be read (a /proc file of a process that
+// is gone, a log not yet written).
+std::string read_text(const std::string &path);
+// text's lines, without their newlines.
+std::vector<std::string> lines(const std::string &text);
 void pwrite_at(const std::string &path, uint64_t off, const Bytes &data);
 uint64_t file_size(const std::string &path);
 // Bytes of the file that are allocated (st_blocks * 512).
